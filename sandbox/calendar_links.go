@@ -15,29 +15,6 @@ const (
 	collSchedules = "/calendars/schedules"
 )
 
-// editDoc applies change to the stored document id of a collection of the
-// token's location, under the location's lock, and stores the result. It
-// answers 404 with notFound when there is no such document; change may
-// refuse with an error of its own.
-func (s *Sandbox) editDoc(c *call, coll, id, notFound string, change func(l *locStore, doc map[string]any) *apiError) *apiError {
-	l := s.tokenStore(c)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	raw, ok := l.doc(coll, id)
-	if !ok {
-		return errNotFound("%s", notFound)
-	}
-	var doc map[string]any
-	if json.Unmarshal(raw, &doc) != nil {
-		return errNotFound("%s", notFound) // stored documents are objects (PutDocument)
-	}
-	if aerr := change(l, doc); aerr != nil {
-		return aerr
-	}
-	l.coll(coll, true).put(id, marshal(doc))
-	return nil
-}
-
 // opGroupStatus answers PUT /calendars/groups/{groupId}/status: the group's
 // isActive is set.
 func (s *Sandbox) opGroupStatus(w http.ResponseWriter, r *http.Request, c *call) {
@@ -52,7 +29,7 @@ func (s *Sandbox) opGroupStatus(w http.ResponseWriter, r *http.Request, c *call)
 		writeError(w, errUnprocessable("isActive must be a boolean value"))
 		return
 	}
-	aerr := s.editDoc(c, collGroups, r.PathValue("groupId"), "Group not found", func(_ *locStore, doc map[string]any) *apiError {
+	_, aerr := s.editDoc(c, collGroups, r.PathValue("groupId"), "Group", func(_ *locStore, doc map[string]any) *apiError {
 		doc["isActive"] = *in.IsActive
 		return nil
 	})
@@ -102,7 +79,7 @@ func (s *Sandbox) opValidateGroupSlug(w http.ResponseWriter, r *http.Request, c 
 func scheduleCalendar(add bool) handlerFunc {
 	return func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) {
 		calendarID := r.PathValue("calendarId")
-		aerr := s.editDoc(c, collSchedules, r.PathValue("id"), "Schedule not found", func(l *locStore, doc map[string]any) *apiError {
+		_, aerr := s.editDoc(c, collSchedules, r.PathValue("id"), "Schedule", func(l *locStore, doc map[string]any) *apiError {
 			if _, ok := l.doc(collCalendars, calendarID); !ok {
 				return errNotFound("Calendar not found")
 			}

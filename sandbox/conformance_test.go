@@ -336,6 +336,52 @@ func TestConformance(t *testing.T) {
 	txID := str(all, "data", 0, "_id")
 	cf.run(confCase{name: "transaction", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + L + "&altType=location", token: loc, status: 200})
 	cf.run(confCase{name: "transaction other location", method: "GET", path: "/payments/transactions/" + txID + "?altId=" + sandbox.OtherLocationID + "&altType=location", token: loc, status: 403})
+	// A recorded payment pays the order: it is then paid, and a second
+	// payment is refused.
+	unpaid := cf.run(confCase{name: "unpaid orders", method: "GET", path: "/payments/orders?altId=" + L + "&paymentStatus=unpaid&limit=1", token: loc, status: 200})
+	unpaidID := str(unpaid, "data", 0, "_id")
+	pay := func(amount any) map[string]any {
+		m := map[string]any{"altId": L, "altType": "location", "mode": "cash"}
+		if amount != nil {
+			m["amount"] = amount
+		}
+		return m
+	}
+	cf.run(confCase{name: "record payment, not the amount due", method: "POST", path: "/payments/orders/" + unpaidID + "/record-payment", token: loc, status: 400, json: pay(0.01)})
+	cf.run(confCase{name: "record payment without mode", method: "POST", path: "/payments/orders/" + unpaidID + "/record-payment", token: loc, status: 422, badRequest: true,
+		json: map[string]any{"altId": L, "altType": "location"}})
+	cf.run(confCase{name: "record payment", method: "POST", path: "/payments/orders/" + unpaidID + "/record-payment", token: loc, status: 200, json: pay(nil)})
+	cf.run(confCase{name: "record payment again", method: "POST", path: "/payments/orders/" + unpaidID + "/record-payment", token: loc, status: 400, json: pay(nil)})
+	cf.run(confCase{name: "record payment unknown order", method: "POST", path: "/payments/orders/nope/record-payment", token: loc, status: 400, json: pay(nil)})
+	cf.run(confCase{name: "record payment other location", method: "POST", path: "/payments/orders/" + unpaidID + "/record-payment", token: loc, status: 403,
+		json: map[string]any{"altId": sandbox.OtherLocationID, "altType": "location", "mode": "cash"}})
+	paid := cf.run(confCase{name: "the order's payment", method: "GET", path: "/payments/transactions?altId=" + L + "&altType=location&entityId=" + unpaidID, token: loc, status: 200})
+	if n, _ := paid["totalCount"].(float64); n != 1 {
+		t.Errorf("transactions of the paid order: %v, want the one recorded", paid)
+	}
+
+	// Coupons: created, read by id and code, listed, changed and deleted.
+	coupon := map[string]any{"altId": L, "altType": "location", "name": "Spring", "code": "SPRING10", "discountType": "percentage",
+		"discountValue": 10, "startDate": "2026-04-01T00:00:00Z", "limitPerCustomer": true}
+	newCoupon := cf.run(confCase{name: "create coupon", method: "POST", path: "/payments/coupon", token: loc, status: 201, json: coupon})
+	couponID := str(newCoupon, "_id")
+	if newCoupon["status"] != "active" || newCoupon["limitPerCustomer"] != 1.0 {
+		t.Errorf("created coupon = %v, want active with limitPerCustomer 1", newCoupon)
+	}
+	cf.run(confCase{name: "create coupon, code taken", method: "POST", path: "/payments/coupon", token: loc, status: 400, json: coupon})
+	cf.run(confCase{name: "get coupon", method: "GET", path: "/payments/coupon?altId=" + L + "&altType=location&id=" + couponID + "&code=SPRING10", token: loc, status: 200})
+	cf.run(confCase{name: "get coupon, other code", method: "GET", path: "/payments/coupon?altId=" + L + "&altType=location&id=" + couponID + "&code=OTHER", token: loc, status: 404})
+	cf.run(confCase{name: "list coupons", method: "GET", path: "/payments/coupon/list?altId=" + L + "&altType=location&status=active&search=spring", token: loc, status: 200})
+	coupon["id"], coupon["name"], coupon["endDate"] = couponID, "Spring, longer", "2026-06-01T00:00:00Z"
+	cf.run(confCase{name: "update coupon", method: "PUT", path: "/payments/coupon", token: loc, status: 200, json: coupon})
+	cf.run(confCase{name: "delete coupon", method: "DELETE", path: "/payments/coupon", token: loc, status: 200,
+		json: map[string]any{"altId": L, "altType": "location", "id": couponID}})
+	cf.run(confCase{name: "delete coupon again", method: "DELETE", path: "/payments/coupon", token: loc, status: 404,
+		json: map[string]any{"altId": L, "altType": "location", "id": couponID}})
+
+	clock.Add(11 * time.Second)
+	cf.customProviderCases(L, loc)
+	cf.invoiceActions(L, loc, func() { clock.Add(11 * time.Second) })
 
 	// The location itself: its own for a location token, not another's.
 	self := cf.run(confCase{name: "location", method: "GET", path: "/locations/" + L, token: loc, status: 200})

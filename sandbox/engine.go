@@ -57,6 +57,9 @@ type engineOp struct {
 	// counts are the answer's numeric members of a list (total, count),
 	// answered with the number of documents listed.
 	counts []string
+	// texts are the envelope's required string members beside the document
+	// or list (a list's traceId), answered with their example.
+	texts [][2]string
 	// filters are the query parameters that name a member of the listed
 	// documents: a list keeps the documents whose member equals the value.
 	filters []string
@@ -164,6 +167,8 @@ func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*eng
 				}
 			case e.kind != engineList && e.kind != engineRemove && ps.Type.Is("object") && len(ps.Properties) > 0 && e.envelope == "":
 				e.envelope, docSchema = name, ps
+			case ps.Type.Is("string") && slices.Contains(schema.Required, name):
+				e.texts = append(e.texts, [2]string{name, string(marshal(exampleOf(ps)))})
 			}
 		}
 	}
@@ -507,6 +512,9 @@ func (e *engineOp) answer(doc json.RawMessage) []byte {
 	for _, f := range e.flags {
 		b = appendMember(b, f, []byte("true"))
 	}
+	for _, m := range e.texts {
+		b = appendMember(b, m[0], []byte(m[1]))
+	}
 	return append(b, '}')
 }
 
@@ -530,6 +538,9 @@ func (e *engineOp) answerList(docs []json.RawMessage, total int, more bool) []by
 	}
 	for _, f := range e.flags {
 		b = appendMember(b, f, strconv.AppendBool(nil, f != "hasMore" || more))
+	}
+	for _, m := range e.texts {
+		b = appendMember(b, m[0], []byte(m[1]))
 	}
 	return append(b, '}')
 }

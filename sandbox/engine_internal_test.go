@@ -175,3 +175,27 @@ func TestEngineRefusesWhatItCannotServe(t *testing.T) {
 		t.Error("an operation without a 2xx answer: the engine took it")
 	}
 }
+
+// An envelope's required string members beside the list or the document
+// (a list's traceId) are answered with their example, so the answer
+// validates; an optional one is left out.
+func TestEngineAnswersRequiredTexts(t *testing.T) {
+	t.Parallel()
+	trace := openapi3.NewStringSchema()
+	trace.Example = "trace-1"
+	list := openapi3.NewObjectSchema().
+		WithProperty("things", openapi3.NewArraySchema().WithItems(openapi3.NewObjectSchema().WithProperty("id", openapi3.NewStringSchema()))).
+		WithProperty("total", openapi3.NewFloat64Schema()).
+		WithPropertyRef("traceId", &openapi3.SchemaRef{Value: trace}).
+		WithProperty("note", openapi3.NewStringSchema())
+	list.Required = []string{"things", "total", "traceId"}
+	op := &openapi3.Operation{Responses: openapi3.NewResponses(openapi3.WithStatus(200, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithJSONSchema(list)}))}
+	e, err := newEngineOp("GET", "/things", op, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(e.answerList([]json.RawMessage{json.RawMessage(`{"id":"a"}`)}, 1, false))
+	if want := `{"things":[{"id":"a"}],"total":1,"traceId":"trace-1"}`; got != want {
+		t.Errorf("answerList = %s, want %s", got, want)
+	}
+}

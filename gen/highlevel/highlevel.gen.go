@@ -17,6 +17,825 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AddressCountryCode.
+const (
+	AddressCountryCodeAD AddressCountryCode = "AD"
+	AddressCountryCodeAE AddressCountryCode = "AE"
+	AddressCountryCodeAF AddressCountryCode = "AF"
+	AddressCountryCodeAG AddressCountryCode = "AG"
+	AddressCountryCodeAI AddressCountryCode = "AI"
+	AddressCountryCodeAL AddressCountryCode = "AL"
+	AddressCountryCodeAM AddressCountryCode = "AM"
+	AddressCountryCodeAN AddressCountryCode = "AN"
+	AddressCountryCodeAO AddressCountryCode = "AO"
+	AddressCountryCodeAQ AddressCountryCode = "AQ"
+	AddressCountryCodeAR AddressCountryCode = "AR"
+	AddressCountryCodeAS AddressCountryCode = "AS"
+	AddressCountryCodeAT AddressCountryCode = "AT"
+	AddressCountryCodeAU AddressCountryCode = "AU"
+	AddressCountryCodeAW AddressCountryCode = "AW"
+	AddressCountryCodeAX AddressCountryCode = "AX"
+	AddressCountryCodeAZ AddressCountryCode = "AZ"
+	AddressCountryCodeBA AddressCountryCode = "BA"
+	AddressCountryCodeBB AddressCountryCode = "BB"
+	AddressCountryCodeBD AddressCountryCode = "BD"
+	AddressCountryCodeBE AddressCountryCode = "BE"
+	AddressCountryCodeBF AddressCountryCode = "BF"
+	AddressCountryCodeBG AddressCountryCode = "BG"
+	AddressCountryCodeBH AddressCountryCode = "BH"
+	AddressCountryCodeBI AddressCountryCode = "BI"
+	AddressCountryCodeBJ AddressCountryCode = "BJ"
+	AddressCountryCodeBM AddressCountryCode = "BM"
+	AddressCountryCodeBN AddressCountryCode = "BN"
+	AddressCountryCodeBO AddressCountryCode = "BO"
+	AddressCountryCodeBR AddressCountryCode = "BR"
+	AddressCountryCodeBS AddressCountryCode = "BS"
+	AddressCountryCodeBT AddressCountryCode = "BT"
+	AddressCountryCodeBV AddressCountryCode = "BV"
+	AddressCountryCodeBW AddressCountryCode = "BW"
+	AddressCountryCodeBY AddressCountryCode = "BY"
+	AddressCountryCodeBZ AddressCountryCode = "BZ"
+	AddressCountryCodeCA AddressCountryCode = "CA"
+	AddressCountryCodeCC AddressCountryCode = "CC"
+	AddressCountryCodeCD AddressCountryCode = "CD"
+	AddressCountryCodeCF AddressCountryCode = "CF"
+	AddressCountryCodeCG AddressCountryCode = "CG"
+	AddressCountryCodeCH AddressCountryCode = "CH"
+	AddressCountryCodeCI AddressCountryCode = "CI"
+	AddressCountryCodeCK AddressCountryCode = "CK"
+	AddressCountryCodeCL AddressCountryCode = "CL"
+	AddressCountryCodeCM AddressCountryCode = "CM"
+	AddressCountryCodeCN AddressCountryCode = "CN"
+	AddressCountryCodeCO AddressCountryCode = "CO"
+	AddressCountryCodeCR AddressCountryCode = "CR"
+	AddressCountryCodeCU AddressCountryCode = "CU"
+	AddressCountryCodeCV AddressCountryCode = "CV"
+	AddressCountryCodeCX AddressCountryCode = "CX"
+	AddressCountryCodeCY AddressCountryCode = "CY"
+	AddressCountryCodeCZ AddressCountryCode = "CZ"
+	AddressCountryCodeDE AddressCountryCode = "DE"
+	AddressCountryCodeDJ AddressCountryCode = "DJ"
+	AddressCountryCodeDK AddressCountryCode = "DK"
+	AddressCountryCodeDM AddressCountryCode = "DM"
+	AddressCountryCodeDO AddressCountryCode = "DO"
+	AddressCountryCodeDZ AddressCountryCode = "DZ"
+	AddressCountryCodeEC AddressCountryCode = "EC"
+	AddressCountryCodeEE AddressCountryCode = "EE"
+	AddressCountryCodeEG AddressCountryCode = "EG"
+	AddressCountryCodeEH AddressCountryCode = "EH"
+	AddressCountryCodeER AddressCountryCode = "ER"
+	AddressCountryCodeES AddressCountryCode = "ES"
+	AddressCountryCodeET AddressCountryCode = "ET"
+	AddressCountryCodeFI AddressCountryCode = "FI"
+	AddressCountryCodeFJ AddressCountryCode = "FJ"
+	AddressCountryCodeFK AddressCountryCode = "FK"
+	AddressCountryCodeFM AddressCountryCode = "FM"
+	AddressCountryCodeFO AddressCountryCode = "FO"
+	AddressCountryCodeFR AddressCountryCode = "FR"
+	AddressCountryCodeGA AddressCountryCode = "GA"
+	AddressCountryCodeGB AddressCountryCode = "GB"
+	AddressCountryCodeGD AddressCountryCode = "GD"
+	AddressCountryCodeGE AddressCountryCode = "GE"
+	AddressCountryCodeGF AddressCountryCode = "GF"
+	AddressCountryCodeGG AddressCountryCode = "GG"
+	AddressCountryCodeGH AddressCountryCode = "GH"
+	AddressCountryCodeGI AddressCountryCode = "GI"
+	AddressCountryCodeGL AddressCountryCode = "GL"
+	AddressCountryCodeGM AddressCountryCode = "GM"
+	AddressCountryCodeGN AddressCountryCode = "GN"
+	AddressCountryCodeGP AddressCountryCode = "GP"
+	AddressCountryCodeGQ AddressCountryCode = "GQ"
+	AddressCountryCodeGR AddressCountryCode = "GR"
+	AddressCountryCodeGS AddressCountryCode = "GS"
+	AddressCountryCodeGT AddressCountryCode = "GT"
+	AddressCountryCodeGU AddressCountryCode = "GU"
+	AddressCountryCodeGW AddressCountryCode = "GW"
+	AddressCountryCodeGY AddressCountryCode = "GY"
+	AddressCountryCodeHK AddressCountryCode = "HK"
+	AddressCountryCodeHM AddressCountryCode = "HM"
+	AddressCountryCodeHN AddressCountryCode = "HN"
+	AddressCountryCodeHR AddressCountryCode = "HR"
+	AddressCountryCodeHT AddressCountryCode = "HT"
+	AddressCountryCodeHU AddressCountryCode = "HU"
+	AddressCountryCodeID AddressCountryCode = "ID"
+	AddressCountryCodeIE AddressCountryCode = "IE"
+	AddressCountryCodeIL AddressCountryCode = "IL"
+	AddressCountryCodeIM AddressCountryCode = "IM"
+	AddressCountryCodeIN AddressCountryCode = "IN"
+	AddressCountryCodeIO AddressCountryCode = "IO"
+	AddressCountryCodeIQ AddressCountryCode = "IQ"
+	AddressCountryCodeIR AddressCountryCode = "IR"
+	AddressCountryCodeIS AddressCountryCode = "IS"
+	AddressCountryCodeIT AddressCountryCode = "IT"
+	AddressCountryCodeJE AddressCountryCode = "JE"
+	AddressCountryCodeJM AddressCountryCode = "JM"
+	AddressCountryCodeJO AddressCountryCode = "JO"
+	AddressCountryCodeJP AddressCountryCode = "JP"
+	AddressCountryCodeKE AddressCountryCode = "KE"
+	AddressCountryCodeKG AddressCountryCode = "KG"
+	AddressCountryCodeKH AddressCountryCode = "KH"
+	AddressCountryCodeKI AddressCountryCode = "KI"
+	AddressCountryCodeKM AddressCountryCode = "KM"
+	AddressCountryCodeKN AddressCountryCode = "KN"
+	AddressCountryCodeKP AddressCountryCode = "KP"
+	AddressCountryCodeKR AddressCountryCode = "KR"
+	AddressCountryCodeKW AddressCountryCode = "KW"
+	AddressCountryCodeKY AddressCountryCode = "KY"
+	AddressCountryCodeKZ AddressCountryCode = "KZ"
+	AddressCountryCodeLA AddressCountryCode = "LA"
+	AddressCountryCodeLB AddressCountryCode = "LB"
+	AddressCountryCodeLC AddressCountryCode = "LC"
+	AddressCountryCodeLI AddressCountryCode = "LI"
+	AddressCountryCodeLK AddressCountryCode = "LK"
+	AddressCountryCodeLR AddressCountryCode = "LR"
+	AddressCountryCodeLS AddressCountryCode = "LS"
+	AddressCountryCodeLT AddressCountryCode = "LT"
+	AddressCountryCodeLU AddressCountryCode = "LU"
+	AddressCountryCodeLV AddressCountryCode = "LV"
+	AddressCountryCodeLY AddressCountryCode = "LY"
+	AddressCountryCodeMA AddressCountryCode = "MA"
+	AddressCountryCodeMC AddressCountryCode = "MC"
+	AddressCountryCodeMD AddressCountryCode = "MD"
+	AddressCountryCodeME AddressCountryCode = "ME"
+	AddressCountryCodeMF AddressCountryCode = "MF"
+	AddressCountryCodeMG AddressCountryCode = "MG"
+	AddressCountryCodeMH AddressCountryCode = "MH"
+	AddressCountryCodeMK AddressCountryCode = "MK"
+	AddressCountryCodeML AddressCountryCode = "ML"
+	AddressCountryCodeMM AddressCountryCode = "MM"
+	AddressCountryCodeMN AddressCountryCode = "MN"
+	AddressCountryCodeMO AddressCountryCode = "MO"
+	AddressCountryCodeMP AddressCountryCode = "MP"
+	AddressCountryCodeMQ AddressCountryCode = "MQ"
+	AddressCountryCodeMR AddressCountryCode = "MR"
+	AddressCountryCodeMS AddressCountryCode = "MS"
+	AddressCountryCodeMT AddressCountryCode = "MT"
+	AddressCountryCodeMU AddressCountryCode = "MU"
+	AddressCountryCodeMV AddressCountryCode = "MV"
+	AddressCountryCodeMW AddressCountryCode = "MW"
+	AddressCountryCodeMX AddressCountryCode = "MX"
+	AddressCountryCodeMY AddressCountryCode = "MY"
+	AddressCountryCodeMZ AddressCountryCode = "MZ"
+	AddressCountryCodeNA AddressCountryCode = "NA"
+	AddressCountryCodeNC AddressCountryCode = "NC"
+	AddressCountryCodeNE AddressCountryCode = "NE"
+	AddressCountryCodeNF AddressCountryCode = "NF"
+	AddressCountryCodeNG AddressCountryCode = "NG"
+	AddressCountryCodeNI AddressCountryCode = "NI"
+	AddressCountryCodeNL AddressCountryCode = "NL"
+	AddressCountryCodeNO AddressCountryCode = "NO"
+	AddressCountryCodeNP AddressCountryCode = "NP"
+	AddressCountryCodeNR AddressCountryCode = "NR"
+	AddressCountryCodeNU AddressCountryCode = "NU"
+	AddressCountryCodeNZ AddressCountryCode = "NZ"
+	AddressCountryCodeOM AddressCountryCode = "OM"
+	AddressCountryCodePA AddressCountryCode = "PA"
+	AddressCountryCodePE AddressCountryCode = "PE"
+	AddressCountryCodePF AddressCountryCode = "PF"
+	AddressCountryCodePG AddressCountryCode = "PG"
+	AddressCountryCodePH AddressCountryCode = "PH"
+	AddressCountryCodePK AddressCountryCode = "PK"
+	AddressCountryCodePL AddressCountryCode = "PL"
+	AddressCountryCodePM AddressCountryCode = "PM"
+	AddressCountryCodePN AddressCountryCode = "PN"
+	AddressCountryCodePR AddressCountryCode = "PR"
+	AddressCountryCodePS AddressCountryCode = "PS"
+	AddressCountryCodePT AddressCountryCode = "PT"
+	AddressCountryCodePW AddressCountryCode = "PW"
+	AddressCountryCodePY AddressCountryCode = "PY"
+	AddressCountryCodeQA AddressCountryCode = "QA"
+	AddressCountryCodeRE AddressCountryCode = "RE"
+	AddressCountryCodeRO AddressCountryCode = "RO"
+	AddressCountryCodeRS AddressCountryCode = "RS"
+	AddressCountryCodeRU AddressCountryCode = "RU"
+	AddressCountryCodeRW AddressCountryCode = "RW"
+	AddressCountryCodeSA AddressCountryCode = "SA"
+	AddressCountryCodeSB AddressCountryCode = "SB"
+	AddressCountryCodeSC AddressCountryCode = "SC"
+	AddressCountryCodeSD AddressCountryCode = "SD"
+	AddressCountryCodeSE AddressCountryCode = "SE"
+	AddressCountryCodeSG AddressCountryCode = "SG"
+	AddressCountryCodeSH AddressCountryCode = "SH"
+	AddressCountryCodeSI AddressCountryCode = "SI"
+	AddressCountryCodeSJ AddressCountryCode = "SJ"
+	AddressCountryCodeSK AddressCountryCode = "SK"
+	AddressCountryCodeSL AddressCountryCode = "SL"
+	AddressCountryCodeSM AddressCountryCode = "SM"
+	AddressCountryCodeSN AddressCountryCode = "SN"
+	AddressCountryCodeSO AddressCountryCode = "SO"
+	AddressCountryCodeSR AddressCountryCode = "SR"
+	AddressCountryCodeST AddressCountryCode = "ST"
+	AddressCountryCodeSV AddressCountryCode = "SV"
+	AddressCountryCodeSX AddressCountryCode = "SX"
+	AddressCountryCodeSY AddressCountryCode = "SY"
+	AddressCountryCodeSZ AddressCountryCode = "SZ"
+	AddressCountryCodeTC AddressCountryCode = "TC"
+	AddressCountryCodeTD AddressCountryCode = "TD"
+	AddressCountryCodeTF AddressCountryCode = "TF"
+	AddressCountryCodeTG AddressCountryCode = "TG"
+	AddressCountryCodeTH AddressCountryCode = "TH"
+	AddressCountryCodeTJ AddressCountryCode = "TJ"
+	AddressCountryCodeTK AddressCountryCode = "TK"
+	AddressCountryCodeTL AddressCountryCode = "TL"
+	AddressCountryCodeTM AddressCountryCode = "TM"
+	AddressCountryCodeTN AddressCountryCode = "TN"
+	AddressCountryCodeTO AddressCountryCode = "TO"
+	AddressCountryCodeTR AddressCountryCode = "TR"
+	AddressCountryCodeTT AddressCountryCode = "TT"
+	AddressCountryCodeTV AddressCountryCode = "TV"
+	AddressCountryCodeTW AddressCountryCode = "TW"
+	AddressCountryCodeTZ AddressCountryCode = "TZ"
+	AddressCountryCodeUA AddressCountryCode = "UA"
+	AddressCountryCodeUG AddressCountryCode = "UG"
+	AddressCountryCodeUM AddressCountryCode = "UM"
+	AddressCountryCodeUS AddressCountryCode = "US"
+	AddressCountryCodeUY AddressCountryCode = "UY"
+	AddressCountryCodeUZ AddressCountryCode = "UZ"
+	AddressCountryCodeVA AddressCountryCode = "VA"
+	AddressCountryCodeVC AddressCountryCode = "VC"
+	AddressCountryCodeVE AddressCountryCode = "VE"
+	AddressCountryCodeVG AddressCountryCode = "VG"
+	AddressCountryCodeVI AddressCountryCode = "VI"
+	AddressCountryCodeVN AddressCountryCode = "VN"
+	AddressCountryCodeVU AddressCountryCode = "VU"
+	AddressCountryCodeWF AddressCountryCode = "WF"
+	AddressCountryCodeWS AddressCountryCode = "WS"
+	AddressCountryCodeXK AddressCountryCode = "XK"
+	AddressCountryCodeYE AddressCountryCode = "YE"
+	AddressCountryCodeYT AddressCountryCode = "YT"
+	AddressCountryCodeZA AddressCountryCode = "ZA"
+	AddressCountryCodeZM AddressCountryCode = "ZM"
+	AddressCountryCodeZW AddressCountryCode = "ZW"
+)
+
+// Valid indicates whether the value is a known member of the AddressCountryCode enum.
+func (e AddressCountryCode) Valid() bool {
+	switch e {
+	case AddressCountryCodeAD:
+		return true
+	case AddressCountryCodeAE:
+		return true
+	case AddressCountryCodeAF:
+		return true
+	case AddressCountryCodeAG:
+		return true
+	case AddressCountryCodeAI:
+		return true
+	case AddressCountryCodeAL:
+		return true
+	case AddressCountryCodeAM:
+		return true
+	case AddressCountryCodeAN:
+		return true
+	case AddressCountryCodeAO:
+		return true
+	case AddressCountryCodeAQ:
+		return true
+	case AddressCountryCodeAR:
+		return true
+	case AddressCountryCodeAS:
+		return true
+	case AddressCountryCodeAT:
+		return true
+	case AddressCountryCodeAU:
+		return true
+	case AddressCountryCodeAW:
+		return true
+	case AddressCountryCodeAX:
+		return true
+	case AddressCountryCodeAZ:
+		return true
+	case AddressCountryCodeBA:
+		return true
+	case AddressCountryCodeBB:
+		return true
+	case AddressCountryCodeBD:
+		return true
+	case AddressCountryCodeBE:
+		return true
+	case AddressCountryCodeBF:
+		return true
+	case AddressCountryCodeBG:
+		return true
+	case AddressCountryCodeBH:
+		return true
+	case AddressCountryCodeBI:
+		return true
+	case AddressCountryCodeBJ:
+		return true
+	case AddressCountryCodeBM:
+		return true
+	case AddressCountryCodeBN:
+		return true
+	case AddressCountryCodeBO:
+		return true
+	case AddressCountryCodeBR:
+		return true
+	case AddressCountryCodeBS:
+		return true
+	case AddressCountryCodeBT:
+		return true
+	case AddressCountryCodeBV:
+		return true
+	case AddressCountryCodeBW:
+		return true
+	case AddressCountryCodeBY:
+		return true
+	case AddressCountryCodeBZ:
+		return true
+	case AddressCountryCodeCA:
+		return true
+	case AddressCountryCodeCC:
+		return true
+	case AddressCountryCodeCD:
+		return true
+	case AddressCountryCodeCF:
+		return true
+	case AddressCountryCodeCG:
+		return true
+	case AddressCountryCodeCH:
+		return true
+	case AddressCountryCodeCI:
+		return true
+	case AddressCountryCodeCK:
+		return true
+	case AddressCountryCodeCL:
+		return true
+	case AddressCountryCodeCM:
+		return true
+	case AddressCountryCodeCN:
+		return true
+	case AddressCountryCodeCO:
+		return true
+	case AddressCountryCodeCR:
+		return true
+	case AddressCountryCodeCU:
+		return true
+	case AddressCountryCodeCV:
+		return true
+	case AddressCountryCodeCX:
+		return true
+	case AddressCountryCodeCY:
+		return true
+	case AddressCountryCodeCZ:
+		return true
+	case AddressCountryCodeDE:
+		return true
+	case AddressCountryCodeDJ:
+		return true
+	case AddressCountryCodeDK:
+		return true
+	case AddressCountryCodeDM:
+		return true
+	case AddressCountryCodeDO:
+		return true
+	case AddressCountryCodeDZ:
+		return true
+	case AddressCountryCodeEC:
+		return true
+	case AddressCountryCodeEE:
+		return true
+	case AddressCountryCodeEG:
+		return true
+	case AddressCountryCodeEH:
+		return true
+	case AddressCountryCodeER:
+		return true
+	case AddressCountryCodeES:
+		return true
+	case AddressCountryCodeET:
+		return true
+	case AddressCountryCodeFI:
+		return true
+	case AddressCountryCodeFJ:
+		return true
+	case AddressCountryCodeFK:
+		return true
+	case AddressCountryCodeFM:
+		return true
+	case AddressCountryCodeFO:
+		return true
+	case AddressCountryCodeFR:
+		return true
+	case AddressCountryCodeGA:
+		return true
+	case AddressCountryCodeGB:
+		return true
+	case AddressCountryCodeGD:
+		return true
+	case AddressCountryCodeGE:
+		return true
+	case AddressCountryCodeGF:
+		return true
+	case AddressCountryCodeGG:
+		return true
+	case AddressCountryCodeGH:
+		return true
+	case AddressCountryCodeGI:
+		return true
+	case AddressCountryCodeGL:
+		return true
+	case AddressCountryCodeGM:
+		return true
+	case AddressCountryCodeGN:
+		return true
+	case AddressCountryCodeGP:
+		return true
+	case AddressCountryCodeGQ:
+		return true
+	case AddressCountryCodeGR:
+		return true
+	case AddressCountryCodeGS:
+		return true
+	case AddressCountryCodeGT:
+		return true
+	case AddressCountryCodeGU:
+		return true
+	case AddressCountryCodeGW:
+		return true
+	case AddressCountryCodeGY:
+		return true
+	case AddressCountryCodeHK:
+		return true
+	case AddressCountryCodeHM:
+		return true
+	case AddressCountryCodeHN:
+		return true
+	case AddressCountryCodeHR:
+		return true
+	case AddressCountryCodeHT:
+		return true
+	case AddressCountryCodeHU:
+		return true
+	case AddressCountryCodeID:
+		return true
+	case AddressCountryCodeIE:
+		return true
+	case AddressCountryCodeIL:
+		return true
+	case AddressCountryCodeIM:
+		return true
+	case AddressCountryCodeIN:
+		return true
+	case AddressCountryCodeIO:
+		return true
+	case AddressCountryCodeIQ:
+		return true
+	case AddressCountryCodeIR:
+		return true
+	case AddressCountryCodeIS:
+		return true
+	case AddressCountryCodeIT:
+		return true
+	case AddressCountryCodeJE:
+		return true
+	case AddressCountryCodeJM:
+		return true
+	case AddressCountryCodeJO:
+		return true
+	case AddressCountryCodeJP:
+		return true
+	case AddressCountryCodeKE:
+		return true
+	case AddressCountryCodeKG:
+		return true
+	case AddressCountryCodeKH:
+		return true
+	case AddressCountryCodeKI:
+		return true
+	case AddressCountryCodeKM:
+		return true
+	case AddressCountryCodeKN:
+		return true
+	case AddressCountryCodeKP:
+		return true
+	case AddressCountryCodeKR:
+		return true
+	case AddressCountryCodeKW:
+		return true
+	case AddressCountryCodeKY:
+		return true
+	case AddressCountryCodeKZ:
+		return true
+	case AddressCountryCodeLA:
+		return true
+	case AddressCountryCodeLB:
+		return true
+	case AddressCountryCodeLC:
+		return true
+	case AddressCountryCodeLI:
+		return true
+	case AddressCountryCodeLK:
+		return true
+	case AddressCountryCodeLR:
+		return true
+	case AddressCountryCodeLS:
+		return true
+	case AddressCountryCodeLT:
+		return true
+	case AddressCountryCodeLU:
+		return true
+	case AddressCountryCodeLV:
+		return true
+	case AddressCountryCodeLY:
+		return true
+	case AddressCountryCodeMA:
+		return true
+	case AddressCountryCodeMC:
+		return true
+	case AddressCountryCodeMD:
+		return true
+	case AddressCountryCodeME:
+		return true
+	case AddressCountryCodeMF:
+		return true
+	case AddressCountryCodeMG:
+		return true
+	case AddressCountryCodeMH:
+		return true
+	case AddressCountryCodeMK:
+		return true
+	case AddressCountryCodeML:
+		return true
+	case AddressCountryCodeMM:
+		return true
+	case AddressCountryCodeMN:
+		return true
+	case AddressCountryCodeMO:
+		return true
+	case AddressCountryCodeMP:
+		return true
+	case AddressCountryCodeMQ:
+		return true
+	case AddressCountryCodeMR:
+		return true
+	case AddressCountryCodeMS:
+		return true
+	case AddressCountryCodeMT:
+		return true
+	case AddressCountryCodeMU:
+		return true
+	case AddressCountryCodeMV:
+		return true
+	case AddressCountryCodeMW:
+		return true
+	case AddressCountryCodeMX:
+		return true
+	case AddressCountryCodeMY:
+		return true
+	case AddressCountryCodeMZ:
+		return true
+	case AddressCountryCodeNA:
+		return true
+	case AddressCountryCodeNC:
+		return true
+	case AddressCountryCodeNE:
+		return true
+	case AddressCountryCodeNF:
+		return true
+	case AddressCountryCodeNG:
+		return true
+	case AddressCountryCodeNI:
+		return true
+	case AddressCountryCodeNL:
+		return true
+	case AddressCountryCodeNO:
+		return true
+	case AddressCountryCodeNP:
+		return true
+	case AddressCountryCodeNR:
+		return true
+	case AddressCountryCodeNU:
+		return true
+	case AddressCountryCodeNZ:
+		return true
+	case AddressCountryCodeOM:
+		return true
+	case AddressCountryCodePA:
+		return true
+	case AddressCountryCodePE:
+		return true
+	case AddressCountryCodePF:
+		return true
+	case AddressCountryCodePG:
+		return true
+	case AddressCountryCodePH:
+		return true
+	case AddressCountryCodePK:
+		return true
+	case AddressCountryCodePL:
+		return true
+	case AddressCountryCodePM:
+		return true
+	case AddressCountryCodePN:
+		return true
+	case AddressCountryCodePR:
+		return true
+	case AddressCountryCodePS:
+		return true
+	case AddressCountryCodePT:
+		return true
+	case AddressCountryCodePW:
+		return true
+	case AddressCountryCodePY:
+		return true
+	case AddressCountryCodeQA:
+		return true
+	case AddressCountryCodeRE:
+		return true
+	case AddressCountryCodeRO:
+		return true
+	case AddressCountryCodeRS:
+		return true
+	case AddressCountryCodeRU:
+		return true
+	case AddressCountryCodeRW:
+		return true
+	case AddressCountryCodeSA:
+		return true
+	case AddressCountryCodeSB:
+		return true
+	case AddressCountryCodeSC:
+		return true
+	case AddressCountryCodeSD:
+		return true
+	case AddressCountryCodeSE:
+		return true
+	case AddressCountryCodeSG:
+		return true
+	case AddressCountryCodeSH:
+		return true
+	case AddressCountryCodeSI:
+		return true
+	case AddressCountryCodeSJ:
+		return true
+	case AddressCountryCodeSK:
+		return true
+	case AddressCountryCodeSL:
+		return true
+	case AddressCountryCodeSM:
+		return true
+	case AddressCountryCodeSN:
+		return true
+	case AddressCountryCodeSO:
+		return true
+	case AddressCountryCodeSR:
+		return true
+	case AddressCountryCodeST:
+		return true
+	case AddressCountryCodeSV:
+		return true
+	case AddressCountryCodeSX:
+		return true
+	case AddressCountryCodeSY:
+		return true
+	case AddressCountryCodeSZ:
+		return true
+	case AddressCountryCodeTC:
+		return true
+	case AddressCountryCodeTD:
+		return true
+	case AddressCountryCodeTF:
+		return true
+	case AddressCountryCodeTG:
+		return true
+	case AddressCountryCodeTH:
+		return true
+	case AddressCountryCodeTJ:
+		return true
+	case AddressCountryCodeTK:
+		return true
+	case AddressCountryCodeTL:
+		return true
+	case AddressCountryCodeTM:
+		return true
+	case AddressCountryCodeTN:
+		return true
+	case AddressCountryCodeTO:
+		return true
+	case AddressCountryCodeTR:
+		return true
+	case AddressCountryCodeTT:
+		return true
+	case AddressCountryCodeTV:
+		return true
+	case AddressCountryCodeTW:
+		return true
+	case AddressCountryCodeTZ:
+		return true
+	case AddressCountryCodeUA:
+		return true
+	case AddressCountryCodeUG:
+		return true
+	case AddressCountryCodeUM:
+		return true
+	case AddressCountryCodeUS:
+		return true
+	case AddressCountryCodeUY:
+		return true
+	case AddressCountryCodeUZ:
+		return true
+	case AddressCountryCodeVA:
+		return true
+	case AddressCountryCodeVC:
+		return true
+	case AddressCountryCodeVE:
+		return true
+	case AddressCountryCodeVG:
+		return true
+	case AddressCountryCodeVI:
+		return true
+	case AddressCountryCodeVN:
+		return true
+	case AddressCountryCodeVU:
+		return true
+	case AddressCountryCodeWF:
+		return true
+	case AddressCountryCodeWS:
+		return true
+	case AddressCountryCodeXK:
+		return true
+	case AddressCountryCodeYE:
+		return true
+	case AddressCountryCodeYT:
+		return true
+	case AddressCountryCodeZA:
+		return true
+	case AddressCountryCodeZM:
+		return true
+	case AddressCountryCodeZW:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AltDtoAltType.
+const (
+	AltDtoAltTypeLocation AltDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AltDtoAltType enum.
+func (e AltDtoAltType) Valid() bool {
+	switch e {
+	case AltDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApplyToFuturePaymentsConfigDurationType.
+const (
+	ApplyToFuturePaymentsConfigDurationTypeMonths ApplyToFuturePaymentsConfigDurationType = "months"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigDurationType enum.
+func (e ApplyToFuturePaymentsConfigDurationType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigDurationTypeMonths:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApplyToFuturePaymentsConfigType.
+const (
+	ApplyToFuturePaymentsConfigTypeFixed   ApplyToFuturePaymentsConfigType = "fixed"
+	ApplyToFuturePaymentsConfigTypeForever ApplyToFuturePaymentsConfigType = "forever"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigType enum.
+func (e ApplyToFuturePaymentsConfigType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigTypeFixed:
+		return true
+	case ApplyToFuturePaymentsConfigTypeForever:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApplyToFuturePaymentsConfigDtoType.
+const (
+	ApplyToFuturePaymentsConfigDtoTypeFixed   ApplyToFuturePaymentsConfigDtoType = "fixed"
+	ApplyToFuturePaymentsConfigDtoTypeForever ApplyToFuturePaymentsConfigDtoType = "forever"
+)
+
+// Valid indicates whether the value is a known member of the ApplyToFuturePaymentsConfigDtoType enum.
+func (e ApplyToFuturePaymentsConfigDtoType) Valid() bool {
+	switch e {
+	case ApplyToFuturePaymentsConfigDtoTypeFixed:
+		return true
+	case ApplyToFuturePaymentsConfigDtoTypeForever:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AppointmentCreateSchemaAppointmentStatus.
 const (
 	AppointmentCreateSchemaAppointmentStatusCancelled AppointmentCreateSchemaAppointmentStatus = "cancelled"
@@ -173,6 +992,36 @@ func (e AppointmentSchemaResponseAppointmentStatus) Valid() bool {
 	case AppointmentSchemaResponseAppointmentStatusNoshow:
 		return true
 	case AppointmentSchemaResponseAppointmentStatusShowed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AutoPaymentInvoiceScheduleResponseDtoAltType.
+const (
+	AutoPaymentInvoiceScheduleResponseDtoAltTypeLocation AutoPaymentInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AutoPaymentInvoiceScheduleResponseDtoAltType enum.
+func (e AutoPaymentInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case AutoPaymentInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AutoPaymentScheduleDtoAltType.
+const (
+	AutoPaymentScheduleDtoAltTypeLocation AutoPaymentScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the AutoPaymentScheduleDtoAltType enum.
+func (e AutoPaymentScheduleDtoAltType) Valid() bool {
+	switch e {
+	case AutoPaymentScheduleDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -1013,6 +1862,36 @@ func (e CallDataDTOStatus) Valid() bool {
 	}
 }
 
+// Defines values for CancelInvoiceScheduleDtoAltType.
+const (
+	CancelInvoiceScheduleDtoAltTypeLocation CancelInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CancelInvoiceScheduleDtoAltType enum.
+func (e CancelInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case CancelInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CancelInvoiceScheduleResponseDtoAltType.
+const (
+	CancelInvoiceScheduleResponseDtoAltTypeLocation CancelInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CancelInvoiceScheduleResponseDtoAltType enum.
+func (e CancelInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case CancelInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContactSearchFilterGroup.
 const (
 	ContactSearchFilterGroupAND ContactSearchFilterGroup = "AND"
@@ -1385,6 +2264,45 @@ func (e ConversationSchemaType) Valid() bool {
 	}
 }
 
+// Defines values for CouponDtoDiscountType.
+const (
+	CouponDtoDiscountTypeAmount     CouponDtoDiscountType = "amount"
+	CouponDtoDiscountTypePercentage CouponDtoDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CouponDtoDiscountType enum.
+func (e CouponDtoDiscountType) Valid() bool {
+	switch e {
+	case CouponDtoDiscountTypeAmount:
+		return true
+	case CouponDtoDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CouponDtoStatus.
+const (
+	CouponDtoStatusActive    CouponDtoStatus = "active"
+	CouponDtoStatusExpired   CouponDtoStatus = "expired"
+	CouponDtoStatusScheduled CouponDtoStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the CouponDtoStatus enum.
+func (e CouponDtoStatus) Valid() bool {
+	switch e {
+	case CouponDtoStatusActive:
+		return true
+	case CouponDtoStatusExpired:
+		return true
+	case CouponDtoStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateCalendarNotificationDTOChannel.
 const (
 	CreateCalendarNotificationDTOChannelEmail    CreateCalendarNotificationDTOChannel = "email"
@@ -1469,6 +2387,78 @@ func (e CreateCalendarNotificationDTOReceiverType) Valid() bool {
 	}
 }
 
+// Defines values for CreateCouponParamsAltType.
+const (
+	CreateCouponParamsAltTypeLocation CreateCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponParamsAltType enum.
+func (e CreateCouponParamsAltType) Valid() bool {
+	switch e {
+	case CreateCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponParamsDiscountType.
+const (
+	CreateCouponParamsDiscountTypeAmount     CreateCouponParamsDiscountType = "amount"
+	CreateCouponParamsDiscountTypePercentage CreateCouponParamsDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponParamsDiscountType enum.
+func (e CreateCouponParamsDiscountType) Valid() bool {
+	switch e {
+	case CreateCouponParamsDiscountTypeAmount:
+		return true
+	case CreateCouponParamsDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponResponseDtoDiscountType.
+const (
+	CreateCouponResponseDtoDiscountTypeAmount     CreateCouponResponseDtoDiscountType = "amount"
+	CreateCouponResponseDtoDiscountTypePercentage CreateCouponResponseDtoDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponResponseDtoDiscountType enum.
+func (e CreateCouponResponseDtoDiscountType) Valid() bool {
+	switch e {
+	case CreateCouponResponseDtoDiscountTypeAmount:
+		return true
+	case CreateCouponResponseDtoDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCouponResponseDtoStatus.
+const (
+	CreateCouponResponseDtoStatusActive    CreateCouponResponseDtoStatus = "active"
+	CreateCouponResponseDtoStatusExpired   CreateCouponResponseDtoStatus = "expired"
+	CreateCouponResponseDtoStatusScheduled CreateCouponResponseDtoStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the CreateCouponResponseDtoStatus enum.
+func (e CreateCouponResponseDtoStatus) Valid() bool {
+	switch e {
+	case CreateCouponResponseDtoStatusActive:
+		return true
+	case CreateCouponResponseDtoStatusExpired:
+		return true
+	case CreateCouponResponseDtoStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateCustomFieldsDTOModel.
 const (
 	CreateCustomFieldsDTOModelContact     CreateCustomFieldsDTOModel = "contact"
@@ -1514,6 +2504,21 @@ func (e CreateDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreateEstimatesDtoAltType.
+const (
+	CreateEstimatesDtoAltTypeLocation CreateEstimatesDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateEstimatesDtoAltType enum.
+func (e CreateEstimatesDtoAltType) Valid() bool {
+	switch e {
+	case CreateEstimatesDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateInvoiceDtoAltType.
 const (
 	CreateInvoiceDtoAltTypeLocation CreateInvoiceDtoAltType = "location"
@@ -1523,6 +2528,39 @@ const (
 func (e CreateInvoiceDtoAltType) Valid() bool {
 	switch e {
 	case CreateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceFromEstimateDtoAltType.
+const (
+	CreateInvoiceFromEstimateDtoAltTypeLocation CreateInvoiceFromEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceFromEstimateDtoAltType enum.
+func (e CreateInvoiceFromEstimateDtoAltType) Valid() bool {
+	switch e {
+	case CreateInvoiceFromEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateInvoiceFromEstimateDtoVersion.
+const (
+	CreateInvoiceFromEstimateDtoVersionV1 CreateInvoiceFromEstimateDtoVersion = "v1"
+	CreateInvoiceFromEstimateDtoVersionV2 CreateInvoiceFromEstimateDtoVersion = "v2"
+)
+
+// Valid indicates whether the value is a known member of the CreateInvoiceFromEstimateDtoVersion enum.
+func (e CreateInvoiceFromEstimateDtoVersion) Valid() bool {
+	switch e {
+	case CreateInvoiceFromEstimateDtoVersionV1:
+		return true
+	case CreateInvoiceFromEstimateDtoVersionV2:
 		return true
 	default:
 		return false
@@ -4349,6 +5387,39 @@ func (e CreateUserDtoScopesAssignedToOnly) Valid() bool {
 	}
 }
 
+// Defines values for CreateWhiteLabelIntegrationProviderDtoAltType.
+const (
+	CreateWhiteLabelIntegrationProviderDtoAltTypeLocation CreateWhiteLabelIntegrationProviderDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateWhiteLabelIntegrationProviderDtoAltType enum.
+func (e CreateWhiteLabelIntegrationProviderDtoAltType) Valid() bool {
+	switch e {
+	case CreateWhiteLabelIntegrationProviderDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateWhiteLabelIntegrationProviderDtoProvider.
+const (
+	CreateWhiteLabelIntegrationProviderDtoProviderAuthorizeNet CreateWhiteLabelIntegrationProviderDtoProvider = "authorize-net"
+	CreateWhiteLabelIntegrationProviderDtoProviderNmi          CreateWhiteLabelIntegrationProviderDtoProvider = "nmi"
+)
+
+// Valid indicates whether the value is a known member of the CreateWhiteLabelIntegrationProviderDtoProvider enum.
+func (e CreateWhiteLabelIntegrationProviderDtoProvider) Valid() bool {
+	switch e {
+	case CreateWhiteLabelIntegrationProviderDtoProviderAuthorizeNet:
+		return true
+	case CreateWhiteLabelIntegrationProviderDtoProviderNmi:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomRRulesOptionsDayOfWeek.
 const (
 	CustomRRulesOptionsDayOfWeekFR CustomRRulesOptionsDayOfWeek = "FR"
@@ -4454,6 +5525,21 @@ func (e DefaultInvoiceResponseDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for DeleteCouponParamsAltType.
+const (
+	DeleteCouponParamsAltTypeLocation DeleteCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the DeleteCouponParamsAltType enum.
+func (e DeleteCouponParamsAltType) Valid() bool {
+	switch e {
+	case DeleteCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeleteInvoiceResponseDtoAltType.
 const (
 	DeleteInvoiceResponseDtoAltTypeLocation DeleteInvoiceResponseDtoAltType = "location"
@@ -4532,6 +5618,69 @@ func (e DndSettingSchemaStatus) Valid() bool {
 	case DndSettingSchemaStatusInactive:
 		return true
 	case DndSettingSchemaStatusPermanent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateLineItemDtoType.
+const (
+	EstimateLineItemDtoTypeOneTime   EstimateLineItemDtoType = "one_time"
+	EstimateLineItemDtoTypeRecurring EstimateLineItemDtoType = "recurring"
+)
+
+// Valid indicates whether the value is a known member of the EstimateLineItemDtoType enum.
+func (e EstimateLineItemDtoType) Valid() bool {
+	switch e {
+	case EstimateLineItemDtoTypeOneTime:
+		return true
+	case EstimateLineItemDtoTypeRecurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateResponseDtoAltType.
+const (
+	EstimateResponseDtoAltTypeLocation EstimateResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateResponseDtoAltType enum.
+func (e EstimateResponseDtoAltType) Valid() bool {
+	switch e {
+	case EstimateResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateTemplateResponseDTOAltType.
+const (
+	EstimateTemplateResponseDTOAltTypeLocation EstimateTemplateResponseDTOAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateTemplateResponseDTOAltType enum.
+func (e EstimateTemplateResponseDTOAltType) Valid() bool {
+	switch e {
+	case EstimateTemplateResponseDTOAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EstimateTemplatesDtoAltType.
+const (
+	EstimateTemplatesDtoAltTypeLocation EstimateTemplatesDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the EstimateTemplatesDtoAltType enum.
+func (e EstimateTemplatesDtoAltType) Valid() bool {
+	switch e {
+	case EstimateTemplatesDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -4700,6 +5849,21 @@ func (e GetInvoiceResponseDtoStatus) Valid() bool {
 	case GetInvoiceResponseDtoStatusSent:
 		return true
 	case GetInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceSettingsResponseDtoAltType.
+const (
+	GetInvoiceSettingsResponseDtoAltTypeLocation GetInvoiceSettingsResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceSettingsResponseDtoAltType enum.
+func (e GetInvoiceSettingsResponseDtoAltType) Valid() bool {
+	switch e {
+	case GetInvoiceSettingsResponseDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -5462,6 +6626,60 @@ func (e OrderSourceType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentScheduleConfigDtoType.
+const (
+	PaymentScheduleConfigDtoTypeFixed      PaymentScheduleConfigDtoType = "fixed"
+	PaymentScheduleConfigDtoTypePercentage PaymentScheduleConfigDtoType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleConfigDtoType enum.
+func (e PaymentScheduleConfigDtoType) Valid() bool {
+	switch e {
+	case PaymentScheduleConfigDtoTypeFixed:
+		return true
+	case PaymentScheduleConfigDtoTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentScheduleDateConfigDtoDepositDateType.
+const (
+	PaymentScheduleDateConfigDtoDepositDateTypeCustom           PaymentScheduleDateConfigDtoDepositDateType = "custom"
+	PaymentScheduleDateConfigDtoDepositDateTypeEstimateAccepted PaymentScheduleDateConfigDtoDepositDateType = "estimate_accepted"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleDateConfigDtoDepositDateType enum.
+func (e PaymentScheduleDateConfigDtoDepositDateType) Valid() bool {
+	switch e {
+	case PaymentScheduleDateConfigDtoDepositDateTypeCustom:
+		return true
+	case PaymentScheduleDateConfigDtoDepositDateTypeEstimateAccepted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentScheduleDateConfigDtoScheduleDateType.
+const (
+	PaymentScheduleDateConfigDtoScheduleDateTypeCustom          PaymentScheduleDateConfigDtoScheduleDateType = "custom"
+	PaymentScheduleDateConfigDtoScheduleDateTypeRegularInterval PaymentScheduleDateConfigDtoScheduleDateType = "regular_interval"
+)
+
+// Valid indicates whether the value is a known member of the PaymentScheduleDateConfigDtoScheduleDateType enum.
+func (e PaymentScheduleDateConfigDtoScheduleDateType) Valid() bool {
+	switch e {
+	case PaymentScheduleDateConfigDtoScheduleDateTypeCustom:
+		return true
+	case PaymentScheduleDateConfigDtoScheduleDateTypeRegularInterval:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentScheduleDtoType.
 const (
 	PaymentScheduleDtoTypeFixed      PaymentScheduleDtoType = "fixed"
@@ -5474,6 +6692,141 @@ func (e PaymentScheduleDtoType) Valid() bool {
 	case PaymentScheduleDtoTypeFixed:
 		return true
 	case PaymentScheduleDtoTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCardDtoType.
+const (
+	PaymentsCardDtoTypeMastercard PaymentsCardDtoType = "mastercard"
+	PaymentsCardDtoTypeOther      PaymentsCardDtoType = "other"
+	PaymentsCardDtoTypeVisa       PaymentsCardDtoType = "visa"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCardDtoType enum.
+func (e PaymentsCardDtoType) Valid() bool {
+	switch e {
+	case PaymentsCardDtoTypeMastercard:
+		return true
+	case PaymentsCardDtoTypeOther:
+		return true
+	case PaymentsCardDtoTypeVisa:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoDayOfWeek.
+const (
+	PaymentsCustomRRuleOptionsDtoDayOfWeekFr PaymentsCustomRRuleOptionsDtoDayOfWeek = "fr"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekMo PaymentsCustomRRuleOptionsDtoDayOfWeek = "mo"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekSa PaymentsCustomRRuleOptionsDtoDayOfWeek = "sa"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekSu PaymentsCustomRRuleOptionsDtoDayOfWeek = "su"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekTh PaymentsCustomRRuleOptionsDtoDayOfWeek = "th"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekTu PaymentsCustomRRuleOptionsDtoDayOfWeek = "tu"
+	PaymentsCustomRRuleOptionsDtoDayOfWeekWe PaymentsCustomRRuleOptionsDtoDayOfWeek = "we"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoDayOfWeek enum.
+func (e PaymentsCustomRRuleOptionsDtoDayOfWeek) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekFr:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekMo:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekSa:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekSu:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekTh:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekTu:
+		return true
+	case PaymentsCustomRRuleOptionsDtoDayOfWeekWe:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoIntervalType.
+const (
+	PaymentsCustomRRuleOptionsDtoIntervalTypeDaily    PaymentsCustomRRuleOptionsDtoIntervalType = "daily"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeHourly   PaymentsCustomRRuleOptionsDtoIntervalType = "hourly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeMinutely PaymentsCustomRRuleOptionsDtoIntervalType = "minutely"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeMonthly  PaymentsCustomRRuleOptionsDtoIntervalType = "monthly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeSecondly PaymentsCustomRRuleOptionsDtoIntervalType = "secondly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeWeekly   PaymentsCustomRRuleOptionsDtoIntervalType = "weekly"
+	PaymentsCustomRRuleOptionsDtoIntervalTypeYearly   PaymentsCustomRRuleOptionsDtoIntervalType = "yearly"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoIntervalType enum.
+func (e PaymentsCustomRRuleOptionsDtoIntervalType) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeDaily:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeHourly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeMinutely:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeMonthly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeSecondly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeWeekly:
+		return true
+	case PaymentsCustomRRuleOptionsDtoIntervalTypeYearly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentsCustomRRuleOptionsDtoMonthOfYear.
+const (
+	PaymentsCustomRRuleOptionsDtoMonthOfYearApr PaymentsCustomRRuleOptionsDtoMonthOfYear = "apr"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearAug PaymentsCustomRRuleOptionsDtoMonthOfYear = "aug"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearDec PaymentsCustomRRuleOptionsDtoMonthOfYear = "dec"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearFeb PaymentsCustomRRuleOptionsDtoMonthOfYear = "feb"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJan PaymentsCustomRRuleOptionsDtoMonthOfYear = "jan"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJul PaymentsCustomRRuleOptionsDtoMonthOfYear = "jul"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearJun PaymentsCustomRRuleOptionsDtoMonthOfYear = "jun"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearMar PaymentsCustomRRuleOptionsDtoMonthOfYear = "mar"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearMay PaymentsCustomRRuleOptionsDtoMonthOfYear = "may"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearNov PaymentsCustomRRuleOptionsDtoMonthOfYear = "nov"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearOct PaymentsCustomRRuleOptionsDtoMonthOfYear = "oct"
+	PaymentsCustomRRuleOptionsDtoMonthOfYearSep PaymentsCustomRRuleOptionsDtoMonthOfYear = "sep"
+)
+
+// Valid indicates whether the value is a known member of the PaymentsCustomRRuleOptionsDtoMonthOfYear enum.
+func (e PaymentsCustomRRuleOptionsDtoMonthOfYear) Valid() bool {
+	switch e {
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearApr:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearAug:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearDec:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearFeb:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJan:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJul:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearJun:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearMar:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearMay:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearNov:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearOct:
+		return true
+	case PaymentsCustomRRuleOptionsDtoMonthOfYearSep:
 		return true
 	default:
 		return false
@@ -5495,6 +6848,48 @@ func (e PipelinesResponseSchemaColorRenderMode) Valid() bool {
 	case PipelinesResponseSchemaColorRenderModeDot:
 		return true
 	case PipelinesResponseSchemaColorRenderModeNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostRecordOrderPaymentBodyAltType.
+const (
+	PostRecordOrderPaymentBodyAltTypeLocation PostRecordOrderPaymentBodyAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the PostRecordOrderPaymentBodyAltType enum.
+func (e PostRecordOrderPaymentBodyAltType) Valid() bool {
+	switch e {
+	case PostRecordOrderPaymentBodyAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostRecordOrderPaymentBodyMode.
+const (
+	PostRecordOrderPaymentBodyModeBankTransfer PostRecordOrderPaymentBodyMode = "bank_transfer"
+	PostRecordOrderPaymentBodyModeCard         PostRecordOrderPaymentBodyMode = "card"
+	PostRecordOrderPaymentBodyModeCash         PostRecordOrderPaymentBodyMode = "cash"
+	PostRecordOrderPaymentBodyModeCheque       PostRecordOrderPaymentBodyMode = "cheque"
+	PostRecordOrderPaymentBodyModeOther        PostRecordOrderPaymentBodyMode = "other"
+)
+
+// Valid indicates whether the value is a known member of the PostRecordOrderPaymentBodyMode enum.
+func (e PostRecordOrderPaymentBodyMode) Valid() bool {
+	switch e {
+	case PostRecordOrderPaymentBodyModeBankTransfer:
+		return true
+	case PostRecordOrderPaymentBodyModeCard:
+		return true
+	case PostRecordOrderPaymentBodyModeCash:
+		return true
+	case PostRecordOrderPaymentBodyModeCheque:
+		return true
+	case PostRecordOrderPaymentBodyModeOther:
 		return true
 	default:
 		return false
@@ -5591,6 +6986,48 @@ const (
 func (e ProcessOutboundMessageBodyDtoType) Valid() bool {
 	switch e {
 	case ProcessOutboundMessageBodyDtoTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordPaymentDtoAltType.
+const (
+	RecordPaymentDtoAltTypeLocation RecordPaymentDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the RecordPaymentDtoAltType enum.
+func (e RecordPaymentDtoAltType) Valid() bool {
+	switch e {
+	case RecordPaymentDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordPaymentDtoMode.
+const (
+	RecordPaymentDtoModeBankTransfer RecordPaymentDtoMode = "bank_transfer"
+	RecordPaymentDtoModeCard         RecordPaymentDtoMode = "card"
+	RecordPaymentDtoModeCash         RecordPaymentDtoMode = "cash"
+	RecordPaymentDtoModeCheque       RecordPaymentDtoMode = "cheque"
+	RecordPaymentDtoModeOther        RecordPaymentDtoMode = "other"
+)
+
+// Valid indicates whether the value is a known member of the RecordPaymentDtoMode enum.
+func (e RecordPaymentDtoMode) Valid() bool {
+	switch e {
+	case RecordPaymentDtoModeBankTransfer:
+		return true
+	case RecordPaymentDtoModeCard:
+		return true
+	case RecordPaymentDtoModeCash:
+		return true
+	case RecordPaymentDtoModeCheque:
+		return true
+	case RecordPaymentDtoModeOther:
 		return true
 	default:
 		return false
@@ -5726,6 +7163,36 @@ func (e ReminderDtoReminderTime) Valid() bool {
 	}
 }
 
+// Defines values for ScheduleInvoiceScheduleDtoAltType.
+const (
+	ScheduleInvoiceScheduleDtoAltTypeLocation ScheduleInvoiceScheduleDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ScheduleInvoiceScheduleDtoAltType enum.
+func (e ScheduleInvoiceScheduleDtoAltType) Valid() bool {
+	switch e {
+	case ScheduleInvoiceScheduleDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScheduleInvoiceScheduleResponseDtoAltType.
+const (
+	ScheduleInvoiceScheduleResponseDtoAltTypeLocation ScheduleInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ScheduleInvoiceScheduleResponseDtoAltType enum.
+func (e ScheduleInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case ScheduleInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleRuleDTODay.
 const (
 	ScheduleRuleDTODayFriday    ScheduleRuleDTODay = "friday"
@@ -5771,6 +7238,84 @@ func (e ScheduleRuleDTOType) Valid() bool {
 	case ScheduleRuleDTOTypeDate:
 		return true
 	case ScheduleRuleDTOTypeWday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendEstimateDtoAction.
+const (
+	SendEstimateDtoActionEmail        SendEstimateDtoAction = "email"
+	SendEstimateDtoActionSendManually SendEstimateDtoAction = "send_manually"
+	SendEstimateDtoActionSms          SendEstimateDtoAction = "sms"
+	SendEstimateDtoActionSmsAndEmail  SendEstimateDtoAction = "sms_and_email"
+)
+
+// Valid indicates whether the value is a known member of the SendEstimateDtoAction enum.
+func (e SendEstimateDtoAction) Valid() bool {
+	switch e {
+	case SendEstimateDtoActionEmail:
+		return true
+	case SendEstimateDtoActionSendManually:
+		return true
+	case SendEstimateDtoActionSms:
+		return true
+	case SendEstimateDtoActionSmsAndEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendEstimateDtoAltType.
+const (
+	SendEstimateDtoAltTypeLocation SendEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SendEstimateDtoAltType enum.
+func (e SendEstimateDtoAltType) Valid() bool {
+	switch e {
+	case SendEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendInvoiceDtoAction.
+const (
+	SendInvoiceDtoActionEmail        SendInvoiceDtoAction = "email"
+	SendInvoiceDtoActionSendManually SendInvoiceDtoAction = "send_manually"
+	SendInvoiceDtoActionSms          SendInvoiceDtoAction = "sms"
+	SendInvoiceDtoActionSmsAndEmail  SendInvoiceDtoAction = "sms_and_email"
+)
+
+// Valid indicates whether the value is a known member of the SendInvoiceDtoAction enum.
+func (e SendInvoiceDtoAction) Valid() bool {
+	switch e {
+	case SendInvoiceDtoActionEmail:
+		return true
+	case SendInvoiceDtoActionSendManually:
+		return true
+	case SendInvoiceDtoActionSms:
+		return true
+	case SendInvoiceDtoActionSmsAndEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SendInvoiceDtoAltType.
+const (
+	SendInvoiceDtoAltTypeLocation SendInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SendInvoiceDtoAltType enum.
+func (e SendInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case SendInvoiceDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -5903,6 +7448,21 @@ func (e SendMessageResponseDtoStatus) Valid() bool {
 	}
 }
 
+// Defines values for SubscriptionResponseSchemaAltType.
+const (
+	SubscriptionResponseSchemaAltTypeLocation SubscriptionResponseSchemaAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionResponseSchemaAltType enum.
+func (e SubscriptionResponseSchemaAltType) Valid() bool {
+	switch e {
+	case SubscriptionResponseSchemaAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamMemberMeetingLocationType.
 const (
 	TeamMemberMeetingLocationTypeAddress TeamMemberMeetingLocationType = "address"
@@ -6011,6 +7571,54 @@ func (e TeamMemberResponsePriority) Valid() bool {
 	}
 }
 
+// Defines values for Text2PayDtoAction.
+const (
+	Text2PayDtoActionDraft Text2PayDtoAction = "draft"
+	Text2PayDtoActionSend  Text2PayDtoAction = "send"
+)
+
+// Valid indicates whether the value is a known member of the Text2PayDtoAction enum.
+func (e Text2PayDtoAction) Valid() bool {
+	switch e {
+	case Text2PayDtoActionDraft:
+		return true
+	case Text2PayDtoActionSend:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Text2PayDtoAltType.
+const (
+	Text2PayDtoAltTypeLocation Text2PayDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the Text2PayDtoAltType enum.
+func (e Text2PayDtoAltType) Valid() bool {
+	switch e {
+	case Text2PayDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateAndScheduleInvoiceScheduleResponseDtoAltType.
+const (
+	UpdateAndScheduleInvoiceScheduleResponseDtoAltTypeLocation UpdateAndScheduleInvoiceScheduleResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateAndScheduleInvoiceScheduleResponseDtoAltType enum.
+func (e UpdateAndScheduleInvoiceScheduleResponseDtoAltType) Valid() bool {
+	switch e {
+	case UpdateAndScheduleInvoiceScheduleResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpdateCalendarNotificationsDTOChannel.
 const (
 	UpdateCalendarNotificationsDTOChannelEmail    UpdateCalendarNotificationsDTOChannel = "email"
@@ -6095,6 +7703,39 @@ func (e UpdateCalendarNotificationsDTOReceiverType) Valid() bool {
 	}
 }
 
+// Defines values for UpdateCouponParamsAltType.
+const (
+	UpdateCouponParamsAltTypeLocation UpdateCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCouponParamsAltType enum.
+func (e UpdateCouponParamsAltType) Valid() bool {
+	switch e {
+	case UpdateCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateCouponParamsDiscountType.
+const (
+	UpdateCouponParamsDiscountTypeAmount     UpdateCouponParamsDiscountType = "amount"
+	UpdateCouponParamsDiscountTypePercentage UpdateCouponParamsDiscountType = "percentage"
+)
+
+// Valid indicates whether the value is a known member of the UpdateCouponParamsDiscountType enum.
+func (e UpdateCouponParamsDiscountType) Valid() bool {
+	switch e {
+	case UpdateCouponParamsDiscountTypeAmount:
+		return true
+	case UpdateCouponParamsDiscountTypePercentage:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpdateCustomFieldsDTOModel.
 const (
 	UpdateCustomFieldsDTOModelContact     UpdateCustomFieldsDTOModel = "contact"
@@ -6113,6 +7754,54 @@ func (e UpdateCustomFieldsDTOModel) Valid() bool {
 	}
 }
 
+// Defines values for UpdateEstimateDtoAltType.
+const (
+	UpdateEstimateDtoAltTypeLocation UpdateEstimateDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateEstimateDtoAltType enum.
+func (e UpdateEstimateDtoAltType) Valid() bool {
+	switch e {
+	case UpdateEstimateDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateEstimateDtoEstimateStatus.
+const (
+	UpdateEstimateDtoEstimateStatusAccepted UpdateEstimateDtoEstimateStatus = "accepted"
+	UpdateEstimateDtoEstimateStatusAll      UpdateEstimateDtoEstimateStatus = "all"
+	UpdateEstimateDtoEstimateStatusDeclined UpdateEstimateDtoEstimateStatus = "declined"
+	UpdateEstimateDtoEstimateStatusDraft    UpdateEstimateDtoEstimateStatus = "draft"
+	UpdateEstimateDtoEstimateStatusInvoiced UpdateEstimateDtoEstimateStatus = "invoiced"
+	UpdateEstimateDtoEstimateStatusSent     UpdateEstimateDtoEstimateStatus = "sent"
+	UpdateEstimateDtoEstimateStatusViewed   UpdateEstimateDtoEstimateStatus = "viewed"
+)
+
+// Valid indicates whether the value is a known member of the UpdateEstimateDtoEstimateStatus enum.
+func (e UpdateEstimateDtoEstimateStatus) Valid() bool {
+	switch e {
+	case UpdateEstimateDtoEstimateStatusAccepted:
+		return true
+	case UpdateEstimateDtoEstimateStatusAll:
+		return true
+	case UpdateEstimateDtoEstimateStatusDeclined:
+		return true
+	case UpdateEstimateDtoEstimateStatusDraft:
+		return true
+	case UpdateEstimateDtoEstimateStatusInvoiced:
+		return true
+	case UpdateEstimateDtoEstimateStatusSent:
+		return true
+	case UpdateEstimateDtoEstimateStatusViewed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpdateInvoiceDtoAltType.
 const (
 	UpdateInvoiceDtoAltTypeLocation UpdateInvoiceDtoAltType = "location"
@@ -6122,6 +7811,21 @@ const (
 func (e UpdateInvoiceDtoAltType) Valid() bool {
 	switch e {
 	case UpdateInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateInvoiceLateFeesConfigurationDtoAltType.
+const (
+	UpdateInvoiceLateFeesConfigurationDtoAltTypeLocation UpdateInvoiceLateFeesConfigurationDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdateInvoiceLateFeesConfigurationDtoAltType enum.
+func (e UpdateInvoiceLateFeesConfigurationDtoAltType) Valid() bool {
+	switch e {
+	case UpdateInvoiceLateFeesConfigurationDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -7031,6 +8735,21 @@ func (e UpdateOpportunityDtoStatus) Valid() bool {
 	case UpdateOpportunityDtoStatusOpen:
 		return true
 	case UpdateOpportunityDtoStatusWon:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdatePaymentMethodsConfigurationDtoAltType.
+const (
+	UpdatePaymentMethodsConfigurationDtoAltTypeLocation UpdatePaymentMethodsConfigurationDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the UpdatePaymentMethodsConfigurationDtoAltType enum.
+func (e UpdatePaymentMethodsConfigurationDtoAltType) Valid() bool {
+	switch e {
+	case UpdatePaymentMethodsConfigurationDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -9578,6 +11297,66 @@ func (e UserSuccessfulResponseDtoScopes) Valid() bool {
 	}
 }
 
+// Defines values for VoidInvoiceDtoAltType.
+const (
+	VoidInvoiceDtoAltTypeLocation VoidInvoiceDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceDtoAltType enum.
+func (e VoidInvoiceDtoAltType) Valid() bool {
+	switch e {
+	case VoidInvoiceDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoidInvoiceResponseDtoAltType.
+const (
+	VoidInvoiceResponseDtoAltTypeLocation VoidInvoiceResponseDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceResponseDtoAltType enum.
+func (e VoidInvoiceResponseDtoAltType) Valid() bool {
+	switch e {
+	case VoidInvoiceResponseDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoidInvoiceResponseDtoStatus.
+const (
+	VoidInvoiceResponseDtoStatusDraft             VoidInvoiceResponseDtoStatus = "draft"
+	VoidInvoiceResponseDtoStatusPaid              VoidInvoiceResponseDtoStatus = "paid"
+	VoidInvoiceResponseDtoStatusPartiallyPaid     VoidInvoiceResponseDtoStatus = "partially_paid"
+	VoidInvoiceResponseDtoStatusPaymentProcessing VoidInvoiceResponseDtoStatus = "payment_processing"
+	VoidInvoiceResponseDtoStatusSent              VoidInvoiceResponseDtoStatus = "sent"
+	VoidInvoiceResponseDtoStatusVoid              VoidInvoiceResponseDtoStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the VoidInvoiceResponseDtoStatus enum.
+func (e VoidInvoiceResponseDtoStatus) Valid() bool {
+	switch e {
+	case VoidInvoiceResponseDtoStatusDraft:
+		return true
+	case VoidInvoiceResponseDtoStatusPaid:
+		return true
+	case VoidInvoiceResponseDtoStatusPartiallyPaid:
+		return true
+	case VoidInvoiceResponseDtoStatusPaymentProcessing:
+		return true
+	case VoidInvoiceResponseDtoStatusSent:
+		return true
+	case VoidInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FetchCalendarResourcesParamsResourceType.
 const (
 	FetchCalendarResourcesParamsResourceTypeEquipments FetchCalendarResourcesParamsResourceType = "equipments"
@@ -10136,6 +11915,114 @@ func (e ListInvoicesParamsSortOrder) Valid() bool {
 	}
 }
 
+// Defines values for ListEstimatesParamsAltType.
+const (
+	ListEstimatesParamsAltTypeLocation ListEstimatesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimatesParamsAltType enum.
+func (e ListEstimatesParamsAltType) Valid() bool {
+	switch e {
+	case ListEstimatesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEstimatesParamsStatus.
+const (
+	ListEstimatesParamsStatusAccepted ListEstimatesParamsStatus = "accepted"
+	ListEstimatesParamsStatusAll      ListEstimatesParamsStatus = "all"
+	ListEstimatesParamsStatusDeclined ListEstimatesParamsStatus = "declined"
+	ListEstimatesParamsStatusDraft    ListEstimatesParamsStatus = "draft"
+	ListEstimatesParamsStatusInvoiced ListEstimatesParamsStatus = "invoiced"
+	ListEstimatesParamsStatusSent     ListEstimatesParamsStatus = "sent"
+	ListEstimatesParamsStatusViewed   ListEstimatesParamsStatus = "viewed"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimatesParamsStatus enum.
+func (e ListEstimatesParamsStatus) Valid() bool {
+	switch e {
+	case ListEstimatesParamsStatusAccepted:
+		return true
+	case ListEstimatesParamsStatusAll:
+		return true
+	case ListEstimatesParamsStatusDeclined:
+		return true
+	case ListEstimatesParamsStatusDraft:
+		return true
+	case ListEstimatesParamsStatusInvoiced:
+		return true
+	case ListEstimatesParamsStatusSent:
+		return true
+	case ListEstimatesParamsStatusViewed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GenerateEstimateNumberParamsAltType.
+const (
+	GenerateEstimateNumberParamsAltTypeLocation GenerateEstimateNumberParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GenerateEstimateNumberParamsAltType enum.
+func (e GenerateEstimateNumberParamsAltType) Valid() bool {
+	switch e {
+	case GenerateEstimateNumberParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEstimateTemplatesParamsAltType.
+const (
+	ListEstimateTemplatesParamsAltTypeLocation ListEstimateTemplatesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListEstimateTemplatesParamsAltType enum.
+func (e ListEstimateTemplatesParamsAltType) Valid() bool {
+	switch e {
+	case ListEstimateTemplatesParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PreviewEstimateTemplateParamsAltType.
+const (
+	PreviewEstimateTemplateParamsAltTypeLocation PreviewEstimateTemplateParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the PreviewEstimateTemplateParamsAltType enum.
+func (e PreviewEstimateTemplateParamsAltType) Valid() bool {
+	switch e {
+	case PreviewEstimateTemplateParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GenerateInvoiceNumberParamsAltType.
+const (
+	GenerateInvoiceNumberParamsAltTypeLocation GenerateInvoiceNumberParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GenerateInvoiceNumberParamsAltType enum.
+func (e GenerateInvoiceNumberParamsAltType) Valid() bool {
+	switch e {
+	case GenerateInvoiceNumberParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListInvoiceSchedulesParamsAltType.
 const (
 	ListInvoiceSchedulesParamsAltTypeLocation ListInvoiceSchedulesParamsAltType = "location"
@@ -10196,6 +12083,21 @@ const (
 func (e GetInvoiceScheduleParamsAltType) Valid() bool {
 	switch e {
 	case GetInvoiceScheduleParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetInvoiceSettingsParamsAltType.
+const (
+	GetInvoiceSettingsParamsAltTypeLocation GetInvoiceSettingsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetInvoiceSettingsParamsAltType enum.
+func (e GetInvoiceSettingsParamsAltType) Valid() bool {
+	switch e {
+	case GetInvoiceSettingsParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -10367,6 +12269,57 @@ func (e SearchOpportunityParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetCouponParamsAltType.
+const (
+	GetCouponParamsAltTypeLocation GetCouponParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetCouponParamsAltType enum.
+func (e GetCouponParamsAltType) Valid() bool {
+	switch e {
+	case GetCouponParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListCouponsParamsAltType.
+const (
+	ListCouponsParamsAltTypeLocation ListCouponsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListCouponsParamsAltType enum.
+func (e ListCouponsParamsAltType) Valid() bool {
+	switch e {
+	case ListCouponsParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListCouponsParamsStatus.
+const (
+	ListCouponsParamsStatusActive    ListCouponsParamsStatus = "active"
+	ListCouponsParamsStatusExpired   ListCouponsParamsStatus = "expired"
+	ListCouponsParamsStatusScheduled ListCouponsParamsStatus = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListCouponsParamsStatus enum.
+func (e ListCouponsParamsStatus) Valid() bool {
+	switch e {
+	case ListCouponsParamsStatusActive:
+		return true
+	case ListCouponsParamsStatusExpired:
+		return true
+	case ListCouponsParamsStatusScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
 	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
@@ -10391,6 +12344,36 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListSubscriptionsParamsAltType.
+const (
+	ListSubscriptionsParamsAltTypeLocation ListSubscriptionsParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListSubscriptionsParamsAltType enum.
+func (e ListSubscriptionsParamsAltType) Valid() bool {
+	switch e {
+	case ListSubscriptionsParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetSubscriptionByIDParamsAltType.
+const (
+	GetSubscriptionByIDParamsAltTypeLocation GetSubscriptionByIDParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the GetSubscriptionByIDParamsAltType enum.
+func (e GetSubscriptionByIDParamsAltType) Valid() bool {
+	switch e {
+	case GetSubscriptionByIDParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // AddContactToCampaignDto defines model for AddContactToCampaignDto.
 type AddContactToCampaignDto = map[string]interface{}
 
@@ -10407,6 +12390,19 @@ type AdditionalEmailsDto struct {
 	// Email Example: alex@example.com
 	Email string `json:"email"`
 }
+
+// Address defines model for Address.
+type Address struct {
+	AddressLine1 *string             `json:"addressLine1,omitempty"`
+	AddressLine2 *string             `json:"addressLine2,omitempty"`
+	City         *string             `json:"city,omitempty"`
+	CountryCode  *AddressCountryCode `json:"countryCode,omitempty"`
+	PostalCode   *string             `json:"postalCode,omitempty"`
+	State        *string             `json:"state,omitempty"`
+}
+
+// AddressCountryCode defines model for Address.CountryCode.
+type AddressCountryCode string
 
 // AddressDto defines model for AddressDto.
 type AddressDto struct {
@@ -10446,6 +12442,18 @@ type AllGroupsSuccessfulResponseDTO struct {
 	Groups *[]GroupDTO `json:"groups,omitempty"`
 }
 
+// AltDto defines model for AltDto.
+type AltDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string        `json:"altId"`
+	AltType AltDtoAltType `json:"altType"`
+}
+
+// AltDtoAltType defines model for AltDto.AltType.
+type AltDtoAltType string
+
 // AmountSummary defines model for AmountSummary.
 type AmountSummary struct {
 	// Discount Discount value on order.
@@ -10454,6 +12462,53 @@ type AmountSummary struct {
 	// Subtotal Order sub-total value.
 	Subtotal float64 `json:"subtotal"`
 }
+
+// ApplyToFuturePaymentsConfig defines model for ApplyToFuturePaymentsConfig.
+type ApplyToFuturePaymentsConfig struct {
+	// Duration Duration the coupon to be applied in a subscription
+	//
+	// Example: 5
+	Duration float64 `json:"duration"`
+
+	// DurationType Type of the duration
+	//
+	// Example: months
+	DurationType ApplyToFuturePaymentsConfigDurationType `json:"durationType"`
+
+	// Type Type of the config
+	Type ApplyToFuturePaymentsConfigType `json:"type"`
+}
+
+// ApplyToFuturePaymentsConfigDurationType Type of the duration
+//
+// Example: months
+type ApplyToFuturePaymentsConfigDurationType string
+
+// ApplyToFuturePaymentsConfigType Type of the config
+type ApplyToFuturePaymentsConfigType string
+
+// ApplyToFuturePaymentsConfigDto defines model for ApplyToFuturePaymentsConfigDto.
+type ApplyToFuturePaymentsConfigDto struct {
+	// Duration Duration value for fixed type configurations
+	//
+	// Example: 3
+	Duration *float64 `json:"duration,omitempty"`
+
+	// DurationType Duration type for fixed configurations (e.g. months)
+	//
+	// Example: months
+	DurationType *string `json:"durationType,omitempty"`
+
+	// Type Type of future payments configuration
+	//
+	// Example: fixed
+	Type ApplyToFuturePaymentsConfigDtoType `json:"type"`
+}
+
+// ApplyToFuturePaymentsConfigDtoType Type of future payments configuration
+//
+// Example: fixed
+type ApplyToFuturePaymentsConfigDtoType string
 
 // AppointmentCreateSchema defines model for AppointmentCreateSchema.
 type AppointmentCreateSchema struct {
@@ -10778,6 +12833,150 @@ type AttributionSource struct {
 	UtmSource  *string `json:"utmSource,omitempty"`
 }
 
+// AutoInvoice defines model for AutoInvoice.
+type AutoInvoice = map[string]interface{}
+
+// AutoInvoicingDto defines model for AutoInvoicingDto.
+type AutoInvoicingDto struct {
+	// DirectPayments Direct Payments
+	//
+	// Example: true
+	DirectPayments *bool `json:"directPayments,omitempty"`
+
+	// Enabled Enable Auto Invoice
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+}
+
+// AutoPaymentDetailsDto defines model for AutoPaymentDetailsDto.
+type AutoPaymentDetailsDto struct {
+	BacsDirectDebit *BacsDirectDebitDTO     `json:"bacsDirectDebit,omitempty"`
+	BecsDirectDebit *BecsDirectDebitDTO     `json:"becsDirectDebit,omitempty"`
+	Card            *InvoicesCardDto        `json:"card,omitempty"`
+	CardID          *string                 `json:"cardId,omitempty"`
+	CustomerID      *string                 `json:"customerId,omitempty"`
+	Enable          bool                    `json:"enable"`
+	PaymentMethodID *string                 `json:"paymentMethodId,omitempty"`
+	Provider        *map[string]interface{} `json:"provider,omitempty"`
+	SepaDirectDebit *SepaDirectDebitDTO     `json:"sepaDirectDebit,omitempty"`
+	Type            *string                 `json:"type,omitempty"`
+	UsBankAccount   *USBankAccountDto       `json:"usBankAccount,omitempty"`
+}
+
+// AutoPaymentInvoiceScheduleResponseDto defines model for AutoPaymentInvoiceScheduleResponseDto.
+type AutoPaymentInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                       `json:"altId"`
+	AltType AutoPaymentInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// AutoPaymentInvoiceScheduleResponseDtoAltType defines model for AutoPaymentInvoiceScheduleResponseDto.AltType.
+type AutoPaymentInvoiceScheduleResponseDtoAltType string
+
+// AutoPaymentScheduleDto defines model for AutoPaymentScheduleDto.
+type AutoPaymentScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType AutoPaymentScheduleDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment AutoPaymentDetailsDto `json:"autoPayment"`
+	ID          string                `json:"id"`
+}
+
+// AutoPaymentScheduleDtoAltType Alt Type
+//
+// Example: location
+type AutoPaymentScheduleDtoAltType string
+
 // Availability defines model for Availability.
 type Availability struct {
 	// Date Formulate the date string in the format of `<YYYY-MM-DD in local timezone>T00:00:00.000Z`.
@@ -10788,6 +12987,12 @@ type Availability struct {
 	Hours   []Hour `json:"hours"`
 }
 
+// BacsDirectDebitDTO defines model for BacsDirectDebitDTO.
+type BacsDirectDebitDTO struct {
+	Last4    string `json:"last4"`
+	SortCode string `json:"sort_code"`
+}
+
 // BadRequestDTO defines model for BadRequestDTO.
 type BadRequestDTO struct {
 	// Message Example: Bad Request
@@ -10795,6 +13000,12 @@ type BadRequestDTO struct {
 
 	// StatusCode Example: 400
 	StatusCode *float64 `json:"statusCode,omitempty"`
+}
+
+// BecsDirectDebitDTO defines model for BecsDirectDebitDTO.
+type BecsDirectDebitDTO struct {
+	BsbNumber string `json:"bsb_number"`
+	Last4     string `json:"last4"`
 }
 
 // BlockSlotCreateRequestDTO defines model for BlockSlotCreateRequestDTO.
@@ -10900,6 +13111,9 @@ type BlockedSlotSuccessfulResponseDto struct {
 	// Example: My event
 	Title string `json:"title"`
 }
+
+// BusinessDetails defines model for BusinessDetails.
+type BusinessDetails = map[string]interface{}
 
 // BusinessDetailsDto defines model for BusinessDetailsDto.
 type BusinessDetailsDto struct {
@@ -11835,6 +14049,115 @@ type CallDataDTO struct {
 // Example: completed
 type CallDataDTOStatus string
 
+// CancelInvoiceScheduleDto defines model for CancelInvoiceScheduleDto.
+type CancelInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CancelInvoiceScheduleDtoAltType `json:"altType"`
+}
+
+// CancelInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type CancelInvoiceScheduleDtoAltType string
+
+// CancelInvoiceScheduleResponseDto defines model for CancelInvoiceScheduleResponseDto.
+type CancelInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                  `json:"altId"`
+	AltType CancelInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// CancelInvoiceScheduleResponseDtoAltType defines model for CancelInvoiceScheduleResponseDto.AltType.
+type CancelInvoiceScheduleResponseDtoAltType string
+
 // CancelScheduledResponseDto defines model for CancelScheduledResponseDto.
 type CancelScheduledResponseDto struct {
 	// Message Error message of the request
@@ -11859,6 +14182,94 @@ type CheckboxField struct {
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
 }
+
+// ChequeDto defines model for ChequeDto.
+type ChequeDto struct {
+	// Number check number
+	//
+	// Example: 129-129-129-912
+	Number string `json:"number"`
+}
+
+// ConnectCustomProvidersConfigDto defines model for ConnectCustomProvidersConfigDto.
+type ConnectCustomProvidersConfigDto struct {
+	// Live Live config containing api-key and publishable key for live payments
+	Live CustomProviderKeys `json:"live"`
+
+	// Test Test config containing api-key and publishable-key for test payments
+	Test CustomProviderKeys `json:"test"`
+}
+
+// ConnectCustomProvidersResponseSchema defines model for ConnectCustomProvidersResponseSchema.
+type ConnectCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ContactDetails defines model for ContactDetails.
+type ContactDetails = map[string]interface{}
 
 // ContactDetailsDto defines model for ContactDetailsDto.
 type ContactDetailsDto struct {
@@ -12251,6 +14662,102 @@ type ConversationSchemaLastMessageType string
 // Example: TYPE_PHONE
 type ConversationSchemaType string
 
+// CouponDto defines model for CouponDto.
+type CouponDto struct {
+	// ID Unique MongoDB identifier for the coupon
+	//
+	// Example: 67f6c132d9485f9dacd5f123
+	ID string `json:"_id"`
+
+	// AltID Location Id
+	//
+	// Example: 79t07PzK8Tvf73d12312
+	AltID string `json:"altId"`
+
+	// AltType Type of entity
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// ApplyToFuturePayments Indicates if the coupon applies to future recurring payments
+	//
+	// Example: true
+	ApplyToFuturePayments bool `json:"applyToFuturePayments"`
+
+	// ApplyToFuturePaymentsConfig Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig ApplyToFuturePaymentsConfigDto `json:"applyToFuturePaymentsConfig"`
+
+	// Code Redemption code for the coupon
+	//
+	// Example: NEWT6
+	Code string `json:"code"`
+
+	// CreatedAt Creation timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	CreatedAt string `json:"createdAt"`
+
+	// DiscountType Type of discount (percentage or amount)
+	//
+	// Example: percentage
+	DiscountType CouponDtoDiscountType `json:"discountType"`
+
+	// DiscountValue Value of the discount (percentage or fixed amount)
+	//
+	// Example: 25
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date when the coupon expires
+	//
+	// Example: 2025-05-30T18:30:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Maximum number of times a customer can use this coupon (0 for unlimited)
+	//
+	// Example: 5
+	LimitPerCustomer float64 `json:"limitPerCustomer"`
+
+	// Name Display name of the coupon
+	//
+	// Example: NEWT6
+	Name string `json:"name"`
+
+	// StartDate Date when the coupon becomes active
+	//
+	// Example: 2025-04-30T18:30:00.000Z
+	StartDate string `json:"startDate"`
+
+	// Status Current status of the coupon
+	//
+	// Example: scheduled
+	Status CouponDtoStatus `json:"status"`
+
+	// UpdatedAt Last update timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	UpdatedAt string `json:"updatedAt"`
+
+	// UsageCount Number of times the coupon has been used
+	//
+	// Example: 12
+	UsageCount float64 `json:"usageCount"`
+
+	// UserID User ID associated with the coupon (if applicable)
+	//
+	// Example: q0m15dTLGeiGOXG123123
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CouponDtoDiscountType Type of discount (percentage or amount)
+//
+// Example: percentage
+type CouponDtoDiscountType string
+
+// CouponDtoStatus Current status of the coupon
+//
+// Example: scheduled
+type CouponDtoStatus string
+
 // CreateAddFollowersSuccessfulResponseDto defines model for CreateAddFollowersSuccessfulResponseDto.
 type CreateAddFollowersSuccessfulResponseDto struct {
 	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302LLss"]
@@ -12568,6 +15075,183 @@ type CreateConversationSuccessResponse struct {
 	Success bool `json:"success"`
 }
 
+// CreateCouponParams defines model for CreateCouponParams.
+type CreateCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateCouponParamsAltType `json:"altType"`
+
+	// ApplyToFuturePayments Is Coupon applicable on upcoming subscription transactions
+	//
+	// Example: true
+	ApplyToFuturePayments *bool `json:"applyToFuturePayments,omitempty"`
+
+	// ApplyToFuturePaymentsConfig If coupon is applicable on upcoming subscription transactions, how many months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `json:"applyToFuturePaymentsConfig,omitempty"`
+
+	// Code Coupon Code
+	//
+	// Example: LEVELUPDAY2022
+	Code string `json:"code"`
+
+	// DiscountType Discount Type
+	//
+	// Example: amount
+	DiscountType CreateCouponParamsDiscountType `json:"discountType"`
+
+	// DiscountValue Discount Value
+	//
+	// Example: 10
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-31T22:45:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Limits whether a coupon can be redeemed only once per customer.
+	//
+	// Example: true
+	LimitPerCustomer *bool `json:"limitPerCustomer,omitempty"`
+
+	// Name Coupon Name
+	//
+	// Example: New Year Sale
+	Name string `json:"name"`
+
+	// ProductIds Product Ids
+	//
+	// Example: ["6241712be68f7a98102ba272"]
+	ProductIds *[]string `json:"productIds,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-01T22:45:00.000Z
+	StartDate string `json:"startDate"`
+
+	// UsageLimit Max number of times coupon can be used
+	//
+	// Example: 10
+	UsageLimit *float64 `json:"usageLimit,omitempty"`
+}
+
+// CreateCouponParamsAltType Alt Type
+//
+// Example: location
+type CreateCouponParamsAltType string
+
+// CreateCouponParamsDiscountType Discount Type
+//
+// Example: amount
+type CreateCouponParamsDiscountType string
+
+// CreateCouponResponseDto defines model for CreateCouponResponseDto.
+type CreateCouponResponseDto struct {
+	// ID Unique MongoDB identifier for the coupon
+	//
+	// Example: 67f6c132d9485f9dacd5f123
+	ID string `json:"_id"`
+
+	// AltID Location Id
+	//
+	// Example: 79t07PzK8Tvf73d12312
+	AltID string `json:"altId"`
+
+	// AltType Type of entity
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// ApplyToFuturePayments Indicates if the coupon applies to future recurring payments
+	//
+	// Example: true
+	ApplyToFuturePayments bool `json:"applyToFuturePayments"`
+
+	// ApplyToFuturePaymentsConfig Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig ApplyToFuturePaymentsConfigDto `json:"applyToFuturePaymentsConfig"`
+
+	// Code Redemption code for the coupon
+	//
+	// Example: NEWT6
+	Code string `json:"code"`
+
+	// CreatedAt Creation timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	CreatedAt string `json:"createdAt"`
+
+	// DiscountType Type of discount (percentage or amount)
+	//
+	// Example: percentage
+	DiscountType CreateCouponResponseDtoDiscountType `json:"discountType"`
+
+	// DiscountValue Value of the discount (percentage or fixed amount)
+	//
+	// Example: 25
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date when the coupon expires
+	//
+	// Example: 2025-05-30T18:30:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// LimitPerCustomer Maximum number of times a customer can use this coupon (0 for unlimited)
+	//
+	// Example: 5
+	LimitPerCustomer float64 `json:"limitPerCustomer"`
+
+	// Name Display name of the coupon
+	//
+	// Example: NEWT6
+	Name string `json:"name"`
+
+	// StartDate Date when the coupon becomes active
+	//
+	// Example: 2025-04-30T18:30:00.000Z
+	StartDate string `json:"startDate"`
+
+	// Status Current status of the coupon
+	//
+	// Example: scheduled
+	Status CreateCouponResponseDtoStatus `json:"status"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
+
+	// UpdatedAt Last update timestamp
+	//
+	// Example: 2025-04-09T18:49:22.026Z
+	UpdatedAt string `json:"updatedAt"`
+
+	// UsageCount Number of times the coupon has been used
+	//
+	// Example: 12
+	UsageCount float64 `json:"usageCount"`
+
+	// UserID User ID associated with the coupon (if applicable)
+	//
+	// Example: q0m15dTLGeiGOXG123123
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CreateCouponResponseDtoDiscountType Type of discount (percentage or amount)
+//
+// Example: percentage
+type CreateCouponResponseDtoDiscountType string
+
+// CreateCouponResponseDtoStatus Current status of the coupon
+//
+// Example: scheduled
+type CreateCouponResponseDtoStatus string
+
 // CreateCustomFieldsDTO defines model for CreateCustomFieldsDTO.
 type CreateCustomFieldsDTO struct {
 	// AcceptedFormat Example: [".pdf",".docx",".jpeg"]
@@ -12606,6 +15290,107 @@ type CreateCustomFieldsDTOModel string
 // CreateCustomFieldsDTO_TextBoxListOptions defines model for CreateCustomFieldsDTO.TextBoxListOptions.
 type CreateCustomFieldsDTO_TextBoxListOptions struct {
 	union json.RawMessage
+}
+
+// CreateCustomProvidersDto defines model for CreateCustomProvidersDto.
+type CreateCustomProvidersDto struct {
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// SupportsSubscriptionSchedule Whether the config supports subscription schedule or not. true represents config supports subscription schedule
+	//
+	// Example: true
+	SupportsSubscriptionSchedule bool `json:"supportsSubscriptionSchedule"`
+}
+
+// CreateCustomProvidersResponseSchema defines model for CreateCustomProvidersResponseSchema.
+type CreateCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // CreateDeleteCantactsCampaignsSuccessfulResponseDto defines model for CreateDeleteCantactsCampaignsSuccessfulResponseDto.
@@ -12657,6 +15442,109 @@ type CreateDto_CustomFields struct {
 
 // CreateDtoStatus defines model for CreateDto.Status.
 type CreateDtoStatus string
+
+// CreateEstimatesDto defines model for CreateEstimatesDto.
+type CreateEstimatesDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                    `json:"altId"`
+	AltType CreateEstimatesDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto invoice for the estimate
+	//
+	// Example: {"directPayments":true,"enabled":true}
+	AutoInvoice *AutoInvoicingDto `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// ContactDetails Contact information to send the estimate to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumber Estimate Number, if not specified will take in the next valid estimate number
+	//
+	// Example: 1001
+	EstimateNumber *float64 `json:"estimateNumber,omitempty"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// ExpiryDate expiry date estimate
+	//
+	// Example: 2024-08-10
+	ExpiryDate *string `json:"expiryDate,omitempty"`
+
+	// FrequencySettings frequency settings for the estimate
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate issue date estimate
+	//
+	// Example: 2024-08-07
+	IssueDate *string `json:"issueDate,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate
+	Name string `json:"name"`
+
+	// PaymentScheduleConfig Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `json:"paymentScheduleConfig,omitempty"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// SentTo Email and sent to details for the estimate
+	SentTo *SentToDto `json:"sentTo,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// UserID User Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID *string `json:"userId,omitempty"`
+}
+
+// CreateEstimatesDtoAltType defines model for CreateEstimatesDto.AltType.
+type CreateEstimatesDtoAltType string
 
 // CreateInvoiceDto defines model for CreateInvoiceDto.
 type CreateInvoiceDto struct {
@@ -12748,6 +15636,42 @@ type CreateInvoiceDto struct {
 //
 // Example: location
 type CreateInvoiceDtoAltType string
+
+// CreateInvoiceFromEstimateDto defines model for CreateInvoiceFromEstimateDto.
+type CreateInvoiceFromEstimateDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                              `json:"altId"`
+	AltType CreateInvoiceFromEstimateDtoAltType `json:"altType"`
+
+	// MarkAsInvoiced Mark Estimate as Invoiced
+	//
+	// Example: true
+	MarkAsInvoiced bool `json:"markAsInvoiced"`
+
+	// Version Version of the update request
+	//
+	// Example: v2
+	Version *CreateInvoiceFromEstimateDtoVersion `json:"version,omitempty"`
+}
+
+// CreateInvoiceFromEstimateDtoAltType defines model for CreateInvoiceFromEstimateDto.AltType.
+type CreateInvoiceFromEstimateDtoAltType string
+
+// CreateInvoiceFromEstimateDtoVersion Version of the update request
+//
+// Example: v2
+type CreateInvoiceFromEstimateDtoVersion string
+
+// CreateInvoiceFromEstimateResponseDTO defines model for CreateInvoiceFromEstimateResponseDTO.
+type CreateInvoiceFromEstimateResponseDTO struct {
+	// Estimate Estimate details
+	Estimate EstimateResponseDto `json:"estimate"`
+
+	// Invoice Invoice details
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+}
 
 // CreateInvoiceResponseDto defines model for CreateInvoiceResponseDto.
 type CreateInvoiceResponseDto struct {
@@ -13408,6 +16332,103 @@ type CreateUserDtoScopes string
 // CreateUserDtoScopesAssignedToOnly defines model for CreateUserDto.ScopesAssignedToOnly.
 type CreateUserDtoScopesAssignedToOnly string
 
+// CreateWhiteLabelIntegrationProviderDto defines model for CreateWhiteLabelIntegrationProviderDto.
+type CreateWhiteLabelIntegrationProviderDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType CreateWhiteLabelIntegrationProviderDtoAltType `json:"altType"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Description
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider. The imageUrl should start with "https://" and ensure that this URL is publicly accessible.
+	//
+	// Example: https://example.com/image.jpg
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The type of payment provider associated with the integration provider.
+	Provider CreateWhiteLabelIntegrationProviderDtoProvider `json:"provider"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Title
+	Title string `json:"title"`
+
+	// UniqueName A unique name given to the integration provider, uniqueName must start and end with a character. Only lowercase characters and hyphens (-) are supported
+	//
+	// Example: easy-direct
+	UniqueName string `json:"uniqueName"`
+}
+
+// CreateWhiteLabelIntegrationProviderDtoAltType Alt Type
+//
+// Example: location
+type CreateWhiteLabelIntegrationProviderDtoAltType string
+
+// CreateWhiteLabelIntegrationProviderDtoProvider The type of payment provider associated with the integration provider.
+type CreateWhiteLabelIntegrationProviderDtoProvider string
+
+// CreateWhitelabelIntegrationResponseDto defines model for CreateWhitelabelIntegrationResponseDto.
+type CreateWhitelabelIntegrationResponseDto struct {
+	// ID The unique identifier of the integration provider.
+	//
+	// Example: 65cb47dda50f4f13ced4b870
+	ID string `json:"_id"`
+
+	// AltID The altId / locationId of the integration provider.
+	//
+	// Example: Z4Bxl8J4SaPEPLq9IQ8g
+	AltID string `json:"altId"`
+
+	// AltType The altType of the integration provider.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// CreatedAt The timestamp when the integration provider was created.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Lorem
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider.
+	//
+	// Example: https://example.com/assets/pmd/img/payments/nmi-logo.webp
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The payment provider associated with the integration provider.
+	//
+	// Example: nmi
+	Provider string `json:"provider"`
+
+	// Route The route name associated with the integration provider.
+	//
+	// Example: epd
+	Route string `json:"route"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Example
+	Title string `json:"title"`
+
+	// UpdatedAt The timestamp when the integration provider was last updated.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // CreateWorkflowDto defines model for CreateWorkflowDto.
 type CreateWorkflowDto struct {
 	// EventStartTime Example: 2021-06-23T03:30:00+01:00
@@ -13466,6 +16487,71 @@ type CustomFieldSuccessfulResponseDto struct {
 // CustomFieldsListSuccessfulResponseDto defines model for CustomFieldsListSuccessfulResponseDto.
 type CustomFieldsListSuccessfulResponseDto struct {
 	CustomFields *[]LocationsCustomFieldSchema `json:"customFields,omitempty"`
+}
+
+// CustomNotificationDto defines model for CustomNotificationDto.
+type CustomNotificationDto struct {
+	CustomerAutoPaymentAmountChanged CustomNotificationItemDto `json:"customerAutoPaymentAmountChanged"`
+	CustomerAutoPaymentFailure       CustomNotificationItemDto `json:"customerAutoPaymentFailure"`
+	CustomerAutoPaymentInfo          CustomNotificationItemDto `json:"customerAutoPaymentInfo"`
+	CustomerAutoPaymentSuccess       CustomNotificationItemDto `json:"customerAutoPaymentSuccess"`
+	CustomerPaymentFailure           CustomNotificationItemDto `json:"customerPaymentFailure"`
+	CustomerPaymentSuccess           CustomNotificationItemDto `json:"customerPaymentSuccess"`
+	CustomerSendEstimate             CustomNotificationItemDto `json:"customerSendEstimate"`
+	CustomerSendInvoice              CustomNotificationItemDto `json:"customerSendInvoice"`
+	TeamAutoPaymentFailure           CustomNotificationItemDto `json:"teamAutoPaymentFailure"`
+	TeamAutoPaymentSkip              CustomNotificationItemDto `json:"teamAutoPaymentSkip"`
+	TeamAutoPaymentSuccess           CustomNotificationItemDto `json:"teamAutoPaymentSuccess"`
+	TeamEstimateAccepted             CustomNotificationItemDto `json:"teamEstimateAccepted"`
+	TeamEstimateDeclined             CustomNotificationItemDto `json:"teamEstimateDeclined"`
+	TeamPaymentFailure               CustomNotificationItemDto `json:"teamPaymentFailure"`
+	TeamPaymentSuccess               CustomNotificationItemDto `json:"teamPaymentSuccess"`
+	TeamRecurringSendInvoiceFailed   CustomNotificationItemDto `json:"teamRecurringSendInvoiceFailed"`
+}
+
+// CustomNotificationItemDto defines model for CustomNotificationItemDto.
+type CustomNotificationItemDto struct {
+	// DefaultEmailTemplateID Default email TemplateId to be used for sending via email
+	//
+	// Example: dhwjqi2899012990w2u
+	DefaultEmailTemplateID *string `json:"defaultEmailTemplateId,omitempty"`
+
+	// EmailSubject Subject of email which is sent out
+	//
+	// Example: Thank you for purchasing
+	EmailSubject *string `json:"emailSubject,omitempty"`
+
+	// EmailTemplate Template to be used for sending email
+	EmailTemplate string `json:"emailTemplate"`
+
+	// Enabled Flag indicating if the notification is enabled or not
+	Enabled bool `json:"enabled"`
+
+	// FromEmail Email address to be used for sending email
+	//
+	// Example: alex@example.com
+	FromEmail *string `json:"fromEmail,omitempty"`
+
+	// FromName Name to be used while sending email
+	//
+	// Example: Alex
+	FromName *string `json:"fromName,omitempty"`
+
+	// SmsTemplate Template to be used for sending sms
+	SmsTemplate string `json:"smsTemplate"`
+}
+
+// CustomProviderKeys defines model for CustomProviderKeys.
+type CustomProviderKeys struct {
+	// APIKey Api-key for custom payment provider config
+	//
+	// Example: y5ZQxryRFXZHvUJZdLeXXXXX
+	APIKey string `json:"apiKey"`
+
+	// PublishableKey Publishable-key for custom payment provider config
+	//
+	// Example: rzp_test_zPRoVMLOa0XXXX
+	PublishableKey string `json:"publishableKey"`
 }
 
 // CustomRRulesOptions defines model for CustomRRulesOptions.
@@ -13690,6 +16776,54 @@ type DeleteConversationSuccessfulResponse struct {
 	Success bool `json:"success"`
 }
 
+// DeleteCouponParams defines model for DeleteCouponParams.
+type DeleteCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType DeleteCouponParamsAltType `json:"altType"`
+
+	// ID Coupon Id
+	//
+	// Example: 6241712be68f7a98102ba272
+	ID string `json:"id"`
+}
+
+// DeleteCouponParamsAltType Alt Type
+//
+// Example: location
+type DeleteCouponParamsAltType string
+
+// DeleteCouponResponseDto defines model for DeleteCouponResponseDto.
+type DeleteCouponResponseDto struct {
+	// Success Indicates whether the delete was successful
+	//
+	// Example: true
+	Success bool `json:"success"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
+}
+
+// DeleteCustomProvidersConfigDto defines model for DeleteCustomProvidersConfigDto.
+type DeleteCustomProvidersConfigDto struct {
+	// LiveMode Whether the config is for test mode or live mode. true represents config is for live payments
+	LiveMode bool `json:"liveMode"`
+}
+
+// DeleteCustomProvidersResponseSchema defines model for DeleteCustomProvidersResponseSchema.
+type DeleteCustomProvidersResponseSchema struct {
+	// Success Whether the custom provider config is disconnect or not. true represents config is disconnect
+	Success bool `json:"success"`
+}
+
 // DeleteEventSuccessfulResponseDto defines model for DeleteEventSuccessfulResponseDto.
 type DeleteEventSuccessfulResponseDto struct {
 	// Succeeded Example: true
@@ -13873,6 +17007,12 @@ type DeleteUserSuccessfulResponseDto struct {
 	Succeded *bool `json:"succeded,omitempty"`
 }
 
+// DisconnectCustomProvidersResponseSchema defines model for DisconnectCustomProvidersResponseSchema.
+type DisconnectCustomProvidersResponseSchema struct {
+	// Success Whether the custom provider config is disconnect or not. true represents config is disconnect
+	Success bool `json:"success"`
+}
+
 // DiscountDto defines model for DiscountDto.
 type DiscountDto struct {
 	// Type Discount type
@@ -13949,6 +17089,409 @@ type ErrorDto struct {
 	// Example: saas
 	Type string `json:"type"`
 }
+
+// EstimateLineItemDto defines model for EstimateLineItemDto.
+type EstimateLineItemDto struct {
+	// Amount Product amount
+	//
+	// Example: 999
+	Amount float64 `json:"amount"`
+
+	// Attachments Attachments for the line item
+	//
+	// Example: ["https://example.com/file1.jpg","https://example.com/file2.png"]
+	Attachments *[]string `json:"attachments,omitempty"`
+
+	// AutomaticTaxCategoryID Tax category id for calculating automatic tax
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AutomaticTaxCategoryID *string `json:"automaticTaxCategoryId,omitempty"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Description Invoice descriptions
+	//
+	// Example: ABC Corp.
+	Description *string `json:"description,omitempty"`
+
+	// IsSetupFeeItem Setupfee item, only created when 1st invoice of recurring schedule is generated
+	IsSetupFeeItem *bool `json:"isSetupFeeItem,omitempty"`
+
+	// Name Invoice Item Name
+	//
+	// Example: ABC Product
+	Name string `json:"name"`
+
+	// PriceID Price Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	PriceID *string `json:"priceId,omitempty"`
+
+	// ProductID Product Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ProductID *string `json:"productId,omitempty"`
+
+	// Qty Product Quantity
+	//
+	// Example: 1
+	Qty float64 `json:"qty"`
+
+	// TaxInclusive true if item amount is tax inclusive
+	//
+	// Example: true
+	TaxInclusive *bool `json:"taxInclusive,omitempty"`
+
+	// Taxes Tax
+	Taxes *[]ItemTaxDto `json:"taxes,omitempty"`
+
+	// Type Price type of the item
+	//
+	// Example: one_time
+	Type *EstimateLineItemDtoType `json:"type,omitempty"`
+}
+
+// EstimateLineItemDtoType Price type of the item
+//
+// Example: one_time
+type EstimateLineItemDtoType string
+
+// EstimateResponseDto defines model for EstimateResponseDto.
+type EstimateResponseDto struct {
+	// UnderscoreUnderscoreV Version number
+	//
+	// Example: 0
+	UnderscoreUnderscoreV float64 `json:"__v"`
+
+	// ID Unique identifier
+	//
+	// Example: 67ac9a51106ee8311e911XXXX
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                     `json:"altId"`
+	AltType EstimateResponseDtoAltType `json:"altType"`
+
+	// Attachments Attachments
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto-invoice settings for the estimate
+	//
+	// Example: {"directPayments":false,"enabled":true}
+	AutoInvoice *AutoInvoice `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesCalculated Indicates if automatic taxes were calculated
+	//
+	// Example: true
+	AutomaticTaxesCalculated bool `json:"automaticTaxesCalculated"`
+
+	// AutomaticTaxesEnabled Indicates if automatic taxes are enabled for this estimate
+	//
+	// Example: false
+	AutomaticTaxesEnabled bool `json:"automaticTaxesEnabled"`
+
+	// BusinessDetails Business details associated with the estimate
+	//
+	// Example: {"address":{"addressLine1":"address line 1","city":"Test City","countryCode":"US","postalCode":"12345","state":"State Name"},"customValues":[{"fieldKey":"{{custom_values.test}}","id":"5DYTWoiQvWiIJZXX44XXX","name":"Test","value":"Test's Custom Value"}],"logoUrl":"your_image-url","name":"Business name","phoneNo":"+1 1234567890","website":"www.example.com"}
+	BusinessDetails BusinessDetails `json:"businessDetails"`
+
+	// CompanyID Company identifier associated with the estimate
+	//
+	// Example: COMP12345
+	CompanyID string `json:"companyId"`
+
+	// ContactDetails Contact details for the estimate
+	//
+	// Example: {"address":{"countryCode":"US"},"email":"email@test.com","id":"jvzfKTNdE7OYXXXXXX","name":"Contact Name","phoneNo":"+911111111114"}
+	ContactDetails ContactDetails `json:"contactDetails"`
+
+	// CreatedAt Timestamp when created
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Deleted Indicates if deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// Discount Discount details for the estimate template
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateActionHistory History of actions taken on the estimate
+	//
+	// Example: [{"action":"Created","timestamp":"2023-06-15T10:00:00.000Z"}]
+	EstimateActionHistory []map[string]interface{} `json:"estimateActionHistory"`
+
+	// EstimateNumberPrefix Estimate number prefix
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// ExpiryDate Date when the estimate expires
+	//
+	// Example: 2023-07-15T00:00:00.000Z
+	ExpiryDate time.Time `json:"expiryDate"`
+
+	// FrequencySettings Frequency settings for recurring estimates
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate Date when the estimate was issued
+	//
+	// Example: 2023-06-15T00:00:00.000Z
+	IssueDate time.Time `json:"issueDate"`
+
+	// Items An array of items
+	//
+	// Example: [{"_id":"67ac9a51106ee8311e911XXXX","amount":9.99,"currency":"USD","description":"\u003cp\u003eFuturistic anti-gravity racing\u003c/p\u003e","name":"TEST","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":false,"taxes":[],"type":"one_time"},{"_id":"67ac9a51106ee8311e911XXXX","amount":500,"currency":"USD","description":"","name":"TEST2","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":true,"taxes":[{"_id":"67ac9a51106ee8311e911XXXX","calculation":"exclusive","name":"TaxTwo","rate":8.5}],"type":"recurring"}]
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LastVisitedAt Timestamp when the estimate was last visited
+	//
+	// Example: 2023-06-20T08:30:00.000Z
+	LastVisitedAt time.Time `json:"lastVisitedAt"`
+
+	// LiveMode Indicates if it is in live mode
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// Meta Additional metadata associated with the estimate
+	//
+	// Example: {"key":"value"}
+	Meta map[string]interface{} `json:"meta"`
+
+	// Name Name
+	//
+	// Example: Estimate Name
+	Name string `json:"name"`
+
+	// SentBy User who sent the estimate
+	//
+	// Example: user@example.com
+	SentBy *string `json:"sentBy,omitempty"`
+
+	// SentTo Recipient details for the estimate
+	//
+	// Example: {"email":["test@example.com"],"phoneNo":["+1 99444444444"]}
+	SentTo SentTo `json:"sentTo"`
+
+	// TermsNotes Terms and conditions for the estimate, supports HTML markup
+	//
+	// Example: <p>All services are subject to availability.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// Total Total amount
+	//
+	// Example: 1222.03
+	Total float64 `json:"total"`
+
+	// TotalamountInUSD Total amount in USD
+	//
+	// Example: 1500.75
+	TotalamountInUSD float64 `json:"totalamountInUSD"`
+
+	// TraceID Trace ID for logging and debugging
+	//
+	// Example: 010c7a01-857f-4619-970d-xyxyxyxy
+	TraceID string `json:"traceId"`
+
+	// UpdatedAt Timestamp when last updated
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// UpdatedBy User Id of who last updated
+	//
+	// Example: 3HIpOF9NIc5ltriQXXXX
+	UpdatedBy *string `json:"updatedBy,omitempty"`
+}
+
+// EstimateResponseDtoAltType defines model for EstimateResponseDto.AltType.
+type EstimateResponseDtoAltType string
+
+// EstimateTemplateResponseDTO defines model for EstimateTemplateResponseDTO.
+type EstimateTemplateResponseDTO struct {
+	// UnderscoreUnderscoreV Version number
+	//
+	// Example: 0
+	UnderscoreUnderscoreV float64 `json:"__v"`
+
+	// ID Unique identifier
+	//
+	// Example: 67ac9a51106ee8311e911XXXX
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                             `json:"altId"`
+	AltType EstimateTemplateResponseDTOAltType `json:"altType"`
+
+	// Attachments Attachments
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Indicates if automatic taxes are enabled for this estimate
+	//
+	// Example: false
+	AutomaticTaxesEnabled bool `json:"automaticTaxesEnabled"`
+
+	// BusinessDetails Business details associated with the estimate
+	//
+	// Example: {"address":{"addressLine1":"address line 1","city":"Test City","countryCode":"US","postalCode":"12345","state":"State Name"},"customValues":[{"fieldKey":"{{custom_values.test}}","id":"5DYTWoiQvWiIJZXX44XXX","name":"Test","value":"Test's Custom Value"}],"logoUrl":"your_image-url","name":"Business name","phoneNo":"+1 1234567890","website":"www.example.com"}
+	BusinessDetails BusinessDetails `json:"businessDetails"`
+
+	// CreatedAt Timestamp when created
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Deleted Indicates if deleted
+	//
+	// Example: false
+	Deleted bool `json:"deleted"`
+
+	// Discount Discount details for the estimate template
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumberPrefix Estimate number prefix
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// Items An array of items
+	//
+	// Example: [{"_id":"67ac9a51106ee8311e911XXXX","amount":9.99,"currency":"USD","description":"\u003cp\u003eFuturistic anti-gravity racing\u003c/p\u003e","name":"TEST","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":false,"taxes":[],"type":"one_time"},{"_id":"67ac9a51106ee8311e911XXXX","amount":500,"currency":"USD","description":"","name":"TEST2","priceId":"67ac9a51106ee8311e911XXXX","productId":"67ac9a51106ee8311e911XXXX","qty":1,"taxInclusive":true,"taxes":[{"_id":"67ac9a51106ee8311e911XXXX","calculation":"exclusive","name":"TaxTwo","rate":8.5}],"type":"recurring"}]
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode Indicates if it is in live mode
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name
+	//
+	// Example: Estimate Name
+	Name string `json:"name"`
+
+	// TermsNotes Terms and conditions for the estimate, supports HTML markup
+	//
+	// Example: <p>All services are subject to availability.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// Total Total amount
+	//
+	// Example: 1222.03
+	Total float64 `json:"total"`
+
+	// UpdatedAt Timestamp when last updated
+	//
+	// Example: 2025-02-12T13:17:47.416Z
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// UpdatedBy User Id of who last updated
+	//
+	// Example: 3HIpOF9NIc5ltriQXXXX
+	UpdatedBy *string `json:"updatedBy,omitempty"`
+}
+
+// EstimateTemplateResponseDTOAltType defines model for EstimateTemplateResponseDTO.AltType.
+type EstimateTemplateResponseDTOAltType string
+
+// EstimateTemplatesDto defines model for EstimateTemplatesDto.
+type EstimateTemplatesDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                      `json:"altId"`
+	AltType EstimateTemplatesDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate Template
+	Name string `json:"name"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+}
+
+// EstimateTemplatesDtoAltType defines model for EstimateTemplatesDto.AltType.
+type EstimateTemplatesDtoAltType string
 
 // ExportMessagesResponseDto defines model for ExportMessagesResponseDto.
 type ExportMessagesResponseDto struct {
@@ -14084,6 +17627,29 @@ type ForwardResponseDto struct {
 	//
 	// Example: XYZ12h2F6uBrIkfXYacd
 	SourceConversationID *string `json:"sourceConversationId,omitempty"`
+}
+
+// FrequencySettingsDto defines model for FrequencySettingsDto.
+type FrequencySettingsDto struct {
+	// Enabled enabled for the frequency settings
+	//
+	// Example: true
+	Enabled bool `json:"enabled"`
+
+	// Schedule schedule setting for the estimate
+	Schedule InvoicesScheduleOptionsDto `json:"schedule"`
+}
+
+// GenerateEstimateNumberResponse defines model for GenerateEstimateNumberResponse.
+type GenerateEstimateNumberResponse struct {
+	EstimateNumber float64 `json:"estimateNumber"`
+	TraceID        string  `json:"traceId"`
+}
+
+// GenerateInvoiceNumberResponseDto defines model for GenerateInvoiceNumberResponseDto.
+type GenerateInvoiceNumberResponseDto struct {
+	// InvoiceNumber Invoice Number
+	InvoiceNumber *float64 `json:"invoiceNumber,omitempty"`
 }
 
 // GetAccessCodeSuccessfulResponseDto defines model for GetAccessCodeSuccessfulResponseDto.
@@ -14346,6 +17912,74 @@ type GetConversationSuccessfulResponse struct {
 	//
 	// Example: true
 	Success bool `json:"success"`
+}
+
+// GetCustomProvidersResponseSchema defines model for GetCustomProvidersResponseSchema.
+type GetCustomProvidersResponseSchema struct {
+	// ID The unique identifier for the custom provider.
+	//
+	// Example: 662a44ad19a2a44d3cd9d749
+	ID string `json:"_id"`
+
+	// CreatedAt The creation timestamp of the custom provider.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Deleted Whether the config is deleted or not. true represents config is deleted
+	//
+	// Example: true
+	Deleted bool `json:"deleted"`
+
+	// Description Description of payment gateway. Shown on the payments integrations page as subtext
+	//
+	// Example: This payment gateway supports payments in India via UPI, Net banking, cards and wallets.
+	Description string `json:"description"`
+
+	// ImageURL Public image url for logo of the payment gateway displayed on the payments integrations page.
+	//
+	// Example: https://testsubscription.paypal.com
+	ImageURL string `json:"imageUrl"`
+
+	// LocationID Location id
+	//
+	// Example: Lk3nlfk4lxlelVEwcW
+	LocationID string `json:"locationId"`
+
+	// MarketplaceAppID The application id of marketplace
+	//
+	// Example: 65f0b217a05c774da7f1efa5
+	MarketplaceAppID string `json:"marketplaceAppId"`
+
+	// Name The name of the custom provider
+	//
+	// Example: Company Paypal Integration
+	Name string `json:"name"`
+
+	// PaymentProvider Payment provider details.
+	//
+	// Example: {"live":{"liveMode":true},"test":{"apiKey":"y5ZQxryRFXZHvUJZdLXXXXXX","liveMode":false,"publishableKey":"rzp_test_zPRoVMLOa0A9wo"}}
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// PaymentsURL This url will be loaded in iFrame to start a payment session.
+	//
+	// Example: https://testpayment.paypal.com
+	PaymentsURL string `json:"paymentsUrl"`
+
+	// QueryURL The url used for querying payments related events. Ex. verify, refund, subscription etc.
+	//
+	// Example: https://testsubscription.paypal.com
+	QueryURL string `json:"queryUrl"`
+
+	// TraceID Trace id of the custom provider.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the custom provider.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // GetEmailMessageResponseDto defines model for GetEmailMessageResponseDto.
@@ -14638,6 +18272,98 @@ type GetInvoiceResponseDtoAltType string
 //
 // Example: draft
 type GetInvoiceResponseDtoStatus string
+
+// GetInvoiceSettingsResponseDto defines model for GetInvoiceSettingsResponseDto.
+type GetInvoiceSettingsResponseDto struct {
+	// AltID Sub-Account Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID *string `json:"altId,omitempty"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType *GetInvoiceSettingsResponseDtoAltType `json:"altType,omitempty"`
+
+	// BusinessDetails Business details
+	BusinessDetails *InvoiceSettingsBusinessDetailsDto `json:"businessDetails,omitempty"`
+
+	// CustomFields Custom fields array
+	//
+	// Example: ["6578278e879ad2646715baxc","6901e9fb77ac4d701ba0b996"]
+	CustomFields *[]string `json:"customFields,omitempty"`
+
+	// CustomNotification Custom notification settings
+	CustomNotification *CustomNotificationDto `json:"customNotification,omitempty"`
+
+	// DueAfterXDays Number of days after which invoice is due
+	//
+	// Example: 30
+	DueAfterXDays *float64 `json:"dueAfterXDays,omitempty"`
+
+	// EstimateNumberPrefix Prefix for estimate numbers
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// EstimatesExpireAfterXDays Number of days after which estimate expires
+	//
+	// Example: 30
+	EstimatesExpireAfterXDays *float64 `json:"estimatesExpireAfterXDays,omitempty"`
+
+	// EstimatesTermsNote Terms and conditions for estimates
+	//
+	// Example: This estimate is valid for 30 days.
+	EstimatesTermsNote *string `json:"estimatesTermsNote,omitempty"`
+
+	// EstimatesTitle Title for estimates
+	//
+	// Example: ESTIMATE
+	EstimatesTitle *string `json:"estimatesTitle,omitempty"`
+
+	// InvoiceNumberPrefix Prefix for invoice numbers
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// LateFeesConfiguration Late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+
+	// MinimumPercentagePartialPayment Minimum percentage for partial payment
+	//
+	// Example: 25
+	MinimumPercentagePartialPayment *float64 `json:"minimumPercentagePartialPayment,omitempty"`
+
+	// PaymentMethods Payment methods configuration
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// ProductSettings Product settings
+	ProductSettings *InvoiceProductSettingsDto `json:"productSettings,omitempty"`
+
+	// ReminderSettings Reminder settings
+	ReminderSettings *ReminderSettingsDto `json:"reminderSettings,omitempty"`
+
+	// SenderConfiguration Sender configuration
+	SenderConfiguration *InvoiceSettingsSenderConfigurationDto `json:"senderConfiguration,omitempty"`
+
+	// TermsNote Terms and conditions for invoices
+	//
+	// Example: Payment is due within 30 days.
+	TermsNote *string `json:"termsNote,omitempty"`
+
+	// TipsConfiguration Tips configuration
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for invoices
+	//
+	// Example: INVOICE
+	Title *string `json:"title,omitempty"`
+}
+
+// GetInvoiceSettingsResponseDtoAltType Alt Type
+//
+// Example: location
+type GetInvoiceSettingsResponseDtoAltType string
 
 // GetLocationAccessCodeBodyDto defines model for GetLocationAccessCodeBodyDto.
 type GetLocationAccessCodeBodyDto struct {
@@ -15135,6 +18861,125 @@ type GetSmsTemplateResponseSchema struct {
 	URLAttachments *[]string `json:"urlAttachments,omitempty"`
 }
 
+// GetSubscriptionResponseSchema defines model for GetSubscriptionResponseSchema.
+type GetSubscriptionResponseSchema struct {
+	// ID The unique identifier for the subscription.
+	//
+	// Example: 64bf78af39118e4011926cba
+	ID string `json:"_id"`
+
+	// AltID AltId is the unique identifier eg: location id.
+	//
+	// Example: 3SwdhCu3svxI8AKsPJt6
+	AltID string `json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// Amount Subscription value.
+	Amount *float64 `json:"amount,omitempty"`
+
+	// AutoPayment Auto payment details of the subscription.
+	AutoPayment *map[string]interface{} `json:"autoPayment,omitempty"`
+
+	// CanceledAt Cancellation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CanceledAt *time.Time `json:"canceledAt,omitempty"`
+
+	// CanceledBy User id who cancelled the subscription.
+	//
+	// Example: qUuXUiB2AiA2DIthEicP
+	CanceledBy *string `json:"canceledBy,omitempty"`
+
+	// ContactID Contact id corresponding to the subscription.
+	//
+	// Example: XPLSw2SVagl12LMDeTmQ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ContactSnapshot Contact details of the subscriber.
+	ContactSnapshot *map[string]interface{} `json:"contactSnapshot,omitempty"`
+
+	// Coupon Coupon details of the subscription.
+	Coupon *map[string]interface{} `json:"coupon,omitempty"`
+
+	// CreatedAt The creation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CreatedBy User ID who created the subscription.
+	//
+	// Example: user123
+	CreatedBy *string `json:"createdBy,omitempty"`
+
+	// Currency Currency in which subscription was made.
+	//
+	// Example: USD
+	Currency *string `json:"currency,omitempty"`
+
+	// EntityID Entity id for the subscription. e.g: order id
+	//
+	// Example: 62f4db0f3059ecee61379012
+	EntityID *string `json:"entityId,omitempty"`
+
+	// EntitySource Entity source details for the subscription.
+	EntitySource *OrderSource `json:"entitySource,omitempty"`
+
+	// EntityType Entity type of subscription (eg: order).
+	//
+	// Example: order
+	EntityType *string `json:"entityType,omitempty"`
+
+	// IPAddress Ip address from where subscription was initiated.
+	//
+	// Example: 103.100.16.82
+	IPAddress *string `json:"ipAddress,omitempty"`
+
+	// LiveMode Subscription is in live / test mode.
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// MarkAsTest Is test subscription.
+	MarkAsTest *bool `json:"markAsTest,omitempty"`
+
+	// Meta Meta details of the subscription.
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// PaymentProvider Payment provider details for the subscription.
+	PaymentProvider *map[string]interface{} `json:"paymentProvider,omitempty"`
+
+	// RecurringProduct Recurring product details of the subscription.
+	RecurringProduct *map[string]interface{} `json:"recurringProduct,omitempty"`
+
+	// Schedule Scedule details for the subscription.
+	Schedule *PaymentsScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Subscription status.
+	//
+	// Example: active
+	Status *string `json:"status,omitempty"`
+
+	// SubscriptionID Subscription id for subscription.
+	//
+	// Example: I-0UE609H8E43P
+	SubscriptionID *string `json:"subscriptionId,omitempty"`
+
+	// SubscriptionSnapshot Snapshot of subscription.
+	SubscriptionSnapshot *map[string]interface{} `json:"subscriptionSnapshot,omitempty"`
+
+	// TraceID Trace id of the subscription.
+	//
+	// Example: 302d2cf4-1ba0-4bf5-bc3b-f8fa76fda58a
+	TraceID *string `json:"traceId,omitempty"`
+
+	// UpdatedAt The last update timestamp of the subscription.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // GetTemplateResponseDto defines model for GetTemplateResponseDto.
 type GetTemplateResponseDto struct {
 	// ID Template Id
@@ -15533,6 +19378,48 @@ type InvoiceItemDto struct {
 // Example: one_time
 type InvoiceItemDtoType string
 
+// InvoiceProductSettingsDto defines model for InvoiceProductSettingsDto.
+type InvoiceProductSettingsDto struct {
+	// DescriptionOptional Flag indicating if the product description is optional or not
+	//
+	// Example: true
+	DescriptionOptional *bool `json:"descriptionOptional,omitempty"`
+
+	// EnableImportProductDescription Flag indicating if the product description import is enabled or not
+	//
+	// Example: true
+	EnableImportProductDescription *bool `json:"enableImportProductDescription,omitempty"`
+}
+
+// InvoiceSettingsBusinessDetailsDto defines model for InvoiceSettingsBusinessDetailsDto.
+type InvoiceSettingsBusinessDetailsDto struct {
+	Address      *Address  `json:"address,omitempty"`
+	CustomValues *[]string `json:"customValues,omitempty"`
+	LogoURL      *string   `json:"logoUrl,omitempty"`
+	Name         string    `json:"name"`
+	PhoneNo      *string   `json:"phoneNo,omitempty"`
+	Website      *string   `json:"website,omitempty"`
+}
+
+// InvoiceSettingsSenderConfigurationDto defines model for InvoiceSettingsSenderConfigurationDto.
+type InvoiceSettingsSenderConfigurationDto struct {
+	// FromEmail Email id to be used while sending email notification
+	//
+	// Example: alex@example.com
+	FromEmail *string `json:"fromEmail,omitempty"`
+
+	// FromName Sender name to be used while sending email notification
+	//
+	// Example: Alex
+	FromName *string `json:"fromName,omitempty"`
+}
+
+// InvoicesCardDto defines model for InvoicesCardDto.
+type InvoicesCardDto struct {
+	Brand string `json:"brand"`
+	Last4 string `json:"last4"`
+}
+
 // InvoicesCustomRRuleOptionsDto defines model for InvoicesCustomRRuleOptionsDto.
 type InvoicesCustomRRuleOptionsDto struct {
 	// Count Max number of task executions
@@ -15718,6 +19605,46 @@ type LateFeesMaxFeesDto struct {
 // LateFeesMaxFeesDtoType Example: fixed
 type LateFeesMaxFeesDtoType string
 
+// ListCouponsResponseDto defines model for ListCouponsResponseDto.
+type ListCouponsResponseDto struct {
+	// Data Array of coupon objects
+	Data []CouponDto `json:"data"`
+
+	// TotalCount Total number of coupons matching the query criteria
+	//
+	// Example: 20
+	TotalCount float64 `json:"totalCount"`
+
+	// TraceID Unique identifier for tracing this API request
+	//
+	// Example: c667b18d-8f5e-44cf-a914
+	TraceID string `json:"traceId"`
+}
+
+// ListEstimateTemplateResponseDTO defines model for ListEstimateTemplateResponseDTO.
+type ListEstimateTemplateResponseDTO struct {
+	// Data List of estimate templates
+	Data []EstimateTemplateResponseDTO `json:"data"`
+
+	// TotalCount Total number of estimate templates available
+	TotalCount float64 `json:"totalCount"`
+
+	// TraceID Unique identifier for tracing the request
+	TraceID string `json:"traceId"`
+}
+
+// ListEstimatesResponseDTO defines model for ListEstimatesResponseDTO.
+type ListEstimatesResponseDTO struct {
+	// Estimates List of estimates
+	Estimates []EstimateResponseDto `json:"estimates"`
+
+	// Total Total number of estimates
+	Total float64 `json:"total"`
+
+	// TraceID Unique identifier for tracing the request
+	TraceID string `json:"traceId"`
+}
+
 // ListInvoicesResponseDto defines model for ListInvoicesResponseDto.
 type ListInvoicesResponseDto struct {
 	Invoices []GetInvoiceResponseDto `json:"invoices"`
@@ -15745,6 +19672,15 @@ type ListSchedulesResponseDto struct {
 	//
 	// Example: 100
 	Total float64 `json:"total"`
+}
+
+// ListSubscriptionResponseDto defines model for ListSubscriptionResponseDto.
+type ListSubscriptionResponseDto struct {
+	// Data An array of subscriptions
+	Data []SubscriptionResponseSchema `json:"data"`
+
+	// TotalCount total subscriptions count
+	TotalCount float64 `json:"totalCount"`
 }
 
 // ListTemplatesResponseDto defines model for ListTemplatesResponseDto.
@@ -16218,6 +20154,48 @@ type PaymentMethodDto struct {
 	Stripe StripePaymentMethodDto `json:"stripe"`
 }
 
+// PaymentScheduleConfigDto defines model for PaymentScheduleConfigDto.
+type PaymentScheduleConfigDto struct {
+	// DateConfig Due date type configuration
+	DateConfig PaymentScheduleDateConfigDto `json:"dateConfig"`
+
+	// Schedules Payment Schedule Items
+	Schedules [][]interface{} `json:"schedules"`
+
+	// Type Payment Schedule Type
+	//
+	// Example: fixed
+	Type PaymentScheduleConfigDtoType `json:"type"`
+}
+
+// PaymentScheduleConfigDtoType Payment Schedule Type
+//
+// Example: fixed
+type PaymentScheduleConfigDtoType string
+
+// PaymentScheduleDateConfigDto defines model for PaymentScheduleDateConfigDto.
+type PaymentScheduleDateConfigDto struct {
+	// DepositDateType Deposit date type
+	//
+	// Example: estimate_accepted
+	DepositDateType PaymentScheduleDateConfigDtoDepositDateType `json:"depositDateType"`
+
+	// ScheduleDateType Payment Schedule Date Type
+	//
+	// Example: regular_interval
+	ScheduleDateType PaymentScheduleDateConfigDtoScheduleDateType `json:"scheduleDateType"`
+}
+
+// PaymentScheduleDateConfigDtoDepositDateType Deposit date type
+//
+// Example: estimate_accepted
+type PaymentScheduleDateConfigDtoDepositDateType string
+
+// PaymentScheduleDateConfigDtoScheduleDateType Payment Schedule Date Type
+//
+// Example: regular_interval
+type PaymentScheduleDateConfigDtoScheduleDateType string
+
 // PaymentScheduleDto defines model for PaymentScheduleDto.
 type PaymentScheduleDto struct {
 	// Schedules payment schedule item
@@ -16233,6 +20211,90 @@ type PaymentScheduleDto struct {
 //
 // Example: percentage
 type PaymentScheduleDtoType string
+
+// PaymentsCardDto defines model for PaymentsCardDto.
+type PaymentsCardDto struct {
+	// Last4 Last 4 digit of the card
+	//
+	// Example: 1234
+	Last4 string `json:"last4"`
+
+	// Type Example: mastercard
+	Type PaymentsCardDtoType `json:"type"`
+}
+
+// PaymentsCardDtoType Example: mastercard
+type PaymentsCardDtoType string
+
+// PaymentsCustomRRuleOptionsDto defines model for PaymentsCustomRRuleOptionsDto.
+type PaymentsCustomRRuleOptionsDto struct {
+	// Count Max number of task executions
+	//
+	// Example: 10
+	Count *float64 `json:"count,omitempty"`
+
+	// DayOfMonth -1, 1, 2, 3, ..., 27, 28
+	//
+	// Example: 15
+	DayOfMonth *float64 `json:"dayOfMonth,omitempty"`
+
+	// DayOfWeek Example: mo
+	DayOfWeek *PaymentsCustomRRuleOptionsDtoDayOfWeek `json:"dayOfWeek,omitempty"`
+
+	// DaysBefore Execute task number of days before
+	//
+	// Example: 5
+	DaysBefore *float64 `json:"daysBefore,omitempty"`
+
+	// EndDate End date in YYYY-MM-DD format
+	//
+	// Example: 2029-11-01
+	EndDate *string `json:"endDate,omitempty"`
+
+	// EndTime End time in HH:mm:ss format
+	//
+	// Example: 18:45:00
+	EndTime *string `json:"endTime,omitempty"`
+
+	// Interval Example: 2
+	Interval float64 `json:"interval"`
+
+	// IntervalType Example: monthly
+	IntervalType PaymentsCustomRRuleOptionsDtoIntervalType `json:"intervalType"`
+
+	// MonthOfYear Example: jan
+	MonthOfYear *PaymentsCustomRRuleOptionsDtoMonthOfYear `json:"monthOfYear,omitempty"`
+
+	// NumOfWeek -1, 1, 2, 3, 4
+	//
+	// Example: -1
+	NumOfWeek *float64 `json:"numOfWeek,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	StartDate string `json:"startDate"`
+
+	// StartTime Start time in HH:mm:ss format
+	//
+	// Example: 20:45:00
+	StartTime *string `json:"startTime,omitempty"`
+}
+
+// PaymentsCustomRRuleOptionsDtoDayOfWeek Example: mo
+type PaymentsCustomRRuleOptionsDtoDayOfWeek string
+
+// PaymentsCustomRRuleOptionsDtoIntervalType Example: monthly
+type PaymentsCustomRRuleOptionsDtoIntervalType string
+
+// PaymentsCustomRRuleOptionsDtoMonthOfYear Example: jan
+type PaymentsCustomRRuleOptionsDtoMonthOfYear string
+
+// PaymentsScheduleOptionsDto defines model for PaymentsScheduleOptionsDto.
+type PaymentsScheduleOptionsDto struct {
+	ExecuteAt *string                        `json:"executeAt,omitempty"`
+	Rrule     *PaymentsCustomRRuleOptionsDto `json:"rrule,omitempty"`
+}
 
 // PermissionsDto defines model for PermissionsDto.
 type PermissionsDto struct {
@@ -16392,6 +20454,64 @@ type PipelinesResponseSchema_Stages struct {
 
 	// ShowInPieChart Example: true
 	ShowInPieChart *bool `json:"showInPieChart,omitempty"`
+}
+
+// PostRecordOrderPaymentBody defines model for PostRecordOrderPaymentBody.
+type PostRecordOrderPaymentBody struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType PostRecordOrderPaymentBodyAltType `json:"altType"`
+
+	// Amount Amount to be paid against the invoice.
+	//
+	// Example: 100
+	Amount *float64 `json:"amount,omitempty"`
+
+	// Card Details of Card if used for payment
+	Card *PaymentsCardDto `json:"card,omitempty"`
+
+	// Cheque Details of the Cheque if used for payment
+	Cheque *ChequeDto `json:"cheque,omitempty"`
+
+	// IsPartialPayment Indicates if the order is intended to be a partial payment.
+	IsPartialPayment *bool `json:"isPartialPayment,omitempty"`
+
+	// Meta Meta data to be recorded with the transaction
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// Mode manual payment method
+	//
+	// Example: card
+	Mode PostRecordOrderPaymentBodyMode `json:"mode"`
+
+	// Notes Any note to be recorded with the transaction
+	//
+	// Example: This was a direct payment
+	Notes *string `json:"notes,omitempty"`
+}
+
+// PostRecordOrderPaymentBodyAltType Alt Type
+//
+// Example: location
+type PostRecordOrderPaymentBodyAltType string
+
+// PostRecordOrderPaymentBodyMode manual payment method
+//
+// Example: card
+type PostRecordOrderPaymentBodyMode string
+
+// PostRecordOrderPaymentResponse defines model for PostRecordOrderPaymentResponse.
+type PostRecordOrderPaymentResponse struct {
+	// Success Success status of the request
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // PostSearchSuccessfulResponseDto defines model for PostSearchSuccessfulResponseDto.
@@ -16602,6 +20722,67 @@ type RadioField struct {
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// RecordPaymentDto defines model for RecordPaymentDto.
+type RecordPaymentDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType RecordPaymentDtoAltType `json:"altType"`
+
+	// Amount Amount to be paid against the invoice.
+	//
+	// Example: 999
+	Amount *float64        `json:"amount,omitempty"`
+	Card   InvoicesCardDto `json:"card"`
+	Cheque ChequeDto       `json:"cheque"`
+
+	// FulfilledAt Updated At to be recorded against the invoice.
+	//
+	// Example: 2025-03-19T05:03:00.000Z
+	FulfilledAt *string                 `json:"fulfilledAt,omitempty"`
+	Meta        *map[string]interface{} `json:"meta,omitempty"`
+
+	// Mode manual payment method
+	//
+	// Example: card
+	Mode RecordPaymentDtoMode `json:"mode"`
+
+	// Notes Any note to be recorded with the transaction
+	//
+	// Example: This was a direct payment
+	Notes string `json:"notes"`
+
+	// PaymentScheduleIds Payment Schedule Ids to be recorded against the invoice.
+	//
+	// Example: ["6578278e879ad2646715ba9c"]
+	PaymentScheduleIds *[]string `json:"paymentScheduleIds,omitempty"`
+}
+
+// RecordPaymentDtoAltType Alt Type
+//
+// Example: location
+type RecordPaymentDtoAltType string
+
+// RecordPaymentDtoMode manual payment method
+//
+// Example: card
+type RecordPaymentDtoMode string
+
+// RecordPaymentResponseDto defines model for RecordPaymentResponseDto.
+type RecordPaymentResponseDto struct {
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+
+	// Success status
+	//
+	// Example: true
+	Success bool `json:"success"`
 }
 
 // Recurring defines model for Recurring.
@@ -16900,6 +21081,119 @@ type ScheduleIntervalDTO struct {
 	// Example: 17:00
 	To string `json:"to"`
 }
+
+// ScheduleInvoiceScheduleDto defines model for ScheduleInvoiceScheduleDto.
+type ScheduleInvoiceScheduleDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType ScheduleInvoiceScheduleDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment *AutoPaymentDetailsDto `json:"autoPayment,omitempty"`
+	LiveMode    bool                   `json:"liveMode"`
+}
+
+// ScheduleInvoiceScheduleDtoAltType Alt Type
+//
+// Example: location
+type ScheduleInvoiceScheduleDtoAltType string
+
+// ScheduleInvoiceScheduleResponseDto defines model for ScheduleInvoiceScheduleResponseDto.
+type ScheduleInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                    `json:"altId"`
+	AltType ScheduleInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// ScheduleInvoiceScheduleResponseDtoAltType defines model for ScheduleInvoiceScheduleResponseDto.AltType.
+type ScheduleInvoiceScheduleResponseDtoAltType string
 
 // ScheduleObjectResponseDTO defines model for ScheduleObjectResponseDTO.
 type ScheduleObjectResponseDTO struct {
@@ -17254,6 +21548,83 @@ type SendConversationResponseDto struct {
 	Total float64 `json:"total"`
 }
 
+// SendEstimateDto defines model for SendEstimateDto.
+type SendEstimateDto struct {
+	Action SendEstimateDtoAction `json:"action"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                 `json:"altId"`
+	AltType SendEstimateDtoAltType `json:"altType"`
+
+	// EstimateName estimate name
+	//
+	// Example: Estimate
+	EstimateName *string `json:"estimateName,omitempty"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode bool `json:"liveMode"`
+
+	// SentFrom sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `json:"sentFrom,omitempty"`
+
+	// UserID Please ensure that the UserId corresponds to an authorized personnel, either by an employee ID or agency ID, to access this location. This account will serve as the primary channel for all future communications and updates.
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID string `json:"userId"`
+}
+
+// SendEstimateDtoAction defines model for SendEstimateDto.Action.
+type SendEstimateDtoAction string
+
+// SendEstimateDtoAltType defines model for SendEstimateDto.AltType.
+type SendEstimateDtoAltType string
+
+// SendInvoiceDto defines model for SendInvoiceDto.
+type SendInvoiceDto struct {
+	Action SendInvoiceDtoAction `json:"action"`
+
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType SendInvoiceDtoAltType `json:"altType"`
+
+	// AutoPayment auto-payment configuration
+	AutoPayment *AutoPaymentDetailsDto `json:"autoPayment,omitempty"`
+	LiveMode    bool                   `json:"liveMode"`
+
+	// SentFrom sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `json:"sentFrom,omitempty"`
+
+	// UserID Please ensure that the UserId corresponds to an authorized personnel, either by an employee ID or agency ID, to access this location. This account will serve as the primary channel for all future communications and updates.
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID string `json:"userId"`
+}
+
+// SendInvoiceDtoAction defines model for SendInvoiceDto.Action.
+type SendInvoiceDtoAction string
+
+// SendInvoiceDtoAltType Alt Type
+//
+// Example: location
+type SendInvoiceDtoAltType string
+
+// SendInvoicesResponseDto defines model for SendInvoicesResponseDto.
+type SendInvoicesResponseDto struct {
+	EmailData map[string]interface{}    `json:"emailData"`
+	Invoice   DefaultInvoiceResponseDto `json:"invoice"`
+	SmsData   map[string]interface{}    `json:"smsData"`
+}
+
 // SendMessageBodyDto defines model for SendMessageBodyDto.
 type SendMessageBodyDto struct {
 	// AppointmentID ID of the associated appointment
@@ -17461,6 +21832,9 @@ type SendReviewReplyDto struct {
 	Message string `json:"message"`
 }
 
+// SentTo defines model for SentTo.
+type SentTo = map[string]interface{}
+
 // SentToDto defines model for SentToDto.
 type SentToDto struct {
 	// Email Email Address
@@ -17482,6 +21856,13 @@ type SentToDto struct {
 	//
 	// Example: ["+1-214-559-6993"]
 	PhoneNo *[]string `json:"phoneNo,omitempty"`
+}
+
+// SepaDirectDebitDTO defines model for SepaDirectDebitDTO.
+type SepaDirectDebitDTO struct {
+	BankCode   string `json:"bank_code"`
+	BranchCode string `json:"branch_code"`
+	Last4      string `json:"last4"`
 }
 
 // SettingsSchema defines model for SettingsSchema.
@@ -17605,6 +21986,126 @@ type StripePaymentMethodDto struct {
 	EnableBankDebitOnly bool `json:"enableBankDebitOnly"`
 }
 
+// SubscriptionResponseSchema defines model for SubscriptionResponseSchema.
+type SubscriptionResponseSchema struct {
+	// ID The unique identifier for the subscription.
+	//
+	// Example: 64bf78af39118e4011926cba
+	ID string `json:"_id"`
+
+	// AltID AltId is the unique identifier eg: location id.
+	//
+	// Example: 3SwdhCu3svxI8AKsPJt6
+	AltID string `json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	//
+	// Example: location
+	AltType SubscriptionResponseSchemaAltType `json:"altType"`
+
+	// Amount Subscription value.
+	Amount *float64 `json:"amount,omitempty"`
+
+	// ContactEmail Contact email corresponding to the subscription.
+	//
+	// Example: james.bond@gohighlevel.com
+	ContactEmail *string `json:"contactEmail,omitempty"`
+
+	// ContactID Contact id corresponding to the subscription.
+	//
+	// Example: XPLSw2SVagl12LMDeTmQ
+	ContactID *string `json:"contactId,omitempty"`
+
+	// ContactName Contact name corresponding to the subscription.
+	//
+	// Example: James Bond
+	ContactName *string `json:"contactName,omitempty"`
+
+	// CreatedAt The creation timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CreatedBy User ID who created the subscription.
+	//
+	// Example: user123
+	CreatedBy *string `json:"createdBy,omitempty"`
+
+	// Currency Currency in which subscription occurred.
+	//
+	// Example: USD
+	Currency *string `json:"currency,omitempty"`
+
+	// EntityID Entity id for the subscription. e.g: order id
+	//
+	// Example: 62f4db0f3059ecee61379012
+	EntityID *string `json:"entityId,omitempty"`
+
+	// EntitySourceID Entity source id for the subscription.
+	//
+	// Example: bevrkPbLaDNXFaqfLKMm
+	EntitySourceID *string `json:"entitySourceId,omitempty"`
+
+	// EntitySourceMeta Meta content for the entity source of subscription.
+	EntitySourceMeta *map[string]interface{} `json:"entitySourceMeta,omitempty"`
+
+	// EntitySourceName Entity source name for the subscription.
+	//
+	// Example: Attribution Funnel
+	EntitySourceName *string `json:"entitySourceName,omitempty"`
+
+	// EntitySourceType Entity source type of subscription (eg: funnel).
+	//
+	// Example: funnel
+	EntitySourceType string `json:"entitySourceType"`
+
+	// EntityType Entity type of subscription (eg: order).
+	//
+	// Example: order
+	EntityType *string `json:"entityType,omitempty"`
+
+	// IPAddress Ip address from where subscription was initiated.
+	//
+	// Example: 103.100.16.82
+	IPAddress *string `json:"ipAddress,omitempty"`
+
+	// LiveMode Subscription is in live / test mode.
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// PaymentProviderConnectedAccount Payment provider connected account id for subscription.
+	//
+	// Example: ATn0CqrzrWS5ak185Bsb1xCpyzBDOZ8WdRxyFotppLYePTDhiuQ49H5QXO_L-4HKk1GBn7f9_QhbNK2s
+	PaymentProviderConnectedAccount *string `json:"paymentProviderConnectedAccount,omitempty"`
+
+	// PaymentProviderType Payment provider for subscription.
+	//
+	// Example: stripe
+	PaymentProviderType *string `json:"paymentProviderType,omitempty"`
+
+	// Status The status of the subscription (e.g., succeeded).
+	//
+	// Example: active
+	Status string `json:"status"`
+
+	// SubscriptionID Subscription id for subscription.
+	//
+	// Example: I-0UE609H8E43P
+	SubscriptionID *string `json:"subscriptionId,omitempty"`
+
+	// SubscriptionSnapshot Snapshot of subscription.
+	SubscriptionSnapshot *map[string]interface{} `json:"subscriptionSnapshot,omitempty"`
+
+	// UpdatedAt The update timestamp of the subscription.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// SubscriptionResponseSchemaAltType AltType is the type of identifier.
+//
+// Example: location
+type SubscriptionResponseSchemaAltType string
+
 // TagsDTO defines model for TagsDTO.
 type TagsDTO struct {
 	// Tags Example: ["minim","velit magna"]
@@ -17712,6 +22213,126 @@ type TeamMemberResponseMeetingLocationType string
 
 // TeamMemberResponsePriority defines model for TeamMemberResponse.Priority.
 type TeamMemberResponsePriority float64
+
+// Text2PayDto defines model for Text2PayDto.
+type Text2PayDto struct {
+	// Action create invoice in draft mode or send mode
+	//
+	// Example: draft
+	Action Text2PayDtoAction `json:"action"`
+
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType Text2PayDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool               `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       *BusinessDetailsDto `json:"businessDetails,omitempty"`
+
+	// ContactDetails Contact information to send the invoice to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string       `json:"currency"`
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-14
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// ID id of invoice to update. If skipped, a new invoice will be created
+	ID *string `json:"id,omitempty"`
+
+	// IncludeTermsNote include terms & notes with receipts
+	//
+	// Example: true
+	IncludeTermsNote *bool `json:"includeTermsNote,omitempty"`
+
+	// InvoiceNumber Invoice Number
+	//
+	// Example: 1001
+	InvoiceNumber *string `json:"invoiceNumber,omitempty"`
+
+	// InvoiceNumberPrefix prefix for invoice number
+	//
+	// Example: INV-
+	InvoiceNumberPrefix *string `json:"invoiceNumberPrefix,omitempty"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// Items An array of items for the invoice.
+	Items []InvoiceItemDto `json:"items"`
+
+	// LateFeesConfiguration late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `json:"lateFeesConfiguration,omitempty"`
+	LiveMode              bool                      `json:"liveMode"`
+
+	// MiscellaneousCharges miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Invoice Name
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *PaymentScheduleDto `json:"paymentSchedule,omitempty"`
+	SentTo          SentToDto           `json:"sentTo"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// TipsConfiguration tips configuration for the invoice
+	TipsConfiguration *TipsConfigurationDto `json:"tipsConfiguration,omitempty"`
+
+	// Title Title for the invoice
+	//
+	// Example: INVOICE
+	Title *string `json:"title,omitempty"`
+
+	// UserID id of user generating invoice
+	UserID string `json:"userId"`
+}
+
+// Text2PayDtoAction create invoice in draft mode or send mode
+//
+// Example: draft
+type Text2PayDtoAction string
+
+// Text2PayDtoAltType Alt Type
+//
+// Example: location
+type Text2PayDtoAltType string
+
+// Text2PayInvoiceResponseDto defines model for Text2PayInvoiceResponseDto.
+type Text2PayInvoiceResponseDto struct {
+	Invoice DefaultInvoiceResponseDto `json:"invoice"`
+
+	// InvoiceURL preview url of generated invoice
+	InvoiceURL string `json:"invoiceUrl"`
+}
 
 // TextField defines model for TextField.
 type TextField struct {
@@ -17908,6 +22529,12 @@ type TxnResponseSchema struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// USBankAccountDto defines model for USBankAccountDto.
+type USBankAccountDto struct {
+	BankName string `json:"bank_name"`
+	Last4    string `json:"last4"`
+}
+
 // UnauthorizedDTO defines model for UnauthorizedDTO.
 type UnauthorizedDTO struct {
 	// Error Example: Unauthorized
@@ -17931,6 +22558,97 @@ type UnprocessableDTO struct {
 	// StatusCode Example: 422
 	StatusCode *float64 `json:"statusCode,omitempty"`
 }
+
+// UpdateAndScheduleInvoiceScheduleResponseDto defines model for UpdateAndScheduleInvoiceScheduleResponseDto.
+type UpdateAndScheduleInvoiceScheduleResponseDto struct {
+	// ID Schedule Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                                             `json:"altId"`
+	AltType UpdateAndScheduleInvoiceScheduleResponseDtoAltType `json:"altType"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails BusinessDetailsDto `json:"businessDetails"`
+
+	// CompiledTermsNotes Compiled terms notes
+	//
+	// Example: Confidential
+	CompiledTermsNotes string `json:"compiledTermsNotes"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *DiscountDto `json:"discount,omitempty"`
+
+	// Invoices List of invoices
+	Invoices []DefaultInvoiceResponseDto `json:"invoices"`
+
+	// Items Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	Items []map[string]interface{} `json:"items"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name     string                      `json:"name"`
+	Schedule *InvoicesScheduleOptionsDto `json:"schedule,omitempty"`
+
+	// Status Schedule Status
+	//
+	// Example: draft
+	Status string `json:"status"`
+
+	// TermsNotes Terms notes
+	//
+	// Example: Confidential
+	TermsNotes string `json:"termsNotes"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// UpdateAndScheduleInvoiceScheduleResponseDtoAltType defines model for UpdateAndScheduleInvoiceScheduleResponseDto.AltType.
+type UpdateAndScheduleInvoiceScheduleResponseDtoAltType string
 
 // UpdateAvailability defines model for UpdateAvailability.
 type UpdateAvailability struct {
@@ -18134,6 +22852,87 @@ type UpdateConversationDto struct {
 	UnreadCount *float64 `json:"unreadCount,omitempty"`
 }
 
+// UpdateCouponParams defines model for UpdateCouponParams.
+type UpdateCouponParams struct {
+	// AltID Location Id
+	//
+	// Example: BQdAwxa0ky1iK2sstLGJ
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateCouponParamsAltType `json:"altType"`
+
+	// ApplyToFuturePayments Is Coupon applicable on upcoming subscription transactions
+	//
+	// Example: true
+	ApplyToFuturePayments *bool `json:"applyToFuturePayments,omitempty"`
+
+	// ApplyToFuturePaymentsConfig If coupon is applicable on upcoming subscription transactions, how many months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `json:"applyToFuturePaymentsConfig,omitempty"`
+
+	// Code Coupon Code
+	//
+	// Example: LEVELUPDAY2022
+	Code string `json:"code"`
+
+	// DiscountType Discount Type
+	//
+	// Example: amount
+	DiscountType UpdateCouponParamsDiscountType `json:"discountType"`
+
+	// DiscountValue Discount Value
+	//
+	// Example: 10
+	DiscountValue float64 `json:"discountValue"`
+
+	// EndDate End date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-31T22:45:00.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// ID Coupon Id
+	//
+	// Example: 6241712be68f7a98102ba272
+	ID string `json:"id"`
+
+	// LimitPerCustomer Limits whether a coupon can be redeemed only once per customer.
+	//
+	// Example: true
+	LimitPerCustomer *bool `json:"limitPerCustomer,omitempty"`
+
+	// Name Coupon Name
+	//
+	// Example: New Year Sale
+	Name string `json:"name"`
+
+	// ProductIds Product Ids
+	//
+	// Example: ["6241712be68f7a98102ba272"]
+	ProductIds *[]string `json:"productIds,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2023-01-01T22:45:00.000Z
+	StartDate string `json:"startDate"`
+
+	// UsageLimit Max number of times coupon can be used
+	//
+	// Example: 10
+	UsageLimit *float64 `json:"usageLimit,omitempty"`
+}
+
+// UpdateCouponParamsAltType Alt Type
+//
+// Example: location
+type UpdateCouponParamsAltType string
+
+// UpdateCouponParamsDiscountType Discount Type
+//
+// Example: amount
+type UpdateCouponParamsDiscountType string
+
 // UpdateCustomFieldsDTO defines model for UpdateCustomFieldsDTO.
 type UpdateCustomFieldsDTO struct {
 	// AcceptedFormat Example: [".pdf",".docx",".jpeg"]
@@ -18170,6 +22969,143 @@ type UpdateCustomFieldsDTOModel string
 type UpdateCustomFieldsDTO_TextBoxListOptions struct {
 	union json.RawMessage
 }
+
+// UpdateCustomProviderCapabilitiesDto defines model for UpdateCustomProviderCapabilitiesDto.
+type UpdateCustomProviderCapabilitiesDto struct {
+	// CompanyID Company id. Mandatory if locationId is not provided
+	//
+	// Example: Yjnwuduw83e8x30sm0
+	CompanyID *string `json:"companyId,omitempty"`
+
+	// LocationID Location / Sub-account id. Mandatory if companyId is not provided
+	//
+	// Example: Yjnwuduw83e8x30sm0
+	LocationID *string `json:"locationId,omitempty"`
+
+	// SupportsSubscriptionSchedules Whether the marketplace app supports subscription schedules or not
+	//
+	// Example: true
+	SupportsSubscriptionSchedules bool `json:"supportsSubscriptionSchedules"`
+}
+
+// UpdateCustomProviderCapabilitiesResponseSchema defines model for UpdateCustomProviderCapabilitiesResponseSchema.
+type UpdateCustomProviderCapabilitiesResponseSchema struct {
+	// Success Whether the custom provider capabilities are updated or not. true represents capabilities are updated
+	Success bool `json:"success"`
+}
+
+// UpdateEstimateDto defines model for UpdateEstimateDto.
+type UpdateEstimateDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                   `json:"altId"`
+	AltType UpdateEstimateDtoAltType `json:"altType"`
+
+	// Attachments attachments for the invoice
+	Attachments *[]AttachmentsDto `json:"attachments,omitempty"`
+
+	// AutoInvoice Auto invoice for the estimate
+	//
+	// Example: {"directPayments":true,"enabled":true}
+	AutoInvoice *AutoInvoicingDto `json:"autoInvoice,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Estimate
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool              `json:"automaticTaxesEnabled,omitempty"`
+	BusinessDetails       BusinessDetailsDto `json:"businessDetails"`
+
+	// ContactDetails Contact information to send the estimate to
+	ContactDetails ContactDetailsDto `json:"contactDetails"`
+
+	// Currency Currency code
+	//
+	// Example: USD
+	Currency string      `json:"currency"`
+	Discount DiscountDto `json:"discount"`
+
+	// EstimateNumber Estimate Number, if not specified will take in the next valid estimate number
+	//
+	// Example: 1001
+	EstimateNumber *float64 `json:"estimateNumber,omitempty"`
+
+	// EstimateNumberPrefix Prefix for the estimate number
+	//
+	// Example: EST-
+	EstimateNumberPrefix *string `json:"estimateNumberPrefix,omitempty"`
+
+	// EstimateStatus Estimate Status
+	//
+	// Example: sent
+	EstimateStatus *UpdateEstimateDtoEstimateStatus `json:"estimateStatus,omitempty"`
+
+	// ExpiryDate expiry date estimate
+	//
+	// Example: 2024-08-10
+	ExpiryDate *string `json:"expiryDate,omitempty"`
+
+	// FrequencySettings frequency settings for the estimate
+	FrequencySettings FrequencySettingsDto `json:"frequencySettings"`
+
+	// IssueDate issue date estimate
+	//
+	// Example: 2024-08-07
+	IssueDate *string `json:"issueDate,omitempty"`
+
+	// Items An array of items for the estimate.
+	Items []EstimateLineItemDto `json:"items"`
+
+	// LiveMode livemode for estimate
+	//
+	// Example: true
+	LiveMode *bool `json:"liveMode,omitempty"`
+
+	// Meta Meta data for the estimate
+	//
+	// Example: {"key":"value"}
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// MiscellaneousCharges miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `json:"miscellaneousCharges,omitempty"`
+
+	// Name Estimate Name
+	//
+	// Example: Home Service Estimate
+	Name string `json:"name"`
+
+	// PaymentScheduleConfig Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `json:"paymentScheduleConfig,omitempty"`
+
+	// SendEstimateDetails When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `json:"sendEstimateDetails,omitempty"`
+
+	// SentTo Email and sent to details for the estimate
+	SentTo *SentToDto `json:"sentTo,omitempty"`
+
+	// TermsNotes Terms notes, Also supports HTML markups
+	//
+	// Example: <p>This is a default terms.</p>
+	TermsNotes *string `json:"termsNotes,omitempty"`
+
+	// Title Title for the estimate
+	//
+	// Example: ESTIMATE
+	Title *string `json:"title,omitempty"`
+
+	// UserID User Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	UserID *string `json:"userId,omitempty"`
+}
+
+// UpdateEstimateDtoAltType defines model for UpdateEstimateDto.AltType.
+type UpdateEstimateDtoAltType string
+
+// UpdateEstimateDtoEstimateStatus Estimate Status
+//
+// Example: sent
+type UpdateEstimateDtoEstimateStatus string
 
 // UpdateInvoiceDto defines model for UpdateInvoiceDto.
 type UpdateInvoiceDto struct {
@@ -18270,6 +23206,27 @@ type UpdateInvoiceDto struct {
 //
 // Example: location
 type UpdateInvoiceDtoAltType string
+
+// UpdateInvoiceLateFeesConfigurationDto defines model for UpdateInvoiceLateFeesConfigurationDto.
+type UpdateInvoiceLateFeesConfigurationDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdateInvoiceLateFeesConfigurationDtoAltType `json:"altType"`
+
+	// LateFeesConfiguration late fees configuration
+	LateFeesConfiguration LateFeesConfigurationDto `json:"lateFeesConfiguration"`
+}
+
+// UpdateInvoiceLateFeesConfigurationDtoAltType Alt Type
+//
+// Example: location
+type UpdateInvoiceLateFeesConfigurationDtoAltType string
 
 // UpdateInvoiceResponseDto defines model for UpdateInvoiceResponseDto.
 type UpdateInvoiceResponseDto struct {
@@ -18763,6 +23720,27 @@ type UpdateOpportunityDto_CustomFields struct {
 // UpdateOpportunityDtoStatus defines model for UpdateOpportunityDto.Status.
 type UpdateOpportunityDtoStatus string
 
+// UpdatePaymentMethodsConfigurationDto defines model for UpdatePaymentMethodsConfigurationDto.
+type UpdatePaymentMethodsConfigurationDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType UpdatePaymentMethodsConfigurationDtoAltType `json:"altType"`
+
+	// PaymentMethods Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `json:"paymentMethods,omitempty"`
+}
+
+// UpdatePaymentMethodsConfigurationDtoAltType Alt Type
+//
+// Example: location
+type UpdatePaymentMethodsConfigurationDtoAltType string
+
 // UpdateScheduleDTO defines model for UpdateScheduleDTO.
 type UpdateScheduleDTO struct {
 	// Name Human-readable name for the schedule
@@ -19233,6 +24211,142 @@ type ValidateGroupSlugPostBody struct {
 type ValidateGroupSlugSuccessResponseDTO struct {
 	Available bool `json:"available"`
 }
+
+// VoidInvoiceDto defines model for VoidInvoiceDto.
+type VoidInvoiceDto struct {
+	// AltID location Id / company Id based on altType
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID string `json:"altId"`
+
+	// AltType Alt Type
+	//
+	// Example: location
+	AltType VoidInvoiceDtoAltType `json:"altType"`
+}
+
+// VoidInvoiceDtoAltType Alt Type
+//
+// Example: location
+type VoidInvoiceDtoAltType string
+
+// VoidInvoiceResponseDto defines model for VoidInvoiceResponseDto.
+type VoidInvoiceResponseDto struct {
+	// ID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                        `json:"altId"`
+	AltType VoidInvoiceResponseDtoAltType `json:"altType"`
+
+	// AmountDue Total Amount Due
+	//
+	// Example: 999
+	AmountDue float64 `json:"amountDue"`
+
+	// AmountPaid Amount Paid
+	//
+	// Example: 0
+	AmountPaid float64 `json:"amountPaid"`
+
+	// AutomaticTaxesCalculated Is Automatic taxes calculated for the Invoice items
+	//
+	// Example: true
+	AutomaticTaxesCalculated *bool `json:"automaticTaxesCalculated,omitempty"`
+
+	// AutomaticTaxesEnabled Automatic taxes enabled for the Invoice
+	//
+	// Example: true
+	AutomaticTaxesEnabled *bool `json:"automaticTaxesEnabled,omitempty"`
+
+	// BusinessDetails Business Details
+	//
+	// Example: {"address":{"addressLine1":"9931 Beechwood","city":"St. Houston","countryCode":"USA","postalCode":"559-6993","state":"TX"},"name":"Alex","phoneNo":"+1-214-559-6993","website":"www.example.com"}
+	BusinessDetails map[string]interface{} `json:"businessDetails"`
+
+	// ContactDetails Contact Details
+	//
+	// Example: {"address":{"countryCode":"US"},"customFields":[],"email":"alex@example.com","id":"c6tZZU0rJBf30ZXx9Gli","name":"Alex","phoneNo":"+1-214-559-6993"}
+	ContactDetails map[string]interface{} `json:"contactDetails"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Currency Currency
+	//
+	// Example: USD
+	Currency string `json:"currency"`
+
+	// Discount Discount
+	//
+	// Example: {"type":"percentage","value":0}
+	Discount *map[string]interface{} `json:"discount,omitempty"`
+
+	// DueDate Due date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	DueDate string `json:"dueDate"`
+
+	// InvoiceItems Invoice Items
+	//
+	// Example: [{"_id":"c6tZZU0rJBf30ZXx9Gli","amount":999,"currency":"USD","name":"Macbook Pro","priceId":"c6tZZU0rJBf30ZXx9Gli","productId":"c6tZZU0rJBf30ZXx9Gli","qty":1,"taxes":[]}]
+	InvoiceItems []map[string]interface{} `json:"invoiceItems"`
+
+	// InvoiceNumber Invoice Number
+	InvoiceNumber float64 `json:"invoiceNumber"`
+
+	// IssueDate Issue date in YYYY-MM-DD format
+	//
+	// Example: 2023-01-01
+	IssueDate string `json:"issueDate"`
+
+	// LiveMode Live Mode
+	//
+	// Example: false
+	LiveMode bool `json:"liveMode"`
+
+	// Name Name of the invoice
+	//
+	// Example: New Invoice
+	Name string `json:"name"`
+
+	// PaymentSchedule split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *map[string]interface{} `json:"paymentSchedule,omitempty"`
+
+	// Status Invoice Status
+	//
+	// Example: draft
+	Status VoidInvoiceResponseDtoStatus `json:"status"`
+
+	// Title Title
+	//
+	// Example: INVOICE
+	Title string `json:"title"`
+
+	// Total Total Amount
+	//
+	// Example: 999
+	Total float64 `json:"total"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// VoidInvoiceResponseDtoAltType defines model for VoidInvoiceResponseDto.AltType.
+type VoidInvoiceResponseDtoAltType string
+
+// VoidInvoiceResponseDtoStatus Invoice Status
+//
+// Example: draft
+type VoidInvoiceResponseDtoStatus string
 
 // WorkflowSchema defines model for WorkflowSchema.
 type WorkflowSchema struct {
@@ -19741,6 +24855,92 @@ type ListInvoicesParamsSortField string
 // ListInvoicesParamsSortOrder defines parameters for ListInvoices.
 type ListInvoicesParamsSortOrder string
 
+// ListEstimatesParams defines parameters for ListEstimates.
+type ListEstimatesParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                     `form:"altId" json:"altId"`
+	AltType ListEstimatesParamsAltType `form:"altType" json:"altType"`
+
+	// StartAt startAt in YYYY-MM-DD format
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt endAt in YYYY-MM-DD format
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// Search search text for estimates name
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// Status estimate status
+	Status *ListEstimatesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// ContactID Contact ID for the estimate
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListEstimatesParamsAltType defines parameters for ListEstimates.
+type ListEstimatesParamsAltType string
+
+// ListEstimatesParamsStatus defines parameters for ListEstimates.
+type ListEstimatesParamsStatus string
+
+// GenerateEstimateNumberParams defines parameters for GenerateEstimateNumber.
+type GenerateEstimateNumberParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                              `form:"altId" json:"altId"`
+	AltType GenerateEstimateNumberParamsAltType `form:"altType" json:"altType"`
+}
+
+// GenerateEstimateNumberParamsAltType defines parameters for GenerateEstimateNumber.
+type GenerateEstimateNumberParamsAltType string
+
+// ListEstimateTemplatesParams defines parameters for ListEstimateTemplates.
+type ListEstimateTemplatesParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                             `form:"altId" json:"altId"`
+	AltType ListEstimateTemplatesParamsAltType `form:"altType" json:"altType"`
+
+	// Search To search for an estimate template by id / name
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// Limit Limit the number of items to return
+	Limit string `form:"limit" json:"limit"`
+
+	// Offset Number of items to skip
+	Offset string `form:"offset" json:"offset"`
+}
+
+// ListEstimateTemplatesParamsAltType defines parameters for ListEstimateTemplates.
+type ListEstimateTemplatesParamsAltType string
+
+// PreviewEstimateTemplateParams defines parameters for PreviewEstimateTemplate.
+type PreviewEstimateTemplateParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                               `form:"altId" json:"altId"`
+	AltType PreviewEstimateTemplateParamsAltType `form:"altType" json:"altType"`
+
+	// TemplateID Template Id
+	TemplateID string `form:"templateId" json:"templateId"`
+}
+
+// PreviewEstimateTemplateParamsAltType defines parameters for PreviewEstimateTemplate.
+type PreviewEstimateTemplateParamsAltType string
+
+// GenerateInvoiceNumberParams defines parameters for GenerateInvoiceNumber.
+type GenerateInvoiceNumberParams struct {
+	// AltID Location Id
+	AltID   string                             `form:"altId" json:"altId"`
+	AltType GenerateInvoiceNumberParamsAltType `form:"altType" json:"altType"`
+}
+
+// GenerateInvoiceNumberParamsAltType defines parameters for GenerateInvoiceNumber.
+type GenerateInvoiceNumberParamsAltType string
+
 // ListInvoiceSchedulesParams defines parameters for ListInvoiceSchedules.
 type ListInvoiceSchedulesParams struct {
 	// AltID location Id / company Id based on altType
@@ -19800,6 +25000,16 @@ type GetInvoiceScheduleParams struct {
 
 // GetInvoiceScheduleParamsAltType defines parameters for GetInvoiceSchedule.
 type GetInvoiceScheduleParamsAltType string
+
+// GetInvoiceSettingsParams defines parameters for GetInvoiceSettings.
+type GetInvoiceSettingsParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                          `form:"altId" json:"altId"`
+	AltType GetInvoiceSettingsParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetInvoiceSettingsParamsAltType defines parameters for GetInvoiceSettings.
+type GetInvoiceSettingsParamsAltType string
 
 // ListInvoiceTemplatesParams defines parameters for ListInvoiceTemplates.
 type ListInvoiceTemplatesParams struct {
@@ -20045,6 +25255,81 @@ type RemoveFollowersOpportunityParams struct {
 	IsRemoveAllFollowers *bool `form:"isRemoveAllFollowers,omitempty" json:"isRemoveAllFollowers,omitempty"`
 }
 
+// GetCouponParams defines parameters for GetCoupon.
+type GetCouponParams struct {
+	// AltID Location Id
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType GetCouponParamsAltType `form:"altType" json:"altType"`
+
+	// ID Coupon id
+	ID string `form:"id" json:"id"`
+
+	// Code Coupon code
+	Code string `form:"code" json:"code"`
+}
+
+// GetCouponParamsAltType defines parameters for GetCoupon.
+type GetCouponParamsAltType string
+
+// ListCouponsParams defines parameters for ListCoupons.
+type ListCouponsParams struct {
+	// AltID Location Id
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListCouponsParamsAltType `form:"altType" json:"altType"`
+
+	// Limit Maximum number of coupons to return
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Number of coupons to skip for pagination
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Status Filter coupons by status
+	Status *ListCouponsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Search Search term to filter coupons by name or code
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ListCouponsParamsAltType defines parameters for ListCoupons.
+type ListCouponsParamsAltType string
+
+// ListCouponsParamsStatus defines parameters for ListCoupons.
+type ListCouponsParamsStatus string
+
+// FetchConfigParams defines parameters for FetchConfig.
+type FetchConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// CreateConfigParams defines parameters for CreateConfig.
+type CreateConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// DisconnectConfigParams defines parameters for DisconnectConfig.
+type DisconnectConfigParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// DeleteIntegrationParams defines parameters for DeleteIntegration.
+type DeleteIntegrationParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// CreateIntegrationParams defines parameters for CreateIntegration.
+type CreateIntegrationParams struct {
+	// LocationID Location id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// LocationID LocationId is the id of the sub-account.
@@ -20104,6 +25389,63 @@ type GetOrderByIDParams struct {
 	// AltType AltType is the type of identifier; location.
 	AltType string `form:"altType" json:"altType"`
 }
+
+// ListSubscriptionsParams defines parameters for ListSubscriptions.
+type ListSubscriptionsParams struct {
+	// AltID AltId is the unique identifier e.g: location id.
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	AltType ListSubscriptionsParamsAltType `form:"altType" json:"altType"`
+
+	// EntityID Entity id for filtering of subscriptions.
+	EntityID *string `form:"entityId,omitempty" json:"entityId,omitempty"`
+
+	// PaymentMode Mode of payment.
+	PaymentMode *string `form:"paymentMode,omitempty" json:"paymentMode,omitempty"`
+
+	// StartAt Starting interval of subscriptions.
+	StartAt *string `form:"startAt,omitempty" json:"startAt,omitempty"`
+
+	// EndAt Closing interval of subscriptions.
+	EndAt *string `form:"endAt,omitempty" json:"endAt,omitempty"`
+
+	// EntitySourceType Source of the subscriptions.
+	EntitySourceType *string `form:"entitySourceType,omitempty" json:"entitySourceType,omitempty"`
+
+	// Search The name of the subscription for searching.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// ContactID Contact ID for the subscription
+	ContactID *string `form:"contactId,omitempty" json:"contactId,omitempty"`
+
+	// ID Subscription id for filtering of subscriptions.
+	ID *string `form:"id,omitempty" json:"id,omitempty"`
+
+	// Limit The maximum number of items to be included in a single page of results
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// GetPaymentsCollectedCount Get the total payments collected for the subscription.
+	GetPaymentsCollectedCount *bool `form:"getPaymentsCollectedCount,omitempty" json:"getPaymentsCollectedCount,omitempty"`
+}
+
+// ListSubscriptionsParamsAltType defines parameters for ListSubscriptions.
+type ListSubscriptionsParamsAltType string
+
+// GetSubscriptionByIDParams defines parameters for GetSubscriptionByID.
+type GetSubscriptionByIDParams struct {
+	// AltID AltId is the unique identifier e.g: location id.
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType AltType is the type of identifier.
+	AltType GetSubscriptionByIDParamsAltType `form:"altType" json:"altType"`
+}
+
+// GetSubscriptionByIDParamsAltType defines parameters for GetSubscriptionByID.
+type GetSubscriptionByIDParamsAltType string
 
 // ListTransactionsParams defines parameters for ListTransactions.
 type ListTransactionsParams struct {
@@ -20344,11 +25686,44 @@ type UpdateConversationJSONRequestBody = UpdateConversationDto
 // CreateInvoiceJSONRequestBody defines body for CreateInvoice for application/json ContentType.
 type CreateInvoiceJSONRequestBody = CreateInvoiceDto
 
+// CreateNewEstimateJSONRequestBody defines body for CreateNewEstimate for application/json ContentType.
+type CreateNewEstimateJSONRequestBody = CreateEstimatesDto
+
+// CreateEstimateTemplateJSONRequestBody defines body for CreateEstimateTemplate for application/json ContentType.
+type CreateEstimateTemplateJSONRequestBody = EstimateTemplatesDto
+
+// DeleteEstimateTemplateJSONRequestBody defines body for DeleteEstimateTemplate for application/json ContentType.
+type DeleteEstimateTemplateJSONRequestBody = AltDto
+
+// UpdateEstimateTemplateJSONRequestBody defines body for UpdateEstimateTemplate for application/json ContentType.
+type UpdateEstimateTemplateJSONRequestBody = EstimateTemplatesDto
+
+// DeleteEstimateJSONRequestBody defines body for DeleteEstimate for application/json ContentType.
+type DeleteEstimateJSONRequestBody = AltDto
+
+// UpdateEstimateJSONRequestBody defines body for UpdateEstimate for application/json ContentType.
+type UpdateEstimateJSONRequestBody = UpdateEstimateDto
+
+// CreateInvoiceFromEstimateJSONRequestBody defines body for CreateInvoiceFromEstimate for application/json ContentType.
+type CreateInvoiceFromEstimateJSONRequestBody = CreateInvoiceFromEstimateDto
+
+// SendEstimateJSONRequestBody defines body for SendEstimate for application/json ContentType.
+type SendEstimateJSONRequestBody = SendEstimateDto
+
 // CreateInvoiceScheduleJSONRequestBody defines body for CreateInvoiceSchedule for application/json ContentType.
 type CreateInvoiceScheduleJSONRequestBody = CreateInvoiceScheduleDto
 
 // UpdateInvoiceScheduleJSONRequestBody defines body for UpdateInvoiceSchedule for application/json ContentType.
 type UpdateInvoiceScheduleJSONRequestBody = UpdateInvoiceScheduleDto
+
+// AutoPaymentInvoiceScheduleJSONRequestBody defines body for AutoPaymentInvoiceSchedule for application/json ContentType.
+type AutoPaymentInvoiceScheduleJSONRequestBody = AutoPaymentScheduleDto
+
+// CancelInvoiceScheduleJSONRequestBody defines body for CancelInvoiceSchedule for application/json ContentType.
+type CancelInvoiceScheduleJSONRequestBody = CancelInvoiceScheduleDto
+
+// ScheduleInvoiceScheduleJSONRequestBody defines body for ScheduleInvoiceSchedule for application/json ContentType.
+type ScheduleInvoiceScheduleJSONRequestBody = ScheduleInvoiceScheduleDto
 
 // CreateInvoiceTemplateJSONRequestBody defines body for CreateInvoiceTemplate for application/json ContentType.
 type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
@@ -20356,8 +25731,29 @@ type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
 // UpdateInvoiceTemplateJSONRequestBody defines body for UpdateInvoiceTemplate for application/json ContentType.
 type UpdateInvoiceTemplateJSONRequestBody = UpdateInvoiceTemplateDto
 
+// UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody defines body for UpdateInvoiceTemplateLateFeesConfiguration for application/json ContentType.
+type UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody = UpdateInvoiceLateFeesConfigurationDto
+
+// UpdateInvoicePaymentMethodsConfigurationJSONRequestBody defines body for UpdateInvoicePaymentMethodsConfiguration for application/json ContentType.
+type UpdateInvoicePaymentMethodsConfigurationJSONRequestBody = UpdatePaymentMethodsConfigurationDto
+
+// Text2PayInvoiceJSONRequestBody defines body for Text2PayInvoice for application/json ContentType.
+type Text2PayInvoiceJSONRequestBody = Text2PayDto
+
 // UpdateInvoiceJSONRequestBody defines body for UpdateInvoice for application/json ContentType.
 type UpdateInvoiceJSONRequestBody = UpdateInvoiceDto
+
+// UpdateInvoiceLateFeesConfigurationJSONRequestBody defines body for UpdateInvoiceLateFeesConfiguration for application/json ContentType.
+type UpdateInvoiceLateFeesConfigurationJSONRequestBody = UpdateInvoiceLateFeesConfigurationDto
+
+// RecordInvoiceJSONRequestBody defines body for RecordInvoice for application/json ContentType.
+type RecordInvoiceJSONRequestBody = RecordPaymentDto
+
+// SendInvoiceJSONRequestBody defines body for SendInvoice for application/json ContentType.
+type SendInvoiceJSONRequestBody = SendInvoiceDto
+
+// VoidInvoiceJSONRequestBody defines body for VoidInvoice for application/json ContentType.
+type VoidInvoiceJSONRequestBody = VoidInvoiceDto
 
 // CreateLocationJSONRequestBody defines body for CreateLocation for application/json ContentType.
 type CreateLocationJSONRequestBody = CreateLocationDto
@@ -20415,6 +25811,33 @@ type AddFollowersOpportunityJSONRequestBody = FollowersDTO
 
 // UpdateOpportunityStatusJSONRequestBody defines body for UpdateOpportunityStatus for application/json ContentType.
 type UpdateOpportunityStatusJSONRequestBody = UpdateStatusDto
+
+// DeleteCouponJSONRequestBody defines body for DeleteCoupon for application/json ContentType.
+type DeleteCouponJSONRequestBody = DeleteCouponParams
+
+// CreateCouponJSONRequestBody defines body for CreateCoupon for application/json ContentType.
+type CreateCouponJSONRequestBody = CreateCouponParams
+
+// UpdateCouponJSONRequestBody defines body for UpdateCoupon for application/json ContentType.
+type UpdateCouponJSONRequestBody = UpdateCouponParams
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody defines body for CustomProviderMarketplaceAppUpdateCapabilities for application/json ContentType.
+type CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody = UpdateCustomProviderCapabilitiesDto
+
+// CreateConfigJSONRequestBody defines body for CreateConfig for application/json ContentType.
+type CreateConfigJSONRequestBody = ConnectCustomProvidersConfigDto
+
+// DisconnectConfigJSONRequestBody defines body for DisconnectConfig for application/json ContentType.
+type DisconnectConfigJSONRequestBody = DeleteCustomProvidersConfigDto
+
+// CreateIntegrationJSONRequestBody defines body for CreateIntegration for application/json ContentType.
+type CreateIntegrationJSONRequestBody = CreateCustomProvidersDto
+
+// CreateIntegrationProviderJSONRequestBody defines body for CreateIntegrationProvider for application/json ContentType.
+type CreateIntegrationProviderJSONRequestBody = CreateWhiteLabelIntegrationProviderDto
+
+// RecordOrderPaymentJSONRequestBody defines body for RecordOrderPayment for application/json ContentType.
+type RecordOrderPaymentJSONRequestBody = PostRecordOrderPaymentBody
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserDto
@@ -23044,6 +28467,185 @@ type ClientInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoice(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateNewEstimateWithBody Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNewEstimate Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimate(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEstimates List Estimates
+	//
+	// Get a paginated list of estimates.
+	//
+	// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+	ListEstimates(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GenerateEstimateNumber Generate Estimate Number
+	//
+	// Get the next estimate number for the given location.
+	//
+	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+	GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEstimateTemplates List Estimate Templates
+	//
+	// Get a list of estimate templates or a specific template by ID.
+	//
+	// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+	ListEstimateTemplates(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEstimateTemplateWithBody Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEstimateTemplate Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplate(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewEstimateTemplate Preview Estimate Template
+	//
+	// Get a preview of an estimate template.
+	//
+	// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+	PreviewEstimateTemplate(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateTemplateWithBody Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateTemplate Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplate(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateTemplateWithBody Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateTemplate Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplate(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimateWithBody Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEstimate Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimate(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateWithBody Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimate Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimate(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceFromEstimateWithBody Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateInvoiceFromEstimate Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimate(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendEstimateWithBody Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendEstimate Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimate(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GenerateInvoiceNumber Generate Invoice Number
+	//
+	// Get the next invoice number for the given location.
+	//
+	// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+	GenerateInvoiceNumber(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListInvoiceSchedules List schedules
 	//
 	// API to get list of schedules.
@@ -23100,6 +28702,74 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 	UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AutoPaymentInvoiceScheduleWithBody Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AutoPaymentInvoiceSchedule Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceSchedule(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoiceScheduleWithBody Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelInvoiceSchedule Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceSchedule(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScheduleInvoiceScheduleWithBody Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScheduleInvoiceSchedule Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceSchedule(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAndScheduleInvoiceSchedule Update scheduled recurring invoice
+	//
+	// API to update scheduled recurring invoice.
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+	UpdateAndScheduleInvoiceSchedule(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetInvoiceSettings Get Invoice Settings
+	//
+	// Get the invoice settings for the given location.
+	//
+	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+	GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoiceTemplates List templates
 	//
@@ -23158,6 +28828,60 @@ type ClientInterface interface {
 	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
 	UpdateInvoiceTemplate(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateInvoiceTemplateLateFeesConfigurationWithBody Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceTemplateLateFeesConfiguration Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithBody Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoicePaymentMethodsConfiguration Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Text2PayInvoiceWithBody Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Text2PayInvoice Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoice(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteInvoice Delete invoice
 	//
 	// API to delete invoice by invoice id.
@@ -23189,6 +28913,78 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithBody Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLateFeesConfiguration Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfiguration(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoiceWithBody Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordInvoice Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoice(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendInvoiceWithBody Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendInvoice Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoice(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoiceWithBody Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VoidInvoice Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoice(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateLocationWithBody Create Sub-Account (Formerly Location)
 	//
@@ -23638,6 +29434,178 @@ type ClientInterface interface {
 	// Corresponds with PUT /opportunities/{id}/status (the `UpdateOpportunityStatus` operationId).
 	UpdateOpportunityStatus(ctx context.Context, id string, body UpdateOpportunityStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteCouponWithBody Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCoupon Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCoupon(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCoupon Fetch Coupon
+	//
+	// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+	//
+	// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+	GetCoupon(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCouponWithBody Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCoupon Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCoupon(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCouponWithBody Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCoupon Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCoupon(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCoupons List Coupons
+	//
+	// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+	//
+	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+	ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithBody Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilities Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FetchConfig Fetch given provider config
+	//
+	// API for fetching an existing payment config for given location.
+	//
+	// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+	FetchConfig(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConfigWithBody Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithBody(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConfig Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfig(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectConfigWithBody Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithBody(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectConfig Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfig(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteIntegration Deleting an existing integration
+	//
+	// API to delete an association for an app and location.
+	//
+	// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+	DeleteIntegration(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationWithBody Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithBody(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegration Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationProviderWithBody Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateIntegrationProvider Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProvider(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListOrders List Orders
 	//
 	// The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -23651,6 +29619,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordOrderPaymentWithBody Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecordOrderPayment Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPayment(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSubscriptions List Subscriptions
+	//
+	// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+	//
+	// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptions(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSubscriptionByID Get Subscription by ID
+	//
+	// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+	//
+	// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+	GetSubscriptionByID(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTransactions List Transactions
 	//
@@ -26159,6 +32159,395 @@ func (c *Client) CreateInvoice(ctx context.Context, body CreateInvoiceJSONReques
 	return c.Client.Do(req)
 }
 
+// CreateNewEstimateWithBody Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *Client) CreateNewEstimateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNewEstimateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNewEstimate Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *Client) CreateNewEstimate(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNewEstimateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEstimates List Estimates
+//
+// Get a paginated list of estimates.
+//
+// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+func (c *Client) ListEstimates(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEstimatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GenerateEstimateNumber Generate Estimate Number
+//
+// Get the next estimate number for the given location.
+//
+// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+func (c *Client) GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGenerateEstimateNumberRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEstimateTemplates List Estimate Templates
+//
+// Get a list of estimate templates or a specific template by ID.
+//
+// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+func (c *Client) ListEstimateTemplates(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEstimateTemplatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEstimateTemplateWithBody Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *Client) CreateEstimateTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEstimateTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEstimateTemplate Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *Client) CreateEstimateTemplate(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEstimateTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewEstimateTemplate Preview Estimate Template
+//
+// Get a preview of an estimate template.
+//
+// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+func (c *Client) PreviewEstimateTemplate(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewEstimateTemplateRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateTemplateWithBody Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *Client) DeleteEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateTemplateRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateTemplate Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *Client) DeleteEstimateTemplate(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateTemplateRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateTemplateWithBody Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *Client) UpdateEstimateTemplateWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateTemplateRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateTemplate Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *Client) UpdateEstimateTemplate(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateTemplateRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimateWithBody Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *Client) DeleteEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEstimate Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *Client) DeleteEstimate(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateWithBody Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *Client) UpdateEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimate Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *Client) UpdateEstimate(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceFromEstimateWithBody Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *Client) CreateInvoiceFromEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceFromEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateInvoiceFromEstimate Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *Client) CreateInvoiceFromEstimate(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateInvoiceFromEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendEstimateWithBody Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *Client) SendEstimateWithBody(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendEstimateRequestWithBody(c.Server, estimateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendEstimate Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *Client) SendEstimate(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendEstimateRequest(c.Server, estimateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GenerateInvoiceNumber Generate Invoice Number
+//
+// Get the next invoice number for the given location.
+//
+// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+func (c *Client) GenerateInvoiceNumber(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGenerateInvoiceNumberRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListInvoiceSchedules List schedules
 //
 // API to get list of schedules.
@@ -26276,6 +32665,154 @@ func (c *Client) UpdateInvoiceScheduleWithBody(ctx context.Context, scheduleID s
 // Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 func (c *Client) UpdateInvoiceSchedule(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AutoPaymentInvoiceScheduleWithBody Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *Client) AutoPaymentInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAutoPaymentInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AutoPaymentInvoiceSchedule Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *Client) AutoPaymentInvoiceSchedule(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAutoPaymentInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoiceScheduleWithBody Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *Client) CancelInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelInvoiceSchedule Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *Client) CancelInvoiceSchedule(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScheduleInvoiceScheduleWithBody Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *Client) ScheduleInvoiceScheduleWithBody(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScheduleInvoiceScheduleRequestWithBody(c.Server, scheduleID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScheduleInvoiceSchedule Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *Client) ScheduleInvoiceSchedule(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScheduleInvoiceScheduleRequest(c.Server, scheduleID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAndScheduleInvoiceSchedule Update scheduled recurring invoice
+//
+// API to update scheduled recurring invoice.
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+func (c *Client) UpdateAndScheduleInvoiceSchedule(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAndScheduleInvoiceScheduleRequest(c.Server, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetInvoiceSettings Get Invoice Settings
+//
+// Get the invoice settings for the given location.
+//
+// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+func (c *Client) GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetInvoiceSettingsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -26413,6 +32950,120 @@ func (c *Client) UpdateInvoiceTemplate(ctx context.Context, templateID string, b
 	return c.Client.Do(req)
 }
 
+// UpdateInvoiceTemplateLateFeesConfigurationWithBody Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceTemplateLateFeesConfiguration Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceTemplateLateFeesConfigurationRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithBody Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *Client) UpdateInvoicePaymentMethodsConfigurationWithBody(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(c.Server, templateID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoicePaymentMethodsConfiguration Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *Client) UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoicePaymentMethodsConfigurationRequest(c.Server, templateID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Text2PayInvoiceWithBody Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *Client) Text2PayInvoiceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewText2PayInvoiceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Text2PayInvoice Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *Client) Text2PayInvoice(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewText2PayInvoiceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteInvoice Delete invoice
 //
 // API to delete invoice by invoice id.
@@ -26475,6 +33126,158 @@ func (c *Client) UpdateInvoiceWithBody(ctx context.Context, invoiceID string, co
 // Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 func (c *Client) UpdateInvoice(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithBody Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceLateFeesConfigurationWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLateFeesConfigurationRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLateFeesConfiguration Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *Client) UpdateInvoiceLateFeesConfiguration(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLateFeesConfigurationRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoiceWithBody Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *Client) RecordInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordInvoice Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *Client) RecordInvoice(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendInvoiceWithBody Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *Client) SendInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendInvoice Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *Client) SendInvoice(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendInvoiceRequest(c.Server, invoiceID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoiceWithBody Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoiceWithBody(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequestWithBody(c.Server, invoiceID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VoidInvoice Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *Client) VoidInvoice(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVoidInvoiceRequest(c.Server, invoiceID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -27513,6 +34316,378 @@ func (c *Client) UpdateOpportunityStatus(ctx context.Context, id string, body Up
 	return c.Client.Do(req)
 }
 
+// DeleteCouponWithBody Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *Client) DeleteCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCoupon Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *Client) DeleteCoupon(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCoupon Fetch Coupon
+//
+// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+//
+// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+func (c *Client) GetCoupon(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCouponRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCouponWithBody Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *Client) CreateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCoupon Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *Client) CreateCoupon(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCouponWithBody Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *Client) UpdateCouponWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCouponRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCoupon Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *Client) UpdateCoupon(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCouponRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCoupons List Coupons
+//
+// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+//
+// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+func (c *Client) ListCoupons(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCouponsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithBody Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *Client) CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilities Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *Client) CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FetchConfig Fetch given provider config
+//
+// API for fetching an existing payment config for given location.
+//
+// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+func (c *Client) FetchConfig(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFetchConfigRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConfigWithBody Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *Client) CreateConfigWithBody(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConfig Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *Client) CreateConfig(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectConfigWithBody Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *Client) DisconnectConfigWithBody(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectConfig Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *Client) DisconnectConfig(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteIntegration Deleting an existing integration
+//
+// API to delete an association for an app and location.
+//
+// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+func (c *Client) DeleteIntegration(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIntegrationRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationWithBody Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *Client) CreateIntegrationWithBody(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegration Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *Client) CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationProviderWithBody Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *Client) CreateIntegrationProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationProviderRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateIntegrationProvider Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *Client) CreateIntegrationProvider(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateIntegrationProviderRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListOrders List Orders
 //
 // The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -27537,6 +34712,78 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 func (c *Client) GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderByIDRequest(c.Server, orderID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordOrderPaymentWithBody Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *Client) RecordOrderPaymentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordOrderPaymentRequestWithBody(c.Server, orderID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecordOrderPayment Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *Client) RecordOrderPayment(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecordOrderPaymentRequest(c.Server, orderID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSubscriptions List Subscriptions
+//
+// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+//
+// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+func (c *Client) ListSubscriptions(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSubscriptionsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSubscriptionByID Get Subscription by ID
+//
+// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+//
+// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+func (c *Client) GetSubscriptionByID(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSubscriptionByIDRequest(c.Server, subscriptionID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -32663,6 +39910,770 @@ func NewCreateInvoiceRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewCreateNewEstimateRequest calls the generic CreateNewEstimate builder with application/json body
+func NewCreateNewEstimateRequest(server string, body CreateNewEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateNewEstimateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateNewEstimateRequestWithBody constructs an http.Request for the CreateNewEstimate method, with any body, and a specified content type
+func NewCreateNewEstimateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEstimatesRequest constructs an http.Request for the ListEstimates method
+func NewListEstimatesRequest(server string, params *ListEstimatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGenerateEstimateNumberRequest constructs an http.Request for the GenerateEstimateNumber method
+func NewGenerateEstimateNumberRequest(server string, params *GenerateEstimateNumberParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/number/generate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEstimateTemplatesRequest constructs an http.Request for the ListEstimateTemplates method
+func NewListEstimateTemplatesRequest(server string, params *ListEstimateTemplatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEstimateTemplateRequest calls the generic CreateEstimateTemplate builder with application/json body
+func NewCreateEstimateTemplateRequest(server string, body CreateEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEstimateTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEstimateTemplateRequestWithBody constructs an http.Request for the CreateEstimateTemplate method, with any body, and a specified content type
+func NewCreateEstimateTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewEstimateTemplateRequest constructs an http.Request for the PreviewEstimateTemplate method
+func NewPreviewEstimateTemplateRequest(server string, params *PreviewEstimateTemplateParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/preview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "templateId", params.TemplateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteEstimateTemplateRequest calls the generic DeleteEstimateTemplate builder with application/json body
+func NewDeleteEstimateTemplateRequest(server string, templateID string, body DeleteEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteEstimateTemplateRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewDeleteEstimateTemplateRequestWithBody constructs an http.Request for the DeleteEstimateTemplate method, with any body, and a specified content type
+func NewDeleteEstimateTemplateRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateEstimateTemplateRequest calls the generic UpdateEstimateTemplate builder with application/json body
+func NewUpdateEstimateTemplateRequest(server string, templateID string, body UpdateEstimateTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEstimateTemplateRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateEstimateTemplateRequestWithBody constructs an http.Request for the UpdateEstimateTemplate method, with any body, and a specified content type
+func NewUpdateEstimateTemplateRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/template/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEstimateRequest calls the generic DeleteEstimate builder with application/json body
+func NewDeleteEstimateRequest(server string, estimateID string, body DeleteEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewDeleteEstimateRequestWithBody constructs an http.Request for the DeleteEstimate method, with any body, and a specified content type
+func NewDeleteEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateEstimateRequest calls the generic UpdateEstimate builder with application/json body
+func NewUpdateEstimateRequest(server string, estimateID string, body UpdateEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewUpdateEstimateRequestWithBody constructs an http.Request for the UpdateEstimate method, with any body, and a specified content type
+func NewUpdateEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateInvoiceFromEstimateRequest calls the generic CreateInvoiceFromEstimate builder with application/json body
+func NewCreateInvoiceFromEstimateRequest(server string, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateInvoiceFromEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewCreateInvoiceFromEstimateRequestWithBody constructs an http.Request for the CreateInvoiceFromEstimate method, with any body, and a specified content type
+func NewCreateInvoiceFromEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s/invoice", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendEstimateRequest calls the generic SendEstimate builder with application/json body
+func NewSendEstimateRequest(server string, estimateID string, body SendEstimateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendEstimateRequestWithBody(server, estimateID, "application/json", bodyReader)
+}
+
+// NewSendEstimateRequestWithBody constructs an http.Request for the SendEstimate method, with any body, and a specified content type
+func NewSendEstimateRequestWithBody(server string, estimateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "estimateId", estimateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/%s/send", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGenerateInvoiceNumberRequest constructs an http.Request for the GenerateInvoiceNumber method
+func NewGenerateInvoiceNumberRequest(server string, params *GenerateInvoiceNumberParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/generate-invoice-number")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListInvoiceSchedulesRequest constructs an http.Request for the ListInvoiceSchedules method
 func NewListInvoiceSchedulesRequest(server string, params *ListInvoiceSchedulesParams) (*http.Request, error) {
 	var err error
@@ -33010,6 +41021,239 @@ func NewUpdateInvoiceScheduleRequestWithBody(server string, scheduleID string, c
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAutoPaymentInvoiceScheduleRequest calls the generic AutoPaymentInvoiceSchedule builder with application/json body
+func NewAutoPaymentInvoiceScheduleRequest(server string, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAutoPaymentInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewAutoPaymentInvoiceScheduleRequestWithBody constructs an http.Request for the AutoPaymentInvoiceSchedule method, with any body, and a specified content type
+func NewAutoPaymentInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/auto-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelInvoiceScheduleRequest calls the generic CancelInvoiceSchedule builder with application/json body
+func NewCancelInvoiceScheduleRequest(server string, scheduleID string, body CancelInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewCancelInvoiceScheduleRequestWithBody constructs an http.Request for the CancelInvoiceSchedule method, with any body, and a specified content type
+func NewCancelInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewScheduleInvoiceScheduleRequest calls the generic ScheduleInvoiceSchedule builder with application/json body
+func NewScheduleInvoiceScheduleRequest(server string, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewScheduleInvoiceScheduleRequestWithBody(server, scheduleID, "application/json", bodyReader)
+}
+
+// NewScheduleInvoiceScheduleRequestWithBody constructs an http.Request for the ScheduleInvoiceSchedule method, with any body, and a specified content type
+func NewScheduleInvoiceScheduleRequestWithBody(server string, scheduleID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/schedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateAndScheduleInvoiceScheduleRequest constructs an http.Request for the UpdateAndScheduleInvoiceSchedule method
+func NewUpdateAndScheduleInvoiceScheduleRequest(server string, scheduleID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scheduleId", scheduleID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/schedule/%s/updateAndSchedule", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetInvoiceSettingsRequest constructs an http.Request for the GetInvoiceSettings method
+func NewGetInvoiceSettingsRequest(server string, params *GetInvoiceSettingsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/settings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -33365,6 +41609,140 @@ func NewUpdateInvoiceTemplateRequestWithBody(server string, templateID string, c
 	return req, nil
 }
 
+// NewUpdateInvoiceTemplateLateFeesConfigurationRequest calls the generic UpdateInvoiceTemplateLateFeesConfiguration builder with application/json body
+func NewUpdateInvoiceTemplateLateFeesConfigurationRequest(server string, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody constructs an http.Request for the UpdateInvoiceTemplateLateFeesConfiguration method, with any body, and a specified content type
+func NewUpdateInvoiceTemplateLateFeesConfigurationRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s/late-fees-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateInvoicePaymentMethodsConfigurationRequest calls the generic UpdateInvoicePaymentMethodsConfiguration builder with application/json body
+func NewUpdateInvoicePaymentMethodsConfigurationRequest(server string, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(server, templateID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody constructs an http.Request for the UpdateInvoicePaymentMethodsConfiguration method, with any body, and a specified content type
+func NewUpdateInvoicePaymentMethodsConfigurationRequestWithBody(server string, templateID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "templateId", templateID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/template/%s/payment-methods-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewText2PayInvoiceRequest calls the generic Text2PayInvoice builder with application/json body
+func NewText2PayInvoiceRequest(server string, body Text2PayInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewText2PayInvoiceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewText2PayInvoiceRequestWithBody constructs an http.Request for the Text2PayInvoice method, with any body, and a specified content type
+func NewText2PayInvoiceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/text2pay")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteInvoiceRequest constructs an http.Request for the DeleteInvoice method
 func NewDeleteInvoiceRequest(server string, invoiceID string, params *DeleteInvoiceParams) (*http.Request, error) {
 	var err error
@@ -33533,6 +41911,194 @@ func NewUpdateInvoiceRequestWithBody(server string, invoiceID string, contentTyp
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateInvoiceLateFeesConfigurationRequest calls the generic UpdateInvoiceLateFeesConfiguration builder with application/json body
+func NewUpdateInvoiceLateFeesConfigurationRequest(server string, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceLateFeesConfigurationRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceLateFeesConfigurationRequestWithBody constructs an http.Request for the UpdateInvoiceLateFeesConfiguration method, with any body, and a specified content type
+func NewUpdateInvoiceLateFeesConfigurationRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/late-fees-configuration", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRecordInvoiceRequest calls the generic RecordInvoice builder with application/json body
+func NewRecordInvoiceRequest(server string, invoiceID string, body RecordInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewRecordInvoiceRequestWithBody constructs an http.Request for the RecordInvoice method, with any body, and a specified content type
+func NewRecordInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/record-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendInvoiceRequest calls the generic SendInvoice builder with application/json body
+func NewSendInvoiceRequest(server string, invoiceID string, body SendInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewSendInvoiceRequestWithBody constructs an http.Request for the SendInvoice method, with any body, and a specified content type
+func NewSendInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/send", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVoidInvoiceRequest calls the generic VoidInvoice builder with application/json body
+func NewVoidInvoiceRequest(server string, invoiceID string, body VoidInvoiceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVoidInvoiceRequestWithBody(server, invoiceID, "application/json", bodyReader)
+}
+
+// NewVoidInvoiceRequestWithBody constructs an http.Request for the VoidInvoice method, with any body, and a specified content type
+func NewVoidInvoiceRequestWithBody(server string, invoiceID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "invoiceId", invoiceID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/%s/void", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -35818,6 +44384,675 @@ func NewUpdateOpportunityStatusRequestWithBody(server string, id string, content
 	return req, nil
 }
 
+// NewDeleteCouponRequest calls the generic DeleteCoupon builder with application/json body
+func NewDeleteCouponRequest(server string, body DeleteCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteCouponRequestWithBody constructs an http.Request for the DeleteCoupon method, with any body, and a specified content type
+func NewDeleteCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCouponRequest constructs an http.Request for the GetCoupon method
+func NewGetCouponRequest(server string, params *GetCouponParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCouponRequest calls the generic CreateCoupon builder with application/json body
+func NewCreateCouponRequest(server string, body CreateCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateCouponRequestWithBody constructs an http.Request for the CreateCoupon method, with any body, and a specified content type
+func NewCreateCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateCouponRequest calls the generic UpdateCoupon builder with application/json body
+func NewUpdateCouponRequest(server string, body UpdateCouponJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCouponRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateCouponRequestWithBody constructs an http.Request for the UpdateCoupon method, with any body, and a specified content type
+func NewUpdateCouponRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListCouponsRequest constructs an http.Request for the ListCoupons method
+func NewListCouponsRequest(server string, params *ListCouponsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/coupon/list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest calls the generic CustomProviderMarketplaceAppUpdateCapabilities builder with application/json body
+func NewCustomProviderMarketplaceAppUpdateCapabilitiesRequest(server string, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody constructs an http.Request for the CustomProviderMarketplaceAppUpdateCapabilities method, with any body, and a specified content type
+func NewCustomProviderMarketplaceAppUpdateCapabilitiesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/capabilities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewFetchConfigRequest constructs an http.Request for the FetchConfig method
+func NewFetchConfigRequest(server string, params *FetchConfigParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/connect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConfigRequest calls the generic CreateConfig builder with application/json body
+func NewCreateConfigRequest(server string, params *CreateConfigParams, body CreateConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateConfigRequestWithBody constructs an http.Request for the CreateConfig method, with any body, and a specified content type
+func NewCreateConfigRequestWithBody(server string, params *CreateConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/connect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDisconnectConfigRequest calls the generic DisconnectConfig builder with application/json body
+func NewDisconnectConfigRequest(server string, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDisconnectConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewDisconnectConfigRequestWithBody constructs an http.Request for the DisconnectConfig method, with any body, and a specified content type
+func NewDisconnectConfigRequestWithBody(server string, params *DisconnectConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/disconnect")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteIntegrationRequest constructs an http.Request for the DeleteIntegration method
+func NewDeleteIntegrationRequest(server string, params *DeleteIntegrationParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/provider")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateIntegrationRequest calls the generic CreateIntegration builder with application/json body
+func NewCreateIntegrationRequest(server string, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateIntegrationRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateIntegrationRequestWithBody constructs an http.Request for the CreateIntegration method, with any body, and a specified content type
+func NewCreateIntegrationRequestWithBody(server string, params *CreateIntegrationParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/custom-provider/provider")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateIntegrationProviderRequest calls the generic CreateIntegrationProvider builder with application/json body
+func NewCreateIntegrationProviderRequest(server string, body CreateIntegrationProviderJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateIntegrationProviderRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateIntegrationProviderRequestWithBody constructs an http.Request for the CreateIntegrationProvider method, with any body, and a specified content type
+func NewCreateIntegrationProviderRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/integrations/provider/whitelabel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListOrdersRequest constructs an http.Request for the ListOrders method
 func NewListOrdersRequest(server string, params *ListOrdersParams) (*http.Request, error) {
 	var err error
@@ -36070,6 +45305,308 @@ func NewGetOrderByIDRequest(server string, orderID string, params *GetOrderByIDP
 			}
 
 		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRecordOrderPaymentRequest calls the generic RecordOrderPayment builder with application/json body
+func NewRecordOrderPaymentRequest(server string, orderID string, body RecordOrderPaymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecordOrderPaymentRequestWithBody(server, orderID, "application/json", bodyReader)
+}
+
+// NewRecordOrderPaymentRequestWithBody constructs an http.Request for the RecordOrderPayment method, with any body, and a specified content type
+func NewRecordOrderPaymentRequestWithBody(server string, orderID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "orderId", orderID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/orders/%s/record-payment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSubscriptionsRequest constructs an http.Request for the ListSubscriptions method
+func NewListSubscriptionsRequest(server string, params *ListSubscriptionsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/subscriptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.EntityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "entityId", *params.EntityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PaymentMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "paymentMode", *params.PaymentMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startAt", *params.StartAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endAt", *params.EndAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EntitySourceType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "entitySourceType", *params.EntitySourceType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", *params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", *params.ID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.GetPaymentsCollectedCount != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "getPaymentsCollectedCount", *params.GetPaymentsCollectedCount, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSubscriptionByIDRequest constructs an http.Request for the GetSubscriptionByID method
+func NewGetSubscriptionByIDRequest(server string, subscriptionID string, params *GetSubscriptionByIDParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "subscriptionId", subscriptionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/subscriptions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
 
 		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 			return nil, err
@@ -37997,6 +47534,195 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /invoices/ (the `CreateInvoice` operationId).
 	CreateInvoiceWithResponse(ctx context.Context, body CreateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceResponse, error)
 
+	// CreateNewEstimateWithBodyWithResponse Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error)
+
+	// CreateNewEstimateWithResponse Create New Estimate
+	//
+	// Create a new estimate with the provided details.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+	CreateNewEstimateWithResponse(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error)
+
+	// ListEstimatesWithResponse List Estimates
+	//
+	// Get a paginated list of estimates.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+	ListEstimatesWithResponse(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*ListEstimatesResponse, error)
+
+	// GenerateEstimateNumberWithResponse Generate Estimate Number
+	//
+	// Get the next estimate number for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+	GenerateEstimateNumberWithResponse(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*GenerateEstimateNumberResponse2, error)
+
+	// ListEstimateTemplatesWithResponse List Estimate Templates
+	//
+	// Get a list of estimate templates or a specific template by ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+	ListEstimateTemplatesWithResponse(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*ListEstimateTemplatesResponse, error)
+
+	// CreateEstimateTemplateWithBodyWithResponse Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error)
+
+	// CreateEstimateTemplateWithResponse Create Estimate Template
+	//
+	// Create a new estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+	CreateEstimateTemplateWithResponse(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error)
+
+	// PreviewEstimateTemplateWithResponse Preview Estimate Template
+	//
+	// Get a preview of an estimate template.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+	PreviewEstimateTemplateWithResponse(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*PreviewEstimateTemplateResponse, error)
+
+	// DeleteEstimateTemplateWithBodyWithResponse Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error)
+
+	// DeleteEstimateTemplateWithResponse Delete Estimate Template
+	//
+	// Delete an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+	DeleteEstimateTemplateWithResponse(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error)
+
+	// UpdateEstimateTemplateWithBodyWithResponse Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error)
+
+	// UpdateEstimateTemplateWithResponse Update Estimate Template
+	//
+	// Update an existing estimate template.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+	UpdateEstimateTemplateWithResponse(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error)
+
+	// DeleteEstimateWithBodyWithResponse Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error)
+
+	// DeleteEstimateWithResponse Delete Estimate
+	//
+	// Delete an existing estimate.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+	DeleteEstimateWithResponse(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error)
+
+	// UpdateEstimateWithBodyWithResponse Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error)
+
+	// UpdateEstimateWithResponse Update Estimate
+	//
+	// Update an existing estimate with new details.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+	UpdateEstimateWithResponse(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error)
+
+	// CreateInvoiceFromEstimateWithBodyWithResponse Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error)
+
+	// CreateInvoiceFromEstimateWithResponse Create Invoice from Estimate
+	//
+	// Create a new invoice from an existing estimate.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+	CreateInvoiceFromEstimateWithResponse(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error)
+
+	// SendEstimateWithBodyWithResponse Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error)
+
+	// SendEstimateWithResponse Send Estimate
+	//
+	// API to send estimate by estimate id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+	SendEstimateWithResponse(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error)
+
+	// GenerateInvoiceNumberWithResponse Generate Invoice Number
+	//
+	// Get the next invoice number for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+	GenerateInvoiceNumberWithResponse(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*GenerateInvoiceNumberResponse, error)
+
 	// ListInvoiceSchedulesWithResponse List schedules
 	//
 	// API to get list of schedules.
@@ -38059,6 +47785,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /invoices/schedule/{scheduleId} (the `UpdateInvoiceSchedule` operationId).
 	UpdateInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body UpdateInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceScheduleResponse, error)
+
+	// AutoPaymentInvoiceScheduleWithBodyWithResponse Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error)
+
+	// AutoPaymentInvoiceScheduleWithResponse Manage Auto payment for an schedule invoice
+	//
+	// API to manage auto payment for a schedule.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+	AutoPaymentInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error)
+
+	// CancelInvoiceScheduleWithBodyWithResponse Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error)
+
+	// CancelInvoiceScheduleWithResponse Cancel an scheduled invoice
+	//
+	// API to cancel a scheduled invoice by schedule id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+	CancelInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error)
+
+	// ScheduleInvoiceScheduleWithBodyWithResponse Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error)
+
+	// ScheduleInvoiceScheduleWithResponse Schedule an schedule invoice
+	//
+	// API to schedule an schedule invoice to start sending to the customer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+	ScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error)
+
+	// UpdateAndScheduleInvoiceScheduleWithResponse Update scheduled recurring invoice
+	//
+	// API to update scheduled recurring invoice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+	UpdateAndScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*UpdateAndScheduleInvoiceScheduleResponse, error)
+
+	// GetInvoiceSettingsWithResponse Get Invoice Settings
+	//
+	// Get the invoice settings for the given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+	GetInvoiceSettingsWithResponse(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*GetInvoiceSettingsResponse, error)
 
 	// ListInvoiceTemplatesWithResponse List templates
 	//
@@ -38123,6 +47921,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /invoices/template/{templateId} (the `UpdateInvoiceTemplate` operationId).
 	UpdateInvoiceTemplateWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateResponse, error)
 
+	// UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+
+	// UpdateInvoiceTemplateLateFeesConfigurationWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+	UpdateInvoiceTemplateLateFeesConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+
+	// UpdateInvoicePaymentMethodsConfigurationWithResponse Update template late fees configuration
+	//
+	// API to update template late fees configuration by template id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+	UpdateInvoicePaymentMethodsConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+
+	// Text2PayInvoiceWithBodyWithResponse Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error)
+
+	// Text2PayInvoiceWithResponse Create & Send
+	//
+	// API to create or update a text2pay invoice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+	Text2PayInvoiceWithResponse(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error)
+
 	// DeleteInvoiceWithResponse Delete invoice
 	//
 	// API to delete invoice by invoice id.
@@ -38158,6 +48010,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /invoices/{invoiceId} (the `UpdateInvoice` operationId).
 	UpdateInvoiceWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceResponse, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithBodyWithResponse Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+
+	// UpdateInvoiceLateFeesConfigurationWithResponse Update invoice late fees configuration
+	//
+	// API to update invoice late fees configuration by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+	UpdateInvoiceLateFeesConfigurationWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+
+	// RecordInvoiceWithBodyWithResponse Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error)
+
+	// RecordInvoiceWithResponse Record a manual payment for an invoice
+	//
+	// API to record manual payment for an invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+	RecordInvoiceWithResponse(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error)
+
+	// SendInvoiceWithBodyWithResponse Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error)
+
+	// SendInvoiceWithResponse Send invoice
+	//
+	// API to send invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+	SendInvoiceWithResponse(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error)
+
+	// VoidInvoiceWithBodyWithResponse Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
+
+	// VoidInvoiceWithResponse Void invoice
+	//
+	// API to delete invoice by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+	VoidInvoiceWithResponse(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error)
 
 	// CreateLocationWithBodyWithResponse Create Sub-Account (Formerly Location)
 	//
@@ -38647,6 +48571,186 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /opportunities/{id}/status (the `UpdateOpportunityStatus` operationId).
 	UpdateOpportunityStatusWithResponse(ctx context.Context, id string, body UpdateOpportunityStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOpportunityStatusResponse, error)
 
+	// DeleteCouponWithBodyWithResponse Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error)
+
+	// DeleteCouponWithResponse Delete Coupon
+	//
+	// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+	DeleteCouponWithResponse(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error)
+
+	// GetCouponWithResponse Fetch Coupon
+	//
+	// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+	GetCouponWithResponse(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*GetCouponResponse, error)
+
+	// CreateCouponWithBodyWithResponse Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error)
+
+	// CreateCouponWithResponse Create Coupon
+	//
+	// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+	CreateCouponWithResponse(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error)
+
+	// UpdateCouponWithBodyWithResponse Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error)
+
+	// UpdateCouponWithResponse Update Coupon
+	//
+	// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+	UpdateCouponWithResponse(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error)
+
+	// ListCouponsWithResponse List Coupons
+	//
+	// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+	ListCouponsWithResponse(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*ListCouponsResponse, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+
+	// CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse Custom-provider marketplace app update capabilities
+	//
+	// Toggle capabilities for the marketplace app tied to the OAuth client.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+	CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+
+	// FetchConfigWithResponse Fetch given provider config
+	//
+	// API for fetching an existing payment config for given location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+	FetchConfigWithResponse(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*FetchConfigResponse, error)
+
+	// CreateConfigWithBodyWithResponse Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithBodyWithResponse(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error)
+
+	// CreateConfigWithResponse Create new provider config
+	//
+	// API to create a new payment config for given location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+	CreateConfigWithResponse(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error)
+
+	// DisconnectConfigWithBodyWithResponse Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithBodyWithResponse(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error)
+
+	// DisconnectConfigWithResponse Disconnect existing provider config
+	//
+	// API to disconnect an existing payment config for given location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+	DisconnectConfigWithResponse(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error)
+
+	// DeleteIntegrationWithResponse Deleting an existing integration
+	//
+	// API to delete an association for an app and location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+	DeleteIntegrationWithResponse(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*DeleteIntegrationResponse, error)
+
+	// CreateIntegrationWithBodyWithResponse Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithBodyWithResponse(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
+
+	// CreateIntegrationWithResponse Create new integration
+	//
+	// API to create a new association for an app and location.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+	CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
+
+	// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error)
+
+	// CreateIntegrationProviderWithResponse Create White-label Integration Provider
+	//
+	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+	CreateIntegrationProviderWithResponse(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error)
+
 	// ListOrdersWithResponse List Orders
 	//
 	// The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -38664,6 +48768,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByIDWithResponse(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*GetOrderByIDResponse, error)
+
+	// RecordOrderPaymentWithBodyWithResponse Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error)
+
+	// RecordOrderPaymentWithResponse Record Order Payment
+	//
+	// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+	RecordOrderPaymentWithResponse(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error)
+
+	// ListSubscriptionsWithResponse List Subscriptions
+	//
+	// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+	ListSubscriptionsWithResponse(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error)
+
+	// GetSubscriptionByIDWithResponse Get Subscription by ID
+	//
+	// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+	GetSubscriptionByIDWithResponse(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*GetSubscriptionByIDResponse, error)
 
 	// ListTransactionsWithResponse List Transactions
 	//
@@ -46387,6 +56527,1085 @@ func (r CreateInvoiceResponse) ContentType() string {
 	return ""
 }
 
+type CreateNewEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON201() *EstimateResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateNewEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateNewEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateNewEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateNewEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateNewEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEstimatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListEstimatesResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEstimatesResponse) GetJSON200() *ListEstimatesResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEstimatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEstimatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEstimatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEstimatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEstimatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEstimatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEstimatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEstimatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEstimatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEstimatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GenerateEstimateNumberResponse2 struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GenerateEstimateNumberResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON200() *GenerateEstimateNumberResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GenerateEstimateNumberResponse2) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GenerateEstimateNumberResponse2) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GenerateEstimateNumberResponse2) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GenerateEstimateNumberResponse2) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GenerateEstimateNumberResponse2) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEstimateTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListEstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON200() *ListEstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEstimateTemplatesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEstimateTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEstimateTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEstimateTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEstimateTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON201() *EstimateTemplateResponseDTO {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PreviewEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PreviewEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEstimateTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateTemplateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON200() *EstimateTemplateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEstimateTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEstimateTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEstimateTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEstimateTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEstimateTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEstimateResponse) GetJSON200() *EstimateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEstimateResponse) GetJSON200() *EstimateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateInvoiceFromEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateInvoiceFromEstimateResponseDTO
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON200() *CreateInvoiceFromEstimateResponseDTO {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateInvoiceFromEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateInvoiceFromEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateInvoiceFromEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateInvoiceFromEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateInvoiceFromEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendEstimateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EstimateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SendEstimateResponse) GetJSON201() *EstimateResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendEstimateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendEstimateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendEstimateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendEstimateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendEstimateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendEstimateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendEstimateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendEstimateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendEstimateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendEstimateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GenerateInvoiceNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GenerateInvoiceNumberResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON200() *GenerateInvoiceNumberResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GenerateInvoiceNumberResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GenerateInvoiceNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GenerateInvoiceNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GenerateInvoiceNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GenerateInvoiceNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListInvoiceSchedulesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -46796,6 +58015,421 @@ func (r UpdateInvoiceScheduleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AutoPaymentInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AutoPaymentInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON200() *AutoPaymentInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AutoPaymentInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AutoPaymentInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AutoPaymentInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AutoPaymentInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AutoPaymentInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CancelInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON200() *CancelInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ScheduleInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ScheduleInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON200() *ScheduleInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ScheduleInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ScheduleInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ScheduleInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ScheduleInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ScheduleInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateAndScheduleInvoiceScheduleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateAndScheduleInvoiceScheduleResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON200() *UpdateAndScheduleInvoiceScheduleResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAndScheduleInvoiceScheduleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAndScheduleInvoiceScheduleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAndScheduleInvoiceScheduleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAndScheduleInvoiceScheduleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetInvoiceSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetInvoiceSettingsResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON200() *GetInvoiceSettingsResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetInvoiceSettingsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetInvoiceSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetInvoiceSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetInvoiceSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetInvoiceSettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -47217,6 +58851,255 @@ func (r UpdateInvoiceTemplateResponse) ContentType() string {
 	return ""
 }
 
+type UpdateInvoiceTemplateLateFeesConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON200() *UpdateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceTemplateLateFeesConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoicePaymentMethodsConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceTemplateResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON200() *UpdateInvoiceTemplateResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoicePaymentMethodsConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type Text2PayInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Text2PayInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON200() *Text2PayInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r Text2PayInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r Text2PayInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r Text2PayInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r Text2PayInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r Text2PayInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteInvoiceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -47460,6 +59343,338 @@ func (r UpdateInvoiceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceLateFeesConfigurationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON200() *UpdateInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceLateFeesConfigurationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceLateFeesConfigurationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceLateFeesConfigurationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceLateFeesConfigurationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecordInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecordPaymentResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordInvoiceResponse) GetJSON200() *RecordPaymentResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecordInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RecordInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendInvoicesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendInvoiceResponse) GetJSON200() *SendInvoicesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SendInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SendInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SendInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SendInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SendInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendInvoiceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type VoidInvoiceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VoidInvoiceResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VoidInvoiceResponse) GetJSON200() *VoidInvoiceResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VoidInvoiceResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VoidInvoiceResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VoidInvoiceResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r VoidInvoiceResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r VoidInvoiceResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VoidInvoiceResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r VoidInvoiceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VoidInvoiceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VoidInvoiceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VoidInvoiceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -50703,6 +62918,1002 @@ func (r UpdateOpportunityStatusResponse) ContentType() string {
 	return ""
 }
 
+type DeleteCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCouponResponse) GetJSON200() *DeleteCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCouponResponse) GetJSON200() *CreateCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCouponResponse) GetJSON201() *CreateCouponResponseDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCouponResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCouponResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCouponResponse) GetJSON200() *CreateCouponResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCouponResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCouponResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCouponResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCouponResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCouponResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCouponResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCouponResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCouponResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCouponResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCouponResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCouponsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListCouponsResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCouponsResponse) GetJSON200() *ListCouponsResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListCouponsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCouponsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCouponsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListCouponsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListCouponsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListCouponsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCouponsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCouponsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCouponsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCouponsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CustomProviderMarketplaceAppUpdateCapabilitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateCustomProviderCapabilitiesResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON200() *UpdateCustomProviderCapabilitiesResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FetchConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FetchConfigResponse) GetJSON200() *GetCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FetchConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FetchConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FetchConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FetchConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FetchConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FetchConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FetchConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FetchConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FetchConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FetchConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateConfigResponse) GetJSON200() *ConnectCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DisconnectConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DisconnectCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisconnectConfigResponse) GetJSON200() *DisconnectCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisconnectConfigResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisconnectConfigResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DisconnectConfigResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisconnectConfigResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DisconnectConfigResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisconnectConfigResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DisconnectConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisconnectConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisconnectConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisconnectConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteIntegrationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeleteCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON200() *DeleteCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteIntegrationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteIntegrationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteIntegrationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteIntegrationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteIntegrationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateIntegrationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateCustomProvidersResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateIntegrationResponse) GetJSON200() *CreateCustomProvidersResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateIntegrationResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateIntegrationResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateIntegrationResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateIntegrationResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateIntegrationResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntegrationResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateIntegrationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateIntegrationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateIntegrationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateIntegrationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateIntegrationProviderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateWhitelabelIntegrationResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON200() *CreateWhitelabelIntegrationResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntegrationProviderResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateIntegrationProviderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateIntegrationProviderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateIntegrationProviderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateIntegrationProviderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListOrdersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -50863,6 +64074,255 @@ func (r GetOrderByIDResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrderByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecordOrderPaymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PostRecordOrderPaymentResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON200() *PostRecordOrderPaymentResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordOrderPaymentResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r RecordOrderPaymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecordOrderPaymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecordOrderPaymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecordOrderPaymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListSubscriptionResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON200() *ListSubscriptionResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSubscriptionByIDResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSubscriptionResponseSchema
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON200() *GetSubscriptionResponseSchema {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetSubscriptionByIDResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSubscriptionByIDResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSubscriptionByIDResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSubscriptionByIDResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSubscriptionByIDResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -53592,6 +67052,321 @@ func (c *ClientWithResponses) CreateInvoiceWithResponse(ctx context.Context, bod
 	return ParseCreateInvoiceResponse(rsp)
 }
 
+// CreateNewEstimateWithBodyWithResponse Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *ClientWithResponses) CreateNewEstimateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error) {
+	rsp, err := c.CreateNewEstimateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNewEstimateResponse(rsp)
+}
+
+// CreateNewEstimateWithResponse Create New Estimate
+//
+// Create a new estimate with the provided details.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate (the `CreateNewEstimate` operationId).
+func (c *ClientWithResponses) CreateNewEstimateWithResponse(ctx context.Context, body CreateNewEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNewEstimateResponse, error) {
+	rsp, err := c.CreateNewEstimate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNewEstimateResponse(rsp)
+}
+
+// ListEstimatesWithResponse List Estimates
+//
+// Get a paginated list of estimates.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/list (the `ListEstimates` operationId).
+func (c *ClientWithResponses) ListEstimatesWithResponse(ctx context.Context, params *ListEstimatesParams, reqEditors ...RequestEditorFn) (*ListEstimatesResponse, error) {
+	rsp, err := c.ListEstimates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEstimatesResponse(rsp)
+}
+
+// GenerateEstimateNumberWithResponse Generate Estimate Number
+//
+// Get the next estimate number for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
+func (c *ClientWithResponses) GenerateEstimateNumberWithResponse(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*GenerateEstimateNumberResponse2, error) {
+	rsp, err := c.GenerateEstimateNumber(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGenerateEstimateNumberResponse2(rsp)
+}
+
+// ListEstimateTemplatesWithResponse List Estimate Templates
+//
+// Get a list of estimate templates or a specific template by ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/template (the `ListEstimateTemplates` operationId).
+func (c *ClientWithResponses) ListEstimateTemplatesWithResponse(ctx context.Context, params *ListEstimateTemplatesParams, reqEditors ...RequestEditorFn) (*ListEstimateTemplatesResponse, error) {
+	rsp, err := c.ListEstimateTemplates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEstimateTemplatesResponse(rsp)
+}
+
+// CreateEstimateTemplateWithBodyWithResponse Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *ClientWithResponses) CreateEstimateTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error) {
+	rsp, err := c.CreateEstimateTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEstimateTemplateResponse(rsp)
+}
+
+// CreateEstimateTemplateWithResponse Create Estimate Template
+//
+// Create a new estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/template (the `CreateEstimateTemplate` operationId).
+func (c *ClientWithResponses) CreateEstimateTemplateWithResponse(ctx context.Context, body CreateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEstimateTemplateResponse, error) {
+	rsp, err := c.CreateEstimateTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEstimateTemplateResponse(rsp)
+}
+
+// PreviewEstimateTemplateWithResponse Preview Estimate Template
+//
+// Get a preview of an estimate template.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/estimate/template/preview (the `PreviewEstimateTemplate` operationId).
+func (c *ClientWithResponses) PreviewEstimateTemplateWithResponse(ctx context.Context, params *PreviewEstimateTemplateParams, reqEditors ...RequestEditorFn) (*PreviewEstimateTemplateResponse, error) {
+	rsp, err := c.PreviewEstimateTemplate(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateTemplateWithBodyWithResponse Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *ClientWithResponses) DeleteEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error) {
+	rsp, err := c.DeleteEstimateTemplateWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateTemplateWithResponse Delete Estimate Template
+//
+// Delete an existing estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/template/{templateId} (the `DeleteEstimateTemplate` operationId).
+func (c *ClientWithResponses) DeleteEstimateTemplateWithResponse(ctx context.Context, templateID string, body DeleteEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateTemplateResponse, error) {
+	rsp, err := c.DeleteEstimateTemplate(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateTemplateResponse(rsp)
+}
+
+// UpdateEstimateTemplateWithBodyWithResponse Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *ClientWithResponses) UpdateEstimateTemplateWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error) {
+	rsp, err := c.UpdateEstimateTemplateWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateTemplateResponse(rsp)
+}
+
+// UpdateEstimateTemplateWithResponse Update Estimate Template
+//
+// Update an existing estimate template.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/template/{templateId} (the `UpdateEstimateTemplate` operationId).
+func (c *ClientWithResponses) UpdateEstimateTemplateWithResponse(ctx context.Context, templateID string, body UpdateEstimateTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateTemplateResponse, error) {
+	rsp, err := c.UpdateEstimateTemplate(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateTemplateResponse(rsp)
+}
+
+// DeleteEstimateWithBodyWithResponse Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *ClientWithResponses) DeleteEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error) {
+	rsp, err := c.DeleteEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateResponse(rsp)
+}
+
+// DeleteEstimateWithResponse Delete Estimate
+//
+// Delete an existing estimate.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /invoices/estimate/{estimateId} (the `DeleteEstimate` operationId).
+func (c *ClientWithResponses) DeleteEstimateWithResponse(ctx context.Context, estimateID string, body DeleteEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteEstimateResponse, error) {
+	rsp, err := c.DeleteEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEstimateResponse(rsp)
+}
+
+// UpdateEstimateWithBodyWithResponse Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *ClientWithResponses) UpdateEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error) {
+	rsp, err := c.UpdateEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateResponse(rsp)
+}
+
+// UpdateEstimateWithResponse Update Estimate
+//
+// Update an existing estimate with new details.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /invoices/estimate/{estimateId} (the `UpdateEstimate` operationId).
+func (c *ClientWithResponses) UpdateEstimateWithResponse(ctx context.Context, estimateID string, body UpdateEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateResponse, error) {
+	rsp, err := c.UpdateEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateResponse(rsp)
+}
+
+// CreateInvoiceFromEstimateWithBodyWithResponse Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *ClientWithResponses) CreateInvoiceFromEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error) {
+	rsp, err := c.CreateInvoiceFromEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceFromEstimateResponse(rsp)
+}
+
+// CreateInvoiceFromEstimateWithResponse Create Invoice from Estimate
+//
+// Create a new invoice from an existing estimate.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/invoice (the `CreateInvoiceFromEstimate` operationId).
+func (c *ClientWithResponses) CreateInvoiceFromEstimateWithResponse(ctx context.Context, estimateID string, body CreateInvoiceFromEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateInvoiceFromEstimateResponse, error) {
+	rsp, err := c.CreateInvoiceFromEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateInvoiceFromEstimateResponse(rsp)
+}
+
+// SendEstimateWithBodyWithResponse Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *ClientWithResponses) SendEstimateWithBodyWithResponse(ctx context.Context, estimateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error) {
+	rsp, err := c.SendEstimateWithBody(ctx, estimateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendEstimateResponse(rsp)
+}
+
+// SendEstimateWithResponse Send Estimate
+//
+// API to send estimate by estimate id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/estimate/{estimateId}/send (the `SendEstimate` operationId).
+func (c *ClientWithResponses) SendEstimateWithResponse(ctx context.Context, estimateID string, body SendEstimateJSONRequestBody, reqEditors ...RequestEditorFn) (*SendEstimateResponse, error) {
+	rsp, err := c.SendEstimate(ctx, estimateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendEstimateResponse(rsp)
+}
+
+// GenerateInvoiceNumberWithResponse Generate Invoice Number
+//
+// Get the next invoice number for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/generate-invoice-number (the `GenerateInvoiceNumber` operationId).
+func (c *ClientWithResponses) GenerateInvoiceNumberWithResponse(ctx context.Context, params *GenerateInvoiceNumberParams, reqEditors ...RequestEditorFn) (*GenerateInvoiceNumberResponse, error) {
+	rsp, err := c.GenerateInvoiceNumber(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGenerateInvoiceNumberResponse(rsp)
+}
+
 // ListInvoiceSchedulesWithResponse List schedules
 //
 // API to get list of schedules.
@@ -53695,6 +67470,126 @@ func (c *ClientWithResponses) UpdateInvoiceScheduleWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseUpdateInvoiceScheduleResponse(rsp)
+}
+
+// AutoPaymentInvoiceScheduleWithBodyWithResponse Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *ClientWithResponses) AutoPaymentInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error) {
+	rsp, err := c.AutoPaymentInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAutoPaymentInvoiceScheduleResponse(rsp)
+}
+
+// AutoPaymentInvoiceScheduleWithResponse Manage Auto payment for an schedule invoice
+//
+// API to manage auto payment for a schedule.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/auto-payment (the `AutoPaymentInvoiceSchedule` operationId).
+func (c *ClientWithResponses) AutoPaymentInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body AutoPaymentInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*AutoPaymentInvoiceScheduleResponse, error) {
+	rsp, err := c.AutoPaymentInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAutoPaymentInvoiceScheduleResponse(rsp)
+}
+
+// CancelInvoiceScheduleWithBodyWithResponse Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CancelInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error) {
+	rsp, err := c.CancelInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceScheduleResponse(rsp)
+}
+
+// CancelInvoiceScheduleWithResponse Cancel an scheduled invoice
+//
+// API to cancel a scheduled invoice by schedule id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/cancel (the `CancelInvoiceSchedule` operationId).
+func (c *ClientWithResponses) CancelInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body CancelInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelInvoiceScheduleResponse, error) {
+	rsp, err := c.CancelInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelInvoiceScheduleResponse(rsp)
+}
+
+// ScheduleInvoiceScheduleWithBodyWithResponse Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) ScheduleInvoiceScheduleWithBodyWithResponse(ctx context.Context, scheduleID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.ScheduleInvoiceScheduleWithBody(ctx, scheduleID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScheduleInvoiceScheduleResponse(rsp)
+}
+
+// ScheduleInvoiceScheduleWithResponse Schedule an schedule invoice
+//
+// API to schedule an schedule invoice to start sending to the customer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/schedule (the `ScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) ScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, body ScheduleInvoiceScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*ScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.ScheduleInvoiceSchedule(ctx, scheduleID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScheduleInvoiceScheduleResponse(rsp)
+}
+
+// UpdateAndScheduleInvoiceScheduleWithResponse Update scheduled recurring invoice
+//
+// API to update scheduled recurring invoice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/schedule/{scheduleId}/updateAndSchedule (the `UpdateAndScheduleInvoiceSchedule` operationId).
+func (c *ClientWithResponses) UpdateAndScheduleInvoiceScheduleWithResponse(ctx context.Context, scheduleID string, reqEditors ...RequestEditorFn) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	rsp, err := c.UpdateAndScheduleInvoiceSchedule(ctx, scheduleID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAndScheduleInvoiceScheduleResponse(rsp)
+}
+
+// GetInvoiceSettingsWithResponse Get Invoice Settings
+//
+// Get the invoice settings for the given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
+func (c *ClientWithResponses) GetInvoiceSettingsWithResponse(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*GetInvoiceSettingsResponse, error) {
+	rsp, err := c.GetInvoiceSettings(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetInvoiceSettingsResponse(rsp)
 }
 
 // ListInvoiceTemplatesWithResponse List templates
@@ -53802,6 +67697,96 @@ func (c *ClientWithResponses) UpdateInvoiceTemplateWithResponse(ctx context.Cont
 	return ParseUpdateInvoiceTemplateResponse(rsp)
 }
 
+// UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateLateFeesConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplateLateFeesConfigurationWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoiceTemplateLateFeesConfigurationWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/late-fees-configuration (the `UpdateInvoiceTemplateLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceTemplateLateFeesConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoiceTemplateLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceTemplateLateFeesConfiguration(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoicePaymentMethodsConfigurationWithBodyWithResponse(ctx context.Context, templateID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoicePaymentMethodsConfigurationWithBody(ctx, templateID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp)
+}
+
+// UpdateInvoicePaymentMethodsConfigurationWithResponse Update template late fees configuration
+//
+// API to update template late fees configuration by template id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/template/{templateId}/payment-methods-configuration (the `UpdateInvoicePaymentMethodsConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoicePaymentMethodsConfigurationWithResponse(ctx context.Context, templateID string, body UpdateInvoicePaymentMethodsConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoicePaymentMethodsConfiguration(ctx, templateID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp)
+}
+
+// Text2PayInvoiceWithBodyWithResponse Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *ClientWithResponses) Text2PayInvoiceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error) {
+	rsp, err := c.Text2PayInvoiceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseText2PayInvoiceResponse(rsp)
+}
+
+// Text2PayInvoiceWithResponse Create & Send
+//
+// API to create or update a text2pay invoice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/text2pay (the `Text2PayInvoice` operationId).
+func (c *ClientWithResponses) Text2PayInvoiceWithResponse(ctx context.Context, body Text2PayInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*Text2PayInvoiceResponse, error) {
+	rsp, err := c.Text2PayInvoice(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseText2PayInvoiceResponse(rsp)
+}
+
 // DeleteInvoiceWithResponse Delete invoice
 //
 // API to delete invoice by invoice id.
@@ -53860,6 +67845,126 @@ func (c *ClientWithResponses) UpdateInvoiceWithResponse(ctx context.Context, inv
 		return nil, err
 	}
 	return ParseUpdateInvoiceResponse(rsp)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithBodyWithResponse Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLateFeesConfigurationWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceLateFeesConfigurationWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLateFeesConfigurationResponse(rsp)
+}
+
+// UpdateInvoiceLateFeesConfigurationWithResponse Update invoice late fees configuration
+//
+// API to update invoice late fees configuration by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/{invoiceId}/late-fees-configuration (the `UpdateInvoiceLateFeesConfiguration` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLateFeesConfigurationWithResponse(ctx context.Context, invoiceID string, body UpdateInvoiceLateFeesConfigurationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	rsp, err := c.UpdateInvoiceLateFeesConfiguration(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLateFeesConfigurationResponse(rsp)
+}
+
+// RecordInvoiceWithBodyWithResponse Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *ClientWithResponses) RecordInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error) {
+	rsp, err := c.RecordInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoiceResponse(rsp)
+}
+
+// RecordInvoiceWithResponse Record a manual payment for an invoice
+//
+// API to record manual payment for an invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/record-payment (the `RecordInvoice` operationId).
+func (c *ClientWithResponses) RecordInvoiceWithResponse(ctx context.Context, invoiceID string, body RecordInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordInvoiceResponse, error) {
+	rsp, err := c.RecordInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordInvoiceResponse(rsp)
+}
+
+// SendInvoiceWithBodyWithResponse Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *ClientWithResponses) SendInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error) {
+	rsp, err := c.SendInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendInvoiceResponse(rsp)
+}
+
+// SendInvoiceWithResponse Send invoice
+//
+// API to send invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/send (the `SendInvoice` operationId).
+func (c *ClientWithResponses) SendInvoiceWithResponse(ctx context.Context, invoiceID string, body SendInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*SendInvoiceResponse, error) {
+	rsp, err := c.SendInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithBodyWithResponse Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithBodyWithResponse(ctx context.Context, invoiceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoiceWithBody(ctx, invoiceID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
+}
+
+// VoidInvoiceWithResponse Void invoice
+//
+// API to delete invoice by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /invoices/{invoiceId}/void (the `VoidInvoice` operationId).
+func (c *ClientWithResponses) VoidInvoiceWithResponse(ctx context.Context, invoiceID string, body VoidInvoiceJSONRequestBody, reqEditors ...RequestEditorFn) (*VoidInvoiceResponse, error) {
+	rsp, err := c.VoidInvoice(ctx, invoiceID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVoidInvoiceResponse(rsp)
 }
 
 // CreateLocationWithBodyWithResponse Create Sub-Account (Formerly Location)
@@ -54698,6 +68803,306 @@ func (c *ClientWithResponses) UpdateOpportunityStatusWithResponse(ctx context.Co
 	return ParseUpdateOpportunityStatusResponse(rsp)
 }
 
+// DeleteCouponWithBodyWithResponse Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *ClientWithResponses) DeleteCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error) {
+	rsp, err := c.DeleteCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCouponResponse(rsp)
+}
+
+// DeleteCouponWithResponse Delete Coupon
+//
+// The "Delete Coupon" API allows you to permanently remove a coupon from your system using its unique identifier. Use this endpoint to discontinue promotional offers or clean up unused coupons. Note that this action cannot be undone.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/coupon (the `DeleteCoupon` operationId).
+func (c *ClientWithResponses) DeleteCouponWithResponse(ctx context.Context, body DeleteCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteCouponResponse, error) {
+	rsp, err := c.DeleteCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCouponResponse(rsp)
+}
+
+// GetCouponWithResponse Fetch Coupon
+//
+// The "Get Coupon Details" API enables you to retrieve comprehensive information about a specific coupon using either its unique identifier or promotional code. Use this endpoint to view coupon parameters, usage statistics, validity periods, and other promotional details.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/coupon (the `GetCoupon` operationId).
+func (c *ClientWithResponses) GetCouponWithResponse(ctx context.Context, params *GetCouponParams, reqEditors ...RequestEditorFn) (*GetCouponResponse, error) {
+	rsp, err := c.GetCoupon(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCouponResponse(rsp)
+}
+
+// CreateCouponWithBodyWithResponse Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *ClientWithResponses) CreateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error) {
+	rsp, err := c.CreateCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCouponResponse(rsp)
+}
+
+// CreateCouponWithResponse Create Coupon
+//
+// The "Create Coupon" API allows you to create a new promotional coupon with customizable parameters such as discount amount, validity period, usage limits, and applicable products. Use this endpoint to set up promotional offers and special discounts for your customers.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/coupon (the `CreateCoupon` operationId).
+func (c *ClientWithResponses) CreateCouponWithResponse(ctx context.Context, body CreateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCouponResponse, error) {
+	rsp, err := c.CreateCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCouponResponse(rsp)
+}
+
+// UpdateCouponWithBodyWithResponse Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *ClientWithResponses) UpdateCouponWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error) {
+	rsp, err := c.UpdateCouponWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCouponResponse(rsp)
+}
+
+// UpdateCouponWithResponse Update Coupon
+//
+// The "Update Coupon" API enables you to modify existing coupon details such as discount values, validity periods, usage limits, and other promotional parameters. Use this endpoint to adjust or extend promotional offers for your customers.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/coupon (the `UpdateCoupon` operationId).
+func (c *ClientWithResponses) UpdateCouponWithResponse(ctx context.Context, body UpdateCouponJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCouponResponse, error) {
+	rsp, err := c.UpdateCoupon(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCouponResponse(rsp)
+}
+
+// ListCouponsWithResponse List Coupons
+//
+// The "List Coupons" API allows you to retrieve a list of all coupons available in your location. Use this endpoint to view all promotional offers and special discounts for your customers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/coupon/list (the `ListCoupons` operationId).
+func (c *ClientWithResponses) ListCouponsWithResponse(ctx context.Context, params *ListCouponsParams, reqEditors ...RequestEditorFn) (*ListCouponsResponse, error) {
+	rsp, err := c.ListCoupons(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCouponsResponse(rsp)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *ClientWithResponses) CustomProviderMarketplaceAppUpdateCapabilitiesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	rsp, err := c.CustomProviderMarketplaceAppUpdateCapabilitiesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp)
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse Custom-provider marketplace app update capabilities
+//
+// Toggle capabilities for the marketplace app tied to the OAuth client.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /payments/custom-provider/capabilities (the `CustomProviderMarketplaceAppUpdateCapabilities` operationId).
+func (c *ClientWithResponses) CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse(ctx context.Context, body CustomProviderMarketplaceAppUpdateCapabilitiesJSONRequestBody, reqEditors ...RequestEditorFn) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	rsp, err := c.CustomProviderMarketplaceAppUpdateCapabilities(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp)
+}
+
+// FetchConfigWithResponse Fetch given provider config
+//
+// API for fetching an existing payment config for given location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/custom-provider/connect (the `FetchConfig` operationId).
+func (c *ClientWithResponses) FetchConfigWithResponse(ctx context.Context, params *FetchConfigParams, reqEditors ...RequestEditorFn) (*FetchConfigResponse, error) {
+	rsp, err := c.FetchConfig(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFetchConfigResponse(rsp)
+}
+
+// CreateConfigWithBodyWithResponse Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *ClientWithResponses) CreateConfigWithBodyWithResponse(ctx context.Context, params *CreateConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error) {
+	rsp, err := c.CreateConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConfigResponse(rsp)
+}
+
+// CreateConfigWithResponse Create new provider config
+//
+// API to create a new payment config for given location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/connect (the `CreateConfig` operationId).
+func (c *ClientWithResponses) CreateConfigWithResponse(ctx context.Context, params *CreateConfigParams, body CreateConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConfigResponse, error) {
+	rsp, err := c.CreateConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConfigResponse(rsp)
+}
+
+// DisconnectConfigWithBodyWithResponse Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *ClientWithResponses) DisconnectConfigWithBodyWithResponse(ctx context.Context, params *DisconnectConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error) {
+	rsp, err := c.DisconnectConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectConfigResponse(rsp)
+}
+
+// DisconnectConfigWithResponse Disconnect existing provider config
+//
+// API to disconnect an existing payment config for given location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/disconnect (the `DisconnectConfig` operationId).
+func (c *ClientWithResponses) DisconnectConfigWithResponse(ctx context.Context, params *DisconnectConfigParams, body DisconnectConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectConfigResponse, error) {
+	rsp, err := c.DisconnectConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectConfigResponse(rsp)
+}
+
+// DeleteIntegrationWithResponse Deleting an existing integration
+//
+// API to delete an association for an app and location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /payments/custom-provider/provider (the `DeleteIntegration` operationId).
+func (c *ClientWithResponses) DeleteIntegrationWithResponse(ctx context.Context, params *DeleteIntegrationParams, reqEditors ...RequestEditorFn) (*DeleteIntegrationResponse, error) {
+	rsp, err := c.DeleteIntegration(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteIntegrationResponse(rsp)
+}
+
+// CreateIntegrationWithBodyWithResponse Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *ClientWithResponses) CreateIntegrationWithBodyWithResponse(ctx context.Context, params *CreateIntegrationParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error) {
+	rsp, err := c.CreateIntegrationWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationResponse(rsp)
+}
+
+// CreateIntegrationWithResponse Create new integration
+//
+// API to create a new association for an app and location.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
+func (c *ClientWithResponses) CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error) {
+	rsp, err := c.CreateIntegration(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationResponse(rsp)
+}
+
+// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *ClientWithResponses) CreateIntegrationProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error) {
+	rsp, err := c.CreateIntegrationProviderWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationProviderResponse(rsp)
+}
+
+// CreateIntegrationProviderWithResponse Create White-label Integration Provider
+//
+// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/integrations/provider/whitelabel (the `CreateIntegrationProvider` operationId).
+func (c *ClientWithResponses) CreateIntegrationProviderWithResponse(ctx context.Context, body CreateIntegrationProviderJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationProviderResponse, error) {
+	rsp, err := c.CreateIntegrationProvider(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateIntegrationProviderResponse(rsp)
+}
+
 // ListOrdersWithResponse List Orders
 //
 // The "List Orders" API allows to retrieve a paginated list of orders. Customize your results by filtering orders based on name, alt type, order status, payment mode, date range, type of source, contact, funnel products or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve order information.
@@ -54726,6 +69131,66 @@ func (c *ClientWithResponses) GetOrderByIDWithResponse(ctx context.Context, orde
 		return nil, err
 	}
 	return ParseGetOrderByIDResponse(rsp)
+}
+
+// RecordOrderPaymentWithBodyWithResponse Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *ClientWithResponses) RecordOrderPaymentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error) {
+	rsp, err := c.RecordOrderPaymentWithBody(ctx, orderID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordOrderPaymentResponse(rsp)
+}
+
+// RecordOrderPaymentWithResponse Record Order Payment
+//
+// The "Record Order Payment" API allows to record a payment for an order. Use this endpoint to record payment for an order and update the order status to "Paid".
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/record-payment (the `RecordOrderPayment` operationId).
+func (c *ClientWithResponses) RecordOrderPaymentWithResponse(ctx context.Context, orderID string, body RecordOrderPaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RecordOrderPaymentResponse, error) {
+	rsp, err := c.RecordOrderPayment(ctx, orderID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecordOrderPaymentResponse(rsp)
+}
+
+// ListSubscriptionsWithResponse List Subscriptions
+//
+// The "List Subscriptions" API allows to retrieve a paginated list of subscriptions. Customize your results by filtering subscriptions based on name, alt type, subscription status, payment mode, date range, type of source, contact, subscription id, entity id, contact or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve subscription information.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/subscriptions (the `ListSubscriptions` operationId).
+func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context, params *ListSubscriptionsParams, reqEditors ...RequestEditorFn) (*ListSubscriptionsResponse, error) {
+	rsp, err := c.ListSubscriptions(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSubscriptionsResponse(rsp)
+}
+
+// GetSubscriptionByIDWithResponse Get Subscription by ID
+//
+// The "Get Subscription by ID" API allows to retrieve information for a specific subscription using its unique identifier. Use this endpoint to fetch details for a single subscription based on the provided subscription ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/subscriptions/{subscriptionId} (the `GetSubscriptionByID` operationId).
+func (c *ClientWithResponses) GetSubscriptionByIDWithResponse(ctx context.Context, subscriptionID string, params *GetSubscriptionByIDParams, reqEditors ...RequestEditorFn) (*GetSubscriptionByIDResponse, error) {
+	rsp, err := c.GetSubscriptionByID(ctx, subscriptionID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSubscriptionByIDResponse(rsp)
 }
 
 // ListTransactionsWithResponse List Transactions
@@ -61135,6 +75600,890 @@ func ParseCreateInvoiceResponse(rsp *http.Response) (*CreateInvoiceResponse, err
 	return response, nil
 }
 
+// ParseCreateNewEstimateResponse parses an HTTP response from a CreateNewEstimateWithResponse call
+func ParseCreateNewEstimateResponse(rsp *http.Response) (*CreateNewEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateNewEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEstimatesResponse parses an HTTP response from a ListEstimatesWithResponse call
+func ParseListEstimatesResponse(rsp *http.Response) (*ListEstimatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEstimatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListEstimatesResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGenerateEstimateNumberResponse2 parses an HTTP response from a GenerateEstimateNumberWithResponse call
+func ParseGenerateEstimateNumberResponse2(rsp *http.Response) (*GenerateEstimateNumberResponse2, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GenerateEstimateNumberResponse2{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GenerateEstimateNumberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEstimateTemplatesResponse parses an HTTP response from a ListEstimateTemplatesWithResponse call
+func ParseListEstimateTemplatesResponse(rsp *http.Response) (*ListEstimateTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEstimateTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListEstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEstimateTemplateResponse parses an HTTP response from a CreateEstimateTemplateWithResponse call
+func ParseCreateEstimateTemplateResponse(rsp *http.Response) (*CreateEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePreviewEstimateTemplateResponse parses an HTTP response from a PreviewEstimateTemplateWithResponse call
+func ParsePreviewEstimateTemplateResponse(rsp *http.Response) (*PreviewEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEstimateTemplateResponse parses an HTTP response from a DeleteEstimateTemplateWithResponse call
+func ParseDeleteEstimateTemplateResponse(rsp *http.Response) (*DeleteEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEstimateTemplateResponse parses an HTTP response from a UpdateEstimateTemplateWithResponse call
+func ParseUpdateEstimateTemplateResponse(rsp *http.Response) (*UpdateEstimateTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEstimateTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateTemplateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEstimateResponse parses an HTTP response from a DeleteEstimateWithResponse call
+func ParseDeleteEstimateResponse(rsp *http.Response) (*DeleteEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEstimateResponse parses an HTTP response from a UpdateEstimateWithResponse call
+func ParseUpdateEstimateResponse(rsp *http.Response) (*UpdateEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateInvoiceFromEstimateResponse parses an HTTP response from a CreateInvoiceFromEstimateWithResponse call
+func ParseCreateInvoiceFromEstimateResponse(rsp *http.Response) (*CreateInvoiceFromEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateInvoiceFromEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateInvoiceFromEstimateResponseDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendEstimateResponse parses an HTTP response from a SendEstimateWithResponse call
+func ParseSendEstimateResponse(rsp *http.Response) (*SendEstimateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendEstimateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EstimateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGenerateInvoiceNumberResponse parses an HTTP response from a GenerateInvoiceNumberWithResponse call
+func ParseGenerateInvoiceNumberResponse(rsp *http.Response) (*GenerateInvoiceNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GenerateInvoiceNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GenerateInvoiceNumberResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListInvoiceSchedulesResponse parses an HTTP response from a ListInvoiceSchedulesWithResponse call
 func ParseListInvoiceSchedulesResponse(rsp *http.Response) (*ListInvoiceSchedulesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -61423,6 +76772,346 @@ func ParseUpdateInvoiceScheduleResponse(rsp *http.Response) (*UpdateInvoiceSched
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UpdateInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAutoPaymentInvoiceScheduleResponse parses an HTTP response from a AutoPaymentInvoiceScheduleWithResponse call
+func ParseAutoPaymentInvoiceScheduleResponse(rsp *http.Response) (*AutoPaymentInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AutoPaymentInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AutoPaymentInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelInvoiceScheduleResponse parses an HTTP response from a CancelInvoiceScheduleWithResponse call
+func ParseCancelInvoiceScheduleResponse(rsp *http.Response) (*CancelInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CancelInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseScheduleInvoiceScheduleResponse parses an HTTP response from a ScheduleInvoiceScheduleWithResponse call
+func ParseScheduleInvoiceScheduleResponse(rsp *http.Response) (*ScheduleInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ScheduleInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScheduleInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAndScheduleInvoiceScheduleResponse parses an HTTP response from a UpdateAndScheduleInvoiceScheduleWithResponse call
+func ParseUpdateAndScheduleInvoiceScheduleResponse(rsp *http.Response) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAndScheduleInvoiceScheduleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateAndScheduleInvoiceScheduleResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetInvoiceSettingsResponse parses an HTTP response from a GetInvoiceSettingsWithResponse call
+func ParseGetInvoiceSettingsResponse(rsp *http.Response) (*GetInvoiceSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetInvoiceSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetInvoiceSettingsResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -61815,6 +77504,210 @@ func ParseUpdateInvoiceTemplateResponse(rsp *http.Response) (*UpdateInvoiceTempl
 	return response, nil
 }
 
+// ParseUpdateInvoiceTemplateLateFeesConfigurationResponse parses an HTTP response from a UpdateInvoiceTemplateLateFeesConfigurationWithResponse call
+func ParseUpdateInvoiceTemplateLateFeesConfigurationResponse(rsp *http.Response) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceTemplateLateFeesConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoicePaymentMethodsConfigurationResponse parses an HTTP response from a UpdateInvoicePaymentMethodsConfigurationWithResponse call
+func ParseUpdateInvoicePaymentMethodsConfigurationResponse(rsp *http.Response) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoicePaymentMethodsConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceTemplateResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseText2PayInvoiceResponse parses an HTTP response from a Text2PayInvoiceWithResponse call
+func ParseText2PayInvoiceResponse(rsp *http.Response) (*Text2PayInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &Text2PayInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Text2PayInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteInvoiceResponse parses an HTTP response from a DeleteInvoiceWithResponse call
 func ParseDeleteInvoiceResponse(rsp *http.Response) (*DeleteInvoiceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -61967,6 +77860,278 @@ func ParseUpdateInvoiceResponse(rsp *http.Response) (*UpdateInvoiceResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UpdateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceLateFeesConfigurationResponse parses an HTTP response from a UpdateInvoiceLateFeesConfigurationWithResponse call
+func ParseUpdateInvoiceLateFeesConfigurationResponse(rsp *http.Response) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceLateFeesConfigurationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateInvoiceResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecordInvoiceResponse parses an HTTP response from a RecordInvoiceWithResponse call
+func ParseRecordInvoiceResponse(rsp *http.Response) (*RecordInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecordPaymentResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendInvoiceResponse parses an HTTP response from a SendInvoiceWithResponse call
+func ParseSendInvoiceResponse(rsp *http.Response) (*SendInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendInvoicesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseVoidInvoiceResponse parses an HTTP response from a VoidInvoiceWithResponse call
+func ParseVoidInvoiceResponse(rsp *http.Response) (*VoidInvoiceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VoidInvoiceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VoidInvoiceResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -64671,6 +80836,822 @@ func ParseUpdateOpportunityStatusResponse(rsp *http.Response) (*UpdateOpportunit
 	return response, nil
 }
 
+// ParseDeleteCouponResponse parses an HTTP response from a DeleteCouponWithResponse call
+func ParseDeleteCouponResponse(rsp *http.Response) (*DeleteCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCouponResponse parses an HTTP response from a GetCouponWithResponse call
+func ParseGetCouponResponse(rsp *http.Response) (*GetCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCouponResponse parses an HTTP response from a CreateCouponWithResponse call
+func ParseCreateCouponResponse(rsp *http.Response) (*CreateCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCouponResponse parses an HTTP response from a UpdateCouponWithResponse call
+func ParseUpdateCouponResponse(rsp *http.Response) (*UpdateCouponResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCouponResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCouponResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCouponsResponse parses an HTTP response from a ListCouponsWithResponse call
+func ParseListCouponsResponse(rsp *http.Response) (*ListCouponsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCouponsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListCouponsResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse parses an HTTP response from a CustomProviderMarketplaceAppUpdateCapabilitiesWithResponse call
+func ParseCustomProviderMarketplaceAppUpdateCapabilitiesResponse(rsp *http.Response) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CustomProviderMarketplaceAppUpdateCapabilitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateCustomProviderCapabilitiesResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFetchConfigResponse parses an HTTP response from a FetchConfigWithResponse call
+func ParseFetchConfigResponse(rsp *http.Response) (*FetchConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FetchConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConfigResponse parses an HTTP response from a CreateConfigWithResponse call
+func ParseCreateConfigResponse(rsp *http.Response) (*CreateConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDisconnectConfigResponse parses an HTTP response from a DisconnectConfigWithResponse call
+func ParseDisconnectConfigResponse(rsp *http.Response) (*DisconnectConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisconnectConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DisconnectCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteIntegrationResponse parses an HTTP response from a DeleteIntegrationWithResponse call
+func ParseDeleteIntegrationResponse(rsp *http.Response) (*DeleteIntegrationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteIntegrationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeleteCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateIntegrationResponse parses an HTTP response from a CreateIntegrationWithResponse call
+func ParseCreateIntegrationResponse(rsp *http.Response) (*CreateIntegrationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateIntegrationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateCustomProvidersResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateIntegrationProviderResponse parses an HTTP response from a CreateIntegrationProviderWithResponse call
+func ParseCreateIntegrationProviderResponse(rsp *http.Response) (*CreateIntegrationProviderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateIntegrationProviderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateWhitelabelIntegrationResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListOrdersResponse parses an HTTP response from a ListOrdersWithResponse call
 func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -64755,6 +81736,210 @@ func ParseGetOrderByIDResponse(rsp *http.Response) (*GetOrderByIDResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetOrderResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecordOrderPaymentResponse parses an HTTP response from a RecordOrderPaymentWithResponse call
+func ParseRecordOrderPaymentResponse(rsp *http.Response) (*RecordOrderPaymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecordOrderPaymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PostRecordOrderPaymentResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSubscriptionsResponse parses an HTTP response from a ListSubscriptionsWithResponse call
+func ParseListSubscriptionsResponse(rsp *http.Response) (*ListSubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListSubscriptionResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSubscriptionByIDResponse parses an HTTP response from a GetSubscriptionByIDWithResponse call
+func ParseGetSubscriptionByIDResponse(rsp *http.Response) (*GetSubscriptionByIDResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSubscriptionByIDResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSubscriptionResponseSchema
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

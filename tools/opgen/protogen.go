@@ -830,6 +830,14 @@ func (g *protogen) component(k schemaKey, s *yaml.Node) (*pmsg, error) {
 	if m, ok := g.schemas[k]; ok {
 		return m, nil
 	}
+	// A schema several documents declare alike has one name in the slice
+	// (payments' and invoices' ChequeDto), so one message.
+	for other, m := range g.schemas {
+		if other.doc != k.doc && g.names[other] == g.names[k] {
+			g.schemas[k] = m
+			return m, nil
+		}
+	}
 	name := upperCamel(g.names[k])
 	if g.taken[name] {
 		name = upperCamel(k.doc) + name

@@ -308,3 +308,55 @@ func TestProtoNullableAnswerMemberIsOptional(t *testing.T) {
 		t.Errorf("CreateWidgetResponse.widget has a behavior where the document does not say nullable:\n%s", plain)
 	}
 }
+
+// A schema two documents declare alike is one schema of the slice, so one
+// message, however many operations of either document reach it.
+func TestProtoSharedSchemaIsOneMessage(t *testing.T) {
+	doc := func(product string) string {
+		return `{
+  "openapi": "3.0.0",
+  "info": {"title": "` + product + `", "version": "1.0"},
+  "paths": {
+    "/` + product + `/": {
+      "post": {
+        "operationId": "create-` + product + `",
+        "security": [{"bearer": ["` + product + `.write"]}],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "locationId": {"type": "string"}, "cheque": {"$ref": "#/components/schemas/ChequeDto"}}}}}},
+        "responses": {"201": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}
+      }
+    }
+  },
+  "components": {"schemas": {
+    "ChequeDto": {"type": "object", "required": ["number"], "properties": {"number": {"type": "string"}}}
+  }}
+}
+`
+	}
+	ov := `overlay: 1.0.0
+x-speakeasy-jsonpath: rfc9535
+info: {title: fixture, version: 1.0.0}
+actions:
+- target: "$.paths.*[?@.operationId == 'create-widgets' || @.operationId == 'create-gadgets']"
+  update:
+    x-hlgate: {expose: true, access: write, safe: false, location: {in: body, name: locationId}, paging: none}
+`
+	dir, ovPath := fixture(t, map[string]string{"apps/widgets.json": doc("widgets"), "apps/gadgets.json": doc("gadgets"), "common/common-schemas.json": sliceCommon}, "", ov)
+	src, ops, err := buildAll(dir, ovPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := renderProtos(t.TempDir(), src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := string(files[schemasFile])
+	if n := strings.Count(schemas, "message ChequeDto {"); n != 1 {
+		t.Fatalf("ChequeDto is declared %d times, want once:\n%s", n, schemas)
+	}
+	for _, svc := range []string{"widgets_service.proto", "gadgets_service.proto"} {
+		if !strings.Contains(string(files[svc]), "ChequeDto cheque = 2;") {
+			t.Errorf("%s does not use ChequeDto:\n%s", svc, files[svc])
+		}
+	}
+}

@@ -1899,6 +1899,5324 @@ func (x *UpdateInvoiceResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UpdateInvoiceLateFeesConfigurationRequest is the request of
+// UpdateInvoiceLateFeesConfiguration.
+type UpdateInvoiceLateFeesConfigurationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Invoice Id
+	InvoiceId string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `protobuf:"bytes,4,opt,name=late_fees_configuration,json=lateFeesConfiguration,proto3" json:"late_fees_configuration,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) Reset() {
+	*x = UpdateInvoiceLateFeesConfigurationRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceLateFeesConfigurationRequest) ProtoMessage() {}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceLateFeesConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceLateFeesConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationRequest) GetLateFeesConfiguration() *LateFeesConfigurationDto {
+	if x != nil {
+		return x.LateFeesConfiguration
+	}
+	return nil
+}
+
+// UpdateInvoiceLateFeesConfigurationResponse is HighLevel's answer to
+// UpdateInvoiceLateFeesConfiguration, without loss.
+type UpdateInvoiceLateFeesConfigurationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Invoice Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Amount Paid
+	AmountPaid *float64 `protobuf:"fixed64,4,opt,name=amount_paid,json=amountPaid,proto3,oneof" json:"amount_paid,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,5,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,6,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *structpb.Struct `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Invoice Number
+	InvoiceNumber *float64 `protobuf:"fixed64,9,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *structpb.Struct `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Issue date in YYYY-MM-DD format
+	IssueDate *string `protobuf:"bytes,12,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Due date in YYYY-MM-DD format
+	DueDate *string `protobuf:"bytes,13,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// Discount
+	Discount *structpb.Struct `protobuf:"bytes,14,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	InvoiceItems []*structpb.Struct `protobuf:"bytes,15,rep,name=invoice_items,json=invoiceItems,proto3" json:"invoice_items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,17,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Total Amount Due
+	AmountDue *float64 `protobuf:"fixed64,18,opt,name=amount_due,json=amountDue,proto3,oneof" json:"amount_due,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,19,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,20,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,21,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Is Automatic taxes calculated for the Invoice items
+	AutomaticTaxesCalculated *bool `protobuf:"varint,22,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *structpb.Struct `protobuf:"bytes,23,opt,name=payment_schedule,json=paymentSchedule,proto3" json:"payment_schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,24,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) Reset() {
+	*x = UpdateInvoiceLateFeesConfigurationResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceLateFeesConfigurationResponse) ProtoMessage() {}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceLateFeesConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceLateFeesConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAmountPaid() float64 {
+	if x != nil && x.AmountPaid != nil {
+		return *x.AmountPaid
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetBusinessDetails() *structpb.Struct {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetInvoiceNumber() float64 {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetContactDetails() *structpb.Struct {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetDiscount() *structpb.Struct {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetInvoiceItems() []*structpb.Struct {
+	if x != nil {
+		return x.InvoiceItems
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAmountDue() float64 {
+	if x != nil && x.AmountDue != nil {
+		return *x.AmountDue
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetPaymentSchedule() *structpb.Struct {
+	if x != nil {
+		return x.PaymentSchedule
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceLateFeesConfigurationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RecordInvoiceRequest is the request of RecordInvoice.
+type RecordInvoiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Invoice Id
+	InvoiceId string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// manual payment method
+	Mode *string `protobuf:"bytes,4,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// The body's card.
+	Card *InvoicesCardDto `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
+	// The body's cheque.
+	Cheque *ChequeDto `protobuf:"bytes,6,opt,name=cheque,proto3" json:"cheque,omitempty"`
+	// Any note to be recorded with the transaction
+	Notes *string `protobuf:"bytes,7,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// Amount to be paid against the invoice.
+	Amount *float64 `protobuf:"fixed64,8,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// The body's meta.
+	Meta *structpb.Struct `protobuf:"bytes,9,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Payment Schedule Ids to be recorded against the invoice.
+	PaymentScheduleIds []string `protobuf:"bytes,10,rep,name=payment_schedule_ids,json=paymentScheduleIds,proto3" json:"payment_schedule_ids,omitempty"`
+	// Updated At to be recorded against the invoice.
+	FulfilledAt   *string `protobuf:"bytes,11,opt,name=fulfilled_at,json=fulfilledAt,proto3,oneof" json:"fulfilled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordInvoiceRequest) Reset() {
+	*x = RecordInvoiceRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordInvoiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordInvoiceRequest) ProtoMessage() {}
+
+func (x *RecordInvoiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordInvoiceRequest.ProtoReflect.Descriptor instead.
+func (*RecordInvoiceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RecordInvoiceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RecordInvoiceRequest) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *RecordInvoiceRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *RecordInvoiceRequest) GetMode() string {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return ""
+}
+
+func (x *RecordInvoiceRequest) GetCard() *InvoicesCardDto {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *RecordInvoiceRequest) GetCheque() *ChequeDto {
+	if x != nil {
+		return x.Cheque
+	}
+	return nil
+}
+
+func (x *RecordInvoiceRequest) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *RecordInvoiceRequest) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *RecordInvoiceRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RecordInvoiceRequest) GetPaymentScheduleIds() []string {
+	if x != nil {
+		return x.PaymentScheduleIds
+	}
+	return nil
+}
+
+func (x *RecordInvoiceRequest) GetFulfilledAt() string {
+	if x != nil && x.FulfilledAt != nil {
+		return *x.FulfilledAt
+	}
+	return ""
+}
+
+// RecordInvoiceResponse is HighLevel's answer to RecordInvoice, without loss.
+type RecordInvoiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// The answer's invoice.
+	Invoice *DefaultInvoiceResponseDto `protobuf:"bytes,2,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordInvoiceResponse) Reset() {
+	*x = RecordInvoiceResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordInvoiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordInvoiceResponse) ProtoMessage() {}
+
+func (x *RecordInvoiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordInvoiceResponse.ProtoReflect.Descriptor instead.
+func (*RecordInvoiceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RecordInvoiceResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *RecordInvoiceResponse) GetInvoice() *DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoice
+	}
+	return nil
+}
+
+func (x *RecordInvoiceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SendInvoiceRequest is the request of SendInvoice.
+type SendInvoiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Invoice Id
+	InvoiceId string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Please ensure that the UserId corresponds to an authorized personnel,
+	// either by an employee ID or agency ID, to access this location. This
+	// account will serve as the primary channel for all future communications
+	// and updates.
+	UserId *string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The body's action.
+	Action *string `protobuf:"bytes,5,opt,name=action,proto3,oneof" json:"action,omitempty"`
+	// The body's liveMode.
+	LiveMode *bool `protobuf:"varint,6,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `protobuf:"bytes,7,opt,name=sent_from,json=sentFrom,proto3" json:"sent_from,omitempty"`
+	// auto-payment configuration
+	AutoPayment   *AutoPaymentDetailsDto `protobuf:"bytes,8,opt,name=auto_payment,json=autoPayment,proto3" json:"auto_payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendInvoiceRequest) Reset() {
+	*x = SendInvoiceRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendInvoiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendInvoiceRequest) ProtoMessage() {}
+
+func (x *SendInvoiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendInvoiceRequest.ProtoReflect.Descriptor instead.
+func (*SendInvoiceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SendInvoiceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SendInvoiceRequest) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *SendInvoiceRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SendInvoiceRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *SendInvoiceRequest) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *SendInvoiceRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SendInvoiceRequest) GetSentFrom() *InvoiceSettingsSenderConfigurationDto {
+	if x != nil {
+		return x.SentFrom
+	}
+	return nil
+}
+
+func (x *SendInvoiceRequest) GetAutoPayment() *AutoPaymentDetailsDto {
+	if x != nil {
+		return x.AutoPayment
+	}
+	return nil
+}
+
+// SendInvoiceResponse is HighLevel's answer to SendInvoice, without loss.
+type SendInvoiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's invoice.
+	Invoice *DefaultInvoiceResponseDto `protobuf:"bytes,1,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// The answer's smsData.
+	SmsData *structpb.Struct `protobuf:"bytes,2,opt,name=sms_data,json=smsData,proto3" json:"sms_data,omitempty"`
+	// The answer's emailData.
+	EmailData *structpb.Struct `protobuf:"bytes,3,opt,name=email_data,json=emailData,proto3" json:"email_data,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendInvoiceResponse) Reset() {
+	*x = SendInvoiceResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendInvoiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendInvoiceResponse) ProtoMessage() {}
+
+func (x *SendInvoiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendInvoiceResponse.ProtoReflect.Descriptor instead.
+func (*SendInvoiceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendInvoiceResponse) GetInvoice() *DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoice
+	}
+	return nil
+}
+
+func (x *SendInvoiceResponse) GetSmsData() *structpb.Struct {
+	if x != nil {
+		return x.SmsData
+	}
+	return nil
+}
+
+func (x *SendInvoiceResponse) GetEmailData() *structpb.Struct {
+	if x != nil {
+		return x.EmailData
+	}
+	return nil
+}
+
+func (x *SendInvoiceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// VoidInvoiceRequest is the request of VoidInvoice.
+type VoidInvoiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Invoice Id
+	InvoiceId string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	// Alt Type
+	AltType       *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoidInvoiceRequest) Reset() {
+	*x = VoidInvoiceRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoidInvoiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoidInvoiceRequest) ProtoMessage() {}
+
+func (x *VoidInvoiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoidInvoiceRequest.ProtoReflect.Descriptor instead.
+func (*VoidInvoiceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VoidInvoiceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *VoidInvoiceRequest) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *VoidInvoiceRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+// VoidInvoiceResponse is HighLevel's answer to VoidInvoice, without loss.
+type VoidInvoiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Invoice Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Amount Paid
+	AmountPaid *float64 `protobuf:"fixed64,4,opt,name=amount_paid,json=amountPaid,proto3,oneof" json:"amount_paid,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,5,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,6,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *structpb.Struct `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Invoice Number
+	InvoiceNumber *float64 `protobuf:"fixed64,9,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *structpb.Struct `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Issue date in YYYY-MM-DD format
+	IssueDate *string `protobuf:"bytes,12,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Due date in YYYY-MM-DD format
+	DueDate *string `protobuf:"bytes,13,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// Discount
+	Discount *structpb.Struct `protobuf:"bytes,14,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	InvoiceItems []*structpb.Struct `protobuf:"bytes,15,rep,name=invoice_items,json=invoiceItems,proto3" json:"invoice_items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,17,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Total Amount Due
+	AmountDue *float64 `protobuf:"fixed64,18,opt,name=amount_due,json=amountDue,proto3,oneof" json:"amount_due,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,19,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,20,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,21,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Is Automatic taxes calculated for the Invoice items
+	AutomaticTaxesCalculated *bool `protobuf:"varint,22,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *structpb.Struct `protobuf:"bytes,23,opt,name=payment_schedule,json=paymentSchedule,proto3" json:"payment_schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,24,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoidInvoiceResponse) Reset() {
+	*x = VoidInvoiceResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoidInvoiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoidInvoiceResponse) ProtoMessage() {}
+
+func (x *VoidInvoiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoidInvoiceResponse.ProtoReflect.Descriptor instead.
+func (*VoidInvoiceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *VoidInvoiceResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *VoidInvoiceResponse) GetAmountPaid() float64 {
+	if x != nil && x.AmountPaid != nil {
+		return *x.AmountPaid
+	}
+	return 0
+}
+
+func (x *VoidInvoiceResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetBusinessDetails() *structpb.Struct {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *VoidInvoiceResponse) GetInvoiceNumber() float64 {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return 0
+}
+
+func (x *VoidInvoiceResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetContactDetails() *structpb.Struct {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *VoidInvoiceResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetDiscount() *structpb.Struct {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *VoidInvoiceResponse) GetInvoiceItems() []*structpb.Struct {
+	if x != nil {
+		return x.InvoiceItems
+	}
+	return nil
+}
+
+func (x *VoidInvoiceResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *VoidInvoiceResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetAmountDue() float64 {
+	if x != nil && x.AmountDue != nil {
+		return *x.AmountDue
+	}
+	return 0
+}
+
+func (x *VoidInvoiceResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *VoidInvoiceResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *VoidInvoiceResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *VoidInvoiceResponse) GetPaymentSchedule() *structpb.Struct {
+	if x != nil {
+		return x.PaymentSchedule
+	}
+	return nil
+}
+
+func (x *VoidInvoiceResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateNewEstimateRequest is the request of CreateNewEstimate.
+type CreateNewEstimateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Estimate Name
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,4,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,5,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// An array of items for the estimate.
+	Items []*EstimateLineItemDto `protobuf:"bytes,6,rep,name=items,proto3" json:"items,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,7,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,8,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Terms notes, Also supports HTML markups
+	TermsNotes *string `protobuf:"bytes,9,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Title for the estimate
+	Title *string `protobuf:"bytes,10,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Contact information to send the estimate to
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Estimate Number, if not specified will take in the next valid estimate
+	// number
+	EstimateNumber *float64 `protobuf:"fixed64,12,opt,name=estimate_number,json=estimateNumber,proto3,oneof" json:"estimate_number,omitempty"`
+	// issue date estimate
+	IssueDate *string `protobuf:"bytes,13,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// expiry date estimate
+	ExpiryDate *string `protobuf:"bytes,14,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// Email and sent to details for the estimate
+	SentTo *SentToDto `protobuf:"bytes,15,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Automatic taxes enabled for the Estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,16,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Meta data for the estimate
+	Meta *structpb.Struct `protobuf:"bytes,17,opt,name=meta,proto3" json:"meta,omitempty"`
+	// When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `protobuf:"bytes,18,opt,name=send_estimate_details,json=sendEstimateDetails,proto3" json:"send_estimate_details,omitempty"`
+	// frequency settings for the estimate
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,19,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Prefix for the estimate number
+	EstimateNumberPrefix *string `protobuf:"bytes,20,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// User Id
+	UserId *string `protobuf:"bytes,21,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,22,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Auto invoice for the estimate
+	AutoInvoice *AutoInvoicingDto `protobuf:"bytes,23,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,24,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	// Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `protobuf:"bytes,25,opt,name=payment_schedule_config,json=paymentScheduleConfig,proto3" json:"payment_schedule_config,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *CreateNewEstimateRequest) Reset() {
+	*x = CreateNewEstimateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNewEstimateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNewEstimateRequest) ProtoMessage() {}
+
+func (x *CreateNewEstimateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNewEstimateRequest.ProtoReflect.Descriptor instead.
+func (*CreateNewEstimateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateNewEstimateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateNewEstimateRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetEstimateNumber() float64 {
+	if x != nil && x.EstimateNumber != nil {
+		return *x.EstimateNumber
+	}
+	return 0
+}
+
+func (x *CreateNewEstimateRequest) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetSentTo() *SentToDto {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *CreateNewEstimateRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetSendEstimateDetails() *SendEstimateDto {
+	if x != nil {
+		return x.SendEstimateDetails
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetAutoInvoice() *AutoInvoicingDto {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateRequest) GetPaymentScheduleConfig() *PaymentScheduleConfigDto {
+	if x != nil {
+		return x.PaymentScheduleConfig
+	}
+	return nil
+}
+
+// CreateNewEstimateResponse is HighLevel's answer to CreateNewEstimate,
+// without loss.
+type CreateNewEstimateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNewEstimateResponse) Reset() {
+	*x = CreateNewEstimateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNewEstimateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNewEstimateResponse) ProtoMessage() {}
+
+func (x *CreateNewEstimateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNewEstimateResponse.ProtoReflect.Descriptor instead.
+func (*CreateNewEstimateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateNewEstimateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateNewEstimateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateNewEstimateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *CreateNewEstimateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *CreateNewEstimateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *CreateNewEstimateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *CreateNewEstimateResponse) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *CreateNewEstimateResponse) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *CreateNewEstimateResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateNewEstimateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteEstimateRequest is the request of DeleteEstimate.
+type DeleteEstimateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Estimate Id
+	EstimateId string `protobuf:"bytes,2,opt,name=estimate_id,json=estimateId,proto3" json:"estimate_id,omitempty"`
+	// The body's altType.
+	AltType       *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEstimateRequest) Reset() {
+	*x = DeleteEstimateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEstimateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEstimateRequest) ProtoMessage() {}
+
+func (x *DeleteEstimateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEstimateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEstimateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeleteEstimateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateRequest) GetEstimateId() string {
+	if x != nil {
+		return x.EstimateId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+// DeleteEstimateResponse is HighLevel's answer to DeleteEstimate, without
+// loss.
+type DeleteEstimateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEstimateResponse) Reset() {
+	*x = DeleteEstimateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEstimateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEstimateResponse) ProtoMessage() {}
+
+func (x *DeleteEstimateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEstimateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEstimateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteEstimateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *DeleteEstimateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *DeleteEstimateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *DeleteEstimateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *DeleteEstimateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *DeleteEstimateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *DeleteEstimateResponse) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *DeleteEstimateResponse) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *DeleteEstimateResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateEstimateRequest is the request of UpdateEstimate.
+type UpdateEstimateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Estimate Id
+	EstimateId string `protobuf:"bytes,2,opt,name=estimate_id,json=estimateId,proto3" json:"estimate_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Estimate Name
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,5,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,6,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// An array of items for the estimate.
+	Items []*EstimateLineItemDto `protobuf:"bytes,7,rep,name=items,proto3" json:"items,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,8,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,9,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Terms notes, Also supports HTML markups
+	TermsNotes *string `protobuf:"bytes,10,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Title for the estimate
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Contact information to send the estimate to
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,12,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Estimate Number, if not specified will take in the next valid estimate
+	// number
+	EstimateNumber *float64 `protobuf:"fixed64,13,opt,name=estimate_number,json=estimateNumber,proto3,oneof" json:"estimate_number,omitempty"`
+	// issue date estimate
+	IssueDate *string `protobuf:"bytes,14,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// expiry date estimate
+	ExpiryDate *string `protobuf:"bytes,15,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// Email and sent to details for the estimate
+	SentTo *SentToDto `protobuf:"bytes,16,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Automatic taxes enabled for the Estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,17,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Meta data for the estimate
+	Meta *structpb.Struct `protobuf:"bytes,18,opt,name=meta,proto3" json:"meta,omitempty"`
+	// When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `protobuf:"bytes,19,opt,name=send_estimate_details,json=sendEstimateDetails,proto3" json:"send_estimate_details,omitempty"`
+	// frequency settings for the estimate
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,20,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Prefix for the estimate number
+	EstimateNumberPrefix *string `protobuf:"bytes,21,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// User Id
+	UserId *string `protobuf:"bytes,22,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,23,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Auto invoice for the estimate
+	AutoInvoice *AutoInvoicingDto `protobuf:"bytes,24,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,25,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	// Payment Schedule Config for the estimate
+	PaymentScheduleConfig *PaymentScheduleConfigDto `protobuf:"bytes,26,opt,name=payment_schedule_config,json=paymentScheduleConfig,proto3" json:"payment_schedule_config,omitempty"`
+	// Estimate Status
+	EstimateStatus *string `protobuf:"bytes,27,opt,name=estimate_status,json=estimateStatus,proto3,oneof" json:"estimate_status,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateRequest) Reset() {
+	*x = UpdateEstimateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateRequest) ProtoMessage() {}
+
+func (x *UpdateEstimateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateEstimateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetEstimateId() string {
+	if x != nil {
+		return x.EstimateId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateEstimateRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetEstimateNumber() float64 {
+	if x != nil && x.EstimateNumber != nil {
+		return *x.EstimateNumber
+	}
+	return 0
+}
+
+func (x *UpdateEstimateRequest) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetSentTo() *SentToDto {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *UpdateEstimateRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetSendEstimateDetails() *SendEstimateDto {
+	if x != nil {
+		return x.SendEstimateDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetAutoInvoice() *AutoInvoicingDto {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetPaymentScheduleConfig() *PaymentScheduleConfigDto {
+	if x != nil {
+		return x.PaymentScheduleConfig
+	}
+	return nil
+}
+
+func (x *UpdateEstimateRequest) GetEstimateStatus() string {
+	if x != nil && x.EstimateStatus != nil {
+		return *x.EstimateStatus
+	}
+	return ""
+}
+
+// UpdateEstimateResponse is HighLevel's answer to UpdateEstimate, without
+// loss.
+type UpdateEstimateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateResponse) Reset() {
+	*x = UpdateEstimateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateResponse) ProtoMessage() {}
+
+func (x *UpdateEstimateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateEstimateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateEstimateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *UpdateEstimateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateEstimateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *UpdateEstimateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *UpdateEstimateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *UpdateEstimateResponse) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *UpdateEstimateResponse) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *UpdateEstimateResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateInvoiceFromEstimateRequest is the request of
+// CreateInvoiceFromEstimate.
+type CreateInvoiceFromEstimateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Estimate Id
+	EstimateId string `protobuf:"bytes,2,opt,name=estimate_id,json=estimateId,proto3" json:"estimate_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Mark Estimate as Invoiced
+	MarkAsInvoiced *bool `protobuf:"varint,4,opt,name=mark_as_invoiced,json=markAsInvoiced,proto3,oneof" json:"mark_as_invoiced,omitempty"`
+	// Version of the update request
+	Version       *string `protobuf:"bytes,5,opt,name=version,proto3,oneof" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvoiceFromEstimateRequest) Reset() {
+	*x = CreateInvoiceFromEstimateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvoiceFromEstimateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvoiceFromEstimateRequest) ProtoMessage() {}
+
+func (x *CreateInvoiceFromEstimateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvoiceFromEstimateRequest.ProtoReflect.Descriptor instead.
+func (*CreateInvoiceFromEstimateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateInvoiceFromEstimateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateInvoiceFromEstimateRequest) GetEstimateId() string {
+	if x != nil {
+		return x.EstimateId
+	}
+	return ""
+}
+
+func (x *CreateInvoiceFromEstimateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateInvoiceFromEstimateRequest) GetMarkAsInvoiced() bool {
+	if x != nil && x.MarkAsInvoiced != nil {
+		return *x.MarkAsInvoiced
+	}
+	return false
+}
+
+func (x *CreateInvoiceFromEstimateRequest) GetVersion() string {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return ""
+}
+
+// CreateInvoiceFromEstimateResponse is HighLevel's answer to
+// CreateInvoiceFromEstimate, without loss.
+type CreateInvoiceFromEstimateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Estimate details
+	Estimate *EstimateResponseDto `protobuf:"bytes,1,opt,name=estimate,proto3" json:"estimate,omitempty"`
+	// Invoice details
+	Invoice *DefaultInvoiceResponseDto `protobuf:"bytes,2,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvoiceFromEstimateResponse) Reset() {
+	*x = CreateInvoiceFromEstimateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvoiceFromEstimateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvoiceFromEstimateResponse) ProtoMessage() {}
+
+func (x *CreateInvoiceFromEstimateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvoiceFromEstimateResponse.ProtoReflect.Descriptor instead.
+func (*CreateInvoiceFromEstimateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateInvoiceFromEstimateResponse) GetEstimate() *EstimateResponseDto {
+	if x != nil {
+		return x.Estimate
+	}
+	return nil
+}
+
+func (x *CreateInvoiceFromEstimateResponse) GetInvoice() *DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoice
+	}
+	return nil
+}
+
+func (x *CreateInvoiceFromEstimateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SendEstimateRequest is the request of SendEstimate.
+type SendEstimateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Estimate Id
+	EstimateId string `protobuf:"bytes,2,opt,name=estimate_id,json=estimateId,proto3" json:"estimate_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The body's action.
+	Action *string `protobuf:"bytes,4,opt,name=action,proto3,oneof" json:"action,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,5,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Please ensure that the UserId corresponds to an authorized personnel,
+	// either by an employee ID or agency ID, to access this location. This
+	// account will serve as the primary channel for all future communications
+	// and updates.
+	UserId *string `protobuf:"bytes,6,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `protobuf:"bytes,7,opt,name=sent_from,json=sentFrom,proto3" json:"sent_from,omitempty"`
+	// estimate name
+	EstimateName  *string `protobuf:"bytes,8,opt,name=estimate_name,json=estimateName,proto3,oneof" json:"estimate_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEstimateRequest) Reset() {
+	*x = SendEstimateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEstimateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEstimateRequest) ProtoMessage() {}
+
+func (x *SendEstimateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEstimateRequest.ProtoReflect.Descriptor instead.
+func (*SendEstimateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SendEstimateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *SendEstimateRequest) GetEstimateId() string {
+	if x != nil {
+		return x.EstimateId
+	}
+	return ""
+}
+
+func (x *SendEstimateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SendEstimateRequest) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *SendEstimateRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SendEstimateRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *SendEstimateRequest) GetSentFrom() *InvoiceSettingsSenderConfigurationDto {
+	if x != nil {
+		return x.SentFrom
+	}
+	return nil
+}
+
+func (x *SendEstimateRequest) GetEstimateName() string {
+	if x != nil && x.EstimateName != nil {
+		return *x.EstimateName
+	}
+	return ""
+}
+
+// SendEstimateResponse is HighLevel's answer to SendEstimate, without loss.
+type SendEstimateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEstimateResponse) Reset() {
+	*x = SendEstimateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEstimateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEstimateResponse) ProtoMessage() {}
+
+func (x *SendEstimateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEstimateResponse.ProtoReflect.Descriptor instead.
+func (*SendEstimateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SendEstimateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SendEstimateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *SendEstimateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *SendEstimateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *SendEstimateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *SendEstimateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *SendEstimateResponse) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *SendEstimateResponse) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *SendEstimateResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *SendEstimateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListEstimatesRequest is the request of ListEstimates.
+type ListEstimatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// startAt in YYYY-MM-DD format
+	StartAt *string `protobuf:"bytes,2,opt,name=start_at,json=startAt,proto3,oneof" json:"start_at,omitempty"`
+	// endAt in YYYY-MM-DD format
+	EndAt *string `protobuf:"bytes,3,opt,name=end_at,json=endAt,proto3,oneof" json:"end_at,omitempty"`
+	// search text for estimates name
+	Search *string `protobuf:"bytes,4,opt,name=search,proto3,oneof" json:"search,omitempty"`
+	// estimate status
+	Status *string `protobuf:"bytes,5,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Contact ID for the estimate
+	ContactId *string `protobuf:"bytes,6,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEstimatesRequest) Reset() {
+	*x = ListEstimatesRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEstimatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEstimatesRequest) ProtoMessage() {}
+
+func (x *ListEstimatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEstimatesRequest.ProtoReflect.Descriptor instead.
+func (*ListEstimatesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListEstimatesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetStartAt() string {
+	if x != nil && x.StartAt != nil {
+		return *x.StartAt
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetEndAt() string {
+	if x != nil && x.EndAt != nil {
+		return *x.EndAt
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetSearch() string {
+	if x != nil && x.Search != nil {
+		return *x.Search
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ListEstimatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEstimatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListEstimatesResponse is HighLevel's answer to ListEstimates, without loss.
+type ListEstimatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// List of estimates
+	Estimates []*EstimateResponseDto `protobuf:"bytes,1,rep,name=estimates,proto3" json:"estimates,omitempty"`
+	// Unique identifier for tracing the request
+	TraceId *string `protobuf:"bytes,2,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's total).
+	TotalSize int32 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEstimatesResponse) Reset() {
+	*x = ListEstimatesResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEstimatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEstimatesResponse) ProtoMessage() {}
+
+func (x *ListEstimatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEstimatesResponse.ProtoReflect.Descriptor instead.
+func (*ListEstimatesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListEstimatesResponse) GetEstimates() []*EstimateResponseDto {
+	if x != nil {
+		return x.Estimates
+	}
+	return nil
+}
+
+func (x *ListEstimatesResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *ListEstimatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListEstimatesResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListEstimatesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GenerateEstimateNumberRequest is the request of GenerateEstimateNumber.
+type GenerateEstimateNumberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateEstimateNumberRequest) Reset() {
+	*x = GenerateEstimateNumberRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateEstimateNumberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateEstimateNumberRequest) ProtoMessage() {}
+
+func (x *GenerateEstimateNumberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateEstimateNumberRequest.ProtoReflect.Descriptor instead.
+func (*GenerateEstimateNumberRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GenerateEstimateNumberRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GenerateEstimateNumberResponse is HighLevel's answer to
+// GenerateEstimateNumber, without loss.
+type GenerateEstimateNumberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's estimateNumber.
+	EstimateNumber *float64 `protobuf:"fixed64,1,opt,name=estimate_number,json=estimateNumber,proto3,oneof" json:"estimate_number,omitempty"`
+	// The answer's traceId.
+	TraceId *string `protobuf:"bytes,2,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateEstimateNumberResponse) Reset() {
+	*x = GenerateEstimateNumberResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateEstimateNumberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateEstimateNumberResponse) ProtoMessage() {}
+
+func (x *GenerateEstimateNumberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateEstimateNumberResponse.ProtoReflect.Descriptor instead.
+func (*GenerateEstimateNumberResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GenerateEstimateNumberResponse) GetEstimateNumber() float64 {
+	if x != nil && x.EstimateNumber != nil {
+		return *x.EstimateNumber
+	}
+	return 0
+}
+
+func (x *GenerateEstimateNumberResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *GenerateEstimateNumberResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListEstimateTemplatesRequest is the request of ListEstimateTemplates.
+type ListEstimateTemplatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// To search for an estimate template by id / name
+	Search *string `protobuf:"bytes,2,opt,name=search,proto3,oneof" json:"search,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEstimateTemplatesRequest) Reset() {
+	*x = ListEstimateTemplatesRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEstimateTemplatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEstimateTemplatesRequest) ProtoMessage() {}
+
+func (x *ListEstimateTemplatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEstimateTemplatesRequest.ProtoReflect.Descriptor instead.
+func (*ListEstimateTemplatesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListEstimateTemplatesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListEstimateTemplatesRequest) GetSearch() string {
+	if x != nil && x.Search != nil {
+		return *x.Search
+	}
+	return ""
+}
+
+func (x *ListEstimateTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEstimateTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListEstimateTemplatesResponse is HighLevel's answer to
+// ListEstimateTemplates, without loss.
+type ListEstimateTemplatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// List of estimate templates
+	Data []*EstimateTemplateResponseDTO `protobuf:"bytes,1,rep,name=data,proto3" json:"data,omitempty"`
+	// Unique identifier for tracing the request
+	TraceId *string `protobuf:"bytes,2,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's totalCount).
+	TotalSize int32 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEstimateTemplatesResponse) Reset() {
+	*x = ListEstimateTemplatesResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEstimateTemplatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEstimateTemplatesResponse) ProtoMessage() {}
+
+func (x *ListEstimateTemplatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEstimateTemplatesResponse.ProtoReflect.Descriptor instead.
+func (*ListEstimateTemplatesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListEstimateTemplatesResponse) GetData() []*EstimateTemplateResponseDTO {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ListEstimateTemplatesResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *ListEstimateTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListEstimateTemplatesResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListEstimateTemplatesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateEstimateTemplateRequest is the request of CreateEstimateTemplate.
+type CreateEstimateTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Estimate Name
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,4,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,5,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// An array of items for the estimate.
+	Items []*EstimateLineItemDto `protobuf:"bytes,6,rep,name=items,proto3" json:"items,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,7,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,8,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Terms notes, Also supports HTML markups
+	TermsNotes *string `protobuf:"bytes,9,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Title for the estimate
+	Title *string `protobuf:"bytes,10,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Automatic taxes enabled for the Estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,11,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Meta data for the estimate
+	Meta *structpb.Struct `protobuf:"bytes,12,opt,name=meta,proto3" json:"meta,omitempty"`
+	// When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `protobuf:"bytes,13,opt,name=send_estimate_details,json=sendEstimateDetails,proto3" json:"send_estimate_details,omitempty"`
+	// Prefix for the estimate number
+	EstimateNumberPrefix *string `protobuf:"bytes,14,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,15,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,16,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *CreateEstimateTemplateRequest) Reset() {
+	*x = CreateEstimateTemplateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateEstimateTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateEstimateTemplateRequest) ProtoMessage() {}
+
+func (x *CreateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateEstimateTemplateRequest.ProtoReflect.Descriptor instead.
+func (*CreateEstimateTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateEstimateTemplateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateEstimateTemplateRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *CreateEstimateTemplateRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetSendEstimateDetails() *SendEstimateDto {
+	if x != nil {
+		return x.SendEstimateDetails
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+// CreateEstimateTemplateResponse is HighLevel's answer to
+// CreateEstimateTemplate, without loss.
+type CreateEstimateTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateEstimateTemplateResponse) Reset() {
+	*x = CreateEstimateTemplateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateEstimateTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateEstimateTemplateResponse) ProtoMessage() {}
+
+func (x *CreateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateEstimateTemplateResponse.ProtoReflect.Descriptor instead.
+func (*CreateEstimateTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateEstimateTemplateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CreateEstimateTemplateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateEstimateTemplateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *CreateEstimateTemplateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *CreateEstimateTemplateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *CreateEstimateTemplateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *CreateEstimateTemplateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CreateEstimateTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteEstimateTemplateRequest is the request of DeleteEstimateTemplate.
+type DeleteEstimateTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	TemplateId string `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	// The body's altType.
+	AltType       *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEstimateTemplateRequest) Reset() {
+	*x = DeleteEstimateTemplateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEstimateTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEstimateTemplateRequest) ProtoMessage() {}
+
+func (x *DeleteEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEstimateTemplateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEstimateTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DeleteEstimateTemplateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateRequest) GetTemplateId() string {
+	if x != nil {
+		return x.TemplateId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+// DeleteEstimateTemplateResponse is HighLevel's answer to
+// DeleteEstimateTemplate, without loss.
+type DeleteEstimateTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEstimateTemplateResponse) Reset() {
+	*x = DeleteEstimateTemplateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEstimateTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEstimateTemplateResponse) ProtoMessage() {}
+
+func (x *DeleteEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEstimateTemplateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEstimateTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *DeleteEstimateTemplateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *DeleteEstimateTemplateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *DeleteEstimateTemplateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *DeleteEstimateTemplateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DeleteEstimateTemplateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *DeleteEstimateTemplateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *DeleteEstimateTemplateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *DeleteEstimateTemplateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *DeleteEstimateTemplateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *DeleteEstimateTemplateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *DeleteEstimateTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateEstimateTemplateRequest is the request of UpdateEstimateTemplate.
+type UpdateEstimateTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	TemplateId string `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Estimate Name
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,5,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,6,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// An array of items for the estimate.
+	Items []*EstimateLineItemDto `protobuf:"bytes,7,rep,name=items,proto3" json:"items,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,8,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,9,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Terms notes, Also supports HTML markups
+	TermsNotes *string `protobuf:"bytes,10,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Title for the estimate
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Automatic taxes enabled for the Estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,12,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Meta data for the estimate
+	Meta *structpb.Struct `protobuf:"bytes,13,opt,name=meta,proto3" json:"meta,omitempty"`
+	// When sending estimate directly while saving
+	SendEstimateDetails *SendEstimateDto `protobuf:"bytes,14,opt,name=send_estimate_details,json=sendEstimateDetails,proto3" json:"send_estimate_details,omitempty"`
+	// Prefix for the estimate number
+	EstimateNumberPrefix *string `protobuf:"bytes,15,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,16,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// miscellaneous charges for the estimate
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,17,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateTemplateRequest) Reset() {
+	*x = UpdateEstimateTemplateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateTemplateRequest) ProtoMessage() {}
+
+func (x *UpdateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateTemplateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UpdateEstimateTemplateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetTemplateId() string {
+	if x != nil {
+		return x.TemplateId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateEstimateTemplateRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *UpdateEstimateTemplateRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetSendEstimateDetails() *SendEstimateDto {
+	if x != nil {
+		return x.SendEstimateDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+// UpdateEstimateTemplateResponse is HighLevel's answer to
+// UpdateEstimateTemplate, without loss.
+type UpdateEstimateTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateTemplateResponse) Reset() {
+	*x = UpdateEstimateTemplateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateTemplateResponse) ProtoMessage() {}
+
+func (x *UpdateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateTemplateResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UpdateEstimateTemplateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateEstimateTemplateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *UpdateEstimateTemplateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *UpdateEstimateTemplateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateEstimateTemplateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *UpdateEstimateTemplateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *UpdateEstimateTemplateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateEstimateTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PreviewEstimateTemplateRequest is the request of PreviewEstimateTemplate.
+type PreviewEstimateTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	TemplateId    *string `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3,oneof" json:"template_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewEstimateTemplateRequest) Reset() {
+	*x = PreviewEstimateTemplateRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewEstimateTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewEstimateTemplateRequest) ProtoMessage() {}
+
+func (x *PreviewEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewEstimateTemplateRequest.ProtoReflect.Descriptor instead.
+func (*PreviewEstimateTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PreviewEstimateTemplateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateRequest) GetTemplateId() string {
+	if x != nil && x.TemplateId != nil {
+		return *x.TemplateId
+	}
+	return ""
+}
+
+// PreviewEstimateTemplateResponse is HighLevel's answer to
+// PreviewEstimateTemplate, without loss.
+type PreviewEstimateTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewEstimateTemplateResponse) Reset() {
+	*x = PreviewEstimateTemplateResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewEstimateTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewEstimateTemplateResponse) ProtoMessage() {}
+
+func (x *PreviewEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewEstimateTemplateResponse.ProtoReflect.Descriptor instead.
+func (*PreviewEstimateTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PreviewEstimateTemplateResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *PreviewEstimateTemplateResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *PreviewEstimateTemplateResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *PreviewEstimateTemplateResponse) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *PreviewEstimateTemplateResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *PreviewEstimateTemplateResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *PreviewEstimateTemplateResponse) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *PreviewEstimateTemplateResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *PreviewEstimateTemplateResponse) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *PreviewEstimateTemplateResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *PreviewEstimateTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GenerateInvoiceNumberRequest is the request of GenerateInvoiceNumber.
+type GenerateInvoiceNumberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateInvoiceNumberRequest) Reset() {
+	*x = GenerateInvoiceNumberRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateInvoiceNumberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateInvoiceNumberRequest) ProtoMessage() {}
+
+func (x *GenerateInvoiceNumberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateInvoiceNumberRequest.ProtoReflect.Descriptor instead.
+func (*GenerateInvoiceNumberRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GenerateInvoiceNumberRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GenerateInvoiceNumberResponse is HighLevel's answer to
+// GenerateInvoiceNumber, without loss.
+type GenerateInvoiceNumberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Number
+	InvoiceNumber *float64 `protobuf:"fixed64,1,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateInvoiceNumberResponse) Reset() {
+	*x = GenerateInvoiceNumberResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateInvoiceNumberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateInvoiceNumberResponse) ProtoMessage() {}
+
+func (x *GenerateInvoiceNumberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateInvoiceNumberResponse.ProtoReflect.Descriptor instead.
+func (*GenerateInvoiceNumberResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GenerateInvoiceNumberResponse) GetInvoiceNumber() float64 {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return 0
+}
+
+func (x *GenerateInvoiceNumberResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ListInvoiceSchedulesRequest is the request of ListInvoiceSchedules.
 type ListInvoiceSchedulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1925,7 +7243,7 @@ type ListInvoiceSchedulesRequest struct {
 
 func (x *ListInvoiceSchedulesRequest) Reset() {
 	*x = ListInvoiceSchedulesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +7255,7 @@ func (x *ListInvoiceSchedulesRequest) String() string {
 func (*ListInvoiceSchedulesRequest) ProtoMessage() {}
 
 func (x *ListInvoiceSchedulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +7268,7 @@ func (x *ListInvoiceSchedulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceSchedulesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoiceSchedulesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListInvoiceSchedulesRequest) GetLocationId() string {
@@ -2029,7 +7347,7 @@ type ListInvoiceSchedulesResponse struct {
 
 func (x *ListInvoiceSchedulesResponse) Reset() {
 	*x = ListInvoiceSchedulesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +7359,7 @@ func (x *ListInvoiceSchedulesResponse) String() string {
 func (*ListInvoiceSchedulesResponse) ProtoMessage() {}
 
 func (x *ListInvoiceSchedulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +7372,7 @@ func (x *ListInvoiceSchedulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceSchedulesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoiceSchedulesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListInvoiceSchedulesResponse) GetSchedules() []*GetScheduleResponseDto {
@@ -2133,7 +7451,7 @@ type CreateInvoiceScheduleRequest struct {
 
 func (x *CreateInvoiceScheduleRequest) Reset() {
 	*x = CreateInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +7463,7 @@ func (x *CreateInvoiceScheduleRequest) String() string {
 func (*CreateInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +7476,7 @@ func (x *CreateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateInvoiceScheduleRequest) GetLocationId() string {
@@ -2346,7 +7664,7 @@ type CreateInvoiceScheduleResponse struct {
 
 func (x *CreateInvoiceScheduleResponse) Reset() {
 	*x = CreateInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +7676,7 @@ func (x *CreateInvoiceScheduleResponse) String() string {
 func (*CreateInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +7689,7 @@ func (x *CreateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateInvoiceScheduleResponse) GetId() string {
@@ -2528,7 +7846,7 @@ type DeleteInvoiceScheduleRequest struct {
 
 func (x *DeleteInvoiceScheduleRequest) Reset() {
 	*x = DeleteInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +7858,7 @@ func (x *DeleteInvoiceScheduleRequest) String() string {
 func (*DeleteInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *DeleteInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +7871,7 @@ func (x *DeleteInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteInvoiceScheduleRequest) GetLocationId() string {
@@ -2586,7 +7904,7 @@ type DeleteInvoiceScheduleResponse struct {
 
 func (x *DeleteInvoiceScheduleResponse) Reset() {
 	*x = DeleteInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +7916,7 @@ func (x *DeleteInvoiceScheduleResponse) String() string {
 func (*DeleteInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *DeleteInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +7929,7 @@ func (x *DeleteInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteInvoiceScheduleResponse) GetSuccess() bool {
@@ -2642,7 +7960,7 @@ type GetInvoiceScheduleRequest struct {
 
 func (x *GetInvoiceScheduleRequest) Reset() {
 	*x = GetInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2654,7 +7972,7 @@ func (x *GetInvoiceScheduleRequest) String() string {
 func (*GetInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *GetInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2667,7 +7985,7 @@ func (x *GetInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetInvoiceScheduleRequest) GetLocationId() string {
@@ -2736,7 +8054,7 @@ type GetInvoiceScheduleResponse struct {
 
 func (x *GetInvoiceScheduleResponse) Reset() {
 	*x = GetInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +8066,7 @@ func (x *GetInvoiceScheduleResponse) String() string {
 func (*GetInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *GetInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +8079,7 @@ func (x *GetInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetInvoiceScheduleResponse) GetId() string {
@@ -2944,7 +8262,7 @@ type UpdateInvoiceScheduleRequest struct {
 
 func (x *UpdateInvoiceScheduleRequest) Reset() {
 	*x = UpdateInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +8274,7 @@ func (x *UpdateInvoiceScheduleRequest) String() string {
 func (*UpdateInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +8287,7 @@ func (x *UpdateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UpdateInvoiceScheduleRequest) GetLocationId() string {
@@ -3129,7 +8447,7 @@ type UpdateInvoiceScheduleResponse struct {
 
 func (x *UpdateInvoiceScheduleResponse) Reset() {
 	*x = UpdateInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3141,7 +8459,7 @@ func (x *UpdateInvoiceScheduleResponse) String() string {
 func (*UpdateInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3154,7 +8472,7 @@ func (x *UpdateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateInvoiceScheduleResponse) GetId() string {
@@ -3297,6 +8615,1451 @@ func (x *UpdateInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// AutoPaymentInvoiceScheduleRequest is the request of
+// AutoPaymentInvoiceSchedule.
+type AutoPaymentInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The body's id.
+	Id *string `protobuf:"bytes,4,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// auto-payment configuration
+	AutoPayment   *AutoPaymentDetailsDto `protobuf:"bytes,5,opt,name=auto_payment,json=autoPayment,proto3" json:"auto_payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) Reset() {
+	*x = AutoPaymentInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoPaymentInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *AutoPaymentInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoPaymentInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*AutoPaymentInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleRequest) GetAutoPayment() *AutoPaymentDetailsDto {
+	if x != nil {
+		return x.AutoPayment
+	}
+	return nil
+}
+
+// AutoPaymentInvoiceScheduleResponse is HighLevel's answer to
+// AutoPaymentInvoiceSchedule, without loss.
+type AutoPaymentInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) Reset() {
+	*x = AutoPaymentInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoPaymentInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *AutoPaymentInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoPaymentInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*AutoPaymentInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *AutoPaymentInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CancelInvoiceScheduleRequest is the request of CancelInvoiceSchedule.
+type CancelInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	// Alt Type
+	AltType       *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelInvoiceScheduleRequest) Reset() {
+	*x = CancelInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *CancelInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CancelInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CancelInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+// CancelInvoiceScheduleResponse is HighLevel's answer to
+// CancelInvoiceSchedule, without loss.
+type CancelInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelInvoiceScheduleResponse) Reset() {
+	*x = CancelInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *CancelInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CancelInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *CancelInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *CancelInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CancelInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *CancelInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CancelInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ScheduleInvoiceScheduleRequest is the request of ScheduleInvoiceSchedule.
+type ScheduleInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The body's liveMode.
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// auto-payment configuration
+	AutoPayment   *AutoPaymentDetailsDto `protobuf:"bytes,5,opt,name=auto_payment,json=autoPayment,proto3" json:"auto_payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleInvoiceScheduleRequest) Reset() {
+	*x = ScheduleInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *ScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*ScheduleInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ScheduleInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *ScheduleInvoiceScheduleRequest) GetAutoPayment() *AutoPaymentDetailsDto {
+	if x != nil {
+		return x.AutoPayment
+	}
+	return nil
+}
+
+// ScheduleInvoiceScheduleResponse is HighLevel's answer to
+// ScheduleInvoiceSchedule, without loss.
+type ScheduleInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleInvoiceScheduleResponse) Reset() {
+	*x = ScheduleInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *ScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*ScheduleInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *ScheduleInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateAndScheduleInvoiceScheduleRequest is the request of
+// UpdateAndScheduleInvoiceSchedule.
+type UpdateAndScheduleInvoiceScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Schedule Id
+	ScheduleId    string `protobuf:"bytes,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleRequest) Reset() {
+	*x = UpdateAndScheduleInvoiceScheduleRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAndScheduleInvoiceScheduleRequest) ProtoMessage() {}
+
+func (x *UpdateAndScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAndScheduleInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAndScheduleInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleRequest) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// UpdateAndScheduleInvoiceScheduleResponse is HighLevel's answer to
+// UpdateAndScheduleInvoiceSchedule, without loss.
+type UpdateAndScheduleInvoiceScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) Reset() {
+	*x = UpdateAndScheduleInvoiceScheduleResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAndScheduleInvoiceScheduleResponse) ProtoMessage() {}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAndScheduleInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAndScheduleInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateAndScheduleInvoiceScheduleResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetInvoiceSettingsRequest is the request of GetInvoiceSettings.
+type GetInvoiceSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvoiceSettingsRequest) Reset() {
+	*x = GetInvoiceSettingsRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvoiceSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvoiceSettingsRequest) ProtoMessage() {}
+
+func (x *GetInvoiceSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvoiceSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetInvoiceSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetInvoiceSettingsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GetInvoiceSettingsResponse is HighLevel's answer to GetInvoiceSettings,
+// without loss.
+type GetInvoiceSettingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sub-Account Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Terms and conditions for invoices
+	TermsNote *string `protobuf:"bytes,3,opt,name=terms_note,json=termsNote,proto3,oneof" json:"terms_note,omitempty"`
+	// Terms and conditions for estimates
+	EstimatesTermsNote *string `protobuf:"bytes,4,opt,name=estimates_terms_note,json=estimatesTermsNote,proto3,oneof" json:"estimates_terms_note,omitempty"`
+	// Title for invoices
+	Title *string `protobuf:"bytes,5,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Title for estimates
+	EstimatesTitle *string `protobuf:"bytes,6,opt,name=estimates_title,json=estimatesTitle,proto3,oneof" json:"estimates_title,omitempty"`
+	// Prefix for invoice numbers
+	InvoiceNumberPrefix *string `protobuf:"bytes,7,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Prefix for estimate numbers
+	EstimateNumberPrefix *string `protobuf:"bytes,8,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Number of days after which invoice is due
+	DueAfterXDays *float64 `protobuf:"fixed64,9,opt,name=due_after_x_days,json=dueAfterXDays,proto3,oneof" json:"due_after_x_days,omitempty"`
+	// Number of days after which estimate expires
+	EstimatesExpireAfterXDays *float64 `protobuf:"fixed64,10,opt,name=estimates_expire_after_x_days,json=estimatesExpireAfterXDays,proto3,oneof" json:"estimates_expire_after_x_days,omitempty"`
+	// Minimum percentage for partial payment
+	MinimumPercentagePartialPayment *float64 `protobuf:"fixed64,11,opt,name=minimum_percentage_partial_payment,json=minimumPercentagePartialPayment,proto3,oneof" json:"minimum_percentage_partial_payment,omitempty"`
+	// Custom fields array
+	CustomFields []string `protobuf:"bytes,12,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty"`
+	// Custom notification settings
+	CustomNotification *CustomNotificationDto `protobuf:"bytes,13,opt,name=custom_notification,json=customNotification,proto3" json:"custom_notification,omitempty"`
+	// Business details
+	BusinessDetails *InvoiceSettingsBusinessDetailsDto `protobuf:"bytes,14,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Sender configuration
+	SenderConfiguration *InvoiceSettingsSenderConfigurationDto `protobuf:"bytes,15,opt,name=sender_configuration,json=senderConfiguration,proto3" json:"sender_configuration,omitempty"`
+	// Product settings
+	ProductSettings *InvoiceProductSettingsDto `protobuf:"bytes,16,opt,name=product_settings,json=productSettings,proto3" json:"product_settings,omitempty"`
+	// Reminder settings
+	ReminderSettings *ReminderSettingsDto `protobuf:"bytes,17,opt,name=reminder_settings,json=reminderSettings,proto3" json:"reminder_settings,omitempty"`
+	// Late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `protobuf:"bytes,18,opt,name=late_fees_configuration,json=lateFeesConfiguration,proto3" json:"late_fees_configuration,omitempty"`
+	// Tips configuration
+	TipsConfiguration *TipsConfigurationDto `protobuf:"bytes,19,opt,name=tips_configuration,json=tipsConfiguration,proto3" json:"tips_configuration,omitempty"`
+	// Payment methods configuration
+	PaymentMethods *PaymentMethodDto `protobuf:"bytes,20,opt,name=payment_methods,json=paymentMethods,proto3" json:"payment_methods,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvoiceSettingsResponse) Reset() {
+	*x = GetInvoiceSettingsResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvoiceSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvoiceSettingsResponse) ProtoMessage() {}
+
+func (x *GetInvoiceSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvoiceSettingsResponse.ProtoReflect.Descriptor instead.
+func (*GetInvoiceSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *GetInvoiceSettingsResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetTermsNote() string {
+	if x != nil && x.TermsNote != nil {
+		return *x.TermsNote
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetEstimatesTermsNote() string {
+	if x != nil && x.EstimatesTermsNote != nil {
+		return *x.EstimatesTermsNote
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetEstimatesTitle() string {
+	if x != nil && x.EstimatesTitle != nil {
+		return *x.EstimatesTitle
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *GetInvoiceSettingsResponse) GetDueAfterXDays() float64 {
+	if x != nil && x.DueAfterXDays != nil {
+		return *x.DueAfterXDays
+	}
+	return 0
+}
+
+func (x *GetInvoiceSettingsResponse) GetEstimatesExpireAfterXDays() float64 {
+	if x != nil && x.EstimatesExpireAfterXDays != nil {
+		return *x.EstimatesExpireAfterXDays
+	}
+	return 0
+}
+
+func (x *GetInvoiceSettingsResponse) GetMinimumPercentagePartialPayment() float64 {
+	if x != nil && x.MinimumPercentagePartialPayment != nil {
+		return *x.MinimumPercentagePartialPayment
+	}
+	return 0
+}
+
+func (x *GetInvoiceSettingsResponse) GetCustomFields() []string {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetCustomNotification() *CustomNotificationDto {
+	if x != nil {
+		return x.CustomNotification
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetBusinessDetails() *InvoiceSettingsBusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetSenderConfiguration() *InvoiceSettingsSenderConfigurationDto {
+	if x != nil {
+		return x.SenderConfiguration
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetProductSettings() *InvoiceProductSettingsDto {
+	if x != nil {
+		return x.ProductSettings
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetReminderSettings() *ReminderSettingsDto {
+	if x != nil {
+		return x.ReminderSettings
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetLateFeesConfiguration() *LateFeesConfigurationDto {
+	if x != nil {
+		return x.LateFeesConfiguration
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetTipsConfiguration() *TipsConfigurationDto {
+	if x != nil {
+		return x.TipsConfiguration
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetPaymentMethods() *PaymentMethodDto {
+	if x != nil {
+		return x.PaymentMethods
+	}
+	return nil
+}
+
+func (x *GetInvoiceSettingsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ListInvoiceTemplatesRequest is the request of ListInvoiceTemplates.
 type ListInvoiceTemplatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3323,7 +10086,7 @@ type ListInvoiceTemplatesRequest struct {
 
 func (x *ListInvoiceTemplatesRequest) Reset() {
 	*x = ListInvoiceTemplatesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3335,7 +10098,7 @@ func (x *ListInvoiceTemplatesRequest) String() string {
 func (*ListInvoiceTemplatesRequest) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3348,7 +10111,7 @@ func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListInvoiceTemplatesRequest) GetLocationId() string {
@@ -3427,7 +10190,7 @@ type ListInvoiceTemplatesResponse struct {
 
 func (x *ListInvoiceTemplatesResponse) Reset() {
 	*x = ListInvoiceTemplatesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3439,7 +10202,7 @@ func (x *ListInvoiceTemplatesResponse) String() string {
 func (*ListInvoiceTemplatesResponse) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3452,7 +10215,7 @@ func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListInvoiceTemplatesResponse) GetData() []*GetTemplateResponseDto {
@@ -3527,7 +10290,7 @@ type CreateInvoiceTemplateRequest struct {
 
 func (x *CreateInvoiceTemplateRequest) Reset() {
 	*x = CreateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3539,7 +10302,7 @@ func (x *CreateInvoiceTemplateRequest) String() string {
 func (*CreateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3552,7 +10315,7 @@ func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CreateInvoiceTemplateRequest) GetLocationId() string {
@@ -3712,7 +10475,7 @@ type CreateInvoiceTemplateResponse struct {
 
 func (x *CreateInvoiceTemplateResponse) Reset() {
 	*x = CreateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +10487,7 @@ func (x *CreateInvoiceTemplateResponse) String() string {
 func (*CreateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +10500,7 @@ func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CreateInvoiceTemplateResponse) GetId() string {
@@ -3845,7 +10608,7 @@ type DeleteInvoiceTemplateRequest struct {
 
 func (x *DeleteInvoiceTemplateRequest) Reset() {
 	*x = DeleteInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3857,7 +10620,7 @@ func (x *DeleteInvoiceTemplateRequest) String() string {
 func (*DeleteInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3870,7 +10633,7 @@ func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeleteInvoiceTemplateRequest) GetLocationId() string {
@@ -3903,7 +10666,7 @@ type DeleteInvoiceTemplateResponse struct {
 
 func (x *DeleteInvoiceTemplateResponse) Reset() {
 	*x = DeleteInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3915,7 +10678,7 @@ func (x *DeleteInvoiceTemplateResponse) String() string {
 func (*DeleteInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3928,7 +10691,7 @@ func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DeleteInvoiceTemplateResponse) GetSuccess() bool {
@@ -3959,7 +10722,7 @@ type GetInvoiceTemplateRequest struct {
 
 func (x *GetInvoiceTemplateRequest) Reset() {
 	*x = GetInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +10734,7 @@ func (x *GetInvoiceTemplateRequest) String() string {
 func (*GetInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +10747,7 @@ func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetInvoiceTemplateRequest) GetLocationId() string {
@@ -4039,7 +10802,7 @@ type GetInvoiceTemplateResponse struct {
 
 func (x *GetInvoiceTemplateResponse) Reset() {
 	*x = GetInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4051,7 +10814,7 @@ func (x *GetInvoiceTemplateResponse) String() string {
 func (*GetInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4064,7 +10827,7 @@ func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetInvoiceTemplateResponse) GetId() string {
@@ -4192,7 +10955,7 @@ type UpdateInvoiceTemplateRequest struct {
 
 func (x *UpdateInvoiceTemplateRequest) Reset() {
 	*x = UpdateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4204,7 +10967,7 @@ func (x *UpdateInvoiceTemplateRequest) String() string {
 func (*UpdateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4217,7 +10980,7 @@ func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateInvoiceTemplateRequest) GetLocationId() string {
@@ -4342,7 +11105,7 @@ type UpdateInvoiceTemplateResponse struct {
 
 func (x *UpdateInvoiceTemplateResponse) Reset() {
 	*x = UpdateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4354,7 +11117,7 @@ func (x *UpdateInvoiceTemplateResponse) String() string {
 func (*UpdateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4367,7 +11130,7 @@ func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *UpdateInvoiceTemplateResponse) GetId() string {
@@ -4455,6 +11218,818 @@ func (x *UpdateInvoiceTemplateResponse) GetUpdatedAt() string {
 }
 
 func (x *UpdateInvoiceTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateInvoiceTemplateLateFeesConfigurationRequest is the request of
+// UpdateInvoiceTemplateLateFeesConfiguration.
+type UpdateInvoiceTemplateLateFeesConfigurationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	TemplateId string `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `protobuf:"bytes,4,opt,name=late_fees_configuration,json=lateFeesConfiguration,proto3" json:"late_fees_configuration,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) Reset() {
+	*x = UpdateInvoiceTemplateLateFeesConfigurationRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceTemplateLateFeesConfigurationRequest) ProtoMessage() {}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceTemplateLateFeesConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceTemplateLateFeesConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) GetTemplateId() string {
+	if x != nil {
+		return x.TemplateId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) GetLateFeesConfiguration() *LateFeesConfigurationDto {
+	if x != nil {
+		return x.LateFeesConfiguration
+	}
+	return nil
+}
+
+// UpdateInvoiceTemplateLateFeesConfigurationResponse is HighLevel's answer to
+// UpdateInvoiceTemplateLateFeesConfiguration, without loss.
+type UpdateInvoiceTemplateLateFeesConfigurationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Template Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the Template
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,5,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,6,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,7,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,8,rep,name=items,proto3" json:"items,omitempty"`
+	// prefix for invoice number
+	InvoiceNumberPrefix *string `protobuf:"bytes,9,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,10,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) Reset() {
+	*x = UpdateInvoiceTemplateLateFeesConfigurationResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceTemplateLateFeesConfigurationResponse) ProtoMessage() {}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceTemplateLateFeesConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceTemplateLateFeesConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateInvoicePaymentMethodsConfigurationRequest is the request of
+// UpdateInvoicePaymentMethodsConfiguration.
+type UpdateInvoicePaymentMethodsConfigurationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	TemplateId string `protobuf:"bytes,2,opt,name=template_id,json=templateId,proto3" json:"template_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `protobuf:"bytes,4,opt,name=payment_methods,json=paymentMethods,proto3" json:"payment_methods,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) Reset() {
+	*x = UpdateInvoicePaymentMethodsConfigurationRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoicePaymentMethodsConfigurationRequest) ProtoMessage() {}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoicePaymentMethodsConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInvoicePaymentMethodsConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) GetTemplateId() string {
+	if x != nil {
+		return x.TemplateId
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationRequest) GetPaymentMethods() *PaymentMethodDto {
+	if x != nil {
+		return x.PaymentMethods
+	}
+	return nil
+}
+
+// UpdateInvoicePaymentMethodsConfigurationResponse is HighLevel's answer to
+// UpdateInvoicePaymentMethodsConfiguration, without loss.
+type UpdateInvoicePaymentMethodsConfigurationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Template Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The answer's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the Template
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,5,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,6,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,7,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,8,rep,name=items,proto3" json:"items,omitempty"`
+	// prefix for invoice number
+	InvoiceNumberPrefix *string `protobuf:"bytes,9,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,10,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) Reset() {
+	*x = UpdateInvoicePaymentMethodsConfigurationResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoicePaymentMethodsConfigurationResponse) ProtoMessage() {}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoicePaymentMethodsConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInvoicePaymentMethodsConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Text2payInvoiceRequest is the request of Text2payInvoice.
+type Text2PayInvoiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Invoice Name
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,4,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// An array of items for the invoice.
+	Items []*InvoiceItemDto `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
+	// Terms notes, Also supports HTML markups
+	TermsNotes *string `protobuf:"bytes,6,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Title for the invoice
+	Title *string `protobuf:"bytes,7,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Contact information to send the invoice to
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,8,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Invoice Number
+	InvoiceNumber *string `protobuf:"bytes,9,opt,name=invoice_number,json=invoiceNumber,proto3,oneof" json:"invoice_number,omitempty"`
+	// Issue date in YYYY-MM-DD format
+	IssueDate *string `protobuf:"bytes,10,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Due date in YYYY-MM-DD format
+	DueDate *string `protobuf:"bytes,11,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// The body's sentTo.
+	SentTo *SentToDto `protobuf:"bytes,12,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// The body's liveMode.
+	LiveMode *bool `protobuf:"varint,13,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Automatic taxes enabled for the Invoice
+	AutomaticTaxesEnabled *bool `protobuf:"varint,14,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// split invoice into payment schedule summing up to full invoice amount
+	PaymentSchedule *PaymentScheduleDto `protobuf:"bytes,15,opt,name=payment_schedule,json=paymentSchedule,proto3" json:"payment_schedule,omitempty"`
+	// late fees configuration
+	LateFeesConfiguration *LateFeesConfigurationDto `protobuf:"bytes,16,opt,name=late_fees_configuration,json=lateFeesConfiguration,proto3" json:"late_fees_configuration,omitempty"`
+	// tips configuration for the invoice
+	TipsConfiguration *TipsConfigurationDto `protobuf:"bytes,17,opt,name=tips_configuration,json=tipsConfiguration,proto3" json:"tips_configuration,omitempty"`
+	// prefix for invoice number
+	InvoiceNumberPrefix *string `protobuf:"bytes,18,opt,name=invoice_number_prefix,json=invoiceNumberPrefix,proto3,oneof" json:"invoice_number_prefix,omitempty"`
+	// Payment Methods for Invoices
+	PaymentMethods *PaymentMethodDto `protobuf:"bytes,19,opt,name=payment_methods,json=paymentMethods,proto3" json:"payment_methods,omitempty"`
+	// attachments for the invoice
+	Attachments []*AttachmentsDto `protobuf:"bytes,20,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// miscellaneous charges for the invoice
+	MiscellaneousCharges *ProcessingFeeDto `protobuf:"bytes,21,opt,name=miscellaneous_charges,json=miscellaneousCharges,proto3" json:"miscellaneous_charges,omitempty"`
+	// id of invoice to update. If skipped, a new invoice will be created
+	Id *string `protobuf:"bytes,22,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// include terms & notes with receipts
+	IncludeTermsNote *bool `protobuf:"varint,23,opt,name=include_terms_note,json=includeTermsNote,proto3,oneof" json:"include_terms_note,omitempty"`
+	// create invoice in draft mode or send mode
+	Action *string `protobuf:"bytes,24,opt,name=action,proto3,oneof" json:"action,omitempty"`
+	// id of user generating invoice
+	UserId *string `protobuf:"bytes,25,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The body's discount.
+	Discount *DiscountDto `protobuf:"bytes,26,opt,name=discount,proto3" json:"discount,omitempty"`
+	// The body's businessDetails.
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,27,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Text2PayInvoiceRequest) Reset() {
+	*x = Text2PayInvoiceRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Text2PayInvoiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Text2PayInvoiceRequest) ProtoMessage() {}
+
+func (x *Text2PayInvoiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Text2PayInvoiceRequest.ProtoReflect.Descriptor instead.
+func (*Text2PayInvoiceRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *Text2PayInvoiceRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetItems() []*InvoiceItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetInvoiceNumber() string {
+	if x != nil && x.InvoiceNumber != nil {
+		return *x.InvoiceNumber
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetSentTo() *SentToDto {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *Text2PayInvoiceRequest) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *Text2PayInvoiceRequest) GetPaymentSchedule() *PaymentScheduleDto {
+	if x != nil {
+		return x.PaymentSchedule
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetLateFeesConfiguration() *LateFeesConfigurationDto {
+	if x != nil {
+		return x.LateFeesConfiguration
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetTipsConfiguration() *TipsConfigurationDto {
+	if x != nil {
+		return x.TipsConfiguration
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetInvoiceNumberPrefix() string {
+	if x != nil && x.InvoiceNumberPrefix != nil {
+		return *x.InvoiceNumberPrefix
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetPaymentMethods() *PaymentMethodDto {
+	if x != nil {
+		return x.PaymentMethods
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetMiscellaneousCharges() *ProcessingFeeDto {
+	if x != nil {
+		return x.MiscellaneousCharges
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetIncludeTermsNote() bool {
+	if x != nil && x.IncludeTermsNote != nil {
+		return *x.IncludeTermsNote
+	}
+	return false
+}
+
+func (x *Text2PayInvoiceRequest) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceRequest) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceRequest) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+// Text2payInvoiceResponse is HighLevel's answer to Text2payInvoice, without
+// loss.
+type Text2PayInvoiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's invoice.
+	Invoice *DefaultInvoiceResponseDto `protobuf:"bytes,1,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// preview url of generated invoice
+	InvoiceUrl *string `protobuf:"bytes,2,opt,name=invoice_url,json=invoiceUrl,proto3,oneof" json:"invoice_url,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Text2PayInvoiceResponse) Reset() {
+	*x = Text2PayInvoiceResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Text2PayInvoiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Text2PayInvoiceResponse) ProtoMessage() {}
+
+func (x *Text2PayInvoiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Text2PayInvoiceResponse.ProtoReflect.Descriptor instead.
+func (*Text2PayInvoiceResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *Text2PayInvoiceResponse) GetInvoice() *DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoice
+	}
+	return nil
+}
+
+func (x *Text2PayInvoiceResponse) GetInvoiceUrl() string {
+	if x != nil && x.InvoiceUrl != nil {
+		return *x.InvoiceUrl
+	}
+	return ""
+}
+
+func (x *Text2PayInvoiceResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -4809,7 +12384,931 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\xe7\x02\n" +
+	"\x1b_automatic_taxes_calculated\"\x94\x02\n" +
+	")UpdateInvoiceLateFeesConfigurationRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12`\n" +
+	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x03\xe0A\x02R\x15lateFeesConfigurationB\v\n" +
+	"\t_alt_type\"\xaf\n" +
+	"\n" +
+	"*UpdateInvoiceLateFeesConfigurationResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
+	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
+	"amountPaid\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
+	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\n" +
+	"R\adueDate\x88\x01\x01\x123\n" +
+	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
+	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_amount_paidB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_invoice_numberB\v\n" +
+	"\t_currencyB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_amount_dueB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x1d\n" +
+	"\x1b_automatic_taxes_calculated\"\x96\x04\n" +
+	"\x14RecordInvoiceRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04mode\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04mode\x88\x01\x01\x123\n" +
+	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.InvoicesCardDtoB\x03\xe0A\x02R\x04card\x121\n" +
+	"\x06cheque\x18\x06 \x01(\v2\x14.hlgate.v1.ChequeDtoB\x03\xe0A\x02R\x06cheque\x12\x1e\n" +
+	"\x05notes\x18\a \x01(\tB\x03\xe0A\x02H\x02R\x05notes\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\b \x01(\x01H\x03R\x06amount\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\t \x01(\v2\x17.google.protobuf.StructR\x04meta\x120\n" +
+	"\x14payment_schedule_ids\x18\n" +
+	" \x03(\tR\x12paymentScheduleIds\x12&\n" +
+	"\ffulfilled_at\x18\v \x01(\tH\x04R\vfulfilledAt\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_modeB\b\n" +
+	"\x06_notesB\t\n" +
+	"\a_amountB\x0f\n" +
+	"\r_fulfilled_at\"\xbc\x01\n" +
+	"\x15RecordInvoiceResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12>\n" +
+	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xc0\x03\n" +
+	"\x12SendInvoiceRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12!\n" +
+	"\auser_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x06userId\x88\x01\x01\x12 \n" +
+	"\x06action\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x06action\x88\x01\x01\x12%\n" +
+	"\tlive_mode\x18\x06 \x01(\bB\x03\xe0A\x02H\x03R\bliveMode\x88\x01\x01\x12M\n" +
+	"\tsent_from\x18\a \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12C\n" +
+	"\fauto_payment\x18\b \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoR\vautoPaymentB\v\n" +
+	"\t_alt_typeB\n" +
+	"\n" +
+	"\b_user_idB\t\n" +
+	"\a_actionB\f\n" +
+	"\n" +
+	"_live_mode\"\xfb\x01\n" +
+	"\x13SendInvoiceResponse\x12>\n" +
+	"\ainvoice\x18\x01 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x122\n" +
+	"\bsms_data\x18\x02 \x01(\v2\x17.google.protobuf.StructR\asmsData\x126\n" +
+	"\n" +
+	"email_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\temailData\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x01\n" +
+	"\x12VoidInvoiceRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\x98\n" +
+	"\n" +
+	"\x13VoidInvoiceResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12$\n" +
+	"\vamount_paid\x18\x04 \x01(\x01H\x03R\n" +
+	"amountPaid\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x05 \x01(\tH\x04R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x06 \x01(\tH\x05R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\a \x01(\tH\x06R\x04name\x88\x01\x01\x12B\n" +
+	"\x10business_details\x18\b \x01(\v2\x17.google.protobuf.StructR\x0fbusinessDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\x01H\aR\rinvoiceNumber\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\bR\bcurrency\x88\x01\x01\x12@\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x17.google.protobuf.StructR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\f \x01(\tH\tR\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\n" +
+	"R\adueDate\x88\x01\x01\x123\n" +
+	"\bdiscount\x18\x0e \x01(\v2\x17.google.protobuf.StructR\bdiscount\x12<\n" +
+	"\rinvoice_items\x18\x0f \x03(\v2\x17.google.protobuf.StructR\finvoiceItems\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x01H\vR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x11 \x01(\tH\fR\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"amount_due\x18\x12 \x01(\x01H\rR\tamountDue\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x13 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_amount_paidB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\x11\n" +
+	"\x0f_invoice_numberB\v\n" +
+	"\t_currencyB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_amount_dueB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x1d\n" +
+	"\x1b_automatic_taxes_calculated\"\xa2\f\n" +
+	"\x18CreateNewEstimateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
+	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
+	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\t \x01(\tH\x04R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\n" +
+	" \x01(\tH\x05R\x05title\x88\x01\x01\x12J\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12,\n" +
+	"\x0festimate_number\x18\f \x01(\x01H\x06R\x0eestimateNumber\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"issue_date\x18\r \x01(\tH\aR\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x0e \x01(\tH\bR\n" +
+	"expiryDate\x88\x01\x01\x12-\n" +
+	"\asent_to\x18\x0f \x01(\v2\x14.hlgate.v1.SentToDtoR\x06sentTo\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x10 \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x11 \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
+	"\x15send_estimate_details\x18\x12 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12S\n" +
+	"\x12frequency_settings\x18\x13 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x03\xe0A\x02R\x11frequencySettings\x129\n" +
+	"\x16estimate_number_prefix\x18\x14 \x01(\tH\n" +
+	"R\x14estimateNumberPrefix\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x15 \x01(\tH\vR\x06userId\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\x16 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12>\n" +
+	"\fauto_invoice\x18\x17 \x01(\v2\x1b.hlgate.v1.AutoInvoicingDtoR\vautoInvoice\x12P\n" +
+	"\x15miscellaneous_charges\x18\x18 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousCharges\x12[\n" +
+	"\x17payment_schedule_config\x18\x19 \x01(\v2#.hlgate.v1.PaymentScheduleConfigDtoR\x15paymentScheduleConfigB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x12\n" +
+	"\x10_estimate_numberB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x19\n" +
+	"\x17_estimate_number_prefixB\n" +
+	"\n" +
+	"\b_user_id\"\x9b\x0f\n" +
+	"\x19CreateNewEstimateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\xa0\x01\n" +
+	"\x15DeleteEstimateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"estimateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\x98\x0f\n" +
+	"\x16DeleteEstimateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\x87\r\n" +
+	"\x15UpdateEstimateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"estimateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
+	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
+	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\n" +
+	" \x01(\tH\x04R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\x05R\x05title\x88\x01\x01\x12J\n" +
+	"\x0fcontact_details\x18\f \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12,\n" +
+	"\x0festimate_number\x18\r \x01(\x01H\x06R\x0eestimateNumber\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x0e \x01(\tH\aR\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x0f \x01(\tH\bR\n" +
+	"expiryDate\x88\x01\x01\x12-\n" +
+	"\asent_to\x18\x10 \x01(\v2\x14.hlgate.v1.SentToDtoR\x06sentTo\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x11 \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
+	"\x15send_estimate_details\x18\x13 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12S\n" +
+	"\x12frequency_settings\x18\x14 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x03\xe0A\x02R\x11frequencySettings\x129\n" +
+	"\x16estimate_number_prefix\x18\x15 \x01(\tH\n" +
+	"R\x14estimateNumberPrefix\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x16 \x01(\tH\vR\x06userId\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\x17 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12>\n" +
+	"\fauto_invoice\x18\x18 \x01(\v2\x1b.hlgate.v1.AutoInvoicingDtoR\vautoInvoice\x12P\n" +
+	"\x15miscellaneous_charges\x18\x19 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousCharges\x12[\n" +
+	"\x17payment_schedule_config\x18\x1a \x01(\v2#.hlgate.v1.PaymentScheduleConfigDtoR\x15paymentScheduleConfig\x12,\n" +
+	"\x0festimate_status\x18\x1b \x01(\tH\fR\x0eestimateStatus\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x12\n" +
+	"\x10_estimate_numberB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x19\n" +
+	"\x17_estimate_number_prefixB\n" +
+	"\n" +
+	"\b_user_idB\x12\n" +
+	"\x10_estimate_status\"\x98\x0f\n" +
+	"\x16UpdateEstimateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\x9f\x02\n" +
+	" CreateInvoiceFromEstimateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"estimateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x122\n" +
+	"\x10mark_as_invoiced\x18\x04 \x01(\bB\x03\xe0A\x02H\x01R\x0emarkAsInvoiced\x88\x01\x01\x12\x1d\n" +
+	"\aversion\x18\x05 \x01(\tH\x02R\aversion\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\x13\n" +
+	"\x11_mark_as_invoicedB\n" +
+	"\n" +
+	"\b_version\"\xd9\x01\n" +
+	"!CreateInvoiceFromEstimateResponse\x12:\n" +
+	"\bestimate\x18\x01 \x01(\v2\x1e.hlgate.v1.EstimateResponseDtoR\bestimate\x12>\n" +
+	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xba\x03\n" +
+	"\x13SendEstimateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"estimateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12 \n" +
+	"\x06action\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x06action\x88\x01\x01\x12%\n" +
+	"\tlive_mode\x18\x05 \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12!\n" +
+	"\auser_id\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\x06userId\x88\x01\x01\x12M\n" +
+	"\tsent_from\x18\a \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12(\n" +
+	"\restimate_name\x18\b \x01(\tH\x04R\festimateName\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\t\n" +
+	"\a_actionB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_user_idB\x10\n" +
+	"\x0e_estimate_name\"\x96\x0f\n" +
+	"\x14SendEstimateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\xda\x02\n" +
+	"\x14ListEstimatesRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1e\n" +
+	"\bstart_at\x18\x02 \x01(\tH\x00R\astartAt\x88\x01\x01\x12\x1a\n" +
+	"\x06end_at\x18\x03 \x01(\tH\x01R\x05endAt\x88\x01\x01\x12\x1b\n" +
+	"\x06search\x18\x04 \x01(\tH\x02R\x06search\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x05 \x01(\tH\x03R\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x06 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageTokenB\v\n" +
+	"\t_start_atB\t\n" +
+	"\a_end_atB\t\n" +
+	"\a_searchB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_contact_id\"\x83\x02\n" +
+	"\x15ListEstimatesResponse\x12<\n" +
+	"\testimates\x18\x01 \x03(\v2\x1e.hlgate.v1.EstimateResponseDtoR\testimates\x12\x1e\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"P\n" +
+	"\x1dGenerateEstimateNumberRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\"\xc9\x01\n" +
+	"\x1eGenerateEstimateNumberResponse\x12,\n" +
+	"\x0festimate_number\x18\x01 \x01(\x01H\x00R\x0eestimateNumber\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x10_estimate_numberB\v\n" +
+	"\t_trace_id\"\xb3\x01\n" +
+	"\x1cListEstimateTemplatesRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1b\n" +
+	"\x06search\x18\x02 \x01(\tH\x00R\x06search\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageTokenB\t\n" +
+	"\a_search\"\x89\x02\n" +
+	"\x1dListEstimateTemplatesResponse\x12:\n" +
+	"\x04data\x18\x01 \x03(\v2&.hlgate.v1.EstimateTemplateResponseDTOR\x04data\x12\x1e\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"\xe5\a\n" +
+	"\x1dCreateEstimateTemplateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
+	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
+	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\t \x01(\tH\x04R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\n" +
+	" \x01(\tH\x05R\x05title\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\v \x01(\bH\x06R\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\f \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
+	"\x15send_estimate_details\x18\r \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x129\n" +
+	"\x16estimate_number_prefix\x18\x0e \x01(\tH\aR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\x0f \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
+	"\x15miscellaneous_charges\x18\x10 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousChargesB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x19\n" +
+	"\x17_estimate_number_prefix\"\xc7\b\n" +
+	"\x1eCreateEstimateTemplateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"\xa8\x01\n" +
+	"\x1dDeleteEstimateTemplateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"templateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\xc7\b\n" +
+	"\x1eDeleteEstimateTemplateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"\x8b\b\n" +
+	"\x1dUpdateEstimateTemplateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"templateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
+	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
+	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"\vterms_notes\x18\n" +
+	" \x01(\tH\x04R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\x05R\x05title\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\f \x01(\bH\x06R\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\r \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
+	"\x15send_estimate_details\x18\x0e \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x129\n" +
+	"\x16estimate_number_prefix\x18\x0f \x01(\tH\aR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\x10 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
+	"\x15miscellaneous_charges\x18\x11 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousChargesB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x19\n" +
+	"\x17_estimate_number_prefix\"\xc7\b\n" +
+	"\x1eUpdateEstimateTemplateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"\x8c\x01\n" +
+	"\x1ePreviewEstimateTemplateRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12)\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"templateId\x88\x01\x01B\x0e\n" +
+	"\f_template_id\"\xc8\b\n" +
+	"\x1fPreviewEstimateTemplateResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"O\n" +
+	"\x1cGenerateInvoiceNumberRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\"\x98\x01\n" +
+	"\x1dGenerateInvoiceNumberResponse\x12*\n" +
+	"\x0einvoice_number\x18\x01 \x01(\x01H\x00R\rinvoiceNumber\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x11\n" +
+	"\x0f_invoice_number\"\xe7\x02\n" +
 	"\x1bListInvoiceSchedulesRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -5030,7 +13529,243 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xe7\x02\n" +
+	"\v_updated_at\"\x97\x02\n" +
+	"!AutoPaymentInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x18\n" +
+	"\x02id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x02id\x88\x01\x01\x12H\n" +
+	"\fauto_payment\x18\x05 \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoB\x03\xe0A\x02R\vautoPaymentB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_id\"\xa6\b\n" +
+	"\"AutoPaymentInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xa7\x01\n" +
+	"\x1cCancelInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\xa1\b\n" +
+	"\x1dCancelInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xa3\x02\n" +
+	"\x1eScheduleInvoiceScheduleRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12%\n" +
+	"\tlive_mode\x18\x04 \x01(\bB\x03\xe0A\x02H\x01R\bliveMode\x88\x01\x01\x12C\n" +
+	"\fauto_payment\x18\x05 \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoR\vautoPaymentB\v\n" +
+	"\t_alt_typeB\f\n" +
+	"\n" +
+	"_live_mode\"\xa3\b\n" +
+	"\x1fScheduleInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"u\n" +
+	"'UpdateAndScheduleInvoiceScheduleRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12$\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"scheduleId\"\xac\b\n" +
+	"(UpdateAndScheduleInvoiceScheduleResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"L\n" +
+	"\x19GetInvoiceSettingsRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\"\xa9\f\n" +
+	"\x1aGetInvoiceSettingsResponse\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"terms_note\x18\x03 \x01(\tH\x02R\ttermsNote\x88\x01\x01\x125\n" +
+	"\x14estimates_terms_note\x18\x04 \x01(\tH\x03R\x12estimatesTermsNote\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x05 \x01(\tH\x04R\x05title\x88\x01\x01\x12,\n" +
+	"\x0festimates_title\x18\x06 \x01(\tH\x05R\x0eestimatesTitle\x88\x01\x01\x127\n" +
+	"\x15invoice_number_prefix\x18\a \x01(\tH\x06R\x13invoiceNumberPrefix\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\b \x01(\tH\aR\x14estimateNumberPrefix\x88\x01\x01\x12,\n" +
+	"\x10due_after_x_days\x18\t \x01(\x01H\bR\rdueAfterXDays\x88\x01\x01\x12E\n" +
+	"\x1destimates_expire_after_x_days\x18\n" +
+	" \x01(\x01H\tR\x19estimatesExpireAfterXDays\x88\x01\x01\x12P\n" +
+	"\"minimum_percentage_partial_payment\x18\v \x01(\x01H\n" +
+	"R\x1fminimumPercentagePartialPayment\x88\x01\x01\x12#\n" +
+	"\rcustom_fields\x18\f \x03(\tR\fcustomFields\x12Q\n" +
+	"\x13custom_notification\x18\r \x01(\v2 .hlgate.v1.CustomNotificationDtoR\x12customNotification\x12W\n" +
+	"\x10business_details\x18\x0e \x01(\v2,.hlgate.v1.InvoiceSettingsBusinessDetailsDtoR\x0fbusinessDetails\x12c\n" +
+	"\x14sender_configuration\x18\x0f \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\x13senderConfiguration\x12O\n" +
+	"\x10product_settings\x18\x10 \x01(\v2$.hlgate.v1.InvoiceProductSettingsDtoR\x0fproductSettings\x12K\n" +
+	"\x11reminder_settings\x18\x11 \x01(\v2\x1e.hlgate.v1.ReminderSettingsDtoR\x10reminderSettings\x12[\n" +
+	"\x17late_fees_configuration\x18\x12 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x12N\n" +
+	"\x12tips_configuration\x18\x13 \x01(\v2\x1f.hlgate.v1.TipsConfigurationDtoR\x11tipsConfiguration\x12D\n" +
+	"\x0fpayment_methods\x18\x14 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethods\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\r\n" +
+	"\v_terms_noteB\x17\n" +
+	"\x15_estimates_terms_noteB\b\n" +
+	"\x06_titleB\x12\n" +
+	"\x10_estimates_titleB\x18\n" +
+	"\x16_invoice_number_prefixB\x19\n" +
+	"\x17_estimate_number_prefixB\x13\n" +
+	"\x11_due_after_x_daysB \n" +
+	"\x1e_estimates_expire_after_x_daysB%\n" +
+	"#_minimum_percentage_partial_payment\"\xe7\x02\n" +
 	"\x1bListInvoiceTemplatesRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -5202,7 +13937,134 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at2\xeb\x15\n" +
+	"\v_updated_at\"\x9e\x02\n" +
+	"1UpdateInvoiceTemplateLateFeesConfigurationRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"templateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12`\n" +
+	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x03\xe0A\x02R\x15lateFeesConfigurationB\v\n" +
+	"\t_alt_type\"\xba\x05\n" +
+	"2UpdateInvoiceTemplateLateFeesConfigurationResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x03R\x04name\x88\x01\x01\x12H\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\x06 \x01(\tH\x04R\bcurrency\x88\x01\x01\x122\n" +
+	"\bdiscount\x18\a \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\b \x03(\v2\x17.google.protobuf.StructR\x05items\x127\n" +
+	"\x15invoice_number_prefix\x18\t \x01(\tH\x05R\x13invoiceNumberPrefix\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\n" +
+	" \x01(\x01H\x06R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\x18\n" +
+	"\x16_invoice_number_prefixB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\x80\x02\n" +
+	"/UpdateInvoicePaymentMethodsConfigurationRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12$\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"templateId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12D\n" +
+	"\x0fpayment_methods\x18\x04 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethodsB\v\n" +
+	"\t_alt_type\"\xb8\x05\n" +
+	"0UpdateInvoicePaymentMethodsConfigurationResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x03R\x04name\x88\x01\x01\x12H\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\x06 \x01(\tH\x04R\bcurrency\x88\x01\x01\x122\n" +
+	"\bdiscount\x18\a \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\b \x03(\v2\x17.google.protobuf.StructR\x05items\x127\n" +
+	"\x15invoice_number_prefix\x18\t \x01(\tH\x05R\x13invoiceNumberPrefix\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\n" +
+	" \x01(\x01H\x06R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\x18\n" +
+	"\x16_invoice_number_prefixB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xf7\f\n" +
+	"\x16Text2payInvoiceRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12$\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x124\n" +
+	"\x05items\x18\x05 \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x12$\n" +
+	"\vterms_notes\x18\x06 \x01(\tH\x03R\n" +
+	"termsNotes\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\a \x01(\tH\x04R\x05title\x88\x01\x01\x12J\n" +
+	"\x0fcontact_details\x18\b \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12'\n" +
+	"\n" +
+	"issue_date\x18\n" +
+	" \x01(\tB\x03\xe0A\x02H\x06R\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\v \x01(\tH\aR\adueDate\x88\x01\x01\x122\n" +
+	"\asent_to\x18\f \x01(\v2\x14.hlgate.v1.SentToDtoB\x03\xe0A\x02R\x06sentTo\x12%\n" +
+	"\tlive_mode\x18\r \x01(\bB\x03\xe0A\x02H\bR\bliveMode\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x0e \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12H\n" +
+	"\x10payment_schedule\x18\x0f \x01(\v2\x1d.hlgate.v1.PaymentScheduleDtoR\x0fpaymentSchedule\x12[\n" +
+	"\x17late_fees_configuration\x18\x10 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x12N\n" +
+	"\x12tips_configuration\x18\x11 \x01(\v2\x1f.hlgate.v1.TipsConfigurationDtoR\x11tipsConfiguration\x127\n" +
+	"\x15invoice_number_prefix\x18\x12 \x01(\tH\n" +
+	"R\x13invoiceNumberPrefix\x88\x01\x01\x12D\n" +
+	"\x0fpayment_methods\x18\x13 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethods\x12;\n" +
+	"\vattachments\x18\x14 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
+	"\x15miscellaneous_charges\x18\x15 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousCharges\x12\x13\n" +
+	"\x02id\x18\x16 \x01(\tH\vR\x02id\x88\x01\x01\x121\n" +
+	"\x12include_terms_note\x18\x17 \x01(\bH\fR\x10includeTermsNote\x88\x01\x01\x12 \n" +
+	"\x06action\x18\x18 \x01(\tB\x03\xe0A\x02H\rR\x06action\x88\x01\x01\x12!\n" +
+	"\auser_id\x18\x19 \x01(\tB\x03\xe0A\x02H\x0eR\x06userId\x88\x01\x01\x122\n" +
+	"\bdiscount\x18\x1a \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12H\n" +
+	"\x10business_details\x18\x1b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetailsB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\x0e\n" +
+	"\f_terms_notesB\b\n" +
+	"\x06_titleB\x11\n" +
+	"\x0f_invoice_numberB\r\n" +
+	"\v_issue_dateB\v\n" +
+	"\t_due_dateB\f\n" +
+	"\n" +
+	"_live_modeB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x18\n" +
+	"\x16_invoice_number_prefixB\x05\n" +
+	"\x03_idB\x15\n" +
+	"\x13_include_terms_noteB\t\n" +
+	"\a_actionB\n" +
+	"\n" +
+	"\b_user_id\"\xc9\x01\n" +
+	"\x17Text2payInvoiceResponse\x12>\n" +
+	"\ainvoice\x18\x01 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x12$\n" +
+	"\vinvoice_url\x18\x02 \x01(\tH\x00R\n" +
+	"invoiceUrl\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\f_invoice_url2\xd2?\n" +
 	"\x0fInvoicesService\x12\x90\x01\n" +
 	"\fListInvoices\x12\x1e.hlgate.v1.ListInvoicesRequest\x1a\x1f.hlgate.v1.ListInvoicesResponse\"?\xc2\xf3\x18\x0f\n" +
 	"\rlist-invoices\x82\xd3\xe4\x93\x02&\x12$/v1/locations/{location_id}/invoices\x12\x97\x01\n" +
@@ -5214,7 +14076,41 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"GetInvoice\x12\x1c.hlgate.v1.GetInvoiceRequest\x1a\x1d.hlgate.v1.GetInvoiceResponse\"J\xc2\xf3\x18\r\n" +
 	"\vget-invoice\x82\xd3\xe4\x93\x023\x121/v1/locations/{location_id}/invoices/{invoice_id}\x12\xa4\x01\n" +
 	"\rUpdateInvoice\x12\x1f.hlgate.v1.UpdateInvoiceRequest\x1a .hlgate.v1.UpdateInvoiceResponse\"P\xc2\xf3\x18\x10\n" +
-	"\x0eupdate-invoice\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/locations/{location_id}/invoices/{invoice_id}\x12\xba\x01\n" +
+	"\x0eupdate-invoice\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/locations/{location_id}/invoices/{invoice_id}\x12\x94\x02\n" +
+	"\"UpdateInvoiceLateFeesConfiguration\x124.hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest\x1a5.hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse\"\x80\x01\xc2\xf3\x18(\n" +
+	"&update-invoice-late-fees-configuration\x82\xd3\xe4\x93\x02N:\x01*2I/v1/locations/{location_id}/invoices/{invoice_id}/late-fees-configuration\x12\xb3\x01\n" +
+	"\rRecordInvoice\x12\x1f.hlgate.v1.RecordInvoiceRequest\x1a .hlgate.v1.RecordInvoiceResponse\"_\xc2\xf3\x18\x10\n" +
+	"\x0erecord-invoice\x82\xd3\xe4\x93\x02E:\x01*\"@/v1/locations/{location_id}/invoices/{invoice_id}/record-payment\x12\xa1\x01\n" +
+	"\vSendInvoice\x12\x1d.hlgate.v1.SendInvoiceRequest\x1a\x1e.hlgate.v1.SendInvoiceResponse\"S\xc2\xf3\x18\x0e\n" +
+	"\fsend-invoice\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/locations/{location_id}/invoices/{invoice_id}/send\x12\xa1\x01\n" +
+	"\vVoidInvoice\x12\x1d.hlgate.v1.VoidInvoiceRequest\x1a\x1e.hlgate.v1.VoidInvoiceResponse\"S\xc2\xf3\x18\x0e\n" +
+	"\fvoid-invoice\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/locations/{location_id}/invoices/{invoice_id}/void\x12\xb1\x01\n" +
+	"\x11CreateNewEstimate\x12#.hlgate.v1.CreateNewEstimateRequest\x1a$.hlgate.v1.CreateNewEstimateResponse\"Q\xc2\xf3\x18\x15\n" +
+	"\x13create-new-estimate\x82\xd3\xe4\x93\x022:\x01*\"-/v1/locations/{location_id}/invoices/estimate\x12\xaf\x01\n" +
+	"\x0eDeleteEstimate\x12 .hlgate.v1.DeleteEstimateRequest\x1a!.hlgate.v1.DeleteEstimateResponse\"X\xc2\xf3\x18\x11\n" +
+	"\x0fdelete-estimate\x82\xd3\xe4\x93\x02=*;/v1/locations/{location_id}/invoices/estimate/{estimate_id}\x12\xb2\x01\n" +
+	"\x0eUpdateEstimate\x12 .hlgate.v1.UpdateEstimateRequest\x1a!.hlgate.v1.UpdateEstimateResponse\"[\xc2\xf3\x18\x11\n" +
+	"\x0fupdate-estimate\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/estimate/{estimate_id}\x12\xe8\x01\n" +
+	"\x19CreateInvoiceFromEstimate\x12+.hlgate.v1.CreateInvoiceFromEstimateRequest\x1a,.hlgate.v1.CreateInvoiceFromEstimateResponse\"p\xc2\xf3\x18\x1e\n" +
+	"\x1ccreate-invoice-from-estimate\x82\xd3\xe4\x93\x02H:\x01*\"C/v1/locations/{location_id}/invoices/estimate/{estimate_id}/invoice\x12\xaf\x01\n" +
+	"\fSendEstimate\x12\x1e.hlgate.v1.SendEstimateRequest\x1a\x1f.hlgate.v1.SendEstimateResponse\"^\xc2\xf3\x18\x0f\n" +
+	"\rsend-estimate\x82\xd3\xe4\x93\x02E:\x01*\"@/v1/locations/{location_id}/invoices/estimate/{estimate_id}/send\x12\xa2\x01\n" +
+	"\rListEstimates\x12\x1f.hlgate.v1.ListEstimatesRequest\x1a .hlgate.v1.ListEstimatesResponse\"N\xc2\xf3\x18\x10\n" +
+	"\x0elist-estimates\x82\xd3\xe4\x93\x024\x122/v1/locations/{location_id}/invoices/estimate/list\x12\xd2\x01\n" +
+	"\x16GenerateEstimateNumber\x12(.hlgate.v1.GenerateEstimateNumberRequest\x1a).hlgate.v1.GenerateEstimateNumberResponse\"c\xc2\xf3\x18\x1a\n" +
+	"\x18generate-estimate-number\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/invoices/estimate/number/generate\x12\xc7\x01\n" +
+	"\x15ListEstimateTemplates\x12'.hlgate.v1.ListEstimateTemplatesRequest\x1a(.hlgate.v1.ListEstimateTemplatesResponse\"[\xc2\xf3\x18\x19\n" +
+	"\x17list-estimate-templates\x82\xd3\xe4\x93\x028\x126/v1/locations/{location_id}/invoices/estimate/template\x12\xce\x01\n" +
+	"\x16CreateEstimateTemplate\x12(.hlgate.v1.CreateEstimateTemplateRequest\x1a).hlgate.v1.CreateEstimateTemplateResponse\"_\xc2\xf3\x18\x1a\n" +
+	"\x18create-estimate-template\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/locations/{location_id}/invoices/estimate/template\x12\xd9\x01\n" +
+	"\x16DeleteEstimateTemplate\x12(.hlgate.v1.DeleteEstimateTemplateRequest\x1a).hlgate.v1.DeleteEstimateTemplateResponse\"j\xc2\xf3\x18\x1a\n" +
+	"\x18delete-estimate-template\x82\xd3\xe4\x93\x02F*D/v1/locations/{location_id}/invoices/estimate/template/{template_id}\x12\xdc\x01\n" +
+	"\x16UpdateEstimateTemplate\x12(.hlgate.v1.UpdateEstimateTemplateRequest\x1a).hlgate.v1.UpdateEstimateTemplateResponse\"m\xc2\xf3\x18\x1a\n" +
+	"\x18update-estimate-template\x82\xd3\xe4\x93\x02I:\x01*\x1aD/v1/locations/{location_id}/invoices/estimate/template/{template_id}\x12\xd7\x01\n" +
+	"\x17PreviewEstimateTemplate\x12).hlgate.v1.PreviewEstimateTemplateRequest\x1a*.hlgate.v1.PreviewEstimateTemplateResponse\"e\xc2\xf3\x18\x1b\n" +
+	"\x19preview-estimate-template\x82\xd3\xe4\x93\x02@\x12>/v1/locations/{location_id}/invoices/estimate/template/preview\x12\xcd\x01\n" +
+	"\x15GenerateInvoiceNumber\x12'.hlgate.v1.GenerateInvoiceNumberRequest\x1a(.hlgate.v1.GenerateInvoiceNumberResponse\"a\xc2\xf3\x18\x19\n" +
+	"\x17generate-invoice-number\x82\xd3\xe4\x93\x02>\x12</v1/locations/{location_id}/invoices/generate-invoice-number\x12\xba\x01\n" +
 	"\x14ListInvoiceSchedules\x12&.hlgate.v1.ListInvoiceSchedulesRequest\x1a'.hlgate.v1.ListInvoiceSchedulesResponse\"Q\xc2\xf3\x18\x18\n" +
 	"\x16list-invoice-schedules\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/schedule\x12\xc1\x01\n" +
 	"\x15CreateInvoiceSchedule\x12'.hlgate.v1.CreateInvoiceScheduleRequest\x1a(.hlgate.v1.CreateInvoiceScheduleResponse\"U\xc2\xf3\x18\x19\n" +
@@ -5224,7 +14120,17 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x12GetInvoiceSchedule\x12$.hlgate.v1.GetInvoiceScheduleRequest\x1a%.hlgate.v1.GetInvoiceScheduleResponse\"]\xc2\xf3\x18\x16\n" +
 	"\x14get-invoice-schedule\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xcf\x01\n" +
 	"\x15UpdateInvoiceSchedule\x12'.hlgate.v1.UpdateInvoiceScheduleRequest\x1a(.hlgate.v1.UpdateInvoiceScheduleResponse\"c\xc2\xf3\x18\x19\n" +
-	"\x17update-invoice-schedule\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xba\x01\n" +
+	"\x17update-invoice-schedule\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/schedule/{schedule_id}\x12\xf1\x01\n" +
+	"\x1aAutoPaymentInvoiceSchedule\x12,.hlgate.v1.AutoPaymentInvoiceScheduleRequest\x1a-.hlgate.v1.AutoPaymentInvoiceScheduleResponse\"v\xc2\xf3\x18\x1f\n" +
+	"\x1dauto-payment-invoice-schedule\x82\xd3\xe4\x93\x02M:\x01*\"H/v1/locations/{location_id}/invoices/schedule/{schedule_id}/auto-payment\x12\xd6\x01\n" +
+	"\x15CancelInvoiceSchedule\x12'.hlgate.v1.CancelInvoiceScheduleRequest\x1a(.hlgate.v1.CancelInvoiceScheduleResponse\"j\xc2\xf3\x18\x19\n" +
+	"\x17cancel-invoice-schedule\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/invoices/schedule/{schedule_id}/cancel\x12\xe0\x01\n" +
+	"\x17ScheduleInvoiceSchedule\x12).hlgate.v1.ScheduleInvoiceScheduleRequest\x1a*.hlgate.v1.ScheduleInvoiceScheduleResponse\"n\xc2\xf3\x18\x1b\n" +
+	"\x19schedule-invoice-schedule\x82\xd3\xe4\x93\x02I:\x01*\"D/v1/locations/{location_id}/invoices/schedule/{schedule_id}/schedule\x12\x8c\x02\n" +
+	" UpdateAndScheduleInvoiceSchedule\x122.hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest\x1a3.hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse\"\x7f\xc2\xf3\x18&\n" +
+	"$update-and-schedule-invoice-schedule\x82\xd3\xe4\x93\x02O\"M/v1/locations/{location_id}/invoices/schedule/{schedule_id}/updateAndSchedule\x12\xb2\x01\n" +
+	"\x12GetInvoiceSettings\x12$.hlgate.v1.GetInvoiceSettingsRequest\x1a%.hlgate.v1.GetInvoiceSettingsResponse\"O\xc2\xf3\x18\x16\n" +
+	"\x14get-invoice-settings\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/settings\x12\xba\x01\n" +
 	"\x14ListInvoiceTemplates\x12&.hlgate.v1.ListInvoiceTemplatesRequest\x1a'.hlgate.v1.ListInvoiceTemplatesResponse\"Q\xc2\xf3\x18\x18\n" +
 	"\x16list-invoice-templates\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/template\x12\xc1\x01\n" +
 	"\x15CreateInvoiceTemplate\x12'.hlgate.v1.CreateInvoiceTemplateRequest\x1a(.hlgate.v1.CreateInvoiceTemplateResponse\"U\xc2\xf3\x18\x19\n" +
@@ -5234,7 +14140,13 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x12GetInvoiceTemplate\x12$.hlgate.v1.GetInvoiceTemplateRequest\x1a%.hlgate.v1.GetInvoiceTemplateResponse\"]\xc2\xf3\x18\x16\n" +
 	"\x14get-invoice-template\x82\xd3\xe4\x93\x02=\x12;/v1/locations/{location_id}/invoices/template/{template_id}\x12\xcf\x01\n" +
 	"\x15UpdateInvoiceTemplate\x12'.hlgate.v1.UpdateInvoiceTemplateRequest\x1a(.hlgate.v1.UpdateInvoiceTemplateResponse\"c\xc2\xf3\x18\x19\n" +
-	"\x17update-invoice-template\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/template/{template_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x17update-invoice-template\x82\xd3\xe4\x93\x02@:\x01*\x1a;/v1/locations/{location_id}/invoices/template/{template_id}\x12\xbf\x02\n" +
+	"*UpdateInvoiceTemplateLateFeesConfiguration\x12<.hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest\x1a=.hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse\"\x93\x01\xc2\xf3\x181\n" +
+	"/update-invoice-template-late-fees-configuration\x82\xd3\xe4\x93\x02X:\x01*2S/v1/locations/{location_id}/invoices/template/{template_id}/late-fees-configuration\x12\xbc\x02\n" +
+	"(UpdateInvoicePaymentMethodsConfiguration\x12:.hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest\x1a;.hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse\"\x96\x01\xc2\xf3\x18.\n" +
+	",update-invoice-payment-methods-configuration\x82\xd3\xe4\x93\x02^:\x01*2Y/v1/locations/{location_id}/invoices/template/{template_id}/payment-methods-configuration\x12\xa8\x01\n" +
+	"\x0fText2payInvoice\x12!.hlgate.v1.Text2payInvoiceRequest\x1a\".hlgate.v1.Text2payInvoiceResponse\"N\xc2\xf3\x18\x12\n" +
+	"\x10text2pay-invoice\x82\xd3\xe4\x93\x022:\x01*\"-/v1/locations/{location_id}/invoices/text2payB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_invoices_service_proto_rawDescOnce sync.Once
@@ -5248,210 +14160,527 @@ func file_hlgate_v1_invoices_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_invoices_service_proto_rawDescData
 }
 
-var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_hlgate_v1_invoices_service_proto_goTypes = []any{
-	(*ListInvoicesRequest)(nil),           // 0: hlgate.v1.ListInvoicesRequest
-	(*ListInvoicesResponse)(nil),          // 1: hlgate.v1.ListInvoicesResponse
-	(*CreateInvoiceRequest)(nil),          // 2: hlgate.v1.CreateInvoiceRequest
-	(*CreateInvoiceResponse)(nil),         // 3: hlgate.v1.CreateInvoiceResponse
-	(*DeleteInvoiceRequest)(nil),          // 4: hlgate.v1.DeleteInvoiceRequest
-	(*DeleteInvoiceResponse)(nil),         // 5: hlgate.v1.DeleteInvoiceResponse
-	(*GetInvoiceRequest)(nil),             // 6: hlgate.v1.GetInvoiceRequest
-	(*GetInvoiceResponse)(nil),            // 7: hlgate.v1.GetInvoiceResponse
-	(*UpdateInvoiceRequest)(nil),          // 8: hlgate.v1.UpdateInvoiceRequest
-	(*UpdateInvoiceResponse)(nil),         // 9: hlgate.v1.UpdateInvoiceResponse
-	(*ListInvoiceSchedulesRequest)(nil),   // 10: hlgate.v1.ListInvoiceSchedulesRequest
-	(*ListInvoiceSchedulesResponse)(nil),  // 11: hlgate.v1.ListInvoiceSchedulesResponse
-	(*CreateInvoiceScheduleRequest)(nil),  // 12: hlgate.v1.CreateInvoiceScheduleRequest
-	(*CreateInvoiceScheduleResponse)(nil), // 13: hlgate.v1.CreateInvoiceScheduleResponse
-	(*DeleteInvoiceScheduleRequest)(nil),  // 14: hlgate.v1.DeleteInvoiceScheduleRequest
-	(*DeleteInvoiceScheduleResponse)(nil), // 15: hlgate.v1.DeleteInvoiceScheduleResponse
-	(*GetInvoiceScheduleRequest)(nil),     // 16: hlgate.v1.GetInvoiceScheduleRequest
-	(*GetInvoiceScheduleResponse)(nil),    // 17: hlgate.v1.GetInvoiceScheduleResponse
-	(*UpdateInvoiceScheduleRequest)(nil),  // 18: hlgate.v1.UpdateInvoiceScheduleRequest
-	(*UpdateInvoiceScheduleResponse)(nil), // 19: hlgate.v1.UpdateInvoiceScheduleResponse
-	(*ListInvoiceTemplatesRequest)(nil),   // 20: hlgate.v1.ListInvoiceTemplatesRequest
-	(*ListInvoiceTemplatesResponse)(nil),  // 21: hlgate.v1.ListInvoiceTemplatesResponse
-	(*CreateInvoiceTemplateRequest)(nil),  // 22: hlgate.v1.CreateInvoiceTemplateRequest
-	(*CreateInvoiceTemplateResponse)(nil), // 23: hlgate.v1.CreateInvoiceTemplateResponse
-	(*DeleteInvoiceTemplateRequest)(nil),  // 24: hlgate.v1.DeleteInvoiceTemplateRequest
-	(*DeleteInvoiceTemplateResponse)(nil), // 25: hlgate.v1.DeleteInvoiceTemplateResponse
-	(*GetInvoiceTemplateRequest)(nil),     // 26: hlgate.v1.GetInvoiceTemplateRequest
-	(*GetInvoiceTemplateResponse)(nil),    // 27: hlgate.v1.GetInvoiceTemplateResponse
-	(*UpdateInvoiceTemplateRequest)(nil),  // 28: hlgate.v1.UpdateInvoiceTemplateRequest
-	(*UpdateInvoiceTemplateResponse)(nil), // 29: hlgate.v1.UpdateInvoiceTemplateResponse
-	(*GetInvoiceResponseDto)(nil),         // 30: hlgate.v1.GetInvoiceResponseDto
-	(*structpb.Struct)(nil),               // 31: google.protobuf.Struct
-	(*BusinessDetailsDto)(nil),            // 32: hlgate.v1.BusinessDetailsDto
-	(*InvoiceItemDto)(nil),                // 33: hlgate.v1.InvoiceItemDto
-	(*DiscountDto)(nil),                   // 34: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),             // 35: hlgate.v1.ContactDetailsDto
-	(*SentToDto)(nil),                     // 36: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),            // 37: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),      // 38: hlgate.v1.LateFeesConfigurationDto
-	(*TipsConfigurationDto)(nil),          // 39: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),              // 40: hlgate.v1.PaymentMethodDto
-	(*AttachmentsDto)(nil),                // 41: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),              // 42: hlgate.v1.ProcessingFeeDto
-	(*TotalSummaryDto)(nil),               // 43: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),     // 44: hlgate.v1.RemindersConfigurationDto
-	(*GetScheduleResponseDto)(nil),        // 45: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),    // 46: hlgate.v1.InvoicesScheduleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),     // 47: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),        // 48: hlgate.v1.GetTemplateResponseDto
+	(*ListInvoicesRequest)(nil),                                // 0: hlgate.v1.ListInvoicesRequest
+	(*ListInvoicesResponse)(nil),                               // 1: hlgate.v1.ListInvoicesResponse
+	(*CreateInvoiceRequest)(nil),                               // 2: hlgate.v1.CreateInvoiceRequest
+	(*CreateInvoiceResponse)(nil),                              // 3: hlgate.v1.CreateInvoiceResponse
+	(*DeleteInvoiceRequest)(nil),                               // 4: hlgate.v1.DeleteInvoiceRequest
+	(*DeleteInvoiceResponse)(nil),                              // 5: hlgate.v1.DeleteInvoiceResponse
+	(*GetInvoiceRequest)(nil),                                  // 6: hlgate.v1.GetInvoiceRequest
+	(*GetInvoiceResponse)(nil),                                 // 7: hlgate.v1.GetInvoiceResponse
+	(*UpdateInvoiceRequest)(nil),                               // 8: hlgate.v1.UpdateInvoiceRequest
+	(*UpdateInvoiceResponse)(nil),                              // 9: hlgate.v1.UpdateInvoiceResponse
+	(*UpdateInvoiceLateFeesConfigurationRequest)(nil),          // 10: hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest
+	(*UpdateInvoiceLateFeesConfigurationResponse)(nil),         // 11: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse
+	(*RecordInvoiceRequest)(nil),                               // 12: hlgate.v1.RecordInvoiceRequest
+	(*RecordInvoiceResponse)(nil),                              // 13: hlgate.v1.RecordInvoiceResponse
+	(*SendInvoiceRequest)(nil),                                 // 14: hlgate.v1.SendInvoiceRequest
+	(*SendInvoiceResponse)(nil),                                // 15: hlgate.v1.SendInvoiceResponse
+	(*VoidInvoiceRequest)(nil),                                 // 16: hlgate.v1.VoidInvoiceRequest
+	(*VoidInvoiceResponse)(nil),                                // 17: hlgate.v1.VoidInvoiceResponse
+	(*CreateNewEstimateRequest)(nil),                           // 18: hlgate.v1.CreateNewEstimateRequest
+	(*CreateNewEstimateResponse)(nil),                          // 19: hlgate.v1.CreateNewEstimateResponse
+	(*DeleteEstimateRequest)(nil),                              // 20: hlgate.v1.DeleteEstimateRequest
+	(*DeleteEstimateResponse)(nil),                             // 21: hlgate.v1.DeleteEstimateResponse
+	(*UpdateEstimateRequest)(nil),                              // 22: hlgate.v1.UpdateEstimateRequest
+	(*UpdateEstimateResponse)(nil),                             // 23: hlgate.v1.UpdateEstimateResponse
+	(*CreateInvoiceFromEstimateRequest)(nil),                   // 24: hlgate.v1.CreateInvoiceFromEstimateRequest
+	(*CreateInvoiceFromEstimateResponse)(nil),                  // 25: hlgate.v1.CreateInvoiceFromEstimateResponse
+	(*SendEstimateRequest)(nil),                                // 26: hlgate.v1.SendEstimateRequest
+	(*SendEstimateResponse)(nil),                               // 27: hlgate.v1.SendEstimateResponse
+	(*ListEstimatesRequest)(nil),                               // 28: hlgate.v1.ListEstimatesRequest
+	(*ListEstimatesResponse)(nil),                              // 29: hlgate.v1.ListEstimatesResponse
+	(*GenerateEstimateNumberRequest)(nil),                      // 30: hlgate.v1.GenerateEstimateNumberRequest
+	(*GenerateEstimateNumberResponse)(nil),                     // 31: hlgate.v1.GenerateEstimateNumberResponse
+	(*ListEstimateTemplatesRequest)(nil),                       // 32: hlgate.v1.ListEstimateTemplatesRequest
+	(*ListEstimateTemplatesResponse)(nil),                      // 33: hlgate.v1.ListEstimateTemplatesResponse
+	(*CreateEstimateTemplateRequest)(nil),                      // 34: hlgate.v1.CreateEstimateTemplateRequest
+	(*CreateEstimateTemplateResponse)(nil),                     // 35: hlgate.v1.CreateEstimateTemplateResponse
+	(*DeleteEstimateTemplateRequest)(nil),                      // 36: hlgate.v1.DeleteEstimateTemplateRequest
+	(*DeleteEstimateTemplateResponse)(nil),                     // 37: hlgate.v1.DeleteEstimateTemplateResponse
+	(*UpdateEstimateTemplateRequest)(nil),                      // 38: hlgate.v1.UpdateEstimateTemplateRequest
+	(*UpdateEstimateTemplateResponse)(nil),                     // 39: hlgate.v1.UpdateEstimateTemplateResponse
+	(*PreviewEstimateTemplateRequest)(nil),                     // 40: hlgate.v1.PreviewEstimateTemplateRequest
+	(*PreviewEstimateTemplateResponse)(nil),                    // 41: hlgate.v1.PreviewEstimateTemplateResponse
+	(*GenerateInvoiceNumberRequest)(nil),                       // 42: hlgate.v1.GenerateInvoiceNumberRequest
+	(*GenerateInvoiceNumberResponse)(nil),                      // 43: hlgate.v1.GenerateInvoiceNumberResponse
+	(*ListInvoiceSchedulesRequest)(nil),                        // 44: hlgate.v1.ListInvoiceSchedulesRequest
+	(*ListInvoiceSchedulesResponse)(nil),                       // 45: hlgate.v1.ListInvoiceSchedulesResponse
+	(*CreateInvoiceScheduleRequest)(nil),                       // 46: hlgate.v1.CreateInvoiceScheduleRequest
+	(*CreateInvoiceScheduleResponse)(nil),                      // 47: hlgate.v1.CreateInvoiceScheduleResponse
+	(*DeleteInvoiceScheduleRequest)(nil),                       // 48: hlgate.v1.DeleteInvoiceScheduleRequest
+	(*DeleteInvoiceScheduleResponse)(nil),                      // 49: hlgate.v1.DeleteInvoiceScheduleResponse
+	(*GetInvoiceScheduleRequest)(nil),                          // 50: hlgate.v1.GetInvoiceScheduleRequest
+	(*GetInvoiceScheduleResponse)(nil),                         // 51: hlgate.v1.GetInvoiceScheduleResponse
+	(*UpdateInvoiceScheduleRequest)(nil),                       // 52: hlgate.v1.UpdateInvoiceScheduleRequest
+	(*UpdateInvoiceScheduleResponse)(nil),                      // 53: hlgate.v1.UpdateInvoiceScheduleResponse
+	(*AutoPaymentInvoiceScheduleRequest)(nil),                  // 54: hlgate.v1.AutoPaymentInvoiceScheduleRequest
+	(*AutoPaymentInvoiceScheduleResponse)(nil),                 // 55: hlgate.v1.AutoPaymentInvoiceScheduleResponse
+	(*CancelInvoiceScheduleRequest)(nil),                       // 56: hlgate.v1.CancelInvoiceScheduleRequest
+	(*CancelInvoiceScheduleResponse)(nil),                      // 57: hlgate.v1.CancelInvoiceScheduleResponse
+	(*ScheduleInvoiceScheduleRequest)(nil),                     // 58: hlgate.v1.ScheduleInvoiceScheduleRequest
+	(*ScheduleInvoiceScheduleResponse)(nil),                    // 59: hlgate.v1.ScheduleInvoiceScheduleResponse
+	(*UpdateAndScheduleInvoiceScheduleRequest)(nil),            // 60: hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
+	(*UpdateAndScheduleInvoiceScheduleResponse)(nil),           // 61: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
+	(*GetInvoiceSettingsRequest)(nil),                          // 62: hlgate.v1.GetInvoiceSettingsRequest
+	(*GetInvoiceSettingsResponse)(nil),                         // 63: hlgate.v1.GetInvoiceSettingsResponse
+	(*ListInvoiceTemplatesRequest)(nil),                        // 64: hlgate.v1.ListInvoiceTemplatesRequest
+	(*ListInvoiceTemplatesResponse)(nil),                       // 65: hlgate.v1.ListInvoiceTemplatesResponse
+	(*CreateInvoiceTemplateRequest)(nil),                       // 66: hlgate.v1.CreateInvoiceTemplateRequest
+	(*CreateInvoiceTemplateResponse)(nil),                      // 67: hlgate.v1.CreateInvoiceTemplateResponse
+	(*DeleteInvoiceTemplateRequest)(nil),                       // 68: hlgate.v1.DeleteInvoiceTemplateRequest
+	(*DeleteInvoiceTemplateResponse)(nil),                      // 69: hlgate.v1.DeleteInvoiceTemplateResponse
+	(*GetInvoiceTemplateRequest)(nil),                          // 70: hlgate.v1.GetInvoiceTemplateRequest
+	(*GetInvoiceTemplateResponse)(nil),                         // 71: hlgate.v1.GetInvoiceTemplateResponse
+	(*UpdateInvoiceTemplateRequest)(nil),                       // 72: hlgate.v1.UpdateInvoiceTemplateRequest
+	(*UpdateInvoiceTemplateResponse)(nil),                      // 73: hlgate.v1.UpdateInvoiceTemplateResponse
+	(*UpdateInvoiceTemplateLateFeesConfigurationRequest)(nil),  // 74: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
+	(*UpdateInvoiceTemplateLateFeesConfigurationResponse)(nil), // 75: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
+	(*UpdateInvoicePaymentMethodsConfigurationRequest)(nil),    // 76: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
+	(*UpdateInvoicePaymentMethodsConfigurationResponse)(nil),   // 77: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
+	(*Text2PayInvoiceRequest)(nil),                             // 78: hlgate.v1.Text2payInvoiceRequest
+	(*Text2PayInvoiceResponse)(nil),                            // 79: hlgate.v1.Text2payInvoiceResponse
+	(*GetInvoiceResponseDto)(nil),                              // 80: hlgate.v1.GetInvoiceResponseDto
+	(*structpb.Struct)(nil),                                    // 81: google.protobuf.Struct
+	(*BusinessDetailsDto)(nil),                                 // 82: hlgate.v1.BusinessDetailsDto
+	(*InvoiceItemDto)(nil),                                     // 83: hlgate.v1.InvoiceItemDto
+	(*DiscountDto)(nil),                                        // 84: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                                  // 85: hlgate.v1.ContactDetailsDto
+	(*SentToDto)(nil),                                          // 86: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                                 // 87: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                           // 88: hlgate.v1.LateFeesConfigurationDto
+	(*TipsConfigurationDto)(nil),                               // 89: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                                   // 90: hlgate.v1.PaymentMethodDto
+	(*AttachmentsDto)(nil),                                     // 91: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                                   // 92: hlgate.v1.ProcessingFeeDto
+	(*TotalSummaryDto)(nil),                                    // 93: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                          // 94: hlgate.v1.RemindersConfigurationDto
+	(*InvoicesCardDto)(nil),                                    // 95: hlgate.v1.InvoicesCardDto
+	(*ChequeDto)(nil),                                          // 96: hlgate.v1.ChequeDto
+	(*DefaultInvoiceResponseDto)(nil),                          // 97: hlgate.v1.DefaultInvoiceResponseDto
+	(*InvoiceSettingsSenderConfigurationDto)(nil),              // 98: hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	(*AutoPaymentDetailsDto)(nil),                              // 99: hlgate.v1.AutoPaymentDetailsDto
+	(*EstimateLineItemDto)(nil),                                // 100: hlgate.v1.EstimateLineItemDto
+	(*SendEstimateDto)(nil),                                    // 101: hlgate.v1.SendEstimateDto
+	(*FrequencySettingsDto)(nil),                               // 102: hlgate.v1.FrequencySettingsDto
+	(*AutoInvoicingDto)(nil),                                   // 103: hlgate.v1.AutoInvoicingDto
+	(*PaymentScheduleConfigDto)(nil),                           // 104: hlgate.v1.PaymentScheduleConfigDto
+	(*BusinessDetails)(nil),                                    // 105: hlgate.v1.BusinessDetails
+	(*ContactDetails)(nil),                                     // 106: hlgate.v1.ContactDetails
+	(*SentTo)(nil),                                             // 107: hlgate.v1.SentTo
+	(*AutoInvoice)(nil),                                        // 108: hlgate.v1.AutoInvoice
+	(*EstimateResponseDto)(nil),                                // 109: hlgate.v1.EstimateResponseDto
+	(*EstimateTemplateResponseDTO)(nil),                        // 110: hlgate.v1.EstimateTemplateResponseDTO
+	(*GetScheduleResponseDto)(nil),                             // 111: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),                         // 112: hlgate.v1.InvoicesScheduleOptionsDto
+	(*CustomNotificationDto)(nil),                              // 113: hlgate.v1.CustomNotificationDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),                  // 114: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*InvoiceProductSettingsDto)(nil),                          // 115: hlgate.v1.InvoiceProductSettingsDto
+	(*ReminderSettingsDto)(nil),                                // 116: hlgate.v1.ReminderSettingsDto
+	(*GetTemplateResponseDto)(nil),                             // 117: hlgate.v1.GetTemplateResponseDto
 }
 var file_hlgate_v1_invoices_service_proto_depIdxs = []int32{
-	30,  // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
-	31,  // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
-	32,  // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	34,  // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	35,  // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	36,  // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	37,  // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	38,  // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	39,  // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	40,  // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	41,  // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	42,  // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	31,  // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	31,  // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	31,  // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	31,  // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	31,  // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	31,  // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	31,  // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	31,  // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	31,  // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	31,  // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	31,  // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	31,  // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	31,  // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	31,  // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	31,  // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	31,  // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	31,  // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	43,  // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	44,  // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	31,  // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	32,  // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	35,  // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	34,  // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	33,  // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
-	37,  // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	39,  // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	31,  // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
-	40,  // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	41,  // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	42,  // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	31,  // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	31,  // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	31,  // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	31,  // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	31,  // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	31,  // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	45,  // 49: hlgate.v1.ListInvoiceSchedulesResponse.schedules:type_name -> hlgate.v1.GetScheduleResponseDto
-	31,  // 50: hlgate.v1.ListInvoiceSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
-	35,  // 51: hlgate.v1.CreateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	46,  // 52: hlgate.v1.CreateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	32,  // 53: hlgate.v1.CreateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 54: hlgate.v1.CreateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	34,  // 55: hlgate.v1.CreateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
-	39,  // 56: hlgate.v1.CreateInvoiceScheduleRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	38,  // 57: hlgate.v1.CreateInvoiceScheduleRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	40,  // 58: hlgate.v1.CreateInvoiceScheduleRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	41,  // 59: hlgate.v1.CreateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	42,  // 60: hlgate.v1.CreateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	46,  // 61: hlgate.v1.CreateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	47,  // 62: hlgate.v1.CreateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	32,  // 63: hlgate.v1.CreateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	35,  // 64: hlgate.v1.CreateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	34,  // 65: hlgate.v1.CreateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 66: hlgate.v1.CreateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	31,  // 67: hlgate.v1.CreateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	31,  // 68: hlgate.v1.DeleteInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	46,  // 69: hlgate.v1.GetInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	47,  // 70: hlgate.v1.GetInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	32,  // 71: hlgate.v1.GetInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	35,  // 72: hlgate.v1.GetInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	34,  // 73: hlgate.v1.GetInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 74: hlgate.v1.GetInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	31,  // 75: hlgate.v1.GetInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	35,  // 76: hlgate.v1.UpdateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	46,  // 77: hlgate.v1.UpdateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	32,  // 78: hlgate.v1.UpdateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 79: hlgate.v1.UpdateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	34,  // 80: hlgate.v1.UpdateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
-	41,  // 81: hlgate.v1.UpdateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	42,  // 82: hlgate.v1.UpdateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	46,  // 83: hlgate.v1.UpdateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	47,  // 84: hlgate.v1.UpdateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	32,  // 85: hlgate.v1.UpdateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	35,  // 86: hlgate.v1.UpdateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	34,  // 87: hlgate.v1.UpdateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 88: hlgate.v1.UpdateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	31,  // 89: hlgate.v1.UpdateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	48,  // 90: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
-	31,  // 91: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	32,  // 92: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 93: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	34,  // 94: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	39,  // 95: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	38,  // 96: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	40,  // 97: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	42,  // 98: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	32,  // 99: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	34,  // 100: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 101: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	31,  // 102: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	31,  // 103: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	32,  // 104: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	34,  // 105: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 106: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	31,  // 107: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	32,  // 108: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	33,  // 109: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	34,  // 110: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	42,  // 111: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	32,  // 112: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	34,  // 113: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	31,  // 114: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	31,  // 115: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	0,   // 116: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
-	2,   // 117: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
-	4,   // 118: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
-	6,   // 119: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
-	8,   // 120: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
-	10,  // 121: hlgate.v1.InvoicesService.ListInvoiceSchedules:input_type -> hlgate.v1.ListInvoiceSchedulesRequest
-	12,  // 122: hlgate.v1.InvoicesService.CreateInvoiceSchedule:input_type -> hlgate.v1.CreateInvoiceScheduleRequest
-	14,  // 123: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:input_type -> hlgate.v1.DeleteInvoiceScheduleRequest
-	16,  // 124: hlgate.v1.InvoicesService.GetInvoiceSchedule:input_type -> hlgate.v1.GetInvoiceScheduleRequest
-	18,  // 125: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:input_type -> hlgate.v1.UpdateInvoiceScheduleRequest
-	20,  // 126: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
-	22,  // 127: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
-	24,  // 128: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
-	26,  // 129: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
-	28,  // 130: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
-	1,   // 131: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
-	3,   // 132: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
-	5,   // 133: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
-	7,   // 134: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
-	9,   // 135: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
-	11,  // 136: hlgate.v1.InvoicesService.ListInvoiceSchedules:output_type -> hlgate.v1.ListInvoiceSchedulesResponse
-	13,  // 137: hlgate.v1.InvoicesService.CreateInvoiceSchedule:output_type -> hlgate.v1.CreateInvoiceScheduleResponse
-	15,  // 138: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:output_type -> hlgate.v1.DeleteInvoiceScheduleResponse
-	17,  // 139: hlgate.v1.InvoicesService.GetInvoiceSchedule:output_type -> hlgate.v1.GetInvoiceScheduleResponse
-	19,  // 140: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:output_type -> hlgate.v1.UpdateInvoiceScheduleResponse
-	21,  // 141: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
-	23,  // 142: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
-	25,  // 143: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
-	27,  // 144: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
-	29,  // 145: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
-	131, // [131:146] is the sub-list for method output_type
-	116, // [116:131] is the sub-list for method input_type
-	116, // [116:116] is the sub-list for extension type_name
-	116, // [116:116] is the sub-list for extension extendee
-	0,   // [0:116] is the sub-list for field type_name
+	80,  // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
+	81,  // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	83,  // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	84,  // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	86,  // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	87,  // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	88,  // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	89,  // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	90,  // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	91,  // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	81,  // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	81,  // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	81,  // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	93,  // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	94,  // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	81,  // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	83,  // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
+	87,  // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	89,  // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	81,  // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
+	90,  // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	91,  // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	81,  // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	81,  // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	88,  // 49: hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	81,  // 50: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 51: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 52: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 53: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 54: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.payment_schedule:type_name -> google.protobuf.Struct
+	81,  // 55: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	95,  // 56: hlgate.v1.RecordInvoiceRequest.card:type_name -> hlgate.v1.InvoicesCardDto
+	96,  // 57: hlgate.v1.RecordInvoiceRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	81,  // 58: hlgate.v1.RecordInvoiceRequest.meta:type_name -> google.protobuf.Struct
+	97,  // 59: hlgate.v1.RecordInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	81,  // 60: hlgate.v1.RecordInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	98,  // 61: hlgate.v1.SendInvoiceRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	99,  // 62: hlgate.v1.SendInvoiceRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	97,  // 63: hlgate.v1.SendInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	81,  // 64: hlgate.v1.SendInvoiceResponse.sms_data:type_name -> google.protobuf.Struct
+	81,  // 65: hlgate.v1.SendInvoiceResponse.email_data:type_name -> google.protobuf.Struct
+	81,  // 66: hlgate.v1.SendInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 67: hlgate.v1.VoidInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	81,  // 68: hlgate.v1.VoidInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	81,  // 69: hlgate.v1.VoidInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	81,  // 70: hlgate.v1.VoidInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	81,  // 71: hlgate.v1.VoidInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	81,  // 72: hlgate.v1.VoidInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 73: hlgate.v1.CreateNewEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	100, // 74: hlgate.v1.CreateNewEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 75: hlgate.v1.CreateNewEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 76: hlgate.v1.CreateNewEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	86,  // 77: hlgate.v1.CreateNewEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	81,  // 78: hlgate.v1.CreateNewEstimateRequest.meta:type_name -> google.protobuf.Struct
+	101, // 79: hlgate.v1.CreateNewEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	102, // 80: hlgate.v1.CreateNewEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	91,  // 81: hlgate.v1.CreateNewEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	103, // 82: hlgate.v1.CreateNewEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
+	92,  // 83: hlgate.v1.CreateNewEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	104, // 84: hlgate.v1.CreateNewEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
+	105, // 85: hlgate.v1.CreateNewEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 86: hlgate.v1.CreateNewEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 87: hlgate.v1.CreateNewEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 88: hlgate.v1.CreateNewEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	106, // 89: hlgate.v1.CreateNewEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	81,  // 90: hlgate.v1.CreateNewEstimateResponse.meta:type_name -> google.protobuf.Struct
+	81,  // 91: hlgate.v1.CreateNewEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	107, // 92: hlgate.v1.CreateNewEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	102, // 93: hlgate.v1.CreateNewEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	108, // 94: hlgate.v1.CreateNewEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	81,  // 95: hlgate.v1.CreateNewEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	105, // 96: hlgate.v1.DeleteEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 97: hlgate.v1.DeleteEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 98: hlgate.v1.DeleteEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 99: hlgate.v1.DeleteEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	106, // 100: hlgate.v1.DeleteEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	81,  // 101: hlgate.v1.DeleteEstimateResponse.meta:type_name -> google.protobuf.Struct
+	81,  // 102: hlgate.v1.DeleteEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	107, // 103: hlgate.v1.DeleteEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	102, // 104: hlgate.v1.DeleteEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	108, // 105: hlgate.v1.DeleteEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	81,  // 106: hlgate.v1.DeleteEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 107: hlgate.v1.UpdateEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	100, // 108: hlgate.v1.UpdateEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 109: hlgate.v1.UpdateEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 110: hlgate.v1.UpdateEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	86,  // 111: hlgate.v1.UpdateEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	81,  // 112: hlgate.v1.UpdateEstimateRequest.meta:type_name -> google.protobuf.Struct
+	101, // 113: hlgate.v1.UpdateEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	102, // 114: hlgate.v1.UpdateEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	91,  // 115: hlgate.v1.UpdateEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	103, // 116: hlgate.v1.UpdateEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
+	92,  // 117: hlgate.v1.UpdateEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	104, // 118: hlgate.v1.UpdateEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
+	105, // 119: hlgate.v1.UpdateEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 120: hlgate.v1.UpdateEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 121: hlgate.v1.UpdateEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 122: hlgate.v1.UpdateEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	106, // 123: hlgate.v1.UpdateEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	81,  // 124: hlgate.v1.UpdateEstimateResponse.meta:type_name -> google.protobuf.Struct
+	81,  // 125: hlgate.v1.UpdateEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	107, // 126: hlgate.v1.UpdateEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	102, // 127: hlgate.v1.UpdateEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	108, // 128: hlgate.v1.UpdateEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	81,  // 129: hlgate.v1.UpdateEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	109, // 130: hlgate.v1.CreateInvoiceFromEstimateResponse.estimate:type_name -> hlgate.v1.EstimateResponseDto
+	97,  // 131: hlgate.v1.CreateInvoiceFromEstimateResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	81,  // 132: hlgate.v1.CreateInvoiceFromEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	98,  // 133: hlgate.v1.SendEstimateRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	105, // 134: hlgate.v1.SendEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 135: hlgate.v1.SendEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 136: hlgate.v1.SendEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 137: hlgate.v1.SendEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	106, // 138: hlgate.v1.SendEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	81,  // 139: hlgate.v1.SendEstimateResponse.meta:type_name -> google.protobuf.Struct
+	81,  // 140: hlgate.v1.SendEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	107, // 141: hlgate.v1.SendEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	102, // 142: hlgate.v1.SendEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	108, // 143: hlgate.v1.SendEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	81,  // 144: hlgate.v1.SendEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	109, // 145: hlgate.v1.ListEstimatesResponse.estimates:type_name -> hlgate.v1.EstimateResponseDto
+	81,  // 146: hlgate.v1.ListEstimatesResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 147: hlgate.v1.GenerateEstimateNumberResponse.unmapped:type_name -> google.protobuf.Struct
+	110, // 148: hlgate.v1.ListEstimateTemplatesResponse.data:type_name -> hlgate.v1.EstimateTemplateResponseDTO
+	81,  // 149: hlgate.v1.ListEstimateTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 150: hlgate.v1.CreateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	100, // 151: hlgate.v1.CreateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 152: hlgate.v1.CreateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 153: hlgate.v1.CreateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
+	101, // 154: hlgate.v1.CreateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	91,  // 155: hlgate.v1.CreateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 156: hlgate.v1.CreateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	105, // 157: hlgate.v1.CreateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 158: hlgate.v1.CreateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 159: hlgate.v1.CreateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 160: hlgate.v1.CreateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	81,  // 161: hlgate.v1.CreateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	105, // 162: hlgate.v1.DeleteEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 163: hlgate.v1.DeleteEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 164: hlgate.v1.DeleteEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 165: hlgate.v1.DeleteEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	81,  // 166: hlgate.v1.DeleteEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 167: hlgate.v1.UpdateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	100, // 168: hlgate.v1.UpdateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 169: hlgate.v1.UpdateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 170: hlgate.v1.UpdateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
+	101, // 171: hlgate.v1.UpdateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	91,  // 172: hlgate.v1.UpdateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 173: hlgate.v1.UpdateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	105, // 174: hlgate.v1.UpdateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 175: hlgate.v1.UpdateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 176: hlgate.v1.UpdateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 177: hlgate.v1.UpdateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	81,  // 178: hlgate.v1.UpdateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	105, // 179: hlgate.v1.PreviewEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	100, // 180: hlgate.v1.PreviewEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	84,  // 181: hlgate.v1.PreviewEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 182: hlgate.v1.PreviewEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	81,  // 183: hlgate.v1.PreviewEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 184: hlgate.v1.GenerateInvoiceNumberResponse.unmapped:type_name -> google.protobuf.Struct
+	111, // 185: hlgate.v1.ListInvoiceSchedulesResponse.schedules:type_name -> hlgate.v1.GetScheduleResponseDto
+	81,  // 186: hlgate.v1.ListInvoiceSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 187: hlgate.v1.CreateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	112, // 188: hlgate.v1.CreateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	82,  // 189: hlgate.v1.CreateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	83,  // 190: hlgate.v1.CreateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	84,  // 191: hlgate.v1.CreateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	89,  // 192: hlgate.v1.CreateInvoiceScheduleRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	88,  // 193: hlgate.v1.CreateInvoiceScheduleRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	90,  // 194: hlgate.v1.CreateInvoiceScheduleRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	91,  // 195: hlgate.v1.CreateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 196: hlgate.v1.CreateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	112, // 197: hlgate.v1.CreateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 198: hlgate.v1.CreateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 199: hlgate.v1.CreateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 200: hlgate.v1.CreateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 201: hlgate.v1.CreateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 202: hlgate.v1.CreateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 203: hlgate.v1.CreateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 204: hlgate.v1.DeleteInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	112, // 205: hlgate.v1.GetInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 206: hlgate.v1.GetInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 207: hlgate.v1.GetInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 208: hlgate.v1.GetInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 209: hlgate.v1.GetInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 210: hlgate.v1.GetInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 211: hlgate.v1.GetInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 212: hlgate.v1.UpdateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	112, // 213: hlgate.v1.UpdateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	82,  // 214: hlgate.v1.UpdateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	83,  // 215: hlgate.v1.UpdateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	84,  // 216: hlgate.v1.UpdateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	91,  // 217: hlgate.v1.UpdateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 218: hlgate.v1.UpdateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	112, // 219: hlgate.v1.UpdateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 220: hlgate.v1.UpdateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 221: hlgate.v1.UpdateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 222: hlgate.v1.UpdateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 223: hlgate.v1.UpdateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 224: hlgate.v1.UpdateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 225: hlgate.v1.UpdateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	99,  // 226: hlgate.v1.AutoPaymentInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	112, // 227: hlgate.v1.AutoPaymentInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 228: hlgate.v1.AutoPaymentInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 229: hlgate.v1.AutoPaymentInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 230: hlgate.v1.AutoPaymentInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 231: hlgate.v1.AutoPaymentInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 232: hlgate.v1.AutoPaymentInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 233: hlgate.v1.AutoPaymentInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	112, // 234: hlgate.v1.CancelInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 235: hlgate.v1.CancelInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 236: hlgate.v1.CancelInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 237: hlgate.v1.CancelInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 238: hlgate.v1.CancelInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 239: hlgate.v1.CancelInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 240: hlgate.v1.CancelInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	99,  // 241: hlgate.v1.ScheduleInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	112, // 242: hlgate.v1.ScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 243: hlgate.v1.ScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 244: hlgate.v1.ScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 245: hlgate.v1.ScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 246: hlgate.v1.ScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 247: hlgate.v1.ScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 248: hlgate.v1.ScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	112, // 249: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	97,  // 250: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	82,  // 251: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	85,  // 252: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	84,  // 253: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 254: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	81,  // 255: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	113, // 256: hlgate.v1.GetInvoiceSettingsResponse.custom_notification:type_name -> hlgate.v1.CustomNotificationDto
+	114, // 257: hlgate.v1.GetInvoiceSettingsResponse.business_details:type_name -> hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	98,  // 258: hlgate.v1.GetInvoiceSettingsResponse.sender_configuration:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	115, // 259: hlgate.v1.GetInvoiceSettingsResponse.product_settings:type_name -> hlgate.v1.InvoiceProductSettingsDto
+	116, // 260: hlgate.v1.GetInvoiceSettingsResponse.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	88,  // 261: hlgate.v1.GetInvoiceSettingsResponse.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	89,  // 262: hlgate.v1.GetInvoiceSettingsResponse.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	90,  // 263: hlgate.v1.GetInvoiceSettingsResponse.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	81,  // 264: hlgate.v1.GetInvoiceSettingsResponse.unmapped:type_name -> google.protobuf.Struct
+	117, // 265: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
+	81,  // 266: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 267: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	83,  // 268: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	84,  // 269: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	89,  // 270: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	88,  // 271: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	90,  // 272: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	92,  // 273: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	82,  // 274: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	84,  // 275: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 276: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	81,  // 277: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	81,  // 278: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 279: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	84,  // 280: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 281: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	81,  // 282: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	82,  // 283: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	83,  // 284: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	84,  // 285: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	92,  // 286: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	82,  // 287: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	84,  // 288: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 289: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	81,  // 290: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	88,  // 291: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	82,  // 292: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	84,  // 293: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 294: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.items:type_name -> google.protobuf.Struct
+	81,  // 295: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	90,  // 296: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	82,  // 297: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	84,  // 298: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
+	81,  // 299: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.items:type_name -> google.protobuf.Struct
+	81,  // 300: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	83,  // 301: hlgate.v1.Text2payInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	85,  // 302: hlgate.v1.Text2payInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	86,  // 303: hlgate.v1.Text2payInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	87,  // 304: hlgate.v1.Text2payInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	88,  // 305: hlgate.v1.Text2payInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	89,  // 306: hlgate.v1.Text2payInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	90,  // 307: hlgate.v1.Text2payInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	91,  // 308: hlgate.v1.Text2payInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	92,  // 309: hlgate.v1.Text2payInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	84,  // 310: hlgate.v1.Text2payInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	82,  // 311: hlgate.v1.Text2payInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	97,  // 312: hlgate.v1.Text2payInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	81,  // 313: hlgate.v1.Text2payInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	0,   // 314: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
+	2,   // 315: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
+	4,   // 316: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
+	6,   // 317: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
+	8,   // 318: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
+	10,  // 319: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest
+	12,  // 320: hlgate.v1.InvoicesService.RecordInvoice:input_type -> hlgate.v1.RecordInvoiceRequest
+	14,  // 321: hlgate.v1.InvoicesService.SendInvoice:input_type -> hlgate.v1.SendInvoiceRequest
+	16,  // 322: hlgate.v1.InvoicesService.VoidInvoice:input_type -> hlgate.v1.VoidInvoiceRequest
+	18,  // 323: hlgate.v1.InvoicesService.CreateNewEstimate:input_type -> hlgate.v1.CreateNewEstimateRequest
+	20,  // 324: hlgate.v1.InvoicesService.DeleteEstimate:input_type -> hlgate.v1.DeleteEstimateRequest
+	22,  // 325: hlgate.v1.InvoicesService.UpdateEstimate:input_type -> hlgate.v1.UpdateEstimateRequest
+	24,  // 326: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:input_type -> hlgate.v1.CreateInvoiceFromEstimateRequest
+	26,  // 327: hlgate.v1.InvoicesService.SendEstimate:input_type -> hlgate.v1.SendEstimateRequest
+	28,  // 328: hlgate.v1.InvoicesService.ListEstimates:input_type -> hlgate.v1.ListEstimatesRequest
+	30,  // 329: hlgate.v1.InvoicesService.GenerateEstimateNumber:input_type -> hlgate.v1.GenerateEstimateNumberRequest
+	32,  // 330: hlgate.v1.InvoicesService.ListEstimateTemplates:input_type -> hlgate.v1.ListEstimateTemplatesRequest
+	34,  // 331: hlgate.v1.InvoicesService.CreateEstimateTemplate:input_type -> hlgate.v1.CreateEstimateTemplateRequest
+	36,  // 332: hlgate.v1.InvoicesService.DeleteEstimateTemplate:input_type -> hlgate.v1.DeleteEstimateTemplateRequest
+	38,  // 333: hlgate.v1.InvoicesService.UpdateEstimateTemplate:input_type -> hlgate.v1.UpdateEstimateTemplateRequest
+	40,  // 334: hlgate.v1.InvoicesService.PreviewEstimateTemplate:input_type -> hlgate.v1.PreviewEstimateTemplateRequest
+	42,  // 335: hlgate.v1.InvoicesService.GenerateInvoiceNumber:input_type -> hlgate.v1.GenerateInvoiceNumberRequest
+	44,  // 336: hlgate.v1.InvoicesService.ListInvoiceSchedules:input_type -> hlgate.v1.ListInvoiceSchedulesRequest
+	46,  // 337: hlgate.v1.InvoicesService.CreateInvoiceSchedule:input_type -> hlgate.v1.CreateInvoiceScheduleRequest
+	48,  // 338: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:input_type -> hlgate.v1.DeleteInvoiceScheduleRequest
+	50,  // 339: hlgate.v1.InvoicesService.GetInvoiceSchedule:input_type -> hlgate.v1.GetInvoiceScheduleRequest
+	52,  // 340: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:input_type -> hlgate.v1.UpdateInvoiceScheduleRequest
+	54,  // 341: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:input_type -> hlgate.v1.AutoPaymentInvoiceScheduleRequest
+	56,  // 342: hlgate.v1.InvoicesService.CancelInvoiceSchedule:input_type -> hlgate.v1.CancelInvoiceScheduleRequest
+	58,  // 343: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:input_type -> hlgate.v1.ScheduleInvoiceScheduleRequest
+	60,  // 344: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:input_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
+	62,  // 345: hlgate.v1.InvoicesService.GetInvoiceSettings:input_type -> hlgate.v1.GetInvoiceSettingsRequest
+	64,  // 346: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
+	66,  // 347: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
+	68,  // 348: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
+	70,  // 349: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
+	72,  // 350: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
+	74,  // 351: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
+	76,  // 352: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:input_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
+	78,  // 353: hlgate.v1.InvoicesService.Text2payInvoice:input_type -> hlgate.v1.Text2payInvoiceRequest
+	1,   // 354: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
+	3,   // 355: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
+	5,   // 356: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
+	7,   // 357: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
+	9,   // 358: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
+	11,  // 359: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse
+	13,  // 360: hlgate.v1.InvoicesService.RecordInvoice:output_type -> hlgate.v1.RecordInvoiceResponse
+	15,  // 361: hlgate.v1.InvoicesService.SendInvoice:output_type -> hlgate.v1.SendInvoiceResponse
+	17,  // 362: hlgate.v1.InvoicesService.VoidInvoice:output_type -> hlgate.v1.VoidInvoiceResponse
+	19,  // 363: hlgate.v1.InvoicesService.CreateNewEstimate:output_type -> hlgate.v1.CreateNewEstimateResponse
+	21,  // 364: hlgate.v1.InvoicesService.DeleteEstimate:output_type -> hlgate.v1.DeleteEstimateResponse
+	23,  // 365: hlgate.v1.InvoicesService.UpdateEstimate:output_type -> hlgate.v1.UpdateEstimateResponse
+	25,  // 366: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:output_type -> hlgate.v1.CreateInvoiceFromEstimateResponse
+	27,  // 367: hlgate.v1.InvoicesService.SendEstimate:output_type -> hlgate.v1.SendEstimateResponse
+	29,  // 368: hlgate.v1.InvoicesService.ListEstimates:output_type -> hlgate.v1.ListEstimatesResponse
+	31,  // 369: hlgate.v1.InvoicesService.GenerateEstimateNumber:output_type -> hlgate.v1.GenerateEstimateNumberResponse
+	33,  // 370: hlgate.v1.InvoicesService.ListEstimateTemplates:output_type -> hlgate.v1.ListEstimateTemplatesResponse
+	35,  // 371: hlgate.v1.InvoicesService.CreateEstimateTemplate:output_type -> hlgate.v1.CreateEstimateTemplateResponse
+	37,  // 372: hlgate.v1.InvoicesService.DeleteEstimateTemplate:output_type -> hlgate.v1.DeleteEstimateTemplateResponse
+	39,  // 373: hlgate.v1.InvoicesService.UpdateEstimateTemplate:output_type -> hlgate.v1.UpdateEstimateTemplateResponse
+	41,  // 374: hlgate.v1.InvoicesService.PreviewEstimateTemplate:output_type -> hlgate.v1.PreviewEstimateTemplateResponse
+	43,  // 375: hlgate.v1.InvoicesService.GenerateInvoiceNumber:output_type -> hlgate.v1.GenerateInvoiceNumberResponse
+	45,  // 376: hlgate.v1.InvoicesService.ListInvoiceSchedules:output_type -> hlgate.v1.ListInvoiceSchedulesResponse
+	47,  // 377: hlgate.v1.InvoicesService.CreateInvoiceSchedule:output_type -> hlgate.v1.CreateInvoiceScheduleResponse
+	49,  // 378: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:output_type -> hlgate.v1.DeleteInvoiceScheduleResponse
+	51,  // 379: hlgate.v1.InvoicesService.GetInvoiceSchedule:output_type -> hlgate.v1.GetInvoiceScheduleResponse
+	53,  // 380: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:output_type -> hlgate.v1.UpdateInvoiceScheduleResponse
+	55,  // 381: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:output_type -> hlgate.v1.AutoPaymentInvoiceScheduleResponse
+	57,  // 382: hlgate.v1.InvoicesService.CancelInvoiceSchedule:output_type -> hlgate.v1.CancelInvoiceScheduleResponse
+	59,  // 383: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:output_type -> hlgate.v1.ScheduleInvoiceScheduleResponse
+	61,  // 384: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:output_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
+	63,  // 385: hlgate.v1.InvoicesService.GetInvoiceSettings:output_type -> hlgate.v1.GetInvoiceSettingsResponse
+	65,  // 386: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
+	67,  // 387: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
+	69,  // 388: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
+	71,  // 389: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
+	73,  // 390: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
+	75,  // 391: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
+	77,  // 392: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:output_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
+	79,  // 393: hlgate.v1.InvoicesService.Text2payInvoice:output_type -> hlgate.v1.Text2payInvoiceResponse
+	354, // [354:394] is the sub-list for method output_type
+	314, // [314:354] is the sub-list for method input_type
+	314, // [314:314] is the sub-list for extension type_name
+	314, // [314:314] is the sub-list for extension extendee
+	0,   // [0:314] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_invoices_service_proto_init() }
@@ -5469,26 +14698,70 @@ func file_hlgate_v1_invoices_service_proto_init() {
 	file_hlgate_v1_invoices_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[13].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[15].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[23].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[43].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[46].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[47].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[55].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[57].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[58].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[59].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[61].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[63].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[64].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[66].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[67].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[69].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[71].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[72].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[73].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[74].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[75].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[76].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[77].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[78].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[79].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_invoices_service_proto_rawDesc), len(file_hlgate_v1_invoices_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   80,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,21 +25,46 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	InvoicesService_ListInvoices_FullMethodName          = "/hlgate.v1.InvoicesService/ListInvoices"
-	InvoicesService_CreateInvoice_FullMethodName         = "/hlgate.v1.InvoicesService/CreateInvoice"
-	InvoicesService_DeleteInvoice_FullMethodName         = "/hlgate.v1.InvoicesService/DeleteInvoice"
-	InvoicesService_GetInvoice_FullMethodName            = "/hlgate.v1.InvoicesService/GetInvoice"
-	InvoicesService_UpdateInvoice_FullMethodName         = "/hlgate.v1.InvoicesService/UpdateInvoice"
-	InvoicesService_ListInvoiceSchedules_FullMethodName  = "/hlgate.v1.InvoicesService/ListInvoiceSchedules"
-	InvoicesService_CreateInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/CreateInvoiceSchedule"
-	InvoicesService_DeleteInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/DeleteInvoiceSchedule"
-	InvoicesService_GetInvoiceSchedule_FullMethodName    = "/hlgate.v1.InvoicesService/GetInvoiceSchedule"
-	InvoicesService_UpdateInvoiceSchedule_FullMethodName = "/hlgate.v1.InvoicesService/UpdateInvoiceSchedule"
-	InvoicesService_ListInvoiceTemplates_FullMethodName  = "/hlgate.v1.InvoicesService/ListInvoiceTemplates"
-	InvoicesService_CreateInvoiceTemplate_FullMethodName = "/hlgate.v1.InvoicesService/CreateInvoiceTemplate"
-	InvoicesService_DeleteInvoiceTemplate_FullMethodName = "/hlgate.v1.InvoicesService/DeleteInvoiceTemplate"
-	InvoicesService_GetInvoiceTemplate_FullMethodName    = "/hlgate.v1.InvoicesService/GetInvoiceTemplate"
-	InvoicesService_UpdateInvoiceTemplate_FullMethodName = "/hlgate.v1.InvoicesService/UpdateInvoiceTemplate"
+	InvoicesService_ListInvoices_FullMethodName                               = "/hlgate.v1.InvoicesService/ListInvoices"
+	InvoicesService_CreateInvoice_FullMethodName                              = "/hlgate.v1.InvoicesService/CreateInvoice"
+	InvoicesService_DeleteInvoice_FullMethodName                              = "/hlgate.v1.InvoicesService/DeleteInvoice"
+	InvoicesService_GetInvoice_FullMethodName                                 = "/hlgate.v1.InvoicesService/GetInvoice"
+	InvoicesService_UpdateInvoice_FullMethodName                              = "/hlgate.v1.InvoicesService/UpdateInvoice"
+	InvoicesService_UpdateInvoiceLateFeesConfiguration_FullMethodName         = "/hlgate.v1.InvoicesService/UpdateInvoiceLateFeesConfiguration"
+	InvoicesService_RecordInvoice_FullMethodName                              = "/hlgate.v1.InvoicesService/RecordInvoice"
+	InvoicesService_SendInvoice_FullMethodName                                = "/hlgate.v1.InvoicesService/SendInvoice"
+	InvoicesService_VoidInvoice_FullMethodName                                = "/hlgate.v1.InvoicesService/VoidInvoice"
+	InvoicesService_CreateNewEstimate_FullMethodName                          = "/hlgate.v1.InvoicesService/CreateNewEstimate"
+	InvoicesService_DeleteEstimate_FullMethodName                             = "/hlgate.v1.InvoicesService/DeleteEstimate"
+	InvoicesService_UpdateEstimate_FullMethodName                             = "/hlgate.v1.InvoicesService/UpdateEstimate"
+	InvoicesService_CreateInvoiceFromEstimate_FullMethodName                  = "/hlgate.v1.InvoicesService/CreateInvoiceFromEstimate"
+	InvoicesService_SendEstimate_FullMethodName                               = "/hlgate.v1.InvoicesService/SendEstimate"
+	InvoicesService_ListEstimates_FullMethodName                              = "/hlgate.v1.InvoicesService/ListEstimates"
+	InvoicesService_GenerateEstimateNumber_FullMethodName                     = "/hlgate.v1.InvoicesService/GenerateEstimateNumber"
+	InvoicesService_ListEstimateTemplates_FullMethodName                      = "/hlgate.v1.InvoicesService/ListEstimateTemplates"
+	InvoicesService_CreateEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/CreateEstimateTemplate"
+	InvoicesService_DeleteEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/DeleteEstimateTemplate"
+	InvoicesService_UpdateEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/UpdateEstimateTemplate"
+	InvoicesService_PreviewEstimateTemplate_FullMethodName                    = "/hlgate.v1.InvoicesService/PreviewEstimateTemplate"
+	InvoicesService_GenerateInvoiceNumber_FullMethodName                      = "/hlgate.v1.InvoicesService/GenerateInvoiceNumber"
+	InvoicesService_ListInvoiceSchedules_FullMethodName                       = "/hlgate.v1.InvoicesService/ListInvoiceSchedules"
+	InvoicesService_CreateInvoiceSchedule_FullMethodName                      = "/hlgate.v1.InvoicesService/CreateInvoiceSchedule"
+	InvoicesService_DeleteInvoiceSchedule_FullMethodName                      = "/hlgate.v1.InvoicesService/DeleteInvoiceSchedule"
+	InvoicesService_GetInvoiceSchedule_FullMethodName                         = "/hlgate.v1.InvoicesService/GetInvoiceSchedule"
+	InvoicesService_UpdateInvoiceSchedule_FullMethodName                      = "/hlgate.v1.InvoicesService/UpdateInvoiceSchedule"
+	InvoicesService_AutoPaymentInvoiceSchedule_FullMethodName                 = "/hlgate.v1.InvoicesService/AutoPaymentInvoiceSchedule"
+	InvoicesService_CancelInvoiceSchedule_FullMethodName                      = "/hlgate.v1.InvoicesService/CancelInvoiceSchedule"
+	InvoicesService_ScheduleInvoiceSchedule_FullMethodName                    = "/hlgate.v1.InvoicesService/ScheduleInvoiceSchedule"
+	InvoicesService_UpdateAndScheduleInvoiceSchedule_FullMethodName           = "/hlgate.v1.InvoicesService/UpdateAndScheduleInvoiceSchedule"
+	InvoicesService_GetInvoiceSettings_FullMethodName                         = "/hlgate.v1.InvoicesService/GetInvoiceSettings"
+	InvoicesService_ListInvoiceTemplates_FullMethodName                       = "/hlgate.v1.InvoicesService/ListInvoiceTemplates"
+	InvoicesService_CreateInvoiceTemplate_FullMethodName                      = "/hlgate.v1.InvoicesService/CreateInvoiceTemplate"
+	InvoicesService_DeleteInvoiceTemplate_FullMethodName                      = "/hlgate.v1.InvoicesService/DeleteInvoiceTemplate"
+	InvoicesService_GetInvoiceTemplate_FullMethodName                         = "/hlgate.v1.InvoicesService/GetInvoiceTemplate"
+	InvoicesService_UpdateInvoiceTemplate_FullMethodName                      = "/hlgate.v1.InvoicesService/UpdateInvoiceTemplate"
+	InvoicesService_UpdateInvoiceTemplateLateFeesConfiguration_FullMethodName = "/hlgate.v1.InvoicesService/UpdateInvoiceTemplateLateFeesConfiguration"
+	InvoicesService_UpdateInvoicePaymentMethodsConfiguration_FullMethodName   = "/hlgate.v1.InvoicesService/UpdateInvoicePaymentMethodsConfiguration"
+	InvoicesService_Text2PayInvoice_FullMethodName                            = "/hlgate.v1.InvoicesService/Text2payInvoice"
 )
 
 // InvoicesServiceClient is the client API for InvoicesService service.
@@ -65,6 +90,71 @@ type InvoicesServiceClient interface {
 	// UpdateInvoice calls PUT /invoices/{invoiceId} (update-invoice). Update
 	// invoice: API to update invoice by invoice id.
 	UpdateInvoice(ctx context.Context, in *UpdateInvoiceRequest, opts ...grpc.CallOption) (*UpdateInvoiceResponse, error)
+	// UpdateInvoiceLateFeesConfiguration calls PATCH
+	// /invoices/{invoiceId}/late-fees-configuration
+	// (update-invoice-late-fees-configuration). Update invoice late fees
+	// configuration: API to update invoice late fees configuration by invoice
+	// id.
+	UpdateInvoiceLateFeesConfiguration(ctx context.Context, in *UpdateInvoiceLateFeesConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+	// RecordInvoice calls POST /invoices/{invoiceId}/record-payment
+	// (record-invoice). Record a manual payment for an invoice: API to record
+	// manual payment for an invoice by invoice id.
+	RecordInvoice(ctx context.Context, in *RecordInvoiceRequest, opts ...grpc.CallOption) (*RecordInvoiceResponse, error)
+	// SendInvoice calls POST /invoices/{invoiceId}/send (send-invoice). Send
+	// invoice: API to send invoice by invoice id.
+	SendInvoice(ctx context.Context, in *SendInvoiceRequest, opts ...grpc.CallOption) (*SendInvoiceResponse, error)
+	// VoidInvoice calls POST /invoices/{invoiceId}/void (void-invoice). Void
+	// invoice: API to delete invoice by invoice id.
+	VoidInvoice(ctx context.Context, in *VoidInvoiceRequest, opts ...grpc.CallOption) (*VoidInvoiceResponse, error)
+	// CreateNewEstimate calls POST /invoices/estimate (create-new-estimate).
+	// Create New Estimate: Create a new estimate with the provided details.
+	CreateNewEstimate(ctx context.Context, in *CreateNewEstimateRequest, opts ...grpc.CallOption) (*CreateNewEstimateResponse, error)
+	// DeleteEstimate calls DELETE /invoices/estimate/{estimateId}
+	// (delete-estimate). Delete Estimate: Delete an existing estimate.
+	DeleteEstimate(ctx context.Context, in *DeleteEstimateRequest, opts ...grpc.CallOption) (*DeleteEstimateResponse, error)
+	// UpdateEstimate calls PUT /invoices/estimate/{estimateId}
+	// (update-estimate). Update Estimate: Update an existing estimate with new
+	// details.
+	UpdateEstimate(ctx context.Context, in *UpdateEstimateRequest, opts ...grpc.CallOption) (*UpdateEstimateResponse, error)
+	// CreateInvoiceFromEstimate calls POST
+	// /invoices/estimate/{estimateId}/invoice (create-invoice-from-estimate).
+	// Create Invoice from Estimate: Create a new invoice from an existing
+	// estimate.
+	CreateInvoiceFromEstimate(ctx context.Context, in *CreateInvoiceFromEstimateRequest, opts ...grpc.CallOption) (*CreateInvoiceFromEstimateResponse, error)
+	// SendEstimate calls POST /invoices/estimate/{estimateId}/send
+	// (send-estimate). Send Estimate: API to send estimate by estimate id.
+	SendEstimate(ctx context.Context, in *SendEstimateRequest, opts ...grpc.CallOption) (*SendEstimateResponse, error)
+	// ListEstimates calls GET /invoices/estimate/list (list-estimates). List
+	// Estimates: Get a paginated list of estimates.
+	ListEstimates(ctx context.Context, in *ListEstimatesRequest, opts ...grpc.CallOption) (*ListEstimatesResponse, error)
+	// GenerateEstimateNumber calls GET /invoices/estimate/number/generate
+	// (generate-estimate-number). Generate Estimate Number: Get the next
+	// estimate number for the given location.
+	GenerateEstimateNumber(ctx context.Context, in *GenerateEstimateNumberRequest, opts ...grpc.CallOption) (*GenerateEstimateNumberResponse, error)
+	// ListEstimateTemplates calls GET /invoices/estimate/template
+	// (list-estimate-templates). List Estimate Templates: Get a list of
+	// estimate templates or a specific template by ID.
+	ListEstimateTemplates(ctx context.Context, in *ListEstimateTemplatesRequest, opts ...grpc.CallOption) (*ListEstimateTemplatesResponse, error)
+	// CreateEstimateTemplate calls POST /invoices/estimate/template
+	// (create-estimate-template). Create Estimate Template: Create a new
+	// estimate template.
+	CreateEstimateTemplate(ctx context.Context, in *CreateEstimateTemplateRequest, opts ...grpc.CallOption) (*CreateEstimateTemplateResponse, error)
+	// DeleteEstimateTemplate calls DELETE
+	// /invoices/estimate/template/{templateId} (delete-estimate-template).
+	// Delete Estimate Template: Delete an existing estimate template.
+	DeleteEstimateTemplate(ctx context.Context, in *DeleteEstimateTemplateRequest, opts ...grpc.CallOption) (*DeleteEstimateTemplateResponse, error)
+	// UpdateEstimateTemplate calls PUT /invoices/estimate/template/{templateId}
+	// (update-estimate-template). Update Estimate Template: Update an existing
+	// estimate template.
+	UpdateEstimateTemplate(ctx context.Context, in *UpdateEstimateTemplateRequest, opts ...grpc.CallOption) (*UpdateEstimateTemplateResponse, error)
+	// PreviewEstimateTemplate calls GET /invoices/estimate/template/preview
+	// (preview-estimate-template). Preview Estimate Template: Get a preview of
+	// an estimate template.
+	PreviewEstimateTemplate(ctx context.Context, in *PreviewEstimateTemplateRequest, opts ...grpc.CallOption) (*PreviewEstimateTemplateResponse, error)
+	// GenerateInvoiceNumber calls GET /invoices/generate-invoice-number
+	// (generate-invoice-number). Generate Invoice Number: Get the next invoice
+	// number for the given location.
+	GenerateInvoiceNumber(ctx context.Context, in *GenerateInvoiceNumberRequest, opts ...grpc.CallOption) (*GenerateInvoiceNumberResponse, error)
 	// ListInvoiceSchedules calls GET /invoices/schedule
 	// (list-invoice-schedules). List schedules: API to get list of schedules.
 	ListInvoiceSchedules(ctx context.Context, in *ListInvoiceSchedulesRequest, opts ...grpc.CallOption) (*ListInvoiceSchedulesResponse, error)
@@ -84,6 +174,28 @@ type InvoicesServiceClient interface {
 	// (update-invoice-schedule). Update schedule: API to update an schedule by
 	// schedule id.
 	UpdateInvoiceSchedule(ctx context.Context, in *UpdateInvoiceScheduleRequest, opts ...grpc.CallOption) (*UpdateInvoiceScheduleResponse, error)
+	// AutoPaymentInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/auto-payment
+	// (auto-payment-invoice-schedule). Manage Auto payment for an schedule
+	// invoice: API to manage auto payment for a schedule.
+	AutoPaymentInvoiceSchedule(ctx context.Context, in *AutoPaymentInvoiceScheduleRequest, opts ...grpc.CallOption) (*AutoPaymentInvoiceScheduleResponse, error)
+	// CancelInvoiceSchedule calls POST /invoices/schedule/{scheduleId}/cancel
+	// (cancel-invoice-schedule). Cancel an scheduled invoice: API to cancel a
+	// scheduled invoice by schedule id.
+	CancelInvoiceSchedule(ctx context.Context, in *CancelInvoiceScheduleRequest, opts ...grpc.CallOption) (*CancelInvoiceScheduleResponse, error)
+	// ScheduleInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/schedule (schedule-invoice-schedule).
+	// Schedule an schedule invoice: API to schedule an schedule invoice to
+	// start sending to the customer.
+	ScheduleInvoiceSchedule(ctx context.Context, in *ScheduleInvoiceScheduleRequest, opts ...grpc.CallOption) (*ScheduleInvoiceScheduleResponse, error)
+	// UpdateAndScheduleInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/updateAndSchedule
+	// (update-and-schedule-invoice-schedule). Update scheduled recurring
+	// invoice: API to update scheduled recurring invoice.
+	UpdateAndScheduleInvoiceSchedule(ctx context.Context, in *UpdateAndScheduleInvoiceScheduleRequest, opts ...grpc.CallOption) (*UpdateAndScheduleInvoiceScheduleResponse, error)
+	// GetInvoiceSettings calls GET /invoices/settings (get-invoice-settings).
+	// Get Invoice Settings: Get the invoice settings for the given location.
+	GetInvoiceSettings(ctx context.Context, in *GetInvoiceSettingsRequest, opts ...grpc.CallOption) (*GetInvoiceSettingsResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(ctx context.Context, in *ListInvoiceTemplatesRequest, opts ...grpc.CallOption) (*ListInvoiceTemplatesResponse, error)
@@ -102,6 +214,21 @@ type InvoicesServiceClient interface {
 	// (update-invoice-template). Update template: API to update an template by
 	// template id.
 	UpdateInvoiceTemplate(ctx context.Context, in *UpdateInvoiceTemplateRequest, opts ...grpc.CallOption) (*UpdateInvoiceTemplateResponse, error)
+	// UpdateInvoiceTemplateLateFeesConfiguration calls PATCH
+	// /invoices/template/{templateId}/late-fees-configuration
+	// (update-invoice-template-late-fees-configuration). Update template late
+	// fees configuration: API to update template late fees configuration by
+	// template id.
+	UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, in *UpdateInvoiceTemplateLateFeesConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+	// UpdateInvoicePaymentMethodsConfiguration calls PATCH
+	// /invoices/template/{templateId}/payment-methods-configuration
+	// (update-invoice-payment-methods-configuration). Update template late fees
+	// configuration: API to update template late fees configuration by template
+	// id.
+	UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, in *UpdateInvoicePaymentMethodsConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+	// Text2payInvoice calls POST /invoices/text2pay (text2pay-invoice). Create
+	// & Send: API to create or update a text2pay invoice.
+	Text2PayInvoice(ctx context.Context, in *Text2PayInvoiceRequest, opts ...grpc.CallOption) (*Text2PayInvoiceResponse, error)
 }
 
 type invoicesServiceClient struct {
@@ -162,6 +289,176 @@ func (c *invoicesServiceClient) UpdateInvoice(ctx context.Context, in *UpdateInv
 	return out, nil
 }
 
+func (c *invoicesServiceClient) UpdateInvoiceLateFeesConfiguration(ctx context.Context, in *UpdateInvoiceLateFeesConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInvoiceLateFeesConfigurationResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoiceLateFeesConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) RecordInvoice(ctx context.Context, in *RecordInvoiceRequest, opts ...grpc.CallOption) (*RecordInvoiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordInvoiceResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_RecordInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) SendInvoice(ctx context.Context, in *SendInvoiceRequest, opts ...grpc.CallOption) (*SendInvoiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendInvoiceResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_SendInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) VoidInvoice(ctx context.Context, in *VoidInvoiceRequest, opts ...grpc.CallOption) (*VoidInvoiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VoidInvoiceResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_VoidInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateNewEstimate(ctx context.Context, in *CreateNewEstimateRequest, opts ...grpc.CallOption) (*CreateNewEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateNewEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateNewEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) DeleteEstimate(ctx context.Context, in *DeleteEstimateRequest, opts ...grpc.CallOption) (*DeleteEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_DeleteEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateEstimate(ctx context.Context, in *UpdateEstimateRequest, opts ...grpc.CallOption) (*UpdateEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateInvoiceFromEstimate(ctx context.Context, in *CreateInvoiceFromEstimateRequest, opts ...grpc.CallOption) (*CreateInvoiceFromEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateInvoiceFromEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateInvoiceFromEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) SendEstimate(ctx context.Context, in *SendEstimateRequest, opts ...grpc.CallOption) (*SendEstimateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendEstimateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_SendEstimate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ListEstimates(ctx context.Context, in *ListEstimatesRequest, opts ...grpc.CallOption) (*ListEstimatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEstimatesResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ListEstimates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) GenerateEstimateNumber(ctx context.Context, in *GenerateEstimateNumberRequest, opts ...grpc.CallOption) (*GenerateEstimateNumberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateEstimateNumberResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_GenerateEstimateNumber_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ListEstimateTemplates(ctx context.Context, in *ListEstimateTemplatesRequest, opts ...grpc.CallOption) (*ListEstimateTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEstimateTemplatesResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ListEstimateTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CreateEstimateTemplate(ctx context.Context, in *CreateEstimateTemplateRequest, opts ...grpc.CallOption) (*CreateEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CreateEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) DeleteEstimateTemplate(ctx context.Context, in *DeleteEstimateTemplateRequest, opts ...grpc.CallOption) (*DeleteEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_DeleteEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateEstimateTemplate(ctx context.Context, in *UpdateEstimateTemplateRequest, opts ...grpc.CallOption) (*UpdateEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) PreviewEstimateTemplate(ctx context.Context, in *PreviewEstimateTemplateRequest, opts ...grpc.CallOption) (*PreviewEstimateTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewEstimateTemplateResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_PreviewEstimateTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) GenerateInvoiceNumber(ctx context.Context, in *GenerateInvoiceNumberRequest, opts ...grpc.CallOption) (*GenerateInvoiceNumberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateInvoiceNumberResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_GenerateInvoiceNumber_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *invoicesServiceClient) ListInvoiceSchedules(ctx context.Context, in *ListInvoiceSchedulesRequest, opts ...grpc.CallOption) (*ListInvoiceSchedulesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListInvoiceSchedulesResponse)
@@ -206,6 +503,56 @@ func (c *invoicesServiceClient) UpdateInvoiceSchedule(ctx context.Context, in *U
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateInvoiceScheduleResponse)
 	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) AutoPaymentInvoiceSchedule(ctx context.Context, in *AutoPaymentInvoiceScheduleRequest, opts ...grpc.CallOption) (*AutoPaymentInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AutoPaymentInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_AutoPaymentInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) CancelInvoiceSchedule(ctx context.Context, in *CancelInvoiceScheduleRequest, opts ...grpc.CallOption) (*CancelInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_CancelInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) ScheduleInvoiceSchedule(ctx context.Context, in *ScheduleInvoiceScheduleRequest, opts ...grpc.CallOption) (*ScheduleInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScheduleInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_ScheduleInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateAndScheduleInvoiceSchedule(ctx context.Context, in *UpdateAndScheduleInvoiceScheduleRequest, opts ...grpc.CallOption) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAndScheduleInvoiceScheduleResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateAndScheduleInvoiceSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) GetInvoiceSettings(ctx context.Context, in *GetInvoiceSettingsRequest, opts ...grpc.CallOption) (*GetInvoiceSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInvoiceSettingsResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_GetInvoiceSettings_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +609,36 @@ func (c *invoicesServiceClient) UpdateInvoiceTemplate(ctx context.Context, in *U
 	return out, nil
 }
 
+func (c *invoicesServiceClient) UpdateInvoiceTemplateLateFeesConfiguration(ctx context.Context, in *UpdateInvoiceTemplateLateFeesConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInvoiceTemplateLateFeesConfigurationResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoiceTemplateLateFeesConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) UpdateInvoicePaymentMethodsConfiguration(ctx context.Context, in *UpdateInvoicePaymentMethodsConfigurationRequest, opts ...grpc.CallOption) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInvoicePaymentMethodsConfigurationResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoicePaymentMethodsConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invoicesServiceClient) Text2PayInvoice(ctx context.Context, in *Text2PayInvoiceRequest, opts ...grpc.CallOption) (*Text2PayInvoiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Text2PayInvoiceResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_Text2PayInvoice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InvoicesServiceServer is the server API for InvoicesService service.
 // All implementations must embed UnimplementedInvoicesServiceServer
 // for forward compatibility.
@@ -285,6 +662,71 @@ type InvoicesServiceServer interface {
 	// UpdateInvoice calls PUT /invoices/{invoiceId} (update-invoice). Update
 	// invoice: API to update invoice by invoice id.
 	UpdateInvoice(context.Context, *UpdateInvoiceRequest) (*UpdateInvoiceResponse, error)
+	// UpdateInvoiceLateFeesConfiguration calls PATCH
+	// /invoices/{invoiceId}/late-fees-configuration
+	// (update-invoice-late-fees-configuration). Update invoice late fees
+	// configuration: API to update invoice late fees configuration by invoice
+	// id.
+	UpdateInvoiceLateFeesConfiguration(context.Context, *UpdateInvoiceLateFeesConfigurationRequest) (*UpdateInvoiceLateFeesConfigurationResponse, error)
+	// RecordInvoice calls POST /invoices/{invoiceId}/record-payment
+	// (record-invoice). Record a manual payment for an invoice: API to record
+	// manual payment for an invoice by invoice id.
+	RecordInvoice(context.Context, *RecordInvoiceRequest) (*RecordInvoiceResponse, error)
+	// SendInvoice calls POST /invoices/{invoiceId}/send (send-invoice). Send
+	// invoice: API to send invoice by invoice id.
+	SendInvoice(context.Context, *SendInvoiceRequest) (*SendInvoiceResponse, error)
+	// VoidInvoice calls POST /invoices/{invoiceId}/void (void-invoice). Void
+	// invoice: API to delete invoice by invoice id.
+	VoidInvoice(context.Context, *VoidInvoiceRequest) (*VoidInvoiceResponse, error)
+	// CreateNewEstimate calls POST /invoices/estimate (create-new-estimate).
+	// Create New Estimate: Create a new estimate with the provided details.
+	CreateNewEstimate(context.Context, *CreateNewEstimateRequest) (*CreateNewEstimateResponse, error)
+	// DeleteEstimate calls DELETE /invoices/estimate/{estimateId}
+	// (delete-estimate). Delete Estimate: Delete an existing estimate.
+	DeleteEstimate(context.Context, *DeleteEstimateRequest) (*DeleteEstimateResponse, error)
+	// UpdateEstimate calls PUT /invoices/estimate/{estimateId}
+	// (update-estimate). Update Estimate: Update an existing estimate with new
+	// details.
+	UpdateEstimate(context.Context, *UpdateEstimateRequest) (*UpdateEstimateResponse, error)
+	// CreateInvoiceFromEstimate calls POST
+	// /invoices/estimate/{estimateId}/invoice (create-invoice-from-estimate).
+	// Create Invoice from Estimate: Create a new invoice from an existing
+	// estimate.
+	CreateInvoiceFromEstimate(context.Context, *CreateInvoiceFromEstimateRequest) (*CreateInvoiceFromEstimateResponse, error)
+	// SendEstimate calls POST /invoices/estimate/{estimateId}/send
+	// (send-estimate). Send Estimate: API to send estimate by estimate id.
+	SendEstimate(context.Context, *SendEstimateRequest) (*SendEstimateResponse, error)
+	// ListEstimates calls GET /invoices/estimate/list (list-estimates). List
+	// Estimates: Get a paginated list of estimates.
+	ListEstimates(context.Context, *ListEstimatesRequest) (*ListEstimatesResponse, error)
+	// GenerateEstimateNumber calls GET /invoices/estimate/number/generate
+	// (generate-estimate-number). Generate Estimate Number: Get the next
+	// estimate number for the given location.
+	GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error)
+	// ListEstimateTemplates calls GET /invoices/estimate/template
+	// (list-estimate-templates). List Estimate Templates: Get a list of
+	// estimate templates or a specific template by ID.
+	ListEstimateTemplates(context.Context, *ListEstimateTemplatesRequest) (*ListEstimateTemplatesResponse, error)
+	// CreateEstimateTemplate calls POST /invoices/estimate/template
+	// (create-estimate-template). Create Estimate Template: Create a new
+	// estimate template.
+	CreateEstimateTemplate(context.Context, *CreateEstimateTemplateRequest) (*CreateEstimateTemplateResponse, error)
+	// DeleteEstimateTemplate calls DELETE
+	// /invoices/estimate/template/{templateId} (delete-estimate-template).
+	// Delete Estimate Template: Delete an existing estimate template.
+	DeleteEstimateTemplate(context.Context, *DeleteEstimateTemplateRequest) (*DeleteEstimateTemplateResponse, error)
+	// UpdateEstimateTemplate calls PUT /invoices/estimate/template/{templateId}
+	// (update-estimate-template). Update Estimate Template: Update an existing
+	// estimate template.
+	UpdateEstimateTemplate(context.Context, *UpdateEstimateTemplateRequest) (*UpdateEstimateTemplateResponse, error)
+	// PreviewEstimateTemplate calls GET /invoices/estimate/template/preview
+	// (preview-estimate-template). Preview Estimate Template: Get a preview of
+	// an estimate template.
+	PreviewEstimateTemplate(context.Context, *PreviewEstimateTemplateRequest) (*PreviewEstimateTemplateResponse, error)
+	// GenerateInvoiceNumber calls GET /invoices/generate-invoice-number
+	// (generate-invoice-number). Generate Invoice Number: Get the next invoice
+	// number for the given location.
+	GenerateInvoiceNumber(context.Context, *GenerateInvoiceNumberRequest) (*GenerateInvoiceNumberResponse, error)
 	// ListInvoiceSchedules calls GET /invoices/schedule
 	// (list-invoice-schedules). List schedules: API to get list of schedules.
 	ListInvoiceSchedules(context.Context, *ListInvoiceSchedulesRequest) (*ListInvoiceSchedulesResponse, error)
@@ -304,6 +746,28 @@ type InvoicesServiceServer interface {
 	// (update-invoice-schedule). Update schedule: API to update an schedule by
 	// schedule id.
 	UpdateInvoiceSchedule(context.Context, *UpdateInvoiceScheduleRequest) (*UpdateInvoiceScheduleResponse, error)
+	// AutoPaymentInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/auto-payment
+	// (auto-payment-invoice-schedule). Manage Auto payment for an schedule
+	// invoice: API to manage auto payment for a schedule.
+	AutoPaymentInvoiceSchedule(context.Context, *AutoPaymentInvoiceScheduleRequest) (*AutoPaymentInvoiceScheduleResponse, error)
+	// CancelInvoiceSchedule calls POST /invoices/schedule/{scheduleId}/cancel
+	// (cancel-invoice-schedule). Cancel an scheduled invoice: API to cancel a
+	// scheduled invoice by schedule id.
+	CancelInvoiceSchedule(context.Context, *CancelInvoiceScheduleRequest) (*CancelInvoiceScheduleResponse, error)
+	// ScheduleInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/schedule (schedule-invoice-schedule).
+	// Schedule an schedule invoice: API to schedule an schedule invoice to
+	// start sending to the customer.
+	ScheduleInvoiceSchedule(context.Context, *ScheduleInvoiceScheduleRequest) (*ScheduleInvoiceScheduleResponse, error)
+	// UpdateAndScheduleInvoiceSchedule calls POST
+	// /invoices/schedule/{scheduleId}/updateAndSchedule
+	// (update-and-schedule-invoice-schedule). Update scheduled recurring
+	// invoice: API to update scheduled recurring invoice.
+	UpdateAndScheduleInvoiceSchedule(context.Context, *UpdateAndScheduleInvoiceScheduleRequest) (*UpdateAndScheduleInvoiceScheduleResponse, error)
+	// GetInvoiceSettings calls GET /invoices/settings (get-invoice-settings).
+	// Get Invoice Settings: Get the invoice settings for the given location.
+	GetInvoiceSettings(context.Context, *GetInvoiceSettingsRequest) (*GetInvoiceSettingsResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error)
@@ -322,6 +786,21 @@ type InvoicesServiceServer interface {
 	// (update-invoice-template). Update template: API to update an template by
 	// template id.
 	UpdateInvoiceTemplate(context.Context, *UpdateInvoiceTemplateRequest) (*UpdateInvoiceTemplateResponse, error)
+	// UpdateInvoiceTemplateLateFeesConfiguration calls PATCH
+	// /invoices/template/{templateId}/late-fees-configuration
+	// (update-invoice-template-late-fees-configuration). Update template late
+	// fees configuration: API to update template late fees configuration by
+	// template id.
+	UpdateInvoiceTemplateLateFeesConfiguration(context.Context, *UpdateInvoiceTemplateLateFeesConfigurationRequest) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error)
+	// UpdateInvoicePaymentMethodsConfiguration calls PATCH
+	// /invoices/template/{templateId}/payment-methods-configuration
+	// (update-invoice-payment-methods-configuration). Update template late fees
+	// configuration: API to update template late fees configuration by template
+	// id.
+	UpdateInvoicePaymentMethodsConfiguration(context.Context, *UpdateInvoicePaymentMethodsConfigurationRequest) (*UpdateInvoicePaymentMethodsConfigurationResponse, error)
+	// Text2payInvoice calls POST /invoices/text2pay (text2pay-invoice). Create
+	// & Send: API to create or update a text2pay invoice.
+	Text2PayInvoice(context.Context, *Text2PayInvoiceRequest) (*Text2PayInvoiceResponse, error)
 	mustEmbedUnimplementedInvoicesServiceServer()
 }
 
@@ -347,6 +826,57 @@ func (UnimplementedInvoicesServiceServer) GetInvoice(context.Context, *GetInvoic
 func (UnimplementedInvoicesServiceServer) UpdateInvoice(context.Context, *UpdateInvoiceRequest) (*UpdateInvoiceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateInvoice not implemented")
 }
+func (UnimplementedInvoicesServiceServer) UpdateInvoiceLateFeesConfiguration(context.Context, *UpdateInvoiceLateFeesConfigurationRequest) (*UpdateInvoiceLateFeesConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceLateFeesConfiguration not implemented")
+}
+func (UnimplementedInvoicesServiceServer) RecordInvoice(context.Context, *RecordInvoiceRequest) (*RecordInvoiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordInvoice not implemented")
+}
+func (UnimplementedInvoicesServiceServer) SendInvoice(context.Context, *SendInvoiceRequest) (*SendInvoiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendInvoice not implemented")
+}
+func (UnimplementedInvoicesServiceServer) VoidInvoice(context.Context, *VoidInvoiceRequest) (*VoidInvoiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VoidInvoice not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateNewEstimate(context.Context, *CreateNewEstimateRequest) (*CreateNewEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNewEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) DeleteEstimate(context.Context, *DeleteEstimateRequest) (*DeleteEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateEstimate(context.Context, *UpdateEstimateRequest) (*UpdateEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateInvoiceFromEstimate(context.Context, *CreateInvoiceFromEstimateRequest) (*CreateInvoiceFromEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInvoiceFromEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) SendEstimate(context.Context, *SendEstimateRequest) (*SendEstimateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendEstimate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ListEstimates(context.Context, *ListEstimatesRequest) (*ListEstimatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEstimates not implemented")
+}
+func (UnimplementedInvoicesServiceServer) GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GenerateEstimateNumber not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ListEstimateTemplates(context.Context, *ListEstimateTemplatesRequest) (*ListEstimateTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEstimateTemplates not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CreateEstimateTemplate(context.Context, *CreateEstimateTemplateRequest) (*CreateEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) DeleteEstimateTemplate(context.Context, *DeleteEstimateTemplateRequest) (*DeleteEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateEstimateTemplate(context.Context, *UpdateEstimateTemplateRequest) (*UpdateEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) PreviewEstimateTemplate(context.Context, *PreviewEstimateTemplateRequest) (*PreviewEstimateTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewEstimateTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) GenerateInvoiceNumber(context.Context, *GenerateInvoiceNumberRequest) (*GenerateInvoiceNumberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GenerateInvoiceNumber not implemented")
+}
 func (UnimplementedInvoicesServiceServer) ListInvoiceSchedules(context.Context, *ListInvoiceSchedulesRequest) (*ListInvoiceSchedulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInvoiceSchedules not implemented")
 }
@@ -362,6 +892,21 @@ func (UnimplementedInvoicesServiceServer) GetInvoiceSchedule(context.Context, *G
 func (UnimplementedInvoicesServiceServer) UpdateInvoiceSchedule(context.Context, *UpdateInvoiceScheduleRequest) (*UpdateInvoiceScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceSchedule not implemented")
 }
+func (UnimplementedInvoicesServiceServer) AutoPaymentInvoiceSchedule(context.Context, *AutoPaymentInvoiceScheduleRequest) (*AutoPaymentInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AutoPaymentInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) CancelInvoiceSchedule(context.Context, *CancelInvoiceScheduleRequest) (*CancelInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) ScheduleInvoiceSchedule(context.Context, *ScheduleInvoiceScheduleRequest) (*ScheduleInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScheduleInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateAndScheduleInvoiceSchedule(context.Context, *UpdateAndScheduleInvoiceScheduleRequest) (*UpdateAndScheduleInvoiceScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAndScheduleInvoiceSchedule not implemented")
+}
+func (UnimplementedInvoicesServiceServer) GetInvoiceSettings(context.Context, *GetInvoiceSettingsRequest) (*GetInvoiceSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInvoiceSettings not implemented")
+}
 func (UnimplementedInvoicesServiceServer) ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInvoiceTemplates not implemented")
 }
@@ -376,6 +921,15 @@ func (UnimplementedInvoicesServiceServer) GetInvoiceTemplate(context.Context, *G
 }
 func (UnimplementedInvoicesServiceServer) UpdateInvoiceTemplate(context.Context, *UpdateInvoiceTemplateRequest) (*UpdateInvoiceTemplateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceTemplate not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateInvoiceTemplateLateFeesConfiguration(context.Context, *UpdateInvoiceTemplateLateFeesConfigurationRequest) (*UpdateInvoiceTemplateLateFeesConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceTemplateLateFeesConfiguration not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateInvoicePaymentMethodsConfiguration(context.Context, *UpdateInvoicePaymentMethodsConfigurationRequest) (*UpdateInvoicePaymentMethodsConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInvoicePaymentMethodsConfiguration not implemented")
+}
+func (UnimplementedInvoicesServiceServer) Text2PayInvoice(context.Context, *Text2PayInvoiceRequest) (*Text2PayInvoiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Text2PayInvoice not implemented")
 }
 func (UnimplementedInvoicesServiceServer) mustEmbedUnimplementedInvoicesServiceServer() {}
 func (UnimplementedInvoicesServiceServer) testEmbeddedByValue()                         {}
@@ -488,6 +1042,312 @@ func _InvoicesService_UpdateInvoice_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoicesService_UpdateInvoiceLateFeesConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInvoiceLateFeesConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateInvoiceLateFeesConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateInvoiceLateFeesConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateInvoiceLateFeesConfiguration(ctx, req.(*UpdateInvoiceLateFeesConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_RecordInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordInvoiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).RecordInvoice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_RecordInvoice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).RecordInvoice(ctx, req.(*RecordInvoiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_SendInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendInvoiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).SendInvoice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_SendInvoice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).SendInvoice(ctx, req.(*SendInvoiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_VoidInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VoidInvoiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).VoidInvoice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_VoidInvoice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).VoidInvoice(ctx, req.(*VoidInvoiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateNewEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNewEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateNewEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateNewEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateNewEstimate(ctx, req.(*CreateNewEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_DeleteEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).DeleteEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_DeleteEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).DeleteEstimate(ctx, req.(*DeleteEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateEstimate(ctx, req.(*UpdateEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateInvoiceFromEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInvoiceFromEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateInvoiceFromEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateInvoiceFromEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateInvoiceFromEstimate(ctx, req.(*CreateInvoiceFromEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_SendEstimate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendEstimateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).SendEstimate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_SendEstimate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).SendEstimate(ctx, req.(*SendEstimateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_ListEstimates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEstimatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ListEstimates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ListEstimates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ListEstimates(ctx, req.(*ListEstimatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_GenerateEstimateNumber_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateEstimateNumberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).GenerateEstimateNumber(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_GenerateEstimateNumber_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).GenerateEstimateNumber(ctx, req.(*GenerateEstimateNumberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_ListEstimateTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEstimateTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ListEstimateTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ListEstimateTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ListEstimateTemplates(ctx, req.(*ListEstimateTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CreateEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CreateEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CreateEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CreateEstimateTemplate(ctx, req.(*CreateEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_DeleteEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).DeleteEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_DeleteEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).DeleteEstimateTemplate(ctx, req.(*DeleteEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateEstimateTemplate(ctx, req.(*UpdateEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_PreviewEstimateTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewEstimateTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).PreviewEstimateTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_PreviewEstimateTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).PreviewEstimateTemplate(ctx, req.(*PreviewEstimateTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_GenerateInvoiceNumber_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateInvoiceNumberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).GenerateInvoiceNumber(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_GenerateInvoiceNumber_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).GenerateInvoiceNumber(ctx, req.(*GenerateInvoiceNumberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _InvoicesService_ListInvoiceSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListInvoiceSchedulesRequest)
 	if err := dec(in); err != nil {
@@ -574,6 +1434,96 @@ func _InvoicesService_UpdateInvoiceSchedule_Handler(srv interface{}, ctx context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(InvoicesServiceServer).UpdateInvoiceSchedule(ctx, req.(*UpdateInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_AutoPaymentInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AutoPaymentInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).AutoPaymentInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_AutoPaymentInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).AutoPaymentInvoiceSchedule(ctx, req.(*AutoPaymentInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_CancelInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).CancelInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_CancelInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).CancelInvoiceSchedule(ctx, req.(*CancelInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_ScheduleInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScheduleInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).ScheduleInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_ScheduleInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).ScheduleInvoiceSchedule(ctx, req.(*ScheduleInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateAndScheduleInvoiceSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAndScheduleInvoiceScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateAndScheduleInvoiceSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateAndScheduleInvoiceSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateAndScheduleInvoiceSchedule(ctx, req.(*UpdateAndScheduleInvoiceScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_GetInvoiceSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInvoiceSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).GetInvoiceSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_GetInvoiceSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).GetInvoiceSettings(ctx, req.(*GetInvoiceSettingsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -668,6 +1618,60 @@ func _InvoicesService_UpdateInvoiceTemplate_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoicesService_UpdateInvoiceTemplateLateFeesConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInvoiceTemplateLateFeesConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateInvoiceTemplateLateFeesConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateInvoiceTemplateLateFeesConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateInvoiceTemplateLateFeesConfiguration(ctx, req.(*UpdateInvoiceTemplateLateFeesConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_UpdateInvoicePaymentMethodsConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInvoicePaymentMethodsConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateInvoicePaymentMethodsConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateInvoicePaymentMethodsConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateInvoicePaymentMethodsConfiguration(ctx, req.(*UpdateInvoicePaymentMethodsConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InvoicesService_Text2PayInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Text2PayInvoiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).Text2PayInvoice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_Text2PayInvoice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).Text2PayInvoice(ctx, req.(*Text2PayInvoiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InvoicesService_ServiceDesc is the grpc.ServiceDesc for InvoicesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +1700,74 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _InvoicesService_UpdateInvoice_Handler,
 		},
 		{
+			MethodName: "UpdateInvoiceLateFeesConfiguration",
+			Handler:    _InvoicesService_UpdateInvoiceLateFeesConfiguration_Handler,
+		},
+		{
+			MethodName: "RecordInvoice",
+			Handler:    _InvoicesService_RecordInvoice_Handler,
+		},
+		{
+			MethodName: "SendInvoice",
+			Handler:    _InvoicesService_SendInvoice_Handler,
+		},
+		{
+			MethodName: "VoidInvoice",
+			Handler:    _InvoicesService_VoidInvoice_Handler,
+		},
+		{
+			MethodName: "CreateNewEstimate",
+			Handler:    _InvoicesService_CreateNewEstimate_Handler,
+		},
+		{
+			MethodName: "DeleteEstimate",
+			Handler:    _InvoicesService_DeleteEstimate_Handler,
+		},
+		{
+			MethodName: "UpdateEstimate",
+			Handler:    _InvoicesService_UpdateEstimate_Handler,
+		},
+		{
+			MethodName: "CreateInvoiceFromEstimate",
+			Handler:    _InvoicesService_CreateInvoiceFromEstimate_Handler,
+		},
+		{
+			MethodName: "SendEstimate",
+			Handler:    _InvoicesService_SendEstimate_Handler,
+		},
+		{
+			MethodName: "ListEstimates",
+			Handler:    _InvoicesService_ListEstimates_Handler,
+		},
+		{
+			MethodName: "GenerateEstimateNumber",
+			Handler:    _InvoicesService_GenerateEstimateNumber_Handler,
+		},
+		{
+			MethodName: "ListEstimateTemplates",
+			Handler:    _InvoicesService_ListEstimateTemplates_Handler,
+		},
+		{
+			MethodName: "CreateEstimateTemplate",
+			Handler:    _InvoicesService_CreateEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "DeleteEstimateTemplate",
+			Handler:    _InvoicesService_DeleteEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "UpdateEstimateTemplate",
+			Handler:    _InvoicesService_UpdateEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "PreviewEstimateTemplate",
+			Handler:    _InvoicesService_PreviewEstimateTemplate_Handler,
+		},
+		{
+			MethodName: "GenerateInvoiceNumber",
+			Handler:    _InvoicesService_GenerateInvoiceNumber_Handler,
+		},
+		{
 			MethodName: "ListInvoiceSchedules",
 			Handler:    _InvoicesService_ListInvoiceSchedules_Handler,
 		},
@@ -716,6 +1788,26 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _InvoicesService_UpdateInvoiceSchedule_Handler,
 		},
 		{
+			MethodName: "AutoPaymentInvoiceSchedule",
+			Handler:    _InvoicesService_AutoPaymentInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "CancelInvoiceSchedule",
+			Handler:    _InvoicesService_CancelInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "ScheduleInvoiceSchedule",
+			Handler:    _InvoicesService_ScheduleInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "UpdateAndScheduleInvoiceSchedule",
+			Handler:    _InvoicesService_UpdateAndScheduleInvoiceSchedule_Handler,
+		},
+		{
+			MethodName: "GetInvoiceSettings",
+			Handler:    _InvoicesService_GetInvoiceSettings_Handler,
+		},
+		{
 			MethodName: "ListInvoiceTemplates",
 			Handler:    _InvoicesService_ListInvoiceTemplates_Handler,
 		},
@@ -734,6 +1826,18 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateInvoiceTemplate",
 			Handler:    _InvoicesService_UpdateInvoiceTemplate_Handler,
+		},
+		{
+			MethodName: "UpdateInvoiceTemplateLateFeesConfiguration",
+			Handler:    _InvoicesService_UpdateInvoiceTemplateLateFeesConfiguration_Handler,
+		},
+		{
+			MethodName: "UpdateInvoicePaymentMethodsConfiguration",
+			Handler:    _InvoicesService_UpdateInvoicePaymentMethodsConfiguration_Handler,
+		},
+		{
+			MethodName: "Text2payInvoice",
+			Handler:    _InvoicesService_Text2PayInvoice_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -16,7 +16,9 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -27,46 +29,4162 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DeleteCouponRequest is the request of DeleteCoupon.
+type DeleteCouponRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Coupon Id
+	Id            *string `protobuf:"bytes,3,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCouponRequest) Reset() {
+	*x = DeleteCouponRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCouponRequest) ProtoMessage() {}
+
+func (x *DeleteCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCouponRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCouponRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DeleteCouponRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteCouponRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *DeleteCouponRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+// DeleteCouponResponse is HighLevel's answer to DeleteCoupon, without loss.
+type DeleteCouponResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Indicates whether the delete was successful
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// Unique identifier for tracing this API request
+	TraceId *string `protobuf:"bytes,2,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCouponResponse) Reset() {
+	*x = DeleteCouponResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCouponResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCouponResponse) ProtoMessage() {}
+
+func (x *DeleteCouponResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCouponResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCouponResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DeleteCouponResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteCouponResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *DeleteCouponResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetCouponRequest is the request of GetCoupon.
+type GetCouponRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Coupon id
+	Id *string `protobuf:"bytes,2,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Coupon code
+	Code          *string `protobuf:"bytes,3,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCouponRequest) Reset() {
+	*x = GetCouponRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCouponRequest) ProtoMessage() {}
+
+func (x *GetCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCouponRequest.ProtoReflect.Descriptor instead.
+func (*GetCouponRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetCouponRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetCouponRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetCouponRequest) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+// GetCouponResponse is HighLevel's answer to GetCoupon, without loss.
+type GetCouponResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique MongoDB identifier for the coupon
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Number of times the coupon has been used
+	UsageCount *float64 `protobuf:"fixed64,2,opt,name=usage_count,json=usageCount,proto3,oneof" json:"usage_count,omitempty"`
+	// Maximum number of times a customer can use this coupon (0 for unlimited)
+	LimitPerCustomer *float64 `protobuf:"fixed64,3,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Location Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Type of entity
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Display name of the coupon
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Redemption code for the coupon
+	Code *string `protobuf:"bytes,7,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Type of discount (percentage or amount)
+	DiscountType *string `protobuf:"bytes,8,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Value of the discount (percentage or fixed amount)
+	DiscountValue *float64 `protobuf:"fixed64,9,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Current status of the coupon
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Date when the coupon becomes active
+	StartDate *string `protobuf:"bytes,11,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date when the coupon expires
+	EndDate *string `protobuf:"bytes,12,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Indicates if the coupon applies to future recurring payments
+	ApplyToFuturePayments *bool `protobuf:"varint,13,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfigDto `protobuf:"bytes,14,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// User ID associated with the coupon (if applicable)
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Creation timestamp
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Last update timestamp
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Unique identifier for tracing this API request
+	TraceId *string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,19,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCouponResponse) Reset() {
+	*x = GetCouponResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCouponResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCouponResponse) ProtoMessage() {}
+
+func (x *GetCouponResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCouponResponse.ProtoReflect.Descriptor instead.
+func (*GetCouponResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetCouponResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetUsageCount() float64 {
+	if x != nil && x.UsageCount != nil {
+		return *x.UsageCount
+	}
+	return 0
+}
+
+func (x *GetCouponResponse) GetLimitPerCustomer() float64 {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return 0
+}
+
+func (x *GetCouponResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *GetCouponResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *GetCouponResponse) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfigDto {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *GetCouponResponse) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *GetCouponResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCouponRequest is the request of CreateCoupon.
+type CreateCouponRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Coupon Name
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Coupon Code
+	Code *string `protobuf:"bytes,4,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Discount Type
+	DiscountType *string `protobuf:"bytes,5,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Discount Value
+	DiscountValue *float64 `protobuf:"fixed64,6,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Start date in YYYY-MM-DDTHH:mm:ssZ format
+	StartDate *string `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date in YYYY-MM-DDTHH:mm:ssZ format
+	EndDate *string `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Max number of times coupon can be used
+	UsageLimit *float64 `protobuf:"fixed64,9,opt,name=usage_limit,json=usageLimit,proto3,oneof" json:"usage_limit,omitempty"`
+	// Product Ids
+	ProductIds []string `protobuf:"bytes,10,rep,name=product_ids,json=productIds,proto3" json:"product_ids,omitempty"`
+	// Is Coupon applicable on upcoming subscription transactions
+	ApplyToFuturePayments *bool `protobuf:"varint,11,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// If coupon is applicable on upcoming subscription transactions, how many
+	// months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `protobuf:"bytes,12,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// Limits whether a coupon can be redeemed only once per customer.
+	LimitPerCustomer *bool `protobuf:"varint,13,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CreateCouponRequest) Reset() {
+	*x = CreateCouponRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCouponRequest) ProtoMessage() {}
+
+func (x *CreateCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCouponRequest.ProtoReflect.Descriptor instead.
+func (*CreateCouponRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateCouponRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *CreateCouponRequest) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *CreateCouponRequest) GetUsageLimit() float64 {
+	if x != nil && x.UsageLimit != nil {
+		return *x.UsageLimit
+	}
+	return 0
+}
+
+func (x *CreateCouponRequest) GetProductIds() []string {
+	if x != nil {
+		return x.ProductIds
+	}
+	return nil
+}
+
+func (x *CreateCouponRequest) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *CreateCouponRequest) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfig {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *CreateCouponRequest) GetLimitPerCustomer() bool {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return false
+}
+
+// CreateCouponResponse is HighLevel's answer to CreateCoupon, without loss.
+type CreateCouponResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique MongoDB identifier for the coupon
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Number of times the coupon has been used
+	UsageCount *float64 `protobuf:"fixed64,2,opt,name=usage_count,json=usageCount,proto3,oneof" json:"usage_count,omitempty"`
+	// Maximum number of times a customer can use this coupon (0 for unlimited)
+	LimitPerCustomer *float64 `protobuf:"fixed64,3,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Location Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Type of entity
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Display name of the coupon
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Redemption code for the coupon
+	Code *string `protobuf:"bytes,7,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Type of discount (percentage or amount)
+	DiscountType *string `protobuf:"bytes,8,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Value of the discount (percentage or fixed amount)
+	DiscountValue *float64 `protobuf:"fixed64,9,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Current status of the coupon
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Date when the coupon becomes active
+	StartDate *string `protobuf:"bytes,11,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date when the coupon expires
+	EndDate *string `protobuf:"bytes,12,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Indicates if the coupon applies to future recurring payments
+	ApplyToFuturePayments *bool `protobuf:"varint,13,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfigDto `protobuf:"bytes,14,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// User ID associated with the coupon (if applicable)
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Creation timestamp
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Last update timestamp
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Unique identifier for tracing this API request
+	TraceId *string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,19,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCouponResponse) Reset() {
+	*x = CreateCouponResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCouponResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCouponResponse) ProtoMessage() {}
+
+func (x *CreateCouponResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCouponResponse.ProtoReflect.Descriptor instead.
+func (*CreateCouponResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateCouponResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetUsageCount() float64 {
+	if x != nil && x.UsageCount != nil {
+		return *x.UsageCount
+	}
+	return 0
+}
+
+func (x *CreateCouponResponse) GetLimitPerCustomer() float64 {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return 0
+}
+
+func (x *CreateCouponResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *CreateCouponResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *CreateCouponResponse) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfigDto {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *CreateCouponResponse) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateCouponResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateCouponRequest is the request of UpdateCoupon.
+type UpdateCouponRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Coupon Name
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Coupon Code
+	Code *string `protobuf:"bytes,4,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Discount Type
+	DiscountType *string `protobuf:"bytes,5,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Discount Value
+	DiscountValue *float64 `protobuf:"fixed64,6,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Start date in YYYY-MM-DDTHH:mm:ssZ format
+	StartDate *string `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date in YYYY-MM-DDTHH:mm:ssZ format
+	EndDate *string `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Max number of times coupon can be used
+	UsageLimit *float64 `protobuf:"fixed64,9,opt,name=usage_limit,json=usageLimit,proto3,oneof" json:"usage_limit,omitempty"`
+	// Product Ids
+	ProductIds []string `protobuf:"bytes,10,rep,name=product_ids,json=productIds,proto3" json:"product_ids,omitempty"`
+	// Is Coupon applicable on upcoming subscription transactions
+	ApplyToFuturePayments *bool `protobuf:"varint,11,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// If coupon is applicable on upcoming subscription transactions, how many
+	// months should it be applicable for a subscription
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfig `protobuf:"bytes,12,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// Limits whether a coupon can be redeemed only once per customer.
+	LimitPerCustomer *bool `protobuf:"varint,13,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Coupon Id
+	Id            *string `protobuf:"bytes,14,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCouponRequest) Reset() {
+	*x = UpdateCouponRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCouponRequest) ProtoMessage() {}
+
+func (x *UpdateCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCouponRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCouponRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateCouponRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *UpdateCouponRequest) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *UpdateCouponRequest) GetUsageLimit() float64 {
+	if x != nil && x.UsageLimit != nil {
+		return *x.UsageLimit
+	}
+	return 0
+}
+
+func (x *UpdateCouponRequest) GetProductIds() []string {
+	if x != nil {
+		return x.ProductIds
+	}
+	return nil
+}
+
+func (x *UpdateCouponRequest) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *UpdateCouponRequest) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfig {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *UpdateCouponRequest) GetLimitPerCustomer() bool {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return false
+}
+
+func (x *UpdateCouponRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+// UpdateCouponResponse is HighLevel's answer to UpdateCoupon, without loss.
+type UpdateCouponResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique MongoDB identifier for the coupon
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Number of times the coupon has been used
+	UsageCount *float64 `protobuf:"fixed64,2,opt,name=usage_count,json=usageCount,proto3,oneof" json:"usage_count,omitempty"`
+	// Maximum number of times a customer can use this coupon (0 for unlimited)
+	LimitPerCustomer *float64 `protobuf:"fixed64,3,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Location Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Type of entity
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Display name of the coupon
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Redemption code for the coupon
+	Code *string `protobuf:"bytes,7,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Type of discount (percentage or amount)
+	DiscountType *string `protobuf:"bytes,8,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Value of the discount (percentage or fixed amount)
+	DiscountValue *float64 `protobuf:"fixed64,9,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Current status of the coupon
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Date when the coupon becomes active
+	StartDate *string `protobuf:"bytes,11,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date when the coupon expires
+	EndDate *string `protobuf:"bytes,12,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Indicates if the coupon applies to future recurring payments
+	ApplyToFuturePayments *bool `protobuf:"varint,13,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfigDto `protobuf:"bytes,14,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// User ID associated with the coupon (if applicable)
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Creation timestamp
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Last update timestamp
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Unique identifier for tracing this API request
+	TraceId *string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,19,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCouponResponse) Reset() {
+	*x = UpdateCouponResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCouponResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCouponResponse) ProtoMessage() {}
+
+func (x *UpdateCouponResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCouponResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCouponResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateCouponResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetUsageCount() float64 {
+	if x != nil && x.UsageCount != nil {
+		return *x.UsageCount
+	}
+	return 0
+}
+
+func (x *UpdateCouponResponse) GetLimitPerCustomer() float64 {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return 0
+}
+
+func (x *UpdateCouponResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *UpdateCouponResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *UpdateCouponResponse) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfigDto {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *UpdateCouponResponse) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *UpdateCouponResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListCouponsRequest is the request of ListCoupons.
+type ListCouponsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Filter coupons by status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Search term to filter coupons by name or code
+	Search *string `protobuf:"bytes,3,opt,name=search,proto3,oneof" json:"search,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCouponsRequest) Reset() {
+	*x = ListCouponsRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCouponsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCouponsRequest) ProtoMessage() {}
+
+func (x *ListCouponsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCouponsRequest.ProtoReflect.Descriptor instead.
+func (*ListCouponsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCouponsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListCouponsRequest) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *ListCouponsRequest) GetSearch() string {
+	if x != nil && x.Search != nil {
+		return *x.Search
+	}
+	return ""
+}
+
+func (x *ListCouponsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCouponsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListCouponsResponse is HighLevel's answer to ListCoupons, without loss.
+type ListCouponsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Array of coupon objects
+	Data []*CouponDto `protobuf:"bytes,1,rep,name=data,proto3" json:"data,omitempty"`
+	// Unique identifier for tracing this API request
+	TraceId *string `protobuf:"bytes,2,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's totalCount).
+	TotalSize int32 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCouponsResponse) Reset() {
+	*x = ListCouponsResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCouponsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCouponsResponse) ProtoMessage() {}
+
+func (x *ListCouponsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCouponsResponse.ProtoReflect.Descriptor instead.
+func (*ListCouponsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCouponsResponse) GetData() []*CouponDto {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ListCouponsResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *ListCouponsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListCouponsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListCouponsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesRequest is the request of
+// CustomProviderMarketplaceAppUpdateCapabilities.
+type CustomProviderMarketplaceAppUpdateCapabilitiesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Whether the marketplace app supports subscription schedules or not
+	SupportsSubscriptionSchedules *bool `protobuf:"varint,2,opt,name=supports_subscription_schedules,json=supportsSubscriptionSchedules,proto3,oneof" json:"supports_subscription_schedules,omitempty"`
+	// Company id. Mandatory if locationId is not provided
+	CompanyId     *string `protobuf:"bytes,3,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) Reset() {
+	*x = CustomProviderMarketplaceAppUpdateCapabilitiesRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesRequest) ProtoMessage() {}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomProviderMarketplaceAppUpdateCapabilitiesRequest.ProtoReflect.Descriptor instead.
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetSupportsSubscriptionSchedules() bool {
+	if x != nil && x.SupportsSubscriptionSchedules != nil {
+		return *x.SupportsSubscriptionSchedules
+	}
+	return false
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+// CustomProviderMarketplaceAppUpdateCapabilitiesResponse is HighLevel's
+// answer to CustomProviderMarketplaceAppUpdateCapabilities, without loss.
+type CustomProviderMarketplaceAppUpdateCapabilitiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider capabilities are updated or not. true
+	// represents capabilities are updated
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Reset() {
+	*x = CustomProviderMarketplaceAppUpdateCapabilitiesResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ProtoMessage() {}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomProviderMarketplaceAppUpdateCapabilitiesResponse.ProtoReflect.Descriptor instead.
+func (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *CustomProviderMarketplaceAppUpdateCapabilitiesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FetchConfigRequest is the request of FetchConfig.
+type FetchConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchConfigRequest) Reset() {
+	*x = FetchConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchConfigRequest) ProtoMessage() {}
+
+func (x *FetchConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchConfigRequest.ProtoReflect.Descriptor instead.
+func (*FetchConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FetchConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// FetchConfigResponse is HighLevel's answer to FetchConfig, without loss.
+type FetchConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchConfigResponse) Reset() {
+	*x = FetchConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchConfigResponse) ProtoMessage() {}
+
+func (x *FetchConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchConfigResponse.ProtoReflect.Descriptor instead.
+func (*FetchConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FetchConfigResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *FetchConfigResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *FetchConfigResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *FetchConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateConfigRequest is the request of CreateConfig.
+type CreateConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Live config containing api-key and publishable key for live payments
+	Live *CustomProviderKeys `protobuf:"bytes,2,opt,name=live,proto3" json:"live,omitempty"`
+	// Test config containing api-key and publishable-key for test payments
+	Test          *CustomProviderKeys `protobuf:"bytes,3,opt,name=test,proto3" json:"test,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConfigRequest) Reset() {
+	*x = CreateConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConfigRequest) ProtoMessage() {}
+
+func (x *CreateConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConfigRequest.ProtoReflect.Descriptor instead.
+func (*CreateConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateConfigRequest) GetLive() *CustomProviderKeys {
+	if x != nil {
+		return x.Live
+	}
+	return nil
+}
+
+func (x *CreateConfigRequest) GetTest() *CustomProviderKeys {
+	if x != nil {
+		return x.Test
+	}
+	return nil
+}
+
+// CreateConfigResponse is HighLevel's answer to CreateConfig, without loss.
+type CreateConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConfigResponse) Reset() {
+	*x = CreateConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConfigResponse) ProtoMessage() {}
+
+func (x *CreateConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConfigResponse.ProtoReflect.Descriptor instead.
+func (*CreateConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateConfigResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *CreateConfigResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateConfigResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DisconnectConfigRequest is the request of DisconnectConfig.
+type DisconnectConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Whether the config is for test mode or live mode. true represents config
+	// is for live payments
+	LiveMode      *bool `protobuf:"varint,2,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectConfigRequest) Reset() {
+	*x = DisconnectConfigRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectConfigRequest) ProtoMessage() {}
+
+func (x *DisconnectConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectConfigRequest.ProtoReflect.Descriptor instead.
+func (*DisconnectConfigRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DisconnectConfigRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DisconnectConfigRequest) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+// DisconnectConfigResponse is HighLevel's answer to DisconnectConfig, without
+// loss.
+type DisconnectConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider config is disconnect or not. true represents
+	// config is disconnect
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectConfigResponse) Reset() {
+	*x = DisconnectConfigResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectConfigResponse) ProtoMessage() {}
+
+func (x *DisconnectConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectConfigResponse.ProtoReflect.Descriptor instead.
+func (*DisconnectConfigResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DisconnectConfigResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DisconnectConfigResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteIntegrationRequest is the request of DeleteIntegration.
+type DeleteIntegrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntegrationRequest) Reset() {
+	*x = DeleteIntegrationRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntegrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntegrationRequest) ProtoMessage() {}
+
+func (x *DeleteIntegrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntegrationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteIntegrationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteIntegrationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// DeleteIntegrationResponse is HighLevel's answer to DeleteIntegration,
+// without loss.
+type DeleteIntegrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the custom provider config is disconnect or not. true represents
+	// config is disconnect
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIntegrationResponse) Reset() {
+	*x = DeleteIntegrationResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIntegrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIntegrationResponse) ProtoMessage() {}
+
+func (x *DeleteIntegrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIntegrationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteIntegrationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteIntegrationResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *DeleteIntegrationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateIntegrationRequest is the request of CreateIntegration.
+type CreateIntegrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,4,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,5,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,6,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// Whether the config supports subscription schedule or not. true represents
+	// config supports subscription schedule
+	SupportsSubscriptionSchedule *bool `protobuf:"varint,7,opt,name=supports_subscription_schedule,json=supportsSubscriptionSchedule,proto3,oneof" json:"supports_subscription_schedule,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationRequest) Reset() {
+	*x = CreateIntegrationRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationRequest) ProtoMessage() {}
+
+func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateIntegrationRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationRequest) GetSupportsSubscriptionSchedule() bool {
+	if x != nil && x.SupportsSubscriptionSchedule != nil {
+		return *x.SupportsSubscriptionSchedule
+	}
+	return false
+}
+
+// CreateIntegrationResponse is HighLevel's answer to CreateIntegration,
+// without loss.
+type CreateIntegrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the custom provider
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of payment gateway. Shown on the payments integrations page
+	// as subtext
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// This url will be loaded in iFrame to start a payment session.
+	PaymentsUrl *string `protobuf:"bytes,3,opt,name=payments_url,json=paymentsUrl,proto3,oneof" json:"payments_url,omitempty"`
+	// The url used for querying payments related events. Ex. verify, refund,
+	// subscription etc.
+	QueryUrl *string `protobuf:"bytes,4,opt,name=query_url,json=queryUrl,proto3,oneof" json:"query_url,omitempty"`
+	// Public image url for logo of the payment gateway displayed on the
+	// payments integrations page.
+	ImageUrl *string `protobuf:"bytes,5,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The unique identifier for the custom provider.
+	Id *string `protobuf:"bytes,6,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Location id
+	LocationId *string `protobuf:"bytes,7,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The application id of marketplace
+	MarketplaceAppId *string `protobuf:"bytes,8,opt,name=marketplace_app_id,json=marketplaceAppId,proto3,oneof" json:"marketplace_app_id,omitempty"`
+	// Payment provider details.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,9,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Whether the config is deleted or not. true represents config is deleted
+	Deleted *bool `protobuf:"varint,10,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// The creation timestamp of the custom provider.
+	CreatedAt *string `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the custom provider.
+	UpdatedAt *string `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Trace id of the custom provider.
+	TraceId *string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationResponse) Reset() {
+	*x = CreateIntegrationResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationResponse) ProtoMessage() {}
+
+func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateIntegrationResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetPaymentsUrl() string {
+	if x != nil && x.PaymentsUrl != nil {
+		return *x.PaymentsUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetQueryUrl() string {
+	if x != nil && x.QueryUrl != nil {
+		return *x.QueryUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetMarketplaceAppId() string {
+	if x != nil && x.MarketplaceAppId != nil {
+		return *x.MarketplaceAppId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *CreateIntegrationResponse) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *CreateIntegrationResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateIntegrationProviderRequest is the request of
+// CreateIntegrationProvider.
+type CreateIntegrationProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// A unique name given to the integration provider, uniqueName must start
+	// and end with a character. Only lowercase characters and hyphens (-) are
+	// supported
+	UniqueName *string `protobuf:"bytes,3,opt,name=unique_name,json=uniqueName,proto3,oneof" json:"unique_name,omitempty"`
+	// The title or name of the integration provider.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The type of payment provider associated with the integration provider.
+	Provider *string `protobuf:"bytes,5,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// A brief description providing additional information about the
+	// integration provider.
+	Description *string `protobuf:"bytes,6,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The URL to an image representing the integration provider. The imageUrl
+	// should start with "https://" and ensure that this URL is publicly
+	// accessible.
+	ImageUrl      *string `protobuf:"bytes,7,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationProviderRequest) Reset() {
+	*x = CreateIntegrationProviderRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationProviderRequest) ProtoMessage() {}
+
+func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationProviderRequest.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationProviderRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateIntegrationProviderRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetUniqueName() string {
+	if x != nil && x.UniqueName != nil {
+		return *x.UniqueName
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderRequest) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+// CreateIntegrationProviderResponse is HighLevel's answer to
+// CreateIntegrationProvider, without loss.
+type CreateIntegrationProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier of the integration provider.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// The altId / locationId of the integration provider.
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The altType of the integration provider.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The title or name of the integration provider.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The route name associated with the integration provider.
+	Route *string `protobuf:"bytes,5,opt,name=route,proto3,oneof" json:"route,omitempty"`
+	// The payment provider associated with the integration provider.
+	Provider *string `protobuf:"bytes,6,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// A brief description providing additional information about the
+	// integration provider.
+	Description *string `protobuf:"bytes,7,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The URL to an image representing the integration provider.
+	ImageUrl *string `protobuf:"bytes,8,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The timestamp when the integration provider was created.
+	CreatedAt *string `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The timestamp when the integration provider was last updated.
+	UpdatedAt *string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,11,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIntegrationProviderResponse) Reset() {
+	*x = CreateIntegrationProviderResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIntegrationProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIntegrationProviderResponse) ProtoMessage() {}
+
+func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIntegrationProviderResponse.ProtoReflect.Descriptor instead.
+func (*CreateIntegrationProviderResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CreateIntegrationProviderResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetRoute() string {
+	if x != nil && x.Route != nil {
+		return *x.Route
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CreateIntegrationProviderResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RecordOrderPaymentRequest is the request of RecordOrderPayment.
+type RecordOrderPaymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Order ID
+	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// Alt Type
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// manual payment method
+	Mode *string `protobuf:"bytes,4,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// Details of Card if used for payment
+	Card *PaymentsCardDto `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
+	// Details of the Cheque if used for payment
+	Cheque *ChequeDto `protobuf:"bytes,6,opt,name=cheque,proto3" json:"cheque,omitempty"`
+	// Any note to be recorded with the transaction
+	Notes *string `protobuf:"bytes,7,opt,name=notes,proto3,oneof" json:"notes,omitempty"`
+	// Amount to be paid against the invoice.
+	Amount *float64 `protobuf:"fixed64,8,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// Meta data to be recorded with the transaction
+	Meta *structpb.Struct `protobuf:"bytes,9,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Indicates if the order is intended to be a partial payment.
+	IsPartialPayment *bool `protobuf:"varint,10,opt,name=is_partial_payment,json=isPartialPayment,proto3,oneof" json:"is_partial_payment,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RecordOrderPaymentRequest) Reset() {
+	*x = RecordOrderPaymentRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOrderPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOrderPaymentRequest) ProtoMessage() {}
+
+func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOrderPaymentRequest.ProtoReflect.Descriptor instead.
+func (*RecordOrderPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecordOrderPaymentRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *RecordOrderPaymentRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *RecordOrderPaymentRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *RecordOrderPaymentRequest) GetMode() string {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return ""
+}
+
+func (x *RecordOrderPaymentRequest) GetCard() *PaymentsCardDto {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *RecordOrderPaymentRequest) GetCheque() *ChequeDto {
+	if x != nil {
+		return x.Cheque
+	}
+	return nil
+}
+
+func (x *RecordOrderPaymentRequest) GetNotes() string {
+	if x != nil && x.Notes != nil {
+		return *x.Notes
+	}
+	return ""
+}
+
+func (x *RecordOrderPaymentRequest) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *RecordOrderPaymentRequest) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RecordOrderPaymentRequest) GetIsPartialPayment() bool {
+	if x != nil && x.IsPartialPayment != nil {
+		return *x.IsPartialPayment
+	}
+	return false
+}
+
+// RecordOrderPaymentResponse is HighLevel's answer to RecordOrderPayment,
+// without loss.
+type RecordOrderPaymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Success status of the request
+	Success *bool `protobuf:"varint,1,opt,name=success,proto3,oneof" json:"success,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOrderPaymentResponse) Reset() {
+	*x = RecordOrderPaymentResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOrderPaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOrderPaymentResponse) ProtoMessage() {}
+
+func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOrderPaymentResponse.ProtoReflect.Descriptor instead.
+func (*RecordOrderPaymentResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RecordOrderPaymentResponse) GetSuccess() bool {
+	if x != nil && x.Success != nil {
+		return *x.Success
+	}
+	return false
+}
+
+func (x *RecordOrderPaymentResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListSubscriptionsRequest is the request of ListSubscriptions.
+type ListSubscriptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Entity id for filtering of subscriptions.
+	EntityId *string `protobuf:"bytes,2,opt,name=entity_id,json=entityId,proto3,oneof" json:"entity_id,omitempty"`
+	// Mode of payment.
+	PaymentMode *string `protobuf:"bytes,3,opt,name=payment_mode,json=paymentMode,proto3,oneof" json:"payment_mode,omitempty"`
+	// Starting interval of subscriptions.
+	StartAt *string `protobuf:"bytes,4,opt,name=start_at,json=startAt,proto3,oneof" json:"start_at,omitempty"`
+	// Closing interval of subscriptions.
+	EndAt *string `protobuf:"bytes,5,opt,name=end_at,json=endAt,proto3,oneof" json:"end_at,omitempty"`
+	// Source of the subscriptions.
+	EntitySourceType *string `protobuf:"bytes,6,opt,name=entity_source_type,json=entitySourceType,proto3,oneof" json:"entity_source_type,omitempty"`
+	// The name of the subscription for searching.
+	Search *string `protobuf:"bytes,7,opt,name=search,proto3,oneof" json:"search,omitempty"`
+	// Contact ID for the subscription
+	ContactId *string `protobuf:"bytes,8,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Subscription id for filtering of subscriptions.
+	Id *string `protobuf:"bytes,9,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Get the total payments collected for the subscription.
+	GetPaymentsCollectedCount *bool `protobuf:"varint,10,opt,name=get_payments_collected_count,json=getPaymentsCollectedCount,proto3,oneof" json:"get_payments_collected_count,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsRequest) Reset() {
+	*x = ListSubscriptionsRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListSubscriptionsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetEntityId() string {
+	if x != nil && x.EntityId != nil {
+		return *x.EntityId
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetPaymentMode() string {
+	if x != nil && x.PaymentMode != nil {
+		return *x.PaymentMode
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetStartAt() string {
+	if x != nil && x.StartAt != nil {
+		return *x.StartAt
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetEndAt() string {
+	if x != nil && x.EndAt != nil {
+		return *x.EndAt
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetEntitySourceType() string {
+	if x != nil && x.EntitySourceType != nil {
+		return *x.EntitySourceType
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetSearch() string {
+	if x != nil && x.Search != nil {
+		return *x.Search
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsRequest) GetGetPaymentsCollectedCount() bool {
+	if x != nil && x.GetPaymentsCollectedCount != nil {
+		return *x.GetPaymentsCollectedCount
+	}
+	return false
+}
+
+func (x *ListSubscriptionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSubscriptionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSubscriptionsResponse is HighLevel's answer to ListSubscriptions,
+// without loss.
+type ListSubscriptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An array of subscriptions
+	Data []*SubscriptionResponseSchema `protobuf:"bytes,1,rep,name=data,proto3" json:"data,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of matching records (HighLevel's totalCount).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsResponse) Reset() {
+	*x = ListSubscriptionsResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListSubscriptionsResponse) GetData() []*SubscriptionResponseSchema {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ListSubscriptionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSubscriptionsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListSubscriptionsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetSubscriptionByIdRequest is the request of GetSubscriptionById.
+type GetSubscriptionByIdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// ID of the subscription that needs to be returned
+	SubscriptionId string `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionByIdRequest) Reset() {
+	*x = GetSubscriptionByIdRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionByIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionByIdRequest) ProtoMessage() {}
+
+func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionByIdRequest.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionByIdRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetSubscriptionByIdRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+// GetSubscriptionByIdResponse is HighLevel's answer to GetSubscriptionById,
+// without loss.
+type GetSubscriptionByIdResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the subscription.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// AltType is the type of identifier.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// AltId is the unique identifier eg: location id.
+	AltId *string `protobuf:"bytes,3,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Contact id corresponding to the subscription.
+	ContactId *string `protobuf:"bytes,4,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Contact details of the subscriber.
+	ContactSnapshot *structpb.Struct `protobuf:"bytes,5,opt,name=contact_snapshot,json=contactSnapshot,proto3" json:"contact_snapshot,omitempty"`
+	// Coupon details of the subscription.
+	Coupon *structpb.Struct `protobuf:"bytes,6,opt,name=coupon,proto3" json:"coupon,omitempty"`
+	// Currency in which subscription was made.
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Subscription value.
+	Amount *float64 `protobuf:"fixed64,8,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// Subscription status.
+	Status *string `protobuf:"bytes,9,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Subscription is in live / test mode.
+	LiveMode *bool `protobuf:"varint,10,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Entity type of subscription (eg: order).
+	EntityType *string `protobuf:"bytes,11,opt,name=entity_type,json=entityType,proto3,oneof" json:"entity_type,omitempty"`
+	// Entity id for the subscription. e.g: order id
+	EntityId *string `protobuf:"bytes,12,opt,name=entity_id,json=entityId,proto3,oneof" json:"entity_id,omitempty"`
+	// Entity source details for the subscription.
+	EntitySource *OrderSource `protobuf:"bytes,13,opt,name=entity_source,json=entitySource,proto3" json:"entity_source,omitempty"`
+	// Subscription id for subscription.
+	SubscriptionId *string `protobuf:"bytes,14,opt,name=subscription_id,json=subscriptionId,proto3,oneof" json:"subscription_id,omitempty"`
+	// Snapshot of subscription.
+	SubscriptionSnapshot *structpb.Struct `protobuf:"bytes,15,opt,name=subscription_snapshot,json=subscriptionSnapshot,proto3" json:"subscription_snapshot,omitempty"`
+	// Payment provider details for the subscription.
+	PaymentProvider *structpb.Struct `protobuf:"bytes,16,opt,name=payment_provider,json=paymentProvider,proto3" json:"payment_provider,omitempty"`
+	// Ip address from where subscription was initiated.
+	IpAddress *string `protobuf:"bytes,17,opt,name=ip_address,json=ipAddress,proto3,oneof" json:"ip_address,omitempty"`
+	// The creation timestamp of the subscription.
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the subscription.
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Meta details of the subscription.
+	Meta *structpb.Struct `protobuf:"bytes,20,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Is test subscription.
+	MarkAsTest *bool `protobuf:"varint,21,opt,name=mark_as_test,json=markAsTest,proto3,oneof" json:"mark_as_test,omitempty"`
+	// Scedule details for the subscription.
+	Schedule *PaymentsScheduleOptionsDto `protobuf:"bytes,22,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// Auto payment details of the subscription.
+	AutoPayment *structpb.Struct `protobuf:"bytes,23,opt,name=auto_payment,json=autoPayment,proto3" json:"auto_payment,omitempty"`
+	// Recurring product details of the subscription.
+	RecurringProduct *structpb.Struct `protobuf:"bytes,24,opt,name=recurring_product,json=recurringProduct,proto3" json:"recurring_product,omitempty"`
+	// Cancellation timestamp of the subscription.
+	CanceledAt *string `protobuf:"bytes,25,opt,name=canceled_at,json=canceledAt,proto3,oneof" json:"canceled_at,omitempty"`
+	// User id who cancelled the subscription.
+	CanceledBy *string `protobuf:"bytes,26,opt,name=canceled_by,json=canceledBy,proto3,oneof" json:"canceled_by,omitempty"`
+	// Trace id of the subscription.
+	TraceId *string `protobuf:"bytes,27,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// User ID who created the subscription.
+	CreatedBy *string `protobuf:"bytes,28,opt,name=created_by,json=createdBy,proto3,oneof" json:"created_by,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,29,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionByIdResponse) Reset() {
+	*x = GetSubscriptionByIdResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionByIdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionByIdResponse) ProtoMessage() {}
+
+func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionByIdResponse.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionByIdResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetSubscriptionByIdResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetContactSnapshot() *structpb.Struct {
+	if x != nil {
+		return x.ContactSnapshot
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetCoupon() *structpb.Struct {
+	if x != nil {
+		return x.Coupon
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *GetSubscriptionByIdResponse) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetSubscriptionByIdResponse) GetEntityType() string {
+	if x != nil && x.EntityType != nil {
+		return *x.EntityType
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetEntityId() string {
+	if x != nil && x.EntityId != nil {
+		return *x.EntityId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetEntitySource() *OrderSource {
+	if x != nil {
+		return x.EntitySource
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetSubscriptionId() string {
+	if x != nil && x.SubscriptionId != nil {
+		return *x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetSubscriptionSnapshot() *structpb.Struct {
+	if x != nil {
+		return x.SubscriptionSnapshot
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetPaymentProvider() *structpb.Struct {
+	if x != nil {
+		return x.PaymentProvider
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetIpAddress() string {
+	if x != nil && x.IpAddress != nil {
+		return *x.IpAddress
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetMarkAsTest() bool {
+	if x != nil && x.MarkAsTest != nil {
+		return *x.MarkAsTest
+	}
+	return false
+}
+
+func (x *GetSubscriptionByIdResponse) GetSchedule() *PaymentsScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetAutoPayment() *structpb.Struct {
+	if x != nil {
+		return x.AutoPayment
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetRecurringProduct() *structpb.Struct {
+	if x != nil {
+		return x.RecurringProduct
+	}
+	return nil
+}
+
+func (x *GetSubscriptionByIdResponse) GetCanceledAt() string {
+	if x != nil && x.CanceledAt != nil {
+		return *x.CanceledAt
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetCanceledBy() string {
+	if x != nil && x.CanceledBy != nil {
+		return *x.CanceledBy
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetCreatedBy() string {
+	if x != nil && x.CreatedBy != nil {
+		return *x.CreatedBy
+	}
+	return ""
+}
+
+func (x *GetSubscriptionByIdResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_payments_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17hlgate/v1/options.proto\x1a\x18hlgate/v1/payments.proto2\x89\x05\n" +
+	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a\x18hlgate/v1/payments.proto\x1a hlgate/v1/upstream_schemas.proto\"\x99\x01\n" +
+	"\x13DeleteCouponRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x18\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x02id\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_id\"\xa8\x01\n" +
+	"\x14DeleteCouponResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_successB\v\n" +
+	"\t_trace_id\"\x8b\x01\n" +
+	"\x10GetCouponRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x18\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12\x1c\n" +
+	"\x04code\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04code\x88\x01\x01B\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_code\"\x8e\b\n" +
+	"\x11GetCouponResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
+	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
+	"usageCount\x88\x01\x01\x121\n" +
+	"\x12limit_per_customer\x18\x03 \x01(\x01H\x02R\x10limitPerCustomer\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\a \x01(\tH\x06R\x04code\x88\x01\x01\x12(\n" +
+	"\rdiscount_type\x18\b \x01(\tH\aR\fdiscountType\x88\x01\x01\x12*\n" +
+	"\x0ediscount_value\x18\t \x01(\x01H\bR\rdiscountValue\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\v \x01(\tH\n" +
+	"R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\f \x01(\tH\vR\aendDate\x88\x01\x01\x12<\n" +
+	"\x18apply_to_future_payments\x18\r \x01(\bH\fR\x15applyToFuturePayments\x88\x01\x01\x12o\n" +
+	"\x1fapply_to_future_payments_config\x18\x0e \x01(\v2).hlgate.v1.ApplyToFuturePaymentsConfigDtoR\x1bapplyToFuturePaymentsConfig\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\rR\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_usage_countB\x15\n" +
+	"\x13_limit_per_customerB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\x9a\x06\n" +
+	"\x13CreateCouponRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12\x1c\n" +
+	"\x04code\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04code\x88\x01\x01\x12-\n" +
+	"\rdiscount_type\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\fdiscountType\x88\x01\x01\x12/\n" +
+	"\x0ediscount_value\x18\x06 \x01(\x01B\x03\xe0A\x02H\x04R\rdiscountValue\x88\x01\x01\x12'\n" +
+	"\n" +
+	"start_date\x18\a \x01(\tB\x03\xe0A\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\b \x01(\tH\x06R\aendDate\x88\x01\x01\x12$\n" +
+	"\vusage_limit\x18\t \x01(\x01H\aR\n" +
+	"usageLimit\x88\x01\x01\x12\x1f\n" +
+	"\vproduct_ids\x18\n" +
+	" \x03(\tR\n" +
+	"productIds\x12<\n" +
+	"\x18apply_to_future_payments\x18\v \x01(\bH\bR\x15applyToFuturePayments\x88\x01\x01\x12l\n" +
+	"\x1fapply_to_future_payments_config\x18\f \x01(\v2&.hlgate.v1.ApplyToFuturePaymentsConfigR\x1bapplyToFuturePaymentsConfig\x121\n" +
+	"\x12limit_per_customer\x18\r \x01(\bH\tR\x10limitPerCustomer\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x0e\n" +
+	"\f_usage_limitB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\x15\n" +
+	"\x13_limit_per_customer\"\x91\b\n" +
+	"\x14CreateCouponResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
+	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
+	"usageCount\x88\x01\x01\x121\n" +
+	"\x12limit_per_customer\x18\x03 \x01(\x01H\x02R\x10limitPerCustomer\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\a \x01(\tH\x06R\x04code\x88\x01\x01\x12(\n" +
+	"\rdiscount_type\x18\b \x01(\tH\aR\fdiscountType\x88\x01\x01\x12*\n" +
+	"\x0ediscount_value\x18\t \x01(\x01H\bR\rdiscountValue\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\v \x01(\tH\n" +
+	"R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\f \x01(\tH\vR\aendDate\x88\x01\x01\x12<\n" +
+	"\x18apply_to_future_payments\x18\r \x01(\bH\fR\x15applyToFuturePayments\x88\x01\x01\x12o\n" +
+	"\x1fapply_to_future_payments_config\x18\x0e \x01(\v2).hlgate.v1.ApplyToFuturePaymentsConfigDtoR\x1bapplyToFuturePaymentsConfig\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\rR\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_usage_countB\x15\n" +
+	"\x13_limit_per_customerB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\xbb\x06\n" +
+	"\x13UpdateCouponRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12\x1c\n" +
+	"\x04code\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04code\x88\x01\x01\x12-\n" +
+	"\rdiscount_type\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\fdiscountType\x88\x01\x01\x12/\n" +
+	"\x0ediscount_value\x18\x06 \x01(\x01B\x03\xe0A\x02H\x04R\rdiscountValue\x88\x01\x01\x12'\n" +
+	"\n" +
+	"start_date\x18\a \x01(\tB\x03\xe0A\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\b \x01(\tH\x06R\aendDate\x88\x01\x01\x12$\n" +
+	"\vusage_limit\x18\t \x01(\x01H\aR\n" +
+	"usageLimit\x88\x01\x01\x12\x1f\n" +
+	"\vproduct_ids\x18\n" +
+	" \x03(\tR\n" +
+	"productIds\x12<\n" +
+	"\x18apply_to_future_payments\x18\v \x01(\bH\bR\x15applyToFuturePayments\x88\x01\x01\x12l\n" +
+	"\x1fapply_to_future_payments_config\x18\f \x01(\v2&.hlgate.v1.ApplyToFuturePaymentsConfigR\x1bapplyToFuturePaymentsConfig\x121\n" +
+	"\x12limit_per_customer\x18\r \x01(\bH\tR\x10limitPerCustomer\x88\x01\x01\x12\x18\n" +
+	"\x02id\x18\x0e \x01(\tB\x03\xe0A\x02H\n" +
+	"R\x02id\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x0e\n" +
+	"\f_usage_limitB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\x15\n" +
+	"\x13_limit_per_customerB\x05\n" +
+	"\x03_id\"\x91\b\n" +
+	"\x14UpdateCouponResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
+	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
+	"usageCount\x88\x01\x01\x121\n" +
+	"\x12limit_per_customer\x18\x03 \x01(\x01H\x02R\x10limitPerCustomer\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\a \x01(\tH\x06R\x04code\x88\x01\x01\x12(\n" +
+	"\rdiscount_type\x18\b \x01(\tH\aR\fdiscountType\x88\x01\x01\x12*\n" +
+	"\x0ediscount_value\x18\t \x01(\x01H\bR\rdiscountValue\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\v \x01(\tH\n" +
+	"R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\f \x01(\tH\vR\aendDate\x88\x01\x01\x12<\n" +
+	"\x18apply_to_future_payments\x18\r \x01(\bH\fR\x15applyToFuturePayments\x88\x01\x01\x12o\n" +
+	"\x1fapply_to_future_payments_config\x18\x0e \x01(\v2).hlgate.v1.ApplyToFuturePaymentsConfigDtoR\x1bapplyToFuturePaymentsConfig\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\rR\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_usage_countB\x15\n" +
+	"\x13_limit_per_customerB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\xd1\x01\n" +
+	"\x12ListCouponsRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1b\n" +
+	"\x06search\x18\x03 \x01(\tH\x01R\x06search\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageTokenB\t\n" +
+	"\a_statusB\t\n" +
+	"\a_search\"\xed\x01\n" +
+	"\x13ListCouponsResponse\x12(\n" +
+	"\x04data\x18\x01 \x03(\v2\x14.hlgate.v1.CouponDtoR\x04data\x12\x1e\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"\x86\x02\n" +
+	"5CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12P\n" +
+	"\x1fsupports_subscription_schedules\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\x1dsupportsSubscriptionSchedules\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x03 \x01(\tH\x01R\tcompanyId\x88\x01\x01B\"\n" +
+	" _supports_subscription_schedulesB\r\n" +
+	"\v_company_id\"\x9d\x01\n" +
+	"6CustomProviderMarketplaceAppUpdateCapabilitiesResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\":\n" +
+	"\x12FetchConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\xe0\x05\n" +
+	"\x13FetchConfigResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\xab\x01\n" +
+	"\x13CreateConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x126\n" +
+	"\x04live\x18\x02 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04live\x126\n" +
+	"\x04test\x18\x03 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04test\"\xe1\x05\n" +
+	"\x14CreateConfigResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"t\n" +
+	"\x17DisconnectConfigRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12%\n" +
+	"\tlive_mode\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\bliveMode\x88\x01\x01B\f\n" +
+	"\n" +
+	"_live_mode\"\x7f\n" +
+	"\x18DisconnectConfigResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"@\n" +
+	"\x18DeleteIntegrationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\x80\x01\n" +
+	"\x19DeleteIntegrationResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xbe\x03\n" +
+	"\x18CreateIntegrationRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12+\n" +
+	"\fpayments_url\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\vpaymentsUrl\x88\x01\x01\x12%\n" +
+	"\tquery_url\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bqueryUrl\x88\x01\x01\x12%\n" +
+	"\timage_url\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\bimageUrl\x88\x01\x01\x12N\n" +
+	"\x1esupports_subscription_schedule\x18\a \x01(\bB\x03\xe0A\x02H\x05R\x1csupportsSubscriptionSchedule\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB!\n" +
+	"\x1f_supports_subscription_schedule\"\xe6\x05\n" +
+	"\x19CreateIntegrationResponse\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
+	"\fpayments_url\x18\x03 \x01(\tH\x02R\vpaymentsUrl\x88\x01\x01\x12 \n" +
+	"\tquery_url\x18\x04 \x01(\tH\x03R\bqueryUrl\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\x05 \x01(\tH\x04R\bimageUrl\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x06 \x01(\tH\x05R\x03_id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\a \x01(\tH\x06R\n" +
+	"locationId\x88\x01\x01\x121\n" +
+	"\x12marketplace_app_id\x18\b \x01(\tH\aR\x10marketplaceAppId\x88\x01\x01\x12B\n" +
+	"\x10payment_provider\x18\t \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\x1d\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bH\bR\adeleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\v \x01(\tH\tR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\tH\n" +
+	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\x0f\n" +
+	"\r_payments_urlB\f\n" +
+	"\n" +
+	"_query_urlB\f\n" +
+	"\n" +
+	"_image_urlB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\x15\n" +
+	"\x13_marketplace_app_idB\n" +
+	"\n" +
+	"\b_deletedB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\v\n" +
+	"\t_trace_id\"\x8e\x03\n" +
+	" CreateIntegrationProviderRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12)\n" +
+	"\vunique_name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"uniqueName\x88\x01\x01\x12\x1e\n" +
+	"\x05title\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x05title\x88\x01\x01\x12$\n" +
+	"\bprovider\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bprovider\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\vdescription\x88\x01\x01\x12%\n" +
+	"\timage_url\x18\a \x01(\tB\x03\xe0A\x02H\x05R\bimageUrl\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\x0e\n" +
+	"\f_unique_nameB\b\n" +
+	"\x06_titleB\v\n" +
+	"\t_providerB\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_image_url\"\x93\x04\n" +
+	"!CreateIntegrationProviderResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x03R\x05title\x88\x01\x01\x12\x19\n" +
+	"\x05route\x18\x05 \x01(\tH\x04R\x05route\x88\x01\x01\x12\x1f\n" +
+	"\bprovider\x18\x06 \x01(\tH\x05R\bprovider\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\a \x01(\tH\x06R\vdescription\x88\x01\x01\x12 \n" +
+	"\timage_url\x18\b \x01(\tH\aR\bimageUrl\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\t \x01(\tH\bR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\tH\tR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_routeB\v\n" +
+	"\t_providerB\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_image_urlB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xe7\x03\n" +
+	"\x19RecordOrderPaymentRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1e\n" +
+	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
+	"\x04mode\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04mode\x88\x01\x01\x12.\n" +
+	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.PaymentsCardDtoR\x04card\x12,\n" +
+	"\x06cheque\x18\x06 \x01(\v2\x14.hlgate.v1.ChequeDtoR\x06cheque\x12\x19\n" +
+	"\x05notes\x18\a \x01(\tH\x02R\x05notes\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\b \x01(\x01H\x03R\x06amount\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\t \x01(\v2\x17.google.protobuf.StructR\x04meta\x121\n" +
+	"\x12is_partial_payment\x18\n" +
+	" \x01(\bH\x04R\x10isPartialPayment\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_modeB\b\n" +
+	"\x06_notesB\t\n" +
+	"\a_amountB\x15\n" +
+	"\x13_is_partial_payment\"\x81\x01\n" +
+	"\x1aRecordOrderPaymentResponse\x12\x1d\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_success\"\xec\x04\n" +
+	"\x18ListSubscriptionsRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12 \n" +
+	"\tentity_id\x18\x02 \x01(\tH\x00R\bentityId\x88\x01\x01\x12&\n" +
+	"\fpayment_mode\x18\x03 \x01(\tH\x01R\vpaymentMode\x88\x01\x01\x12\x1e\n" +
+	"\bstart_at\x18\x04 \x01(\tH\x02R\astartAt\x88\x01\x01\x12\x1a\n" +
+	"\x06end_at\x18\x05 \x01(\tH\x03R\x05endAt\x88\x01\x01\x121\n" +
+	"\x12entity_source_type\x18\x06 \x01(\tH\x04R\x10entitySourceType\x88\x01\x01\x12\x1b\n" +
+	"\x06search\x18\a \x01(\tH\x05R\x06search\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\b \x01(\tH\x06R\tcontactId\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\t \x01(\tH\aR\x02id\x88\x01\x01\x12D\n" +
+	"\x1cget_payments_collected_count\x18\n" +
+	" \x01(\bH\bR\x19getPaymentsCollectedCount\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\v \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\f \x01(\tR\tpageTokenB\f\n" +
+	"\n" +
+	"_entity_idB\x0f\n" +
+	"\r_payment_modeB\v\n" +
+	"\t_start_atB\t\n" +
+	"\a_end_atB\x15\n" +
+	"\x13_entity_source_typeB\t\n" +
+	"\a_searchB\r\n" +
+	"\v_contact_idB\x05\n" +
+	"\x03_idB\x1f\n" +
+	"\x1d_get_payments_collected_count\"\xd7\x01\n" +
+	"\x19ListSubscriptionsResponse\x129\n" +
+	"\x04data\x18\x01 \x03(\v2%.hlgate.v1.SubscriptionResponseSchemaR\x04data\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
+	"\x1aGetSubscriptionByIdRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12,\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0esubscriptionId\"\xa4\f\n" +
+	"\x1bGetSubscriptionByIdResponse\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x03 \x01(\tH\x02R\x05altId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x04 \x01(\tH\x03R\tcontactId\x88\x01\x01\x12B\n" +
+	"\x10contact_snapshot\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x0fcontactSnapshot\x12/\n" +
+	"\x06coupon\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06coupon\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x04R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\b \x01(\x01H\x05R\x06amount\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\t \x01(\tH\x06R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\n" +
+	" \x01(\bH\aR\bliveMode\x88\x01\x01\x12$\n" +
+	"\ventity_type\x18\v \x01(\tH\bR\n" +
+	"entityType\x88\x01\x01\x12 \n" +
+	"\tentity_id\x18\f \x01(\tH\tR\bentityId\x88\x01\x01\x12;\n" +
+	"\rentity_source\x18\r \x01(\v2\x16.hlgate.v1.OrderSourceR\fentitySource\x12,\n" +
+	"\x0fsubscription_id\x18\x0e \x01(\tH\n" +
+	"R\x0esubscriptionId\x88\x01\x01\x12L\n" +
+	"\x15subscription_snapshot\x18\x0f \x01(\v2\x17.google.protobuf.StructR\x14subscriptionSnapshot\x12B\n" +
+	"\x10payment_provider\x18\x10 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentProvider\x12\"\n" +
+	"\n" +
+	"ip_address\x18\x11 \x01(\tH\vR\tipAddress\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\fR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\rR\tupdatedAt\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x14 \x01(\v2\x17.google.protobuf.StructR\x04meta\x12%\n" +
+	"\fmark_as_test\x18\x15 \x01(\bH\x0eR\n" +
+	"markAsTest\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\x16 \x01(\v2%.hlgate.v1.PaymentsScheduleOptionsDtoR\bschedule\x12:\n" +
+	"\fauto_payment\x18\x17 \x01(\v2\x17.google.protobuf.StructR\vautoPayment\x12D\n" +
+	"\x11recurring_product\x18\x18 \x01(\v2\x17.google.protobuf.StructR\x10recurringProduct\x12$\n" +
+	"\vcanceled_at\x18\x19 \x01(\tH\x0fR\n" +
+	"canceledAt\x88\x01\x01\x12$\n" +
+	"\vcanceled_by\x18\x1a \x01(\tH\x10R\n" +
+	"canceledBy\x88\x01\x01\x12\x1e\n" +
+	"\btrace_id\x18\x1b \x01(\tH\x11R\atraceId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_by\x18\x1c \x01(\tH\x12R\tcreatedBy\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x1d \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\v\n" +
+	"\t_alt_typeB\t\n" +
+	"\a_alt_idB\r\n" +
+	"\v_contact_idB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_entity_typeB\f\n" +
+	"\n" +
+	"_entity_idB\x12\n" +
+	"\x10_subscription_idB\r\n" +
+	"\v_ip_addressB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x0f\n" +
+	"\r_mark_as_testB\x0e\n" +
+	"\f_canceled_atB\x0e\n" +
+	"\f_canceled_byB\v\n" +
+	"\t_trace_idB\r\n" +
+	"\v_created_by2\xa1\x1b\n" +
 	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
 	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
 	"\vlist-orders\x82\xd3\xe4\x93\x02$\x12\"/v1/locations/{location_id}/orders\x12\x8f\x01\n" +
 	"\bGetOrder\x12\x1a.hlgate.v1.GetOrderRequest\x1a\x1b.hlgate.v1.GetOrderResponse\"J\xc2\xf3\x18\x11\n" +
-	"\x0fget-order-by-id\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/orders/{order_id}\x12\xa4\x01\n" +
+	"\x0fget-order-by-id\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/orders/{order_id}\x12\x97\x01\n" +
+	"\fDeleteCoupon\x12\x1e.hlgate.v1.DeleteCouponRequest\x1a\x1f.hlgate.v1.DeleteCouponResponse\"F\xc2\xf3\x18\x0f\n" +
+	"\rdelete-coupon\x82\xd3\xe4\x93\x02-*+/v1/locations/{location_id}/payments/coupon\x12\x8b\x01\n" +
+	"\tGetCoupon\x12\x1b.hlgate.v1.GetCouponRequest\x1a\x1c.hlgate.v1.GetCouponResponse\"C\xc2\xf3\x18\f\n" +
+	"\n" +
+	"get-coupon\x82\xd3\xe4\x93\x02-\x12+/v1/locations/{location_id}/payments/coupon\x12\x9a\x01\n" +
+	"\fCreateCoupon\x12\x1e.hlgate.v1.CreateCouponRequest\x1a\x1f.hlgate.v1.CreateCouponResponse\"I\xc2\xf3\x18\x0f\n" +
+	"\rcreate-coupon\x82\xd3\xe4\x93\x020:\x01*\"+/v1/locations/{location_id}/payments/coupon\x12\x9a\x01\n" +
+	"\fUpdateCoupon\x12\x1e.hlgate.v1.UpdateCouponRequest\x1a\x1f.hlgate.v1.UpdateCouponResponse\"I\xc2\xf3\x18\x0f\n" +
+	"\rupdate-coupon\x82\xd3\xe4\x93\x020:\x01*\x1a+/v1/locations/{location_id}/payments/coupon\x12\x98\x01\n" +
+	"\vListCoupons\x12\x1d.hlgate.v1.ListCouponsRequest\x1a\x1e.hlgate.v1.ListCouponsResponse\"J\xc2\xf3\x18\x0e\n" +
+	"\flist-coupons\x82\xd3\xe4\x93\x022\x120/v1/locations/{location_id}/payments/coupon/list\x12\xbd\x02\n" +
+	".CustomProviderMarketplaceAppUpdateCapabilities\x12@.hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x1aA.hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse\"\x85\x01\xc2\xf3\x185\n" +
+	"3custom-provider-marketplace-app-update-capabilities\x82\xd3\xe4\x93\x02F:\x01*\x1aA/v1/locations/{location_id}/payments/custom-provider/capabilities\x12\xa4\x01\n" +
+	"\vFetchConfig\x12\x1d.hlgate.v1.FetchConfigRequest\x1a\x1e.hlgate.v1.FetchConfigResponse\"V\xc2\xf3\x18\x0e\n" +
+	"\ffetch-config\x82\xd3\xe4\x93\x02>\x12</v1/locations/{location_id}/payments/custom-provider/connect\x12\xab\x01\n" +
+	"\fCreateConfig\x12\x1e.hlgate.v1.CreateConfigRequest\x1a\x1f.hlgate.v1.CreateConfigResponse\"Z\xc2\xf3\x18\x0f\n" +
+	"\rcreate-config\x82\xd3\xe4\x93\x02A:\x01*\"</v1/locations/{location_id}/payments/custom-provider/connect\x12\xbe\x01\n" +
+	"\x10DisconnectConfig\x12\".hlgate.v1.DisconnectConfigRequest\x1a#.hlgate.v1.DisconnectConfigResponse\"a\xc2\xf3\x18\x13\n" +
+	"\x11disconnect-config\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/payments/custom-provider/disconnect\x12\xbd\x01\n" +
+	"\x11DeleteIntegration\x12#.hlgate.v1.DeleteIntegrationRequest\x1a$.hlgate.v1.DeleteIntegrationResponse\"]\xc2\xf3\x18\x14\n" +
+	"\x12delete-integration\x82\xd3\xe4\x93\x02?*=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xc0\x01\n" +
+	"\x11CreateIntegration\x12#.hlgate.v1.CreateIntegrationRequest\x1a$.hlgate.v1.CreateIntegrationResponse\"`\xc2\xf3\x18\x14\n" +
+	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe9\x01\n" +
+	"\x19CreateIntegrationProvider\x12+.hlgate.v1.CreateIntegrationProviderRequest\x1a,.hlgate.v1.CreateIntegrationProviderResponse\"q\xc2\xf3\x18\x1d\n" +
+	"\x1bcreate-integration provider\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xcd\x01\n" +
+	"\x12RecordOrderPayment\x12$.hlgate.v1.RecordOrderPaymentRequest\x1a%.hlgate.v1.RecordOrderPaymentResponse\"j\xc2\xf3\x18\x16\n" +
+	"\x14record-order-payment\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/orders/{order_id}/record-payment\x12\xb2\x01\n" +
+	"\x11ListSubscriptions\x12#.hlgate.v1.ListSubscriptionsRequest\x1a$.hlgate.v1.ListSubscriptionsResponse\"R\xc2\xf3\x18\x14\n" +
+	"\x12list-subscriptions\x82\xd3\xe4\x93\x024\x122/v1/locations/{location_id}/payments/subscriptions\x12\xce\x01\n" +
+	"\x13GetSubscriptionById\x12%.hlgate.v1.GetSubscriptionByIdRequest\x1a&.hlgate.v1.GetSubscriptionByIdResponse\"h\xc2\xf3\x18\x18\n" +
+	"\x16get-subscription-by-id\x82\xd3\xe4\x93\x02F\x12D/v1/locations/{location_id}/payments/subscriptions/{subscription_id}\x12\xa4\x01\n" +
 	"\x10ListTransactions\x12\".hlgate.v1.ListTransactionsRequest\x1a#.hlgate.v1.ListTransactionsResponse\"G\xc2\xf3\x18\x13\n" +
 	"\x11list-transactions\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/transactions\x12\xb3\x01\n" +
 	"\x0eGetTransaction\x12 .hlgate.v1.GetTransactionRequest\x1a!.hlgate.v1.GetTransactionResponse\"\\\xc2\xf3\x18\x17\n" +
 	"\x15get-transaction-by-id\x82\xd3\xe4\x93\x02;\x129/v1/locations/{location_id}/transactions/{transaction_id}B7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
+var (
+	file_hlgate_v1_payments_service_proto_rawDescOnce sync.Once
+	file_hlgate_v1_payments_service_proto_rawDescData []byte
+)
+
+func file_hlgate_v1_payments_service_proto_rawDescGZIP() []byte {
+	file_hlgate_v1_payments_service_proto_rawDescOnce.Do(func() {
+		file_hlgate_v1_payments_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hlgate_v1_payments_service_proto_rawDesc), len(file_hlgate_v1_payments_service_proto_rawDesc)))
+	})
+	return file_hlgate_v1_payments_service_proto_rawDescData
+}
+
+var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hlgate_v1_payments_service_proto_goTypes = []any{
-	(*ListOrdersRequest)(nil),        // 0: hlgate.v1.ListOrdersRequest
-	(*GetOrderRequest)(nil),          // 1: hlgate.v1.GetOrderRequest
-	(*ListTransactionsRequest)(nil),  // 2: hlgate.v1.ListTransactionsRequest
-	(*GetTransactionRequest)(nil),    // 3: hlgate.v1.GetTransactionRequest
-	(*ListOrdersResponse)(nil),       // 4: hlgate.v1.ListOrdersResponse
-	(*GetOrderResponse)(nil),         // 5: hlgate.v1.GetOrderResponse
-	(*ListTransactionsResponse)(nil), // 6: hlgate.v1.ListTransactionsResponse
-	(*GetTransactionResponse)(nil),   // 7: hlgate.v1.GetTransactionResponse
+	(*DeleteCouponRequest)(nil),                                    // 0: hlgate.v1.DeleteCouponRequest
+	(*DeleteCouponResponse)(nil),                                   // 1: hlgate.v1.DeleteCouponResponse
+	(*GetCouponRequest)(nil),                                       // 2: hlgate.v1.GetCouponRequest
+	(*GetCouponResponse)(nil),                                      // 3: hlgate.v1.GetCouponResponse
+	(*CreateCouponRequest)(nil),                                    // 4: hlgate.v1.CreateCouponRequest
+	(*CreateCouponResponse)(nil),                                   // 5: hlgate.v1.CreateCouponResponse
+	(*UpdateCouponRequest)(nil),                                    // 6: hlgate.v1.UpdateCouponRequest
+	(*UpdateCouponResponse)(nil),                                   // 7: hlgate.v1.UpdateCouponResponse
+	(*ListCouponsRequest)(nil),                                     // 8: hlgate.v1.ListCouponsRequest
+	(*ListCouponsResponse)(nil),                                    // 9: hlgate.v1.ListCouponsResponse
+	(*CustomProviderMarketplaceAppUpdateCapabilitiesRequest)(nil),  // 10: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	(*CustomProviderMarketplaceAppUpdateCapabilitiesResponse)(nil), // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	(*FetchConfigRequest)(nil),                                     // 12: hlgate.v1.FetchConfigRequest
+	(*FetchConfigResponse)(nil),                                    // 13: hlgate.v1.FetchConfigResponse
+	(*CreateConfigRequest)(nil),                                    // 14: hlgate.v1.CreateConfigRequest
+	(*CreateConfigResponse)(nil),                                   // 15: hlgate.v1.CreateConfigResponse
+	(*DisconnectConfigRequest)(nil),                                // 16: hlgate.v1.DisconnectConfigRequest
+	(*DisconnectConfigResponse)(nil),                               // 17: hlgate.v1.DisconnectConfigResponse
+	(*DeleteIntegrationRequest)(nil),                               // 18: hlgate.v1.DeleteIntegrationRequest
+	(*DeleteIntegrationResponse)(nil),                              // 19: hlgate.v1.DeleteIntegrationResponse
+	(*CreateIntegrationRequest)(nil),                               // 20: hlgate.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),                              // 21: hlgate.v1.CreateIntegrationResponse
+	(*CreateIntegrationProviderRequest)(nil),                       // 22: hlgate.v1.CreateIntegrationProviderRequest
+	(*CreateIntegrationProviderResponse)(nil),                      // 23: hlgate.v1.CreateIntegrationProviderResponse
+	(*RecordOrderPaymentRequest)(nil),                              // 24: hlgate.v1.RecordOrderPaymentRequest
+	(*RecordOrderPaymentResponse)(nil),                             // 25: hlgate.v1.RecordOrderPaymentResponse
+	(*ListSubscriptionsRequest)(nil),                               // 26: hlgate.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),                              // 27: hlgate.v1.ListSubscriptionsResponse
+	(*GetSubscriptionByIdRequest)(nil),                             // 28: hlgate.v1.GetSubscriptionByIdRequest
+	(*GetSubscriptionByIdResponse)(nil),                            // 29: hlgate.v1.GetSubscriptionByIdResponse
+	(*structpb.Struct)(nil),                                        // 30: google.protobuf.Struct
+	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 31: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),                            // 32: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                              // 33: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                                     // 34: hlgate.v1.CustomProviderKeys
+	(*PaymentsCardDto)(nil),                                        // 35: hlgate.v1.PaymentsCardDto
+	(*ChequeDto)(nil),                                              // 36: hlgate.v1.ChequeDto
+	(*SubscriptionResponseSchema)(nil),                             // 37: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                                            // 38: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),                             // 39: hlgate.v1.PaymentsScheduleOptionsDto
+	(*ListOrdersRequest)(nil),                                      // 40: hlgate.v1.ListOrdersRequest
+	(*GetOrderRequest)(nil),                                        // 41: hlgate.v1.GetOrderRequest
+	(*ListTransactionsRequest)(nil),                                // 42: hlgate.v1.ListTransactionsRequest
+	(*GetTransactionRequest)(nil),                                  // 43: hlgate.v1.GetTransactionRequest
+	(*ListOrdersResponse)(nil),                                     // 44: hlgate.v1.ListOrdersResponse
+	(*GetOrderResponse)(nil),                                       // 45: hlgate.v1.GetOrderResponse
+	(*ListTransactionsResponse)(nil),                               // 46: hlgate.v1.ListTransactionsResponse
+	(*GetTransactionResponse)(nil),                                 // 47: hlgate.v1.GetTransactionResponse
 }
 var file_hlgate_v1_payments_service_proto_depIdxs = []int32{
-	0, // 0: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
-	1, // 1: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
-	2, // 2: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
-	3, // 3: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
-	4, // 4: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
-	5, // 5: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
-	6, // 6: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
-	7, // 7: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	30, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	31, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	31, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	32, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	31, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	30, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	33, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
+	30, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	34, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
+	34, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
+	30, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 22: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
+	35, // 23: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
+	36, // 24: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	30, // 25: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
+	30, // 26: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
+	37, // 27: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
+	30, // 28: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
+	30, // 29: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
+	30, // 30: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
+	38, // 31: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
+	30, // 32: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
+	30, // 33: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
+	30, // 34: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
+	39, // 35: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
+	30, // 36: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
+	30, // 37: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
+	30, // 38: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 39: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
+	41, // 40: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
+	0,  // 41: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
+	2,  // 42: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
+	4,  // 43: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
+	6,  // 44: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
+	8,  // 45: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
+	10, // 46: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	12, // 47: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
+	14, // 48: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
+	16, // 49: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
+	18, // 50: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
+	20, // 51: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
+	22, // 52: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
+	24, // 53: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
+	26, // 54: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
+	28, // 55: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
+	42, // 56: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
+	43, // 57: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
+	44, // 58: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
+	45, // 59: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
+	1,  // 60: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
+	3,  // 61: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
+	5,  // 62: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
+	7,  // 63: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
+	9,  // 64: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
+	11, // 65: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	13, // 66: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
+	15, // 67: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
+	17, // 68: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
+	19, // 69: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
+	21, // 70: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
+	23, // 71: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
+	25, // 72: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
+	27, // 73: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
+	29, // 74: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
+	46, // 75: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
+	47, // 76: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
+	58, // [58:77] is the sub-list for method output_type
+	39, // [39:58] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_payments_service_proto_init() }
@@ -76,18 +4194,45 @@ func file_hlgate_v1_payments_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_payments_proto_init()
+	file_hlgate_v1_upstream_schemas_proto_init()
+	file_hlgate_v1_payments_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[1].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[7].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[9].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[15].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[16].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[17].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_payments_service_proto_rawDesc), len(file_hlgate_v1_payments_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hlgate_v1_payments_service_proto_goTypes,
 		DependencyIndexes: file_hlgate_v1_payments_service_proto_depIdxs,
+		MessageInfos:      file_hlgate_v1_payments_service_proto_msgTypes,
 	}.Build()
 	File_hlgate_v1_payments_service_proto = out.File
 	file_hlgate_v1_payments_service_proto_goTypes = nil

@@ -25,10 +25,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentsService_ListOrders_FullMethodName       = "/hlgate.v1.PaymentsService/ListOrders"
-	PaymentsService_GetOrder_FullMethodName         = "/hlgate.v1.PaymentsService/GetOrder"
-	PaymentsService_ListTransactions_FullMethodName = "/hlgate.v1.PaymentsService/ListTransactions"
-	PaymentsService_GetTransaction_FullMethodName   = "/hlgate.v1.PaymentsService/GetTransaction"
+	PaymentsService_ListOrders_FullMethodName                                     = "/hlgate.v1.PaymentsService/ListOrders"
+	PaymentsService_GetOrder_FullMethodName                                       = "/hlgate.v1.PaymentsService/GetOrder"
+	PaymentsService_DeleteCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/DeleteCoupon"
+	PaymentsService_GetCoupon_FullMethodName                                      = "/hlgate.v1.PaymentsService/GetCoupon"
+	PaymentsService_CreateCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/CreateCoupon"
+	PaymentsService_UpdateCoupon_FullMethodName                                   = "/hlgate.v1.PaymentsService/UpdateCoupon"
+	PaymentsService_ListCoupons_FullMethodName                                    = "/hlgate.v1.PaymentsService/ListCoupons"
+	PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName = "/hlgate.v1.PaymentsService/CustomProviderMarketplaceAppUpdateCapabilities"
+	PaymentsService_FetchConfig_FullMethodName                                    = "/hlgate.v1.PaymentsService/FetchConfig"
+	PaymentsService_CreateConfig_FullMethodName                                   = "/hlgate.v1.PaymentsService/CreateConfig"
+	PaymentsService_DisconnectConfig_FullMethodName                               = "/hlgate.v1.PaymentsService/DisconnectConfig"
+	PaymentsService_DeleteIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/DeleteIntegration"
+	PaymentsService_CreateIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/CreateIntegration"
+	PaymentsService_CreateIntegrationProvider_FullMethodName                      = "/hlgate.v1.PaymentsService/CreateIntegrationProvider"
+	PaymentsService_RecordOrderPayment_FullMethodName                             = "/hlgate.v1.PaymentsService/RecordOrderPayment"
+	PaymentsService_ListSubscriptions_FullMethodName                              = "/hlgate.v1.PaymentsService/ListSubscriptions"
+	PaymentsService_GetSubscriptionById_FullMethodName                            = "/hlgate.v1.PaymentsService/GetSubscriptionById"
+	PaymentsService_ListTransactions_FullMethodName                               = "/hlgate.v1.PaymentsService/ListTransactions"
+	PaymentsService_GetTransaction_FullMethodName                                 = "/hlgate.v1.PaymentsService/GetTransaction"
 )
 
 // PaymentsServiceClient is the client API for PaymentsService service.
@@ -45,6 +60,74 @@ type PaymentsServiceClient interface {
 	// GetOrder returns one order with its items (upstream GET
 	// /payments/orders/{orderId}).
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
+	// DeleteCoupon calls DELETE /payments/coupon (delete-coupon). Delete
+	// Coupon: The "Delete Coupon" API allows you to permanently remove a coupon
+	// from your system using its unique identifier.
+	DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error)
+	// GetCoupon calls GET /payments/coupon (get-coupon). Fetch Coupon: The "Get
+	// Coupon Details" API enables you to retrieve comprehensive information
+	// about a specific coupon using either its unique identifier or promotional
+	// code.
+	GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*GetCouponResponse, error)
+	// CreateCoupon calls POST /payments/coupon (create-coupon). Create Coupon:
+	// The "Create Coupon" API allows you to create a new promotional coupon
+	// with customizable parameters such as discount amount, validity period,
+	// usage limits, and applicable products.
+	CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*CreateCouponResponse, error)
+	// UpdateCoupon calls PUT /payments/coupon (update-coupon). Update Coupon:
+	// The "Update Coupon" API enables you to modify existing coupon details
+	// such as discount values, validity periods, usage limits, and other
+	// promotional parameters.
+	UpdateCoupon(ctx context.Context, in *UpdateCouponRequest, opts ...grpc.CallOption) (*UpdateCouponResponse, error)
+	// ListCoupons calls GET /payments/coupon/list (list-coupons). List Coupons:
+	// The "List Coupons" API allows you to retrieve a list of all coupons
+	// available in your location.
+	ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error)
+	// CustomProviderMarketplaceAppUpdateCapabilities calls PUT
+	// /payments/custom-provider/capabilities
+	// (custom-provider-marketplace-app-update-capabilities). Custom-provider
+	// marketplace app update capabilities: Toggle capabilities for the
+	// marketplace app tied to the OAuth client.
+	CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, in *CustomProviderMarketplaceAppUpdateCapabilitiesRequest, opts ...grpc.CallOption) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+	// FetchConfig calls GET /payments/custom-provider/connect (fetch-config).
+	// Fetch given provider config: API for fetching an existing payment config
+	// for given location.
+	FetchConfig(ctx context.Context, in *FetchConfigRequest, opts ...grpc.CallOption) (*FetchConfigResponse, error)
+	// CreateConfig calls POST /payments/custom-provider/connect
+	// (create-config). Create new provider config: API to create a new payment
+	// config for given location.
+	CreateConfig(ctx context.Context, in *CreateConfigRequest, opts ...grpc.CallOption) (*CreateConfigResponse, error)
+	// DisconnectConfig calls POST /payments/custom-provider/disconnect
+	// (disconnect-config). Disconnect existing provider config: API to
+	// disconnect an existing payment config for given location.
+	DisconnectConfig(ctx context.Context, in *DisconnectConfigRequest, opts ...grpc.CallOption) (*DisconnectConfigResponse, error)
+	// DeleteIntegration calls DELETE /payments/custom-provider/provider
+	// (delete-integration). Deleting an existing integration: API to delete an
+	// association for an app and location.
+	DeleteIntegration(ctx context.Context, in *DeleteIntegrationRequest, opts ...grpc.CallOption) (*DeleteIntegrationResponse, error)
+	// CreateIntegration calls POST /payments/custom-provider/provider
+	// (create-integration). Create new integration: API to create a new
+	// association for an app and location.
+	CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error)
+	// CreateIntegrationProvider calls POST
+	// /payments/integrations/provider/whitelabel (create-integration provider).
+	// Create White-label Integration Provider: The "Create White-label
+	// Integration Provider" API allows adding a new payment provider
+	// integration to the system which is built on top of Authorize.net or NMI.
+	CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error)
+	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
+	// (record-order-payment). Record Order Payment: The "Record Order Payment"
+	// API allows to record a payment for an order.
+	RecordOrderPayment(ctx context.Context, in *RecordOrderPaymentRequest, opts ...grpc.CallOption) (*RecordOrderPaymentResponse, error)
+	// ListSubscriptions calls GET /payments/subscriptions (list-subscriptions).
+	// List Subscriptions: The "List Subscriptions" API allows to retrieve a
+	// paginated list of subscriptions.
+	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// GetSubscriptionById calls GET /payments/subscriptions/{subscriptionId}
+	// (get-subscription-by-id). Get Subscription by ID: The "Get Subscription
+	// by ID" API allows to retrieve information for a specific subscription
+	// using its unique identifier.
+	GetSubscriptionById(ctx context.Context, in *GetSubscriptionByIdRequest, opts ...grpc.CallOption) (*GetSubscriptionByIdResponse, error)
 	// ListTransactions lists the location's transactions in HighLevel's order
 	// (upstream GET /payments/transactions). An order's payments are the
 	// transactions whose entity_id is the order's id.
@@ -76,6 +159,156 @@ func (c *paymentsServiceClient) GetOrder(ctx context.Context, in *GetOrderReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetOrderResponse)
 	err := c.cc.Invoke(ctx, PaymentsService_GetOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DeleteCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*GetCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_GetCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*CreateCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) UpdateCoupon(ctx context.Context, in *UpdateCouponRequest, opts ...grpc.CallOption) (*UpdateCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCouponResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_UpdateCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCouponsResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListCoupons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CustomProviderMarketplaceAppUpdateCapabilities(ctx context.Context, in *CustomProviderMarketplaceAppUpdateCapabilitiesRequest, opts ...grpc.CallOption) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CustomProviderMarketplaceAppUpdateCapabilitiesResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) FetchConfig(ctx context.Context, in *FetchConfigRequest, opts ...grpc.CallOption) (*FetchConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FetchConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_FetchConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateConfig(ctx context.Context, in *CreateConfigRequest, opts ...grpc.CallOption) (*CreateConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DisconnectConfig(ctx context.Context, in *DisconnectConfigRequest, opts ...grpc.CallOption) (*DisconnectConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisconnectConfigResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DisconnectConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) DeleteIntegration(ctx context.Context, in *DeleteIntegrationRequest, opts ...grpc.CallOption) (*DeleteIntegrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteIntegrationResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_DeleteIntegration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateIntegrationResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateIntegration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateIntegrationProviderResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateIntegrationProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) RecordOrderPayment(ctx context.Context, in *RecordOrderPaymentRequest, opts ...grpc.CallOption) (*RecordOrderPaymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOrderPaymentResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_RecordOrderPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) GetSubscriptionById(ctx context.Context, in *GetSubscriptionByIdRequest, opts ...grpc.CallOption) (*GetSubscriptionByIdResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSubscriptionByIdResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_GetSubscriptionById_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +349,74 @@ type PaymentsServiceServer interface {
 	// GetOrder returns one order with its items (upstream GET
 	// /payments/orders/{orderId}).
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
+	// DeleteCoupon calls DELETE /payments/coupon (delete-coupon). Delete
+	// Coupon: The "Delete Coupon" API allows you to permanently remove a coupon
+	// from your system using its unique identifier.
+	DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error)
+	// GetCoupon calls GET /payments/coupon (get-coupon). Fetch Coupon: The "Get
+	// Coupon Details" API enables you to retrieve comprehensive information
+	// about a specific coupon using either its unique identifier or promotional
+	// code.
+	GetCoupon(context.Context, *GetCouponRequest) (*GetCouponResponse, error)
+	// CreateCoupon calls POST /payments/coupon (create-coupon). Create Coupon:
+	// The "Create Coupon" API allows you to create a new promotional coupon
+	// with customizable parameters such as discount amount, validity period,
+	// usage limits, and applicable products.
+	CreateCoupon(context.Context, *CreateCouponRequest) (*CreateCouponResponse, error)
+	// UpdateCoupon calls PUT /payments/coupon (update-coupon). Update Coupon:
+	// The "Update Coupon" API enables you to modify existing coupon details
+	// such as discount values, validity periods, usage limits, and other
+	// promotional parameters.
+	UpdateCoupon(context.Context, *UpdateCouponRequest) (*UpdateCouponResponse, error)
+	// ListCoupons calls GET /payments/coupon/list (list-coupons). List Coupons:
+	// The "List Coupons" API allows you to retrieve a list of all coupons
+	// available in your location.
+	ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error)
+	// CustomProviderMarketplaceAppUpdateCapabilities calls PUT
+	// /payments/custom-provider/capabilities
+	// (custom-provider-marketplace-app-update-capabilities). Custom-provider
+	// marketplace app update capabilities: Toggle capabilities for the
+	// marketplace app tied to the OAuth client.
+	CustomProviderMarketplaceAppUpdateCapabilities(context.Context, *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error)
+	// FetchConfig calls GET /payments/custom-provider/connect (fetch-config).
+	// Fetch given provider config: API for fetching an existing payment config
+	// for given location.
+	FetchConfig(context.Context, *FetchConfigRequest) (*FetchConfigResponse, error)
+	// CreateConfig calls POST /payments/custom-provider/connect
+	// (create-config). Create new provider config: API to create a new payment
+	// config for given location.
+	CreateConfig(context.Context, *CreateConfigRequest) (*CreateConfigResponse, error)
+	// DisconnectConfig calls POST /payments/custom-provider/disconnect
+	// (disconnect-config). Disconnect existing provider config: API to
+	// disconnect an existing payment config for given location.
+	DisconnectConfig(context.Context, *DisconnectConfigRequest) (*DisconnectConfigResponse, error)
+	// DeleteIntegration calls DELETE /payments/custom-provider/provider
+	// (delete-integration). Deleting an existing integration: API to delete an
+	// association for an app and location.
+	DeleteIntegration(context.Context, *DeleteIntegrationRequest) (*DeleteIntegrationResponse, error)
+	// CreateIntegration calls POST /payments/custom-provider/provider
+	// (create-integration). Create new integration: API to create a new
+	// association for an app and location.
+	CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error)
+	// CreateIntegrationProvider calls POST
+	// /payments/integrations/provider/whitelabel (create-integration provider).
+	// Create White-label Integration Provider: The "Create White-label
+	// Integration Provider" API allows adding a new payment provider
+	// integration to the system which is built on top of Authorize.net or NMI.
+	CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error)
+	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
+	// (record-order-payment). Record Order Payment: The "Record Order Payment"
+	// API allows to record a payment for an order.
+	RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error)
+	// ListSubscriptions calls GET /payments/subscriptions (list-subscriptions).
+	// List Subscriptions: The "List Subscriptions" API allows to retrieve a
+	// paginated list of subscriptions.
+	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// GetSubscriptionById calls GET /payments/subscriptions/{subscriptionId}
+	// (get-subscription-by-id). Get Subscription by ID: The "Get Subscription
+	// by ID" API allows to retrieve information for a specific subscription
+	// using its unique identifier.
+	GetSubscriptionById(context.Context, *GetSubscriptionByIdRequest) (*GetSubscriptionByIdResponse, error)
 	// ListTransactions lists the location's transactions in HighLevel's order
 	// (upstream GET /payments/transactions). An order's payments are the
 	// transactions whose entity_id is the order's id.
@@ -138,6 +439,51 @@ func (UnimplementedPaymentsServiceServer) ListOrders(context.Context, *ListOrder
 }
 func (UnimplementedPaymentsServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) GetCoupon(context.Context, *GetCouponRequest) (*GetCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateCoupon(context.Context, *CreateCouponRequest) (*CreateCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) UpdateCoupon(context.Context, *UpdateCouponRequest) (*UpdateCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCoupon not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCoupons not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CustomProviderMarketplaceAppUpdateCapabilities(context.Context, *CustomProviderMarketplaceAppUpdateCapabilitiesRequest) (*CustomProviderMarketplaceAppUpdateCapabilitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CustomProviderMarketplaceAppUpdateCapabilities not implemented")
+}
+func (UnimplementedPaymentsServiceServer) FetchConfig(context.Context, *FetchConfigRequest) (*FetchConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FetchConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateConfig(context.Context, *CreateConfigRequest) (*CreateConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DisconnectConfig(context.Context, *DisconnectConfigRequest) (*DisconnectConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisconnectConfig not implemented")
+}
+func (UnimplementedPaymentsServiceServer) DeleteIntegration(context.Context, *DeleteIntegrationRequest) (*DeleteIntegrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteIntegration not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIntegration not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIntegrationProvider not implemented")
+}
+func (UnimplementedPaymentsServiceServer) RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordOrderPayment not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedPaymentsServiceServer) GetSubscriptionById(context.Context, *GetSubscriptionByIdRequest) (*GetSubscriptionByIdResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubscriptionById not implemented")
 }
 func (UnimplementedPaymentsServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTransactions not implemented")
@@ -202,6 +548,276 @@ func _PaymentsService_GetOrder_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_DeleteCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DeleteCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DeleteCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DeleteCoupon(ctx, req.(*DeleteCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_GetCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).GetCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_GetCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).GetCoupon(ctx, req.(*GetCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateCoupon(ctx, req.(*CreateCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_UpdateCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).UpdateCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_UpdateCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).UpdateCoupon(ctx, req.(*UpdateCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListCoupons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCouponsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListCoupons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListCoupons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListCoupons(ctx, req.(*ListCouponsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CustomProviderMarketplaceAppUpdateCapabilitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CustomProviderMarketplaceAppUpdateCapabilities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CustomProviderMarketplaceAppUpdateCapabilities(ctx, req.(*CustomProviderMarketplaceAppUpdateCapabilitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_FetchConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).FetchConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_FetchConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).FetchConfig(ctx, req.(*FetchConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateConfig(ctx, req.(*CreateConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_DisconnectConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisconnectConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DisconnectConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DisconnectConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DisconnectConfig(ctx, req.(*DisconnectConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_DeleteIntegration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteIntegrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).DeleteIntegration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_DeleteIntegration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).DeleteIntegration(ctx, req.(*DeleteIntegrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateIntegration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIntegrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateIntegration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateIntegration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateIntegration(ctx, req.(*CreateIntegrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateIntegrationProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIntegrationProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateIntegrationProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateIntegrationProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateIntegrationProvider(ctx, req.(*CreateIntegrationProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_RecordOrderPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOrderPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).RecordOrderPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_RecordOrderPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).RecordOrderPayment(ctx, req.(*RecordOrderPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListSubscriptions(ctx, req.(*ListSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_GetSubscriptionById_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionByIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).GetSubscriptionById(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_GetSubscriptionById_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).GetSubscriptionById(ctx, req.(*GetSubscriptionByIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentsService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTransactionsRequest)
 	if err := dec(in); err != nil {
@@ -252,6 +868,66 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOrder",
 			Handler:    _PaymentsService_GetOrder_Handler,
+		},
+		{
+			MethodName: "DeleteCoupon",
+			Handler:    _PaymentsService_DeleteCoupon_Handler,
+		},
+		{
+			MethodName: "GetCoupon",
+			Handler:    _PaymentsService_GetCoupon_Handler,
+		},
+		{
+			MethodName: "CreateCoupon",
+			Handler:    _PaymentsService_CreateCoupon_Handler,
+		},
+		{
+			MethodName: "UpdateCoupon",
+			Handler:    _PaymentsService_UpdateCoupon_Handler,
+		},
+		{
+			MethodName: "ListCoupons",
+			Handler:    _PaymentsService_ListCoupons_Handler,
+		},
+		{
+			MethodName: "CustomProviderMarketplaceAppUpdateCapabilities",
+			Handler:    _PaymentsService_CustomProviderMarketplaceAppUpdateCapabilities_Handler,
+		},
+		{
+			MethodName: "FetchConfig",
+			Handler:    _PaymentsService_FetchConfig_Handler,
+		},
+		{
+			MethodName: "CreateConfig",
+			Handler:    _PaymentsService_CreateConfig_Handler,
+		},
+		{
+			MethodName: "DisconnectConfig",
+			Handler:    _PaymentsService_DisconnectConfig_Handler,
+		},
+		{
+			MethodName: "DeleteIntegration",
+			Handler:    _PaymentsService_DeleteIntegration_Handler,
+		},
+		{
+			MethodName: "CreateIntegration",
+			Handler:    _PaymentsService_CreateIntegration_Handler,
+		},
+		{
+			MethodName: "CreateIntegrationProvider",
+			Handler:    _PaymentsService_CreateIntegrationProvider_Handler,
+		},
+		{
+			MethodName: "RecordOrderPayment",
+			Handler:    _PaymentsService_RecordOrderPayment_Handler,
+		},
+		{
+			MethodName: "ListSubscriptions",
+			Handler:    _PaymentsService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "GetSubscriptionById",
+			Handler:    _PaymentsService_GetSubscriptionById_Handler,
 		},
 		{
 			MethodName: "ListTransactions",

@@ -7843,234 +7843,13 @@ func (x *ProcessingFeePaidChargeDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
-// GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
-// invoices document.
-type GetScheduleResponseDto struct {
+// InvoicesCardDto is the schema CardDto of HighLevel's invoices document.
+type InvoicesCardDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Schedule Id
-	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
-	// Schedule Status
-	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
-	// Live Mode
-	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
-	// Location Id or Agency Id
-	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
-	// HighLevel's altType.
-	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
-	// Name of the invoice
-	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	// HighLevel's schedule.
-	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
-	// List of invoices
-	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
-	// Business Details
-	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
-	// Currency
-	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
-	// Contact Details
-	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
-	// Discount
-	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
-	// Invoice Items
-	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
-	// Total Amount
-	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
-	// Title
-	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
-	// Terms notes
-	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
-	// Compiled terms notes
-	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
-	// created at
-	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
-	// updated at
-	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
-	// HighLevel's keys that have no field here, or whose value does not fit its
-	// field, with their JSON values; counted in
-	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetScheduleResponseDto) Reset() {
-	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetScheduleResponseDto) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetScheduleResponseDto) ProtoMessage() {}
-
-func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
-func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
-}
-
-func (x *GetScheduleResponseDto) GetId() string {
-	if x != nil && x.Id != nil {
-		return *x.Id
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetStatus() string {
-	if x != nil && x.Status != nil {
-		return *x.Status
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetLiveMode() bool {
-	if x != nil && x.LiveMode != nil {
-		return *x.LiveMode
-	}
-	return false
-}
-
-func (x *GetScheduleResponseDto) GetAltId() string {
-	if x != nil && x.AltId != nil {
-		return *x.AltId
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetAltType() string {
-	if x != nil && x.AltType != nil {
-		return *x.AltType
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetName() string {
-	if x != nil && x.Name != nil {
-		return *x.Name
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetSchedule() *InvoicesScheduleOptionsDto {
-	if x != nil {
-		return x.Schedule
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetInvoices() []*DefaultInvoiceResponseDto {
-	if x != nil {
-		return x.Invoices
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetBusinessDetails() *BusinessDetailsDto {
-	if x != nil {
-		return x.BusinessDetails
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetCurrency() string {
-	if x != nil && x.Currency != nil {
-		return *x.Currency
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetContactDetails() *ContactDetailsDto {
-	if x != nil {
-		return x.ContactDetails
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetDiscount() *DiscountDto {
-	if x != nil {
-		return x.Discount
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetItems() []*structpb.Struct {
-	if x != nil {
-		return x.Items
-	}
-	return nil
-}
-
-func (x *GetScheduleResponseDto) GetTotal() float64 {
-	if x != nil && x.Total != nil {
-		return *x.Total
-	}
-	return 0
-}
-
-func (x *GetScheduleResponseDto) GetTitle() string {
-	if x != nil && x.Title != nil {
-		return *x.Title
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetTermsNotes() string {
-	if x != nil && x.TermsNotes != nil {
-		return *x.TermsNotes
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetCompiledTermsNotes() string {
-	if x != nil && x.CompiledTermsNotes != nil {
-		return *x.CompiledTermsNotes
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetCreatedAt() string {
-	if x != nil && x.CreatedAt != nil {
-		return *x.CreatedAt
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetUpdatedAt() string {
-	if x != nil && x.UpdatedAt != nil {
-		return *x.UpdatedAt
-	}
-	return ""
-}
-
-func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
-	if x != nil {
-		return x.Unmapped
-	}
-	return nil
-}
-
-// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
-// invoices document.
-type InvoicesScheduleOptionsDto struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's executeAt.
-	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
-	// HighLevel's rrule.
-	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's brand.
+	Brand *string `protobuf:"bytes,1,opt,name=brand,proto3,oneof" json:"brand,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
@@ -8079,21 +7858,21 @@ type InvoicesScheduleOptionsDto struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *InvoicesScheduleOptionsDto) Reset() {
-	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+func (x *InvoicesCardDto) Reset() {
+	*x = InvoicesCardDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *InvoicesScheduleOptionsDto) String() string {
+func (x *InvoicesCardDto) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+func (*InvoicesCardDto) ProtoMessage() {}
 
-func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+func (x *InvoicesCardDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8104,87 +7883,60 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+// Deprecated: Use InvoicesCardDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCardDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
-func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
-	if x != nil && x.ExecuteAt != nil {
-		return *x.ExecuteAt
+func (x *InvoicesCardDto) GetBrand() string {
+	if x != nil && x.Brand != nil {
+		return *x.Brand
 	}
 	return ""
 }
 
-func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
-	if x != nil {
-		return x.Rrule
+func (x *InvoicesCardDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
 	}
-	return nil
+	return ""
 }
 
-func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+func (x *InvoicesCardDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
 	return nil
 }
 
-// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
-// HighLevel's invoices document.
-type InvoicesCustomRRuleOptionsDto struct {
+// ChequeDto is the schema ChequeDto of HighLevel's invoices document.
+type ChequeDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// HighLevel's intervalType.
-	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
-	// HighLevel's interval.
-	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
-	// Start date in YYYY-MM-DD format
-	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
-	// Start time in HH:mm:ss format
-	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
-	// End date in YYYY-MM-DD format
-	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
-	// End time in HH:mm:ss format
-	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
-	// -1, 1, 2, 3, ..., 27, 28
-	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
-	// HighLevel's dayOfWeek.
-	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
-	// -1, 1, 2, 3, 4
-	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
-	// HighLevel's monthOfYear.
-	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
-	// Max number of task executions
-	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
-	// Execute task number of days before
-	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
-	// Start as primary user accepted date
-	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
-	// End type like after, by, count
-	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// check number
+	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
 	// HighLevel's keys that have no field here, or whose value does not fit its
 	// field, with their JSON values; counted in
 	// hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) Reset() {
-	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+func (x *ChequeDto) Reset() {
+	*x = ChequeDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) String() string {
+func (x *ChequeDto) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+func (*ChequeDto) ProtoMessage() {}
 
-func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+func (x *ChequeDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8195,110 +7947,19 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
-func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
+// Deprecated: Use ChequeDto.ProtoReflect.Descriptor instead.
+func (*ChequeDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
-	if x != nil && x.IntervalType != nil {
-		return *x.IntervalType
+func (x *ChequeDto) GetNumber() string {
+	if x != nil && x.Number != nil {
+		return *x.Number
 	}
 	return ""
 }
 
-func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
-	if x != nil && x.Interval != nil {
-		return *x.Interval
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
-	if x != nil && x.StartDate != nil {
-		return *x.StartDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
-	if x != nil && x.StartTime != nil {
-		return *x.StartTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
-	if x != nil && x.EndDate != nil {
-		return *x.EndDate
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
-	if x != nil && x.EndTime != nil {
-		return *x.EndTime
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
-	if x != nil && x.DayOfMonth != nil {
-		return *x.DayOfMonth
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
-	if x != nil && x.DayOfWeek != nil {
-		return *x.DayOfWeek
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
-	if x != nil && x.NumOfWeek != nil {
-		return *x.NumOfWeek
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
-	if x != nil && x.MonthOfYear != nil {
-		return *x.MonthOfYear
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
-	if x != nil && x.Count != nil {
-		return *x.Count
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
-	if x != nil && x.DaysBefore != nil {
-		return *x.DaysBefore
-	}
-	return 0
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
-	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
-		return *x.UseStartAsPrimaryUserAccepted
-	}
-	return false
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
-	if x != nil && x.EndType != nil {
-		return *x.EndType
-	}
-	return ""
-}
-
-func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+func (x *ChequeDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -8365,7 +8026,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8377,7 +8038,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8390,7 +8051,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -8561,6 +8222,2874 @@ func (x *DefaultInvoiceResponseDto) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// InvoiceSettingsSenderConfigurationDto is the schema
+// InvoiceSettingsSenderConfigurationDto of HighLevel's invoices document.
+type InvoiceSettingsSenderConfigurationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sender name to be used while sending email notification
+	FromName *string `protobuf:"bytes,1,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	// Email id to be used while sending email notification
+	FromEmail *string `protobuf:"bytes,2,opt,name=from_email,json=fromEmail,proto3,oneof" json:"from_email,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) Reset() {
+	*x = InvoiceSettingsSenderConfigurationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceSettingsSenderConfigurationDto) ProtoMessage() {}
+
+func (x *InvoiceSettingsSenderConfigurationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceSettingsSenderConfigurationDto.ProtoReflect.Descriptor instead.
+func (*InvoiceSettingsSenderConfigurationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetFromEmail() string {
+	if x != nil && x.FromEmail != nil {
+		return *x.FromEmail
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsSenderConfigurationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoPaymentDetailsDto is the schema AutoPaymentDetailsDto of HighLevel's
+// invoices document.
+type AutoPaymentDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's enable.
+	Enable *bool `protobuf:"varint,1,opt,name=enable,proto3,oneof" json:"enable,omitempty"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's paymentMethodId.
+	PaymentMethodId *string `protobuf:"bytes,3,opt,name=payment_method_id,json=paymentMethodId,proto3,oneof" json:"payment_method_id,omitempty"`
+	// HighLevel's customerId.
+	CustomerId *string `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3,oneof" json:"customer_id,omitempty"`
+	// HighLevel's card.
+	Card *InvoicesCardDto `protobuf:"bytes,5,opt,name=card,proto3" json:"card,omitempty"`
+	// HighLevel's usBankAccount.
+	UsBankAccount *USBankAccountDto `protobuf:"bytes,6,opt,name=us_bank_account,json=usBankAccount,proto3" json:"us_bank_account,omitempty"`
+	// HighLevel's sepaDirectDebit.
+	SepaDirectDebit *SepaDirectDebitDTO `protobuf:"bytes,7,opt,name=sepa_direct_debit,json=sepaDirectDebit,proto3" json:"sepa_direct_debit,omitempty"`
+	// HighLevel's bacsDirectDebit.
+	BacsDirectDebit *BacsDirectDebitDTO `protobuf:"bytes,8,opt,name=bacs_direct_debit,json=bacsDirectDebit,proto3" json:"bacs_direct_debit,omitempty"`
+	// HighLevel's becsDirectDebit.
+	BecsDirectDebit *BecsDirectDebitDTO `protobuf:"bytes,9,opt,name=becs_direct_debit,json=becsDirectDebit,proto3" json:"becs_direct_debit,omitempty"`
+	// HighLevel's cardId.
+	CardId *string `protobuf:"bytes,10,opt,name=card_id,json=cardId,proto3,oneof" json:"card_id,omitempty"`
+	// HighLevel's provider.
+	Provider *structpb.Struct `protobuf:"bytes,11,opt,name=provider,proto3" json:"provider,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,12,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoPaymentDetailsDto) Reset() {
+	*x = AutoPaymentDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoPaymentDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoPaymentDetailsDto) ProtoMessage() {}
+
+func (x *AutoPaymentDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoPaymentDetailsDto.ProtoReflect.Descriptor instead.
+func (*AutoPaymentDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *AutoPaymentDetailsDto) GetEnable() bool {
+	if x != nil && x.Enable != nil {
+		return *x.Enable
+	}
+	return false
+}
+
+func (x *AutoPaymentDetailsDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetPaymentMethodId() string {
+	if x != nil && x.PaymentMethodId != nil {
+		return *x.PaymentMethodId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetCustomerId() string {
+	if x != nil && x.CustomerId != nil {
+		return *x.CustomerId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetCard() *InvoicesCardDto {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetUsBankAccount() *USBankAccountDto {
+	if x != nil {
+		return x.UsBankAccount
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetSepaDirectDebit() *SepaDirectDebitDTO {
+	if x != nil {
+		return x.SepaDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetBacsDirectDebit() *BacsDirectDebitDTO {
+	if x != nil {
+		return x.BacsDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetBecsDirectDebit() *BecsDirectDebitDTO {
+	if x != nil {
+		return x.BecsDirectDebit
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetCardId() string {
+	if x != nil && x.CardId != nil {
+		return *x.CardId
+	}
+	return ""
+}
+
+func (x *AutoPaymentDetailsDto) GetProvider() *structpb.Struct {
+	if x != nil {
+		return x.Provider
+	}
+	return nil
+}
+
+func (x *AutoPaymentDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// USBankAccountDto is the schema USBankAccountDto of HighLevel's invoices
+// document.
+type USBankAccountDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bank_name.
+	BankName *string `protobuf:"bytes,1,opt,name=bank_name,proto3,oneof" json:"bank_name,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *USBankAccountDto) Reset() {
+	*x = USBankAccountDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *USBankAccountDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*USBankAccountDto) ProtoMessage() {}
+
+func (x *USBankAccountDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use USBankAccountDto.ProtoReflect.Descriptor instead.
+func (*USBankAccountDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *USBankAccountDto) GetBankName() string {
+	if x != nil && x.BankName != nil {
+		return *x.BankName
+	}
+	return ""
+}
+
+func (x *USBankAccountDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *USBankAccountDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SepaDirectDebitDTO is the schema SepaDirectDebitDTO of HighLevel's invoices
+// document.
+type SepaDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bank_code.
+	BankCode *string `protobuf:"bytes,1,opt,name=bank_code,proto3,oneof" json:"bank_code,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's branch_code.
+	BranchCode *string `protobuf:"bytes,3,opt,name=branch_code,proto3,oneof" json:"branch_code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SepaDirectDebitDTO) Reset() {
+	*x = SepaDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SepaDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SepaDirectDebitDTO) ProtoMessage() {}
+
+func (x *SepaDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SepaDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*SepaDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *SepaDirectDebitDTO) GetBankCode() string {
+	if x != nil && x.BankCode != nil {
+		return *x.BankCode
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetBranchCode() string {
+	if x != nil && x.BranchCode != nil {
+		return *x.BranchCode
+	}
+	return ""
+}
+
+func (x *SepaDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BacsDirectDebitDTO is the schema BacsDirectDebitDTO of HighLevel's invoices
+// document.
+type BacsDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's sort_code.
+	SortCode *string `protobuf:"bytes,1,opt,name=sort_code,proto3,oneof" json:"sort_code,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacsDirectDebitDTO) Reset() {
+	*x = BacsDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacsDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacsDirectDebitDTO) ProtoMessage() {}
+
+func (x *BacsDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacsDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*BacsDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *BacsDirectDebitDTO) GetSortCode() string {
+	if x != nil && x.SortCode != nil {
+		return *x.SortCode
+	}
+	return ""
+}
+
+func (x *BacsDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *BacsDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BecsDirectDebitDTO is the schema BecsDirectDebitDTO of HighLevel's invoices
+// document.
+type BecsDirectDebitDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's bsb_number.
+	BsbNumber *string `protobuf:"bytes,1,opt,name=bsb_number,proto3,oneof" json:"bsb_number,omitempty"`
+	// HighLevel's last4.
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BecsDirectDebitDTO) Reset() {
+	*x = BecsDirectDebitDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BecsDirectDebitDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BecsDirectDebitDTO) ProtoMessage() {}
+
+func (x *BecsDirectDebitDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BecsDirectDebitDTO.ProtoReflect.Descriptor instead.
+func (*BecsDirectDebitDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *BecsDirectDebitDTO) GetBsbNumber() string {
+	if x != nil && x.BsbNumber != nil {
+		return *x.BsbNumber
+	}
+	return ""
+}
+
+func (x *BecsDirectDebitDTO) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *BecsDirectDebitDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EstimateLineItemDto is the schema EstimateLineItemDto of HighLevel's
+// invoices document.
+type EstimateLineItemDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Invoice Item Name
+	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Invoice descriptions
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Product Id
+	ProductId *string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3,oneof" json:"product_id,omitempty"`
+	// Price Id
+	PriceId *string `protobuf:"bytes,4,opt,name=price_id,json=priceId,proto3,oneof" json:"price_id,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,5,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Product amount
+	Amount *float64 `protobuf:"fixed64,6,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// Product Quantity
+	Qty *float64 `protobuf:"fixed64,7,opt,name=qty,proto3,oneof" json:"qty,omitempty"`
+	// Tax
+	Taxes []*ItemTaxDto `protobuf:"bytes,8,rep,name=taxes,proto3" json:"taxes,omitempty"`
+	// Tax category id for calculating automatic tax
+	AutomaticTaxCategoryId *string `protobuf:"bytes,9,opt,name=automatic_tax_category_id,json=automaticTaxCategoryId,proto3,oneof" json:"automatic_tax_category_id,omitempty"`
+	// Setupfee item, only created when 1st invoice of recurring schedule is
+	// generated
+	IsSetupFeeItem *bool `protobuf:"varint,10,opt,name=is_setup_fee_item,json=isSetupFeeItem,proto3,oneof" json:"is_setup_fee_item,omitempty"`
+	// Price type of the item
+	Type *string `protobuf:"bytes,11,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// true if item amount is tax inclusive
+	TaxInclusive *bool `protobuf:"varint,12,opt,name=tax_inclusive,json=taxInclusive,proto3,oneof" json:"tax_inclusive,omitempty"`
+	// Attachments for the line item
+	Attachments []string `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,14,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateLineItemDto) Reset() {
+	*x = EstimateLineItemDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateLineItemDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateLineItemDto) ProtoMessage() {}
+
+func (x *EstimateLineItemDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateLineItemDto.ProtoReflect.Descriptor instead.
+func (*EstimateLineItemDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *EstimateLineItemDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetProductId() string {
+	if x != nil && x.ProductId != nil {
+		return *x.ProductId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetPriceId() string {
+	if x != nil && x.PriceId != nil {
+		return *x.PriceId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *EstimateLineItemDto) GetQty() float64 {
+	if x != nil && x.Qty != nil {
+		return *x.Qty
+	}
+	return 0
+}
+
+func (x *EstimateLineItemDto) GetTaxes() []*ItemTaxDto {
+	if x != nil {
+		return x.Taxes
+	}
+	return nil
+}
+
+func (x *EstimateLineItemDto) GetAutomaticTaxCategoryId() string {
+	if x != nil && x.AutomaticTaxCategoryId != nil {
+		return *x.AutomaticTaxCategoryId
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetIsSetupFeeItem() bool {
+	if x != nil && x.IsSetupFeeItem != nil {
+		return *x.IsSetupFeeItem
+	}
+	return false
+}
+
+func (x *EstimateLineItemDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *EstimateLineItemDto) GetTaxInclusive() bool {
+	if x != nil && x.TaxInclusive != nil {
+		return *x.TaxInclusive
+	}
+	return false
+}
+
+func (x *EstimateLineItemDto) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateLineItemDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SendEstimateDto is the schema SendEstimateDto of HighLevel's invoices
+// document.
+type SendEstimateDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// HighLevel's action.
+	Action *string `protobuf:"bytes,3,opt,name=action,proto3,oneof" json:"action,omitempty"`
+	// livemode for estimate
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Please ensure that the UserId corresponds to an authorized personnel,
+	// either by an employee ID or agency ID, to access this location. This
+	// account will serve as the primary channel for all future communications
+	// and updates.
+	UserId *string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// sender details for invoice, valid only if invoice is not sent manually
+	SentFrom *InvoiceSettingsSenderConfigurationDto `protobuf:"bytes,6,opt,name=sent_from,json=sentFrom,proto3" json:"sent_from,omitempty"`
+	// estimate name
+	EstimateName *string `protobuf:"bytes,7,opt,name=estimate_name,json=estimateName,proto3,oneof" json:"estimate_name,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEstimateDto) Reset() {
+	*x = SendEstimateDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEstimateDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEstimateDto) ProtoMessage() {}
+
+func (x *SendEstimateDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEstimateDto.ProtoReflect.Descriptor instead.
+func (*SendEstimateDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SendEstimateDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SendEstimateDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetSentFrom() *InvoiceSettingsSenderConfigurationDto {
+	if x != nil {
+		return x.SentFrom
+	}
+	return nil
+}
+
+func (x *SendEstimateDto) GetEstimateName() string {
+	if x != nil && x.EstimateName != nil {
+		return *x.EstimateName
+	}
+	return ""
+}
+
+func (x *SendEstimateDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FrequencySettingsDto is the schema FrequencySettingsDto of HighLevel's
+// invoices document.
+type FrequencySettingsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled for the frequency settings
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// schedule setting for the estimate
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,2,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrequencySettingsDto) Reset() {
+	*x = FrequencySettingsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrequencySettingsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrequencySettingsDto) ProtoMessage() {}
+
+func (x *FrequencySettingsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrequencySettingsDto.ProtoReflect.Descriptor instead.
+func (*FrequencySettingsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *FrequencySettingsDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *FrequencySettingsDto) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *FrequencySettingsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// invoices document.
+type InvoicesScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *InvoicesCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesScheduleOptionsDto) Reset() {
+	*x = InvoicesScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *InvoicesScheduleOptionsDto) GetRrule() *InvoicesCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *InvoicesScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoicesCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's invoices document.
+type InvoicesCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// Start as primary user accepted date
+	UseStartAsPrimaryUserAccepted *bool `protobuf:"varint,13,opt,name=use_start_as_primary_user_accepted,json=useStartAsPrimaryUserAccepted,proto3,oneof" json:"use_start_as_primary_user_accepted,omitempty"`
+	// End type like after, by, count
+	EndType *string `protobuf:"bytes,14,opt,name=end_type,json=endType,proto3,oneof" json:"end_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,15,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) Reset() {
+	*x = InvoicesCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUseStartAsPrimaryUserAccepted() bool {
+	if x != nil && x.UseStartAsPrimaryUserAccepted != nil {
+		return *x.UseStartAsPrimaryUserAccepted
+	}
+	return false
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetEndType() string {
+	if x != nil && x.EndType != nil {
+		return *x.EndType
+	}
+	return ""
+}
+
+func (x *InvoicesCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoInvoicingDto is the schema AutoInvoicingDto of HighLevel's invoices
+// document.
+type AutoInvoicingDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Enable Auto Invoice
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Direct Payments
+	DirectPayments *bool `protobuf:"varint,2,opt,name=direct_payments,json=directPayments,proto3,oneof" json:"direct_payments,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoInvoicingDto) Reset() {
+	*x = AutoInvoicingDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoInvoicingDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoInvoicingDto) ProtoMessage() {}
+
+func (x *AutoInvoicingDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoInvoicingDto.ProtoReflect.Descriptor instead.
+func (*AutoInvoicingDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *AutoInvoicingDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *AutoInvoicingDto) GetDirectPayments() bool {
+	if x != nil && x.DirectPayments != nil {
+		return *x.DirectPayments
+	}
+	return false
+}
+
+func (x *AutoInvoicingDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentScheduleConfigDto is the schema PaymentScheduleConfigDto of
+// HighLevel's invoices document.
+type PaymentScheduleConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment Schedule Type
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Due date type configuration
+	DateConfig *PaymentScheduleDateConfigDto `protobuf:"bytes,2,opt,name=date_config,json=dateConfig,proto3" json:"date_config,omitempty"`
+	// Payment Schedule Items
+	Schedules []*structpb.ListValue `protobuf:"bytes,3,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentScheduleConfigDto) Reset() {
+	*x = PaymentScheduleConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentScheduleConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentScheduleConfigDto) ProtoMessage() {}
+
+func (x *PaymentScheduleConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentScheduleConfigDto.ProtoReflect.Descriptor instead.
+func (*PaymentScheduleConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *PaymentScheduleConfigDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *PaymentScheduleConfigDto) GetDateConfig() *PaymentScheduleDateConfigDto {
+	if x != nil {
+		return x.DateConfig
+	}
+	return nil
+}
+
+func (x *PaymentScheduleConfigDto) GetSchedules() []*structpb.ListValue {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *PaymentScheduleConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentScheduleDateConfigDto is the schema PaymentScheduleDateConfigDto of
+// HighLevel's invoices document.
+type PaymentScheduleDateConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deposit date type
+	DepositDateType *string `protobuf:"bytes,1,opt,name=deposit_date_type,json=depositDateType,proto3,oneof" json:"deposit_date_type,omitempty"`
+	// Payment Schedule Date Type
+	ScheduleDateType *string `protobuf:"bytes,2,opt,name=schedule_date_type,json=scheduleDateType,proto3,oneof" json:"schedule_date_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentScheduleDateConfigDto) Reset() {
+	*x = PaymentScheduleDateConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentScheduleDateConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentScheduleDateConfigDto) ProtoMessage() {}
+
+func (x *PaymentScheduleDateConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentScheduleDateConfigDto.ProtoReflect.Descriptor instead.
+func (*PaymentScheduleDateConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *PaymentScheduleDateConfigDto) GetDepositDateType() string {
+	if x != nil && x.DepositDateType != nil {
+		return *x.DepositDateType
+	}
+	return ""
+}
+
+func (x *PaymentScheduleDateConfigDto) GetScheduleDateType() string {
+	if x != nil && x.ScheduleDateType != nil {
+		return *x.ScheduleDateType
+	}
+	return ""
+}
+
+func (x *PaymentScheduleDateConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// BusinessDetails is the schema BusinessDetails of HighLevel's invoices
+// document.
+type BusinessDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BusinessDetails) Reset() {
+	*x = BusinessDetails{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BusinessDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BusinessDetails) ProtoMessage() {}
+
+func (x *BusinessDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BusinessDetails.ProtoReflect.Descriptor instead.
+func (*BusinessDetails) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *BusinessDetails) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ContactDetails is the schema ContactDetails of HighLevel's invoices
+// document.
+type ContactDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactDetails) Reset() {
+	*x = ContactDetails{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactDetails) ProtoMessage() {}
+
+func (x *ContactDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactDetails.ProtoReflect.Descriptor instead.
+func (*ContactDetails) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ContactDetails) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SentTo is the schema SentTo of HighLevel's invoices document.
+type SentTo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SentTo) Reset() {
+	*x = SentTo{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SentTo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SentTo) ProtoMessage() {}
+
+func (x *SentTo) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SentTo.ProtoReflect.Descriptor instead.
+func (*SentTo) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *SentTo) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// AutoInvoice is the schema AutoInvoice of HighLevel's invoices document.
+type AutoInvoice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoInvoice) Reset() {
+	*x = AutoInvoice{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoInvoice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoInvoice) ProtoMessage() {}
+
+func (x *AutoInvoice) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoInvoice.ProtoReflect.Descriptor instead.
+func (*AutoInvoice) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *AutoInvoice) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EstimateResponseDto is the schema EstimateResponseDto of HighLevel's
+// invoices document.
+type EstimateResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Company identifier associated with the estimate
+	CompanyId *string `protobuf:"bytes,21,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
+	// Contact details for the estimate
+	ContactDetails *ContactDetails `protobuf:"bytes,22,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Date when the estimate was issued
+	IssueDate *string `protobuf:"bytes,23,opt,name=issue_date,json=issueDate,proto3,oneof" json:"issue_date,omitempty"`
+	// Date when the estimate expires
+	ExpiryDate *string `protobuf:"bytes,24,opt,name=expiry_date,json=expiryDate,proto3,oneof" json:"expiry_date,omitempty"`
+	// User who sent the estimate
+	SentBy *string `protobuf:"bytes,25,opt,name=sent_by,json=sentBy,proto3,oneof" json:"sent_by,omitempty"`
+	// Indicates if automatic taxes were calculated
+	AutomaticTaxesCalculated *bool `protobuf:"varint,26,opt,name=automatic_taxes_calculated,json=automaticTaxesCalculated,proto3,oneof" json:"automatic_taxes_calculated,omitempty"`
+	// Additional metadata associated with the estimate
+	Meta *structpb.Struct `protobuf:"bytes,27,opt,name=meta,proto3" json:"meta,omitempty"`
+	// History of actions taken on the estimate
+	EstimateActionHistory []*structpb.Struct `protobuf:"bytes,28,rep,name=estimate_action_history,json=estimateActionHistory,proto3" json:"estimate_action_history,omitempty"`
+	// Recipient details for the estimate
+	SentTo *SentTo `protobuf:"bytes,29,opt,name=sent_to,json=sentTo,proto3" json:"sent_to,omitempty"`
+	// Frequency settings for recurring estimates
+	FrequencySettings *FrequencySettingsDto `protobuf:"bytes,30,opt,name=frequency_settings,json=frequencySettings,proto3" json:"frequency_settings,omitempty"`
+	// Timestamp when the estimate was last visited
+	LastVisitedAt *string `protobuf:"bytes,31,opt,name=last_visited_at,json=lastVisitedAt,proto3,oneof" json:"last_visited_at,omitempty"`
+	// Total amount in USD
+	TotalamountInUsd *float64 `protobuf:"fixed64,32,opt,name=totalamount_in_usd,json=totalamountInUSD,proto3,oneof" json:"totalamount_in_usd,omitempty"`
+	// Auto-invoice settings for the estimate
+	AutoInvoice *AutoInvoice `protobuf:"bytes,33,opt,name=auto_invoice,json=autoInvoice,proto3" json:"auto_invoice,omitempty"`
+	// Trace ID for logging and debugging
+	TraceId *string `protobuf:"bytes,34,opt,name=trace_id,json=traceId,proto3,oneof" json:"trace_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,35,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateResponseDto) Reset() {
+	*x = EstimateResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateResponseDto) ProtoMessage() {}
+
+func (x *EstimateResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateResponseDto.ProtoReflect.Descriptor instead.
+func (*EstimateResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *EstimateResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetCompanyId() string {
+	if x != nil && x.CompanyId != nil {
+		return *x.CompanyId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetContactDetails() *ContactDetails {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetIssueDate() string {
+	if x != nil && x.IssueDate != nil {
+		return *x.IssueDate
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetExpiryDate() string {
+	if x != nil && x.ExpiryDate != nil {
+		return *x.ExpiryDate
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetSentBy() string {
+	if x != nil && x.SentBy != nil {
+		return *x.SentBy
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetAutomaticTaxesCalculated() bool {
+	if x != nil && x.AutomaticTaxesCalculated != nil {
+		return *x.AutomaticTaxesCalculated
+	}
+	return false
+}
+
+func (x *EstimateResponseDto) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetEstimateActionHistory() []*structpb.Struct {
+	if x != nil {
+		return x.EstimateActionHistory
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetSentTo() *SentTo {
+	if x != nil {
+		return x.SentTo
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetFrequencySettings() *FrequencySettingsDto {
+	if x != nil {
+		return x.FrequencySettings
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetLastVisitedAt() string {
+	if x != nil && x.LastVisitedAt != nil {
+		return *x.LastVisitedAt
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetTotalamountInUsd() float64 {
+	if x != nil && x.TotalamountInUsd != nil {
+		return *x.TotalamountInUsd
+	}
+	return 0
+}
+
+func (x *EstimateResponseDto) GetAutoInvoice() *AutoInvoice {
+	if x != nil {
+		return x.AutoInvoice
+	}
+	return nil
+}
+
+func (x *EstimateResponseDto) GetTraceId() string {
+	if x != nil && x.TraceId != nil {
+		return *x.TraceId
+	}
+	return ""
+}
+
+func (x *EstimateResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EstimateTemplateResponseDTO is the schema EstimateTemplateResponseDTO of
+// HighLevel's invoices document.
+type EstimateTemplateResponseDTO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Unique identifier
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Indicates if it is in live mode
+	LiveMode *bool `protobuf:"varint,4,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Indicates if deleted
+	Deleted *bool `protobuf:"varint,5,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Currency code
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Business details associated with the estimate
+	BusinessDetails *BusinessDetails `protobuf:"bytes,8,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// An array of items
+	Items []*EstimateLineItemDto `protobuf:"bytes,9,rep,name=items,proto3" json:"items,omitempty"`
+	// Discount details for the estimate template
+	Discount *DiscountDto `protobuf:"bytes,10,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,11,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Estimate number prefix
+	EstimateNumberPrefix *string `protobuf:"bytes,12,opt,name=estimate_number_prefix,json=estimateNumberPrefix,proto3,oneof" json:"estimate_number_prefix,omitempty"`
+	// Attachments
+	Attachments []*AttachmentsDto `protobuf:"bytes,13,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// User Id of who last updated
+	UpdatedBy *string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3,oneof" json:"updated_by,omitempty"`
+	// Total amount
+	Total *float64 `protobuf:"fixed64,15,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Timestamp when created
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Timestamp when last updated
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// Version number
+	V *float64 `protobuf:"fixed64,18,opt,name=v,json=__v,proto3,oneof" json:"v,omitempty"`
+	// Indicates if automatic taxes are enabled for this estimate
+	AutomaticTaxesEnabled *bool `protobuf:"varint,19,opt,name=automatic_taxes_enabled,json=automaticTaxesEnabled,proto3,oneof" json:"automatic_taxes_enabled,omitempty"`
+	// Terms and conditions for the estimate, supports HTML markup
+	TermsNotes *string `protobuf:"bytes,20,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,21,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EstimateTemplateResponseDTO) Reset() {
+	*x = EstimateTemplateResponseDTO{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EstimateTemplateResponseDTO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EstimateTemplateResponseDTO) ProtoMessage() {}
+
+func (x *EstimateTemplateResponseDTO) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EstimateTemplateResponseDTO.ProtoReflect.Descriptor instead.
+func (*EstimateTemplateResponseDTO) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *EstimateTemplateResponseDTO) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetBusinessDetails() *BusinessDetails {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetItems() []*EstimateLineItemDto {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetEstimateNumberPrefix() string {
+	if x != nil && x.EstimateNumberPrefix != nil {
+		return *x.EstimateNumberPrefix
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetAttachments() []*AttachmentsDto {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *EstimateTemplateResponseDTO) GetUpdatedBy() string {
+	if x != nil && x.UpdatedBy != nil {
+		return *x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *EstimateTemplateResponseDTO) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetV() float64 {
+	if x != nil && x.V != nil {
+		return *x.V
+	}
+	return 0
+}
+
+func (x *EstimateTemplateResponseDTO) GetAutomaticTaxesEnabled() bool {
+	if x != nil && x.AutomaticTaxesEnabled != nil {
+		return *x.AutomaticTaxesEnabled
+	}
+	return false
+}
+
+func (x *EstimateTemplateResponseDTO) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *EstimateTemplateResponseDTO) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetScheduleResponseDto is the schema GetScheduleResponseDto of HighLevel's
+// invoices document.
+type GetScheduleResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Schedule Id
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Schedule Status
+	Status *string `protobuf:"bytes,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Live Mode
+	LiveMode *bool `protobuf:"varint,3,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Name of the invoice
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's schedule.
+	Schedule *InvoicesScheduleOptionsDto `protobuf:"bytes,7,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// List of invoices
+	Invoices []*DefaultInvoiceResponseDto `protobuf:"bytes,8,rep,name=invoices,proto3" json:"invoices,omitempty"`
+	// Business Details
+	BusinessDetails *BusinessDetailsDto `protobuf:"bytes,9,opt,name=business_details,json=businessDetails,proto3" json:"business_details,omitempty"`
+	// Currency
+	Currency *string `protobuf:"bytes,10,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Contact Details
+	ContactDetails *ContactDetailsDto `protobuf:"bytes,11,opt,name=contact_details,json=contactDetails,proto3" json:"contact_details,omitempty"`
+	// Discount
+	Discount *DiscountDto `protobuf:"bytes,12,opt,name=discount,proto3" json:"discount,omitempty"`
+	// Invoice Items
+	Items []*structpb.Struct `protobuf:"bytes,13,rep,name=items,proto3" json:"items,omitempty"`
+	// Total Amount
+	Total *float64 `protobuf:"fixed64,14,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	// Title
+	Title *string `protobuf:"bytes,15,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Terms notes
+	TermsNotes *string `protobuf:"bytes,16,opt,name=terms_notes,json=termsNotes,proto3,oneof" json:"terms_notes,omitempty"`
+	// Compiled terms notes
+	CompiledTermsNotes *string `protobuf:"bytes,17,opt,name=compiled_terms_notes,json=compiledTermsNotes,proto3,oneof" json:"compiled_terms_notes,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,20,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleResponseDto) Reset() {
+	*x = GetScheduleResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleResponseDto) ProtoMessage() {}
+
+func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
+func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *GetScheduleResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *GetScheduleResponseDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetSchedule() *InvoicesScheduleOptionsDto {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetInvoices() []*DefaultInvoiceResponseDto {
+	if x != nil {
+		return x.Invoices
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetBusinessDetails() *BusinessDetailsDto {
+	if x != nil {
+		return x.BusinessDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetContactDetails() *ContactDetailsDto {
+	if x != nil {
+		return x.ContactDetails
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetDiscount() *DiscountDto {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetItems() []*structpb.Struct {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *GetScheduleResponseDto) GetTotal() float64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *GetScheduleResponseDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetTermsNotes() string {
+	if x != nil && x.TermsNotes != nil {
+		return *x.TermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCompiledTermsNotes() string {
+	if x != nil && x.CompiledTermsNotes != nil {
+		return *x.CompiledTermsNotes
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *GetScheduleResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomNotificationDto is the schema CustomNotificationDto of HighLevel's
+// invoices document.
+type CustomNotificationDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's customerSendInvoice.
+	CustomerSendInvoice *CustomNotificationItemDto `protobuf:"bytes,1,opt,name=customer_send_invoice,json=customerSendInvoice,proto3" json:"customer_send_invoice,omitempty"`
+	// HighLevel's teamPaymentSuccess.
+	TeamPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,2,opt,name=team_payment_success,json=teamPaymentSuccess,proto3" json:"team_payment_success,omitempty"`
+	// HighLevel's customerPaymentSuccess.
+	CustomerPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,3,opt,name=customer_payment_success,json=customerPaymentSuccess,proto3" json:"customer_payment_success,omitempty"`
+	// HighLevel's teamAutoPaymentSuccess.
+	TeamAutoPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,4,opt,name=team_auto_payment_success,json=teamAutoPaymentSuccess,proto3" json:"team_auto_payment_success,omitempty"`
+	// HighLevel's customerAutoPaymentSuccess.
+	CustomerAutoPaymentSuccess *CustomNotificationItemDto `protobuf:"bytes,5,opt,name=customer_auto_payment_success,json=customerAutoPaymentSuccess,proto3" json:"customer_auto_payment_success,omitempty"`
+	// HighLevel's teamPaymentFailure.
+	TeamPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,6,opt,name=team_payment_failure,json=teamPaymentFailure,proto3" json:"team_payment_failure,omitempty"`
+	// HighLevel's customerPaymentFailure.
+	CustomerPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,7,opt,name=customer_payment_failure,json=customerPaymentFailure,proto3" json:"customer_payment_failure,omitempty"`
+	// HighLevel's teamAutoPaymentFailure.
+	TeamAutoPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,8,opt,name=team_auto_payment_failure,json=teamAutoPaymentFailure,proto3" json:"team_auto_payment_failure,omitempty"`
+	// HighLevel's customerAutoPaymentFailure.
+	CustomerAutoPaymentFailure *CustomNotificationItemDto `protobuf:"bytes,9,opt,name=customer_auto_payment_failure,json=customerAutoPaymentFailure,proto3" json:"customer_auto_payment_failure,omitempty"`
+	// HighLevel's customerAutoPaymentInfo.
+	CustomerAutoPaymentInfo *CustomNotificationItemDto `protobuf:"bytes,10,opt,name=customer_auto_payment_info,json=customerAutoPaymentInfo,proto3" json:"customer_auto_payment_info,omitempty"`
+	// HighLevel's customerAutoPaymentAmountChanged.
+	CustomerAutoPaymentAmountChanged *CustomNotificationItemDto `protobuf:"bytes,11,opt,name=customer_auto_payment_amount_changed,json=customerAutoPaymentAmountChanged,proto3" json:"customer_auto_payment_amount_changed,omitempty"`
+	// HighLevel's teamAutoPaymentSkip.
+	TeamAutoPaymentSkip *CustomNotificationItemDto `protobuf:"bytes,12,opt,name=team_auto_payment_skip,json=teamAutoPaymentSkip,proto3" json:"team_auto_payment_skip,omitempty"`
+	// HighLevel's teamRecurringSendInvoiceFailed.
+	TeamRecurringSendInvoiceFailed *CustomNotificationItemDto `protobuf:"bytes,13,opt,name=team_recurring_send_invoice_failed,json=teamRecurringSendInvoiceFailed,proto3" json:"team_recurring_send_invoice_failed,omitempty"`
+	// HighLevel's customerSendEstimate.
+	CustomerSendEstimate *CustomNotificationItemDto `protobuf:"bytes,14,opt,name=customer_send_estimate,json=customerSendEstimate,proto3" json:"customer_send_estimate,omitempty"`
+	// HighLevel's teamEstimateAccepted.
+	TeamEstimateAccepted *CustomNotificationItemDto `protobuf:"bytes,15,opt,name=team_estimate_accepted,json=teamEstimateAccepted,proto3" json:"team_estimate_accepted,omitempty"`
+	// HighLevel's teamEstimateDeclined.
+	TeamEstimateDeclined *CustomNotificationItemDto `protobuf:"bytes,16,opt,name=team_estimate_declined,json=teamEstimateDeclined,proto3" json:"team_estimate_declined,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,17,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomNotificationDto) Reset() {
+	*x = CustomNotificationDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomNotificationDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomNotificationDto) ProtoMessage() {}
+
+func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomNotificationDto.ProtoReflect.Descriptor instead.
+func (*CustomNotificationDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *CustomNotificationDto) GetCustomerSendInvoice() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerSendInvoice
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentSuccess() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentSuccess
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentFailure() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentFailure
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentInfo() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentInfo
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerAutoPaymentAmountChanged() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerAutoPaymentAmountChanged
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamAutoPaymentSkip() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamAutoPaymentSkip
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamRecurringSendInvoiceFailed() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamRecurringSendInvoiceFailed
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetCustomerSendEstimate() *CustomNotificationItemDto {
+	if x != nil {
+		return x.CustomerSendEstimate
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamEstimateAccepted() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamEstimateAccepted
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetTeamEstimateDeclined() *CustomNotificationItemDto {
+	if x != nil {
+		return x.TeamEstimateDeclined
+	}
+	return nil
+}
+
+func (x *CustomNotificationDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomNotificationItemDto is the schema CustomNotificationItemDto of
+// HighLevel's invoices document.
+type CustomNotificationItemDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flag indicating if the notification is enabled or not
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// Template to be used for sending email
+	EmailTemplate *string `protobuf:"bytes,2,opt,name=email_template,json=emailTemplate,proto3,oneof" json:"email_template,omitempty"`
+	// Template to be used for sending sms
+	SmsTemplate *string `protobuf:"bytes,3,opt,name=sms_template,json=smsTemplate,proto3,oneof" json:"sms_template,omitempty"`
+	// Name to be used while sending email
+	FromName *string `protobuf:"bytes,4,opt,name=from_name,json=fromName,proto3,oneof" json:"from_name,omitempty"`
+	// Email address to be used for sending email
+	FromEmail *string `protobuf:"bytes,5,opt,name=from_email,json=fromEmail,proto3,oneof" json:"from_email,omitempty"`
+	// Subject of email which is sent out
+	EmailSubject *string `protobuf:"bytes,6,opt,name=email_subject,json=emailSubject,proto3,oneof" json:"email_subject,omitempty"`
+	// Default email TemplateId to be used for sending via email
+	DefaultEmailTemplateId *string `protobuf:"bytes,7,opt,name=default_email_template_id,json=defaultEmailTemplateId,proto3,oneof" json:"default_email_template_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomNotificationItemDto) Reset() {
+	*x = CustomNotificationItemDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomNotificationItemDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomNotificationItemDto) ProtoMessage() {}
+
+func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomNotificationItemDto.ProtoReflect.Descriptor instead.
+func (*CustomNotificationItemDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *CustomNotificationItemDto) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *CustomNotificationItemDto) GetEmailTemplate() string {
+	if x != nil && x.EmailTemplate != nil {
+		return *x.EmailTemplate
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetSmsTemplate() string {
+	if x != nil && x.SmsTemplate != nil {
+		return *x.SmsTemplate
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetFromName() string {
+	if x != nil && x.FromName != nil {
+		return *x.FromName
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetFromEmail() string {
+	if x != nil && x.FromEmail != nil {
+		return *x.FromEmail
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetEmailSubject() string {
+	if x != nil && x.EmailSubject != nil {
+		return *x.EmailSubject
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetDefaultEmailTemplateId() string {
+	if x != nil && x.DefaultEmailTemplateId != nil {
+		return *x.DefaultEmailTemplateId
+	}
+	return ""
+}
+
+func (x *CustomNotificationItemDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoiceSettingsBusinessDetailsDto is the schema
+// InvoiceSettingsBusinessDetailsDto of HighLevel's invoices document.
+type InvoiceSettingsBusinessDetailsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's logoUrl.
+	LogoUrl *string `protobuf:"bytes,1,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's phoneNo.
+	PhoneNo *string `protobuf:"bytes,3,opt,name=phone_no,json=phoneNo,proto3,oneof" json:"phone_no,omitempty"`
+	// HighLevel's address.
+	Address *Address `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// HighLevel's website.
+	Website *string `protobuf:"bytes,5,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// HighLevel's customValues.
+	CustomValues []string `protobuf:"bytes,6,rep,name=custom_values,json=customValues,proto3" json:"custom_values,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) Reset() {
+	*x = InvoiceSettingsBusinessDetailsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceSettingsBusinessDetailsDto) ProtoMessage() {}
+
+func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceSettingsBusinessDetailsDto.ProtoReflect.Descriptor instead.
+func (*InvoiceSettingsBusinessDetailsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetPhoneNo() string {
+	if x != nil && x.PhoneNo != nil {
+		return *x.PhoneNo
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetAddress() *Address {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetCustomValues() []string {
+	if x != nil {
+		return x.CustomValues
+	}
+	return nil
+}
+
+func (x *InvoiceSettingsBusinessDetailsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Address is the schema Address of HighLevel's invoices document.
+type Address struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's addressLine1.
+	AddressLine1 *string `protobuf:"bytes,1,opt,name=address_line1,json=addressLine1,proto3,oneof" json:"address_line1,omitempty"`
+	// HighLevel's addressLine2.
+	AddressLine2 *string `protobuf:"bytes,2,opt,name=address_line2,json=addressLine2,proto3,oneof" json:"address_line2,omitempty"`
+	// HighLevel's city.
+	City *string `protobuf:"bytes,3,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	// HighLevel's state.
+	State *string `protobuf:"bytes,4,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	// HighLevel's countryCode.
+	CountryCode *string `protobuf:"bytes,5,opt,name=country_code,json=countryCode,proto3,oneof" json:"country_code,omitempty"`
+	// HighLevel's postalCode.
+	PostalCode *string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3,oneof" json:"postal_code,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Address) Reset() {
+	*x = Address{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Address) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Address) ProtoMessage() {}
+
+func (x *Address) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Address.ProtoReflect.Descriptor instead.
+func (*Address) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *Address) GetAddressLine1() string {
+	if x != nil && x.AddressLine1 != nil {
+		return *x.AddressLine1
+	}
+	return ""
+}
+
+func (x *Address) GetAddressLine2() string {
+	if x != nil && x.AddressLine2 != nil {
+		return *x.AddressLine2
+	}
+	return ""
+}
+
+func (x *Address) GetCity() string {
+	if x != nil && x.City != nil {
+		return *x.City
+	}
+	return ""
+}
+
+func (x *Address) GetState() string {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return ""
+}
+
+func (x *Address) GetCountryCode() string {
+	if x != nil && x.CountryCode != nil {
+		return *x.CountryCode
+	}
+	return ""
+}
+
+func (x *Address) GetPostalCode() string {
+	if x != nil && x.PostalCode != nil {
+		return *x.PostalCode
+	}
+	return ""
+}
+
+func (x *Address) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InvoiceProductSettingsDto is the schema InvoiceProductSettingsDto of
+// HighLevel's invoices document.
+type InvoiceProductSettingsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Flag indicating if the product description import is enabled or not
+	EnableImportProductDescription *bool `protobuf:"varint,1,opt,name=enable_import_product_description,json=enableImportProductDescription,proto3,oneof" json:"enable_import_product_description,omitempty"`
+	// Flag indicating if the product description is optional or not
+	DescriptionOptional *bool `protobuf:"varint,2,opt,name=description_optional,json=descriptionOptional,proto3,oneof" json:"description_optional,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoiceProductSettingsDto) Reset() {
+	*x = InvoiceProductSettingsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoiceProductSettingsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoiceProductSettingsDto) ProtoMessage() {}
+
+func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoiceProductSettingsDto.ProtoReflect.Descriptor instead.
+func (*InvoiceProductSettingsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *InvoiceProductSettingsDto) GetEnableImportProductDescription() bool {
+	if x != nil && x.EnableImportProductDescription != nil {
+		return *x.EnableImportProductDescription
+	}
+	return false
+}
+
+func (x *InvoiceProductSettingsDto) GetDescriptionOptional() bool {
+	if x != nil && x.DescriptionOptional != nil {
+		return *x.DescriptionOptional
+	}
+	return false
+}
+
+func (x *InvoiceProductSettingsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetTemplateResponseDto is the schema GetTemplateResponseDto of HighLevel's
 // invoices document.
 type GetTemplateResponseDto struct {
@@ -8599,7 +11128,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8611,7 +11140,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8624,7 +11153,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -8738,7 +11267,7 @@ type ProspectInfoDto struct {
 
 func (x *ProspectInfoDto) Reset() {
 	*x = ProspectInfoDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8750,7 +11279,7 @@ func (x *ProspectInfoDto) String() string {
 func (*ProspectInfoDto) ProtoMessage() {}
 
 func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8763,7 +11292,7 @@ func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProspectInfoDto.ProtoReflect.Descriptor instead.
 func (*ProspectInfoDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ProspectInfoDto) GetFirstName() string {
@@ -8816,7 +11345,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8828,7 +11357,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8841,7 +11370,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -8914,7 +11443,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8926,7 +11455,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8939,7 +11468,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -9043,7 +11572,7 @@ type TwilioSchema struct {
 
 func (x *TwilioSchema) Reset() {
 	*x = TwilioSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9055,7 +11584,7 @@ func (x *TwilioSchema) String() string {
 func (*TwilioSchema) ProtoMessage() {}
 
 func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9068,7 +11597,7 @@ func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwilioSchema.ProtoReflect.Descriptor instead.
 func (*TwilioSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *TwilioSchema) GetSid() string {
@@ -9110,7 +11639,7 @@ type MailgunSchema struct {
 
 func (x *MailgunSchema) Reset() {
 	*x = MailgunSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9122,7 +11651,7 @@ func (x *MailgunSchema) String() string {
 func (*MailgunSchema) ProtoMessage() {}
 
 func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9135,7 +11664,7 @@ func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailgunSchema.ProtoReflect.Descriptor instead.
 func (*MailgunSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *MailgunSchema) GetApiKey() string {
@@ -9178,7 +11707,7 @@ type SnapshotPutSchema struct {
 
 func (x *SnapshotPutSchema) Reset() {
 	*x = SnapshotPutSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9190,7 +11719,7 @@ func (x *SnapshotPutSchema) String() string {
 func (*SnapshotPutSchema) ProtoMessage() {}
 
 func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9203,7 +11732,7 @@ func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPutSchema.ProtoReflect.Descriptor instead.
 func (*SnapshotPutSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SnapshotPutSchema) GetId() string {
@@ -9268,7 +11797,7 @@ type GetLocationSchema struct {
 
 func (x *GetLocationSchema) Reset() {
 	*x = GetLocationSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9280,7 +11809,7 @@ func (x *GetLocationSchema) String() string {
 func (*GetLocationSchema) ProtoMessage() {}
 
 func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9293,7 +11822,7 @@ func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *GetLocationSchema) GetId() string {
@@ -9448,7 +11977,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9460,7 +11989,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9473,7 +12002,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -9655,7 +12184,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9667,7 +12196,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9680,7 +12209,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -9793,7 +12322,7 @@ type LocationsCustomFieldSchema struct {
 
 func (x *LocationsCustomFieldSchema) Reset() {
 	*x = LocationsCustomFieldSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9805,7 +12334,7 @@ func (x *LocationsCustomFieldSchema) String() string {
 func (*LocationsCustomFieldSchema) ProtoMessage() {}
 
 func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9818,7 +12347,7 @@ func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
 func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *LocationsCustomFieldSchema) GetId() string {
@@ -9943,7 +12472,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9955,7 +12484,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9968,7 +12497,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -10047,7 +12576,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10059,7 +12588,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10072,7 +12601,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -10188,7 +12717,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10200,7 +12729,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10213,7 +12742,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -10320,7 +12849,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10332,7 +12861,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10345,7 +12874,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -10400,7 +12929,7 @@ type LostReasonResponseSchema struct {
 
 func (x *LostReasonResponseSchema) Reset() {
 	*x = LostReasonResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10412,7 +12941,7 @@ func (x *LostReasonResponseSchema) String() string {
 func (*LostReasonResponseSchema) ProtoMessage() {}
 
 func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10425,7 +12954,7 @@ func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
 func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{86}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *LostReasonResponseSchema) GetId() string {
@@ -10492,7 +13021,7 @@ type AdditionalDetailsDTO struct {
 
 func (x *AdditionalDetailsDTO) Reset() {
 	*x = AdditionalDetailsDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10504,7 +13033,7 @@ func (x *AdditionalDetailsDTO) String() string {
 func (*AdditionalDetailsDTO) ProtoMessage() {}
 
 func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10517,7 +13046,7 @@ func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
 func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{87}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *AdditionalDetailsDTO) GetNotes() bool {
@@ -10617,7 +13146,7 @@ type SearchOpportunitiesResponseSchema struct {
 
 func (x *SearchOpportunitiesResponseSchema) Reset() {
 	*x = SearchOpportunitiesResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10629,7 +13158,7 @@ func (x *SearchOpportunitiesResponseSchema) String() string {
 func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10642,7 +13171,7 @@ func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{88}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *SearchOpportunitiesResponseSchema) GetId() string {
@@ -10847,7 +13376,7 @@ type SearchOpportunitiesContactResponseSchema struct {
 
 func (x *SearchOpportunitiesContactResponseSchema) Reset() {
 	*x = SearchOpportunitiesContactResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10859,7 +13388,7 @@ func (x *SearchOpportunitiesContactResponseSchema) String() string {
 func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10872,7 +13401,7 @@ func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.M
 
 // Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{89}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
@@ -10942,7 +13471,7 @@ type CustomFieldResponseSchema struct {
 
 func (x *CustomFieldResponseSchema) Reset() {
 	*x = CustomFieldResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10954,7 +13483,7 @@ func (x *CustomFieldResponseSchema) String() string {
 func (*CustomFieldResponseSchema) ProtoMessage() {}
 
 func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10967,7 +13496,7 @@ func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
 func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{90}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *CustomFieldResponseSchema) GetId() string {
@@ -10985,6 +13514,1074 @@ func (x *CustomFieldResponseSchema) GetFieldValue() *structpb.Value {
 }
 
 func (x *CustomFieldResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ApplyToFuturePaymentsConfigDto is the schema ApplyToFuturePaymentsConfigDto
+// of HighLevel's payments document.
+type ApplyToFuturePaymentsConfigDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of future payments configuration
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Duration value for fixed type configurations
+	Duration *float64 `protobuf:"fixed64,2,opt,name=duration,proto3,oneof" json:"duration,omitempty"`
+	// Duration type for fixed configurations (e.g. months)
+	DurationType *string `protobuf:"bytes,3,opt,name=duration_type,json=durationType,proto3,oneof" json:"duration_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) Reset() {
+	*x = ApplyToFuturePaymentsConfigDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyToFuturePaymentsConfigDto) ProtoMessage() {}
+
+func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyToFuturePaymentsConfigDto.ProtoReflect.Descriptor instead.
+func (*ApplyToFuturePaymentsConfigDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetDuration() float64 {
+	if x != nil && x.Duration != nil {
+		return *x.Duration
+	}
+	return 0
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetDurationType() string {
+	if x != nil && x.DurationType != nil {
+		return *x.DurationType
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfigDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ApplyToFuturePaymentsConfig is the schema ApplyToFuturePaymentsConfig of
+// HighLevel's payments document.
+type ApplyToFuturePaymentsConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of the config
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Duration the coupon to be applied in a subscription
+	Duration *float64 `protobuf:"fixed64,2,opt,name=duration,proto3,oneof" json:"duration,omitempty"`
+	// Type of the duration
+	DurationType *string `protobuf:"bytes,3,opt,name=duration_type,json=durationType,proto3,oneof" json:"duration_type,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyToFuturePaymentsConfig) Reset() {
+	*x = ApplyToFuturePaymentsConfig{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyToFuturePaymentsConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyToFuturePaymentsConfig) ProtoMessage() {}
+
+func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyToFuturePaymentsConfig.ProtoReflect.Descriptor instead.
+func (*ApplyToFuturePaymentsConfig) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetDuration() float64 {
+	if x != nil && x.Duration != nil {
+		return *x.Duration
+	}
+	return 0
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetDurationType() string {
+	if x != nil && x.DurationType != nil {
+		return *x.DurationType
+	}
+	return ""
+}
+
+func (x *ApplyToFuturePaymentsConfig) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CouponDto is the schema CouponDto of HighLevel's payments document.
+type CouponDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique MongoDB identifier for the coupon
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Number of times the coupon has been used
+	UsageCount *float64 `protobuf:"fixed64,2,opt,name=usage_count,json=usageCount,proto3,oneof" json:"usage_count,omitempty"`
+	// Maximum number of times a customer can use this coupon (0 for unlimited)
+	LimitPerCustomer *float64 `protobuf:"fixed64,3,opt,name=limit_per_customer,json=limitPerCustomer,proto3,oneof" json:"limit_per_customer,omitempty"`
+	// Location Id
+	AltId *string `protobuf:"bytes,4,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// Type of entity
+	AltType *string `protobuf:"bytes,5,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Display name of the coupon
+	Name *string `protobuf:"bytes,6,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Redemption code for the coupon
+	Code *string `protobuf:"bytes,7,opt,name=code,proto3,oneof" json:"code,omitempty"`
+	// Type of discount (percentage or amount)
+	DiscountType *string `protobuf:"bytes,8,opt,name=discount_type,json=discountType,proto3,oneof" json:"discount_type,omitempty"`
+	// Value of the discount (percentage or fixed amount)
+	DiscountValue *float64 `protobuf:"fixed64,9,opt,name=discount_value,json=discountValue,proto3,oneof" json:"discount_value,omitempty"`
+	// Current status of the coupon
+	Status *string `protobuf:"bytes,10,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Date when the coupon becomes active
+	StartDate *string `protobuf:"bytes,11,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// End date when the coupon expires
+	EndDate *string `protobuf:"bytes,12,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// Indicates if the coupon applies to future recurring payments
+	ApplyToFuturePayments *bool `protobuf:"varint,13,opt,name=apply_to_future_payments,json=applyToFuturePayments,proto3,oneof" json:"apply_to_future_payments,omitempty"`
+	// Configuration for how the coupon applies to future payments
+	ApplyToFuturePaymentsConfig *ApplyToFuturePaymentsConfigDto `protobuf:"bytes,14,opt,name=apply_to_future_payments_config,json=applyToFuturePaymentsConfig,proto3" json:"apply_to_future_payments_config,omitempty"`
+	// User ID associated with the coupon (if applicable)
+	UserId *string `protobuf:"bytes,15,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// Creation timestamp
+	CreatedAt *string `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// Last update timestamp
+	UpdatedAt *string `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponDto) Reset() {
+	*x = CouponDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponDto) ProtoMessage() {}
+
+func (x *CouponDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponDto.ProtoReflect.Descriptor instead.
+func (*CouponDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *CouponDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUsageCount() float64 {
+	if x != nil && x.UsageCount != nil {
+		return *x.UsageCount
+	}
+	return 0
+}
+
+func (x *CouponDto) GetLimitPerCustomer() float64 {
+	if x != nil && x.LimitPerCustomer != nil {
+		return *x.LimitPerCustomer
+	}
+	return 0
+}
+
+func (x *CouponDto) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *CouponDto) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CouponDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CouponDto) GetCode() string {
+	if x != nil && x.Code != nil {
+		return *x.Code
+	}
+	return ""
+}
+
+func (x *CouponDto) GetDiscountType() string {
+	if x != nil && x.DiscountType != nil {
+		return *x.DiscountType
+	}
+	return ""
+}
+
+func (x *CouponDto) GetDiscountValue() float64 {
+	if x != nil && x.DiscountValue != nil {
+		return *x.DiscountValue
+	}
+	return 0
+}
+
+func (x *CouponDto) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *CouponDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *CouponDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *CouponDto) GetApplyToFuturePayments() bool {
+	if x != nil && x.ApplyToFuturePayments != nil {
+		return *x.ApplyToFuturePayments
+	}
+	return false
+}
+
+func (x *CouponDto) GetApplyToFuturePaymentsConfig() *ApplyToFuturePaymentsConfigDto {
+	if x != nil {
+		return x.ApplyToFuturePaymentsConfig
+	}
+	return nil
+}
+
+func (x *CouponDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *CouponDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *CouponDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CustomProviderKeys is the schema CustomProviderKeys of HighLevel's payments
+// document.
+type CustomProviderKeys struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Api-key for custom payment provider config
+	ApiKey *string `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
+	// Publishable-key for custom payment provider config
+	PublishableKey *string `protobuf:"bytes,2,opt,name=publishable_key,json=publishableKey,proto3,oneof" json:"publishable_key,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomProviderKeys) Reset() {
+	*x = CustomProviderKeys{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomProviderKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomProviderKeys) ProtoMessage() {}
+
+func (x *CustomProviderKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomProviderKeys.ProtoReflect.Descriptor instead.
+func (*CustomProviderKeys) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *CustomProviderKeys) GetApiKey() string {
+	if x != nil && x.ApiKey != nil {
+		return *x.ApiKey
+	}
+	return ""
+}
+
+func (x *CustomProviderKeys) GetPublishableKey() string {
+	if x != nil && x.PublishableKey != nil {
+		return *x.PublishableKey
+	}
+	return ""
+}
+
+func (x *CustomProviderKeys) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsCardDto is the schema CardDto of HighLevel's payments document.
+type PaymentsCardDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Last 4 digit of the card
+	Last4 *string `protobuf:"bytes,2,opt,name=last4,proto3,oneof" json:"last4,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsCardDto) Reset() {
+	*x = PaymentsCardDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsCardDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsCardDto) ProtoMessage() {}
+
+func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
+func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *PaymentsCardDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *PaymentsCardDto) GetLast4() string {
+	if x != nil && x.Last4 != nil {
+		return *x.Last4
+	}
+	return ""
+}
+
+func (x *PaymentsCardDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SubscriptionResponseSchema is the schema SubscriptionResponseSchema of
+// HighLevel's payments document.
+type SubscriptionResponseSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the subscription.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// AltId is the unique identifier eg: location id.
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// AltType is the type of identifier.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Contact id corresponding to the subscription.
+	ContactId *string `protobuf:"bytes,4,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Contact name corresponding to the subscription.
+	ContactName *string `protobuf:"bytes,5,opt,name=contact_name,json=contactName,proto3,oneof" json:"contact_name,omitempty"`
+	// Contact email corresponding to the subscription.
+	ContactEmail *string `protobuf:"bytes,6,opt,name=contact_email,json=contactEmail,proto3,oneof" json:"contact_email,omitempty"`
+	// Currency in which subscription occurred.
+	Currency *string `protobuf:"bytes,7,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// Subscription value.
+	Amount *float64 `protobuf:"fixed64,8,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// The status of the subscription (e.g., succeeded).
+	Status *string `protobuf:"bytes,9,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// Subscription is in live / test mode.
+	LiveMode *bool `protobuf:"varint,10,opt,name=live_mode,json=liveMode,proto3,oneof" json:"live_mode,omitempty"`
+	// Entity type of subscription (eg: order).
+	EntityType *string `protobuf:"bytes,11,opt,name=entity_type,json=entityType,proto3,oneof" json:"entity_type,omitempty"`
+	// Entity id for the subscription. e.g: order id
+	EntityId *string `protobuf:"bytes,12,opt,name=entity_id,json=entityId,proto3,oneof" json:"entity_id,omitempty"`
+	// Entity source type of subscription (eg: funnel).
+	EntitySourceType *string `protobuf:"bytes,13,opt,name=entity_source_type,json=entitySourceType,proto3,oneof" json:"entity_source_type,omitempty"`
+	// Entity source name for the subscription.
+	EntitySourceName *string `protobuf:"bytes,14,opt,name=entity_source_name,json=entitySourceName,proto3,oneof" json:"entity_source_name,omitempty"`
+	// Entity source id for the subscription.
+	EntitySourceId *string `protobuf:"bytes,15,opt,name=entity_source_id,json=entitySourceId,proto3,oneof" json:"entity_source_id,omitempty"`
+	// Meta content for the entity source of subscription.
+	EntitySourceMeta *structpb.Struct `protobuf:"bytes,16,opt,name=entity_source_meta,json=entitySourceMeta,proto3" json:"entity_source_meta,omitempty"`
+	// Subscription id for subscription.
+	SubscriptionId *string `protobuf:"bytes,17,opt,name=subscription_id,json=subscriptionId,proto3,oneof" json:"subscription_id,omitempty"`
+	// Snapshot of subscription.
+	SubscriptionSnapshot *structpb.Struct `protobuf:"bytes,18,opt,name=subscription_snapshot,json=subscriptionSnapshot,proto3" json:"subscription_snapshot,omitempty"`
+	// Payment provider for subscription.
+	PaymentProviderType *string `protobuf:"bytes,19,opt,name=payment_provider_type,json=paymentProviderType,proto3,oneof" json:"payment_provider_type,omitempty"`
+	// Payment provider connected account id for subscription.
+	PaymentProviderConnectedAccount *string `protobuf:"bytes,20,opt,name=payment_provider_connected_account,json=paymentProviderConnectedAccount,proto3,oneof" json:"payment_provider_connected_account,omitempty"`
+	// Ip address from where subscription was initiated.
+	IpAddress *string `protobuf:"bytes,21,opt,name=ip_address,json=ipAddress,proto3,oneof" json:"ip_address,omitempty"`
+	// The creation timestamp of the subscription.
+	CreatedAt *string `protobuf:"bytes,22,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The update timestamp of the subscription.
+	UpdatedAt *string `protobuf:"bytes,23,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// User ID who created the subscription.
+	CreatedBy *string `protobuf:"bytes,24,opt,name=created_by,json=createdBy,proto3,oneof" json:"created_by,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,25,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionResponseSchema) Reset() {
+	*x = SubscriptionResponseSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionResponseSchema) ProtoMessage() {}
+
+func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
+func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *SubscriptionResponseSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactName() string {
+	if x != nil && x.ContactName != nil {
+		return *x.ContactName
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetContactEmail() string {
+	if x != nil && x.ContactEmail != nil {
+		return *x.ContactEmail
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *SubscriptionResponseSchema) GetStatus() string {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetLiveMode() bool {
+	if x != nil && x.LiveMode != nil {
+		return *x.LiveMode
+	}
+	return false
+}
+
+func (x *SubscriptionResponseSchema) GetEntityType() string {
+	if x != nil && x.EntityType != nil {
+		return *x.EntityType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntityId() string {
+	if x != nil && x.EntityId != nil {
+		return *x.EntityId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceType() string {
+	if x != nil && x.EntitySourceType != nil {
+		return *x.EntitySourceType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceName() string {
+	if x != nil && x.EntitySourceName != nil {
+		return *x.EntitySourceName
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceId() string {
+	if x != nil && x.EntitySourceId != nil {
+		return *x.EntitySourceId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetEntitySourceMeta() *structpb.Struct {
+	if x != nil {
+		return x.EntitySourceMeta
+	}
+	return nil
+}
+
+func (x *SubscriptionResponseSchema) GetSubscriptionId() string {
+	if x != nil && x.SubscriptionId != nil {
+		return *x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetSubscriptionSnapshot() *structpb.Struct {
+	if x != nil {
+		return x.SubscriptionSnapshot
+	}
+	return nil
+}
+
+func (x *SubscriptionResponseSchema) GetPaymentProviderType() string {
+	if x != nil && x.PaymentProviderType != nil {
+		return *x.PaymentProviderType
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetPaymentProviderConnectedAccount() string {
+	if x != nil && x.PaymentProviderConnectedAccount != nil {
+		return *x.PaymentProviderConnectedAccount
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetIpAddress() string {
+	if x != nil && x.IpAddress != nil {
+		return *x.IpAddress
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetCreatedBy() string {
+	if x != nil && x.CreatedBy != nil {
+		return *x.CreatedBy
+	}
+	return ""
+}
+
+func (x *SubscriptionResponseSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// OrderSource is the schema OrderSource of HighLevel's payments document.
+type OrderSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's subType.
+	SubType *string `protobuf:"bytes,2,opt,name=sub_type,json=subType,proto3,oneof" json:"sub_type,omitempty"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,3,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's meta.
+	Meta *structpb.Struct `protobuf:"bytes,5,opt,name=meta,proto3" json:"meta,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderSource) Reset() {
+	*x = OrderSource{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderSource) ProtoMessage() {}
+
+func (x *OrderSource) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
+func (*OrderSource) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *OrderSource) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *OrderSource) GetSubType() string {
+	if x != nil && x.SubType != nil {
+		return *x.SubType
+	}
+	return ""
+}
+
+func (x *OrderSource) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *OrderSource) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *OrderSource) GetMeta() *structpb.Struct {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *OrderSource) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsScheduleOptionsDto is the schema ScheduleOptionsDto of HighLevel's
+// payments document.
+type PaymentsScheduleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's executeAt.
+	ExecuteAt *string `protobuf:"bytes,1,opt,name=execute_at,json=executeAt,proto3,oneof" json:"execute_at,omitempty"`
+	// HighLevel's rrule.
+	Rrule *PaymentsCustomRRuleOptionsDto `protobuf:"bytes,2,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsScheduleOptionsDto) Reset() {
+	*x = PaymentsScheduleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsScheduleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
+
+func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
+func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
+	if x != nil && x.ExecuteAt != nil {
+		return *x.ExecuteAt
+	}
+	return ""
+}
+
+func (x *PaymentsScheduleOptionsDto) GetRrule() *PaymentsCustomRRuleOptionsDto {
+	if x != nil {
+		return x.Rrule
+	}
+	return nil
+}
+
+func (x *PaymentsScheduleOptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// PaymentsCustomRRuleOptionsDto is the schema CustomRRuleOptionsDto of
+// HighLevel's payments document.
+type PaymentsCustomRRuleOptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's intervalType.
+	IntervalType *string `protobuf:"bytes,1,opt,name=interval_type,json=intervalType,proto3,oneof" json:"interval_type,omitempty"`
+	// HighLevel's interval.
+	Interval *float64 `protobuf:"fixed64,2,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// Start date in YYYY-MM-DD format
+	StartDate *string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start time in HH:mm:ss format
+	StartTime *string `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End date in YYYY-MM-DD format
+	EndDate *string `protobuf:"bytes,5,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// End time in HH:mm:ss format
+	EndTime *string `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// -1, 1, 2, 3, ..., 27, 28
+	DayOfMonth *float64 `protobuf:"fixed64,7,opt,name=day_of_month,json=dayOfMonth,proto3,oneof" json:"day_of_month,omitempty"`
+	// HighLevel's dayOfWeek.
+	DayOfWeek *string `protobuf:"bytes,8,opt,name=day_of_week,json=dayOfWeek,proto3,oneof" json:"day_of_week,omitempty"`
+	// -1, 1, 2, 3, 4
+	NumOfWeek *float64 `protobuf:"fixed64,9,opt,name=num_of_week,json=numOfWeek,proto3,oneof" json:"num_of_week,omitempty"`
+	// HighLevel's monthOfYear.
+	MonthOfYear *string `protobuf:"bytes,10,opt,name=month_of_year,json=monthOfYear,proto3,oneof" json:"month_of_year,omitempty"`
+	// Max number of task executions
+	Count *float64 `protobuf:"fixed64,11,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// Execute task number of days before
+	DaysBefore *float64 `protobuf:"fixed64,12,opt,name=days_before,json=daysBefore,proto3,oneof" json:"days_before,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,13,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) Reset() {
+	*x = PaymentsCustomRRuleOptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
+
+func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
+func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
+	if x != nil && x.IntervalType != nil {
+		return *x.IntervalType
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetInterval() float64 {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetStartTime() string {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetEndTime() string {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDayOfMonth() float64 {
+	if x != nil && x.DayOfMonth != nil {
+		return *x.DayOfMonth
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDayOfWeek() string {
+	if x != nil && x.DayOfWeek != nil {
+		return *x.DayOfWeek
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetNumOfWeek() float64 {
+	if x != nil && x.NumOfWeek != nil {
+		return *x.NumOfWeek
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetMonthOfYear() string {
+	if x != nil && x.MonthOfYear != nil {
+		return *x.MonthOfYear
+	}
+	return ""
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetDaysBefore() float64 {
+	if x != nil && x.DaysBefore != nil {
+		return *x.DaysBefore
+	}
+	return 0
+}
+
+func (x *PaymentsCustomRRuleOptionsDto) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -11030,7 +14627,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11042,7 +14639,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11055,7 +14652,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{91}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *UserSchema) GetId() string {
@@ -11245,7 +14842,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11257,7 +14854,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11270,7 +14867,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{92}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -11567,7 +15164,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11579,7 +15176,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11592,7 +15189,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{93}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -11658,7 +15255,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11670,7 +15267,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11683,7 +15280,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{94}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -12958,89 +16555,17 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\x05_nameB\t\n" +
 	"\a_chargeB\t\n" +
 	"\a_amountB\x05\n" +
-	"\x03_id\"\x9a\b\n" +
-	"\x16GetScheduleResponseDto\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
-	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
-	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
-	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
-	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
-	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
-	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
-	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
-	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
-	"\bcurrency\x18\n" +
-	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
-	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
-	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
-	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
-	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
-	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
-	"termsNotes\x88\x01\x01\x125\n" +
-	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
-	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
-	"\x03_idB\t\n" +
-	"\a_statusB\f\n" +
-	"\n" +
-	"_live_modeB\t\n" +
-	"\a_alt_idB\v\n" +
-	"\t_alt_typeB\a\n" +
-	"\x05_nameB\v\n" +
-	"\t_currencyB\b\n" +
-	"\x06_totalB\b\n" +
-	"\x06_titleB\x0e\n" +
-	"\f_terms_notesB\x17\n" +
-	"\x15_compiled_terms_notesB\r\n" +
-	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xc9\x01\n" +
-	"\x1aInvoicesScheduleOptionsDto\x12\"\n" +
-	"\n" +
-	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
-	"\x05rrule\x18\x02 \x01(\v2(.hlgate.v1.InvoicesCustomRRuleOptionsDtoR\x05rrule\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
-	"\v_execute_at\"\xdf\x06\n" +
-	"\x1dInvoicesCustomRRuleOptionsDto\x12(\n" +
-	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
-	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
-	"\bend_date\x18\x05 \x01(\tH\x04R\aendDate\x88\x01\x01\x12\x1e\n" +
-	"\bend_time\x18\x06 \x01(\tH\x05R\aendTime\x88\x01\x01\x12%\n" +
-	"\fday_of_month\x18\a \x01(\x01H\x06R\n" +
-	"dayOfMonth\x88\x01\x01\x12#\n" +
-	"\vday_of_week\x18\b \x01(\tH\aR\tdayOfWeek\x88\x01\x01\x12#\n" +
-	"\vnum_of_week\x18\t \x01(\x01H\bR\tnumOfWeek\x88\x01\x01\x12'\n" +
-	"\rmonth_of_year\x18\n" +
-	" \x01(\tH\tR\vmonthOfYear\x88\x01\x01\x12\x19\n" +
-	"\x05count\x18\v \x01(\x01H\n" +
-	"R\x05count\x88\x01\x01\x12$\n" +
-	"\vdays_before\x18\f \x01(\x01H\vR\n" +
-	"daysBefore\x88\x01\x01\x12N\n" +
-	"\"use_start_as_primary_user_accepted\x18\r \x01(\bH\fR\x1duseStartAsPrimaryUserAccepted\x88\x01\x01\x12\x1e\n" +
-	"\bend_type\x18\x0e \x01(\tH\rR\aendType\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x0f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
-	"\x0e_interval_typeB\v\n" +
-	"\t_intervalB\r\n" +
-	"\v_start_dateB\r\n" +
-	"\v_start_timeB\v\n" +
-	"\t_end_dateB\v\n" +
-	"\t_end_timeB\x0f\n" +
-	"\r_day_of_monthB\x0e\n" +
-	"\f_day_of_weekB\x0e\n" +
-	"\f_num_of_weekB\x10\n" +
-	"\x0e_month_of_yearB\b\n" +
-	"\x06_countB\x0e\n" +
-	"\f_days_beforeB%\n" +
-	"#_use_start_as_primary_user_acceptedB\v\n" +
-	"\t_end_type\"\x9e\n" +
+	"\x03_id\"\x95\x01\n" +
+	"\x0fInvoicesCardDto\x12\x19\n" +
+	"\x05brand\x18\x01 \x01(\tH\x00R\x05brand\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_brandB\b\n" +
+	"\x06_last4\"m\n" +
+	"\tChequeDto\x12\x1b\n" +
+	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_number\"\x9e\n" +
 	"\n" +
 	"\x19DefaultInvoiceResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -13092,7 +16617,419 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\x9e\x05\n" +
+	"\x1b_automatic_taxes_calculated\"\xc4\x01\n" +
+	"%InvoiceSettingsSenderConfigurationDto\x12 \n" +
+	"\tfrom_name\x18\x01 \x01(\tH\x00R\bfromName\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"from_email\x18\x02 \x01(\tH\x01R\tfromEmail\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_from_nameB\r\n" +
+	"\v_from_email\"\xcd\x05\n" +
+	"\x15AutoPaymentDetailsDto\x12\x1b\n" +
+	"\x06enable\x18\x01 \x01(\bH\x00R\x06enable\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x01R\x04type\x88\x01\x01\x12/\n" +
+	"\x11payment_method_id\x18\x03 \x01(\tH\x02R\x0fpaymentMethodId\x88\x01\x01\x12$\n" +
+	"\vcustomer_id\x18\x04 \x01(\tH\x03R\n" +
+	"customerId\x88\x01\x01\x12.\n" +
+	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.InvoicesCardDtoR\x04card\x12C\n" +
+	"\x0fus_bank_account\x18\x06 \x01(\v2\x1b.hlgate.v1.USBankAccountDtoR\rusBankAccount\x12I\n" +
+	"\x11sepa_direct_debit\x18\a \x01(\v2\x1d.hlgate.v1.SepaDirectDebitDTOR\x0fsepaDirectDebit\x12I\n" +
+	"\x11bacs_direct_debit\x18\b \x01(\v2\x1d.hlgate.v1.BacsDirectDebitDTOR\x0fbacsDirectDebit\x12I\n" +
+	"\x11becs_direct_debit\x18\t \x01(\v2\x1d.hlgate.v1.BecsDirectDebitDTOR\x0fbecsDirectDebit\x12\x1c\n" +
+	"\acard_id\x18\n" +
+	" \x01(\tH\x04R\x06cardId\x88\x01\x01\x123\n" +
+	"\bprovider\x18\v \x01(\v2\x17.google.protobuf.StructR\bprovider\x128\n" +
+	"\bunmapped\x18\f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_enableB\a\n" +
+	"\x05_typeB\x14\n" +
+	"\x12_payment_method_idB\x0e\n" +
+	"\f_customer_idB\n" +
+	"\n" +
+	"\b_card_id\"\xa2\x01\n" +
+	"\x10USBankAccountDto\x12!\n" +
+	"\tbank_name\x18\x01 \x01(\tH\x00R\tbank_name\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_bank_nameB\b\n" +
+	"\x06_last4\"\xdb\x01\n" +
+	"\x12SepaDirectDebitDTO\x12!\n" +
+	"\tbank_code\x18\x01 \x01(\tH\x00R\tbank_code\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x12%\n" +
+	"\vbranch_code\x18\x03 \x01(\tH\x02R\vbranch_code\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_bank_codeB\b\n" +
+	"\x06_last4B\x0e\n" +
+	"\f_branch_code\"\xa4\x01\n" +
+	"\x12BacsDirectDebitDTO\x12!\n" +
+	"\tsort_code\x18\x01 \x01(\tH\x00R\tsort_code\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_sort_codeB\b\n" +
+	"\x06_last4\"\xa7\x01\n" +
+	"\x12BecsDirectDebitDTO\x12#\n" +
+	"\n" +
+	"bsb_number\x18\x01 \x01(\tH\x00R\n" +
+	"bsb_number\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_bsb_numberB\b\n" +
+	"\x06_last4\"\xce\x05\n" +
+	"\x13EstimateLineItemDto\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tH\x02R\tproductId\x88\x01\x01\x12\x1e\n" +
+	"\bprice_id\x18\x04 \x01(\tH\x03R\apriceId\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\x05 \x01(\tH\x04R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\x06 \x01(\x01H\x05R\x06amount\x88\x01\x01\x12\x15\n" +
+	"\x03qty\x18\a \x01(\x01H\x06R\x03qty\x88\x01\x01\x12+\n" +
+	"\x05taxes\x18\b \x03(\v2\x15.hlgate.v1.ItemTaxDtoR\x05taxes\x12>\n" +
+	"\x19automatic_tax_category_id\x18\t \x01(\tH\aR\x16automaticTaxCategoryId\x88\x01\x01\x12.\n" +
+	"\x11is_setup_fee_item\x18\n" +
+	" \x01(\bH\bR\x0eisSetupFeeItem\x88\x01\x01\x12\x17\n" +
+	"\x04type\x18\v \x01(\tH\tR\x04type\x88\x01\x01\x12(\n" +
+	"\rtax_inclusive\x18\f \x01(\bH\n" +
+	"R\ftaxInclusive\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\r \x03(\tR\vattachments\x128\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\r\n" +
+	"\v_product_idB\v\n" +
+	"\t_price_idB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\x06\n" +
+	"\x04_qtyB\x1c\n" +
+	"\x1a_automatic_tax_category_idB\x14\n" +
+	"\x12_is_setup_fee_itemB\a\n" +
+	"\x05_typeB\x10\n" +
+	"\x0e_tax_inclusive\"\xac\x03\n" +
+	"\x0fSendEstimateDto\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x1b\n" +
+	"\x06action\x18\x03 \x01(\tH\x02R\x06action\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x05 \x01(\tH\x04R\x06userId\x88\x01\x01\x12M\n" +
+	"\tsent_from\x18\x06 \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12(\n" +
+	"\restimate_name\x18\a \x01(\tH\x05R\festimateName\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\t\n" +
+	"\a_actionB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_user_idB\x10\n" +
+	"\x0e_estimate_name\"\xbe\x01\n" +
+	"\x14FrequencySettingsDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\x02 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabled\"\xc9\x01\n" +
+	"\x1aInvoicesScheduleOptionsDto\x12\"\n" +
+	"\n" +
+	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
+	"\x05rrule\x18\x02 \x01(\v2(.hlgate.v1.InvoicesCustomRRuleOptionsDtoR\x05rrule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_execute_at\"\xdf\x06\n" +
+	"\x1dInvoicesCustomRRuleOptionsDto\x12(\n" +
+	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x05 \x01(\tH\x04R\aendDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x06 \x01(\tH\x05R\aendTime\x88\x01\x01\x12%\n" +
+	"\fday_of_month\x18\a \x01(\x01H\x06R\n" +
+	"dayOfMonth\x88\x01\x01\x12#\n" +
+	"\vday_of_week\x18\b \x01(\tH\aR\tdayOfWeek\x88\x01\x01\x12#\n" +
+	"\vnum_of_week\x18\t \x01(\x01H\bR\tnumOfWeek\x88\x01\x01\x12'\n" +
+	"\rmonth_of_year\x18\n" +
+	" \x01(\tH\tR\vmonthOfYear\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\v \x01(\x01H\n" +
+	"R\x05count\x88\x01\x01\x12$\n" +
+	"\vdays_before\x18\f \x01(\x01H\vR\n" +
+	"daysBefore\x88\x01\x01\x12N\n" +
+	"\"use_start_as_primary_user_accepted\x18\r \x01(\bH\fR\x1duseStartAsPrimaryUserAccepted\x88\x01\x01\x12\x1e\n" +
+	"\bend_type\x18\x0e \x01(\tH\rR\aendType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x0f \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_interval_typeB\v\n" +
+	"\t_intervalB\r\n" +
+	"\v_start_dateB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_dateB\v\n" +
+	"\t_end_timeB\x0f\n" +
+	"\r_day_of_monthB\x0e\n" +
+	"\f_day_of_weekB\x0e\n" +
+	"\f_num_of_weekB\x10\n" +
+	"\x0e_month_of_yearB\b\n" +
+	"\x06_countB\x0e\n" +
+	"\f_days_beforeB%\n" +
+	"#_use_start_as_primary_user_acceptedB\v\n" +
+	"\t_end_type\"\xb9\x01\n" +
+	"\x10AutoInvoicingDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12,\n" +
+	"\x0fdirect_payments\x18\x02 \x01(\bH\x01R\x0edirectPayments\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabledB\x12\n" +
+	"\x10_direct_payments\"\xfa\x01\n" +
+	"\x18PaymentScheduleConfigDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12H\n" +
+	"\vdate_config\x18\x02 \x01(\v2'.hlgate.v1.PaymentScheduleDateConfigDtoR\n" +
+	"dateConfig\x128\n" +
+	"\tschedules\x18\x03 \x03(\v2\x1a.google.protobuf.ListValueR\tschedules\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_type\"\xe9\x01\n" +
+	"\x1cPaymentScheduleDateConfigDto\x12/\n" +
+	"\x11deposit_date_type\x18\x01 \x01(\tH\x00R\x0fdepositDateType\x88\x01\x01\x121\n" +
+	"\x12schedule_date_type\x18\x02 \x01(\tH\x01R\x10scheduleDateType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x14\n" +
+	"\x12_deposit_date_typeB\x15\n" +
+	"\x13_schedule_date_type\"K\n" +
+	"\x0fBusinessDetails\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"J\n" +
+	"\x0eContactDetails\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"B\n" +
+	"\x06SentTo\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"G\n" +
+	"\vAutoInvoice\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x95\x0f\n" +
+	"\x13EstimateResponseDto\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"company_id\x18\x15 \x01(\tH\x10R\tcompanyId\x88\x01\x01\x12B\n" +
+	"\x0fcontact_details\x18\x16 \x01(\v2\x19.hlgate.v1.ContactDetailsR\x0econtactDetails\x12\"\n" +
+	"\n" +
+	"issue_date\x18\x17 \x01(\tH\x11R\tissueDate\x88\x01\x01\x12$\n" +
+	"\vexpiry_date\x18\x18 \x01(\tH\x12R\n" +
+	"expiryDate\x88\x01\x01\x12\x1c\n" +
+	"\asent_by\x18\x19 \x01(\tH\x13R\x06sentBy\x88\x01\x01\x12A\n" +
+	"\x1aautomatic_taxes_calculated\x18\x1a \x01(\bH\x14R\x18automaticTaxesCalculated\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x1b \x01(\v2\x17.google.protobuf.StructR\x04meta\x12O\n" +
+	"\x17estimate_action_history\x18\x1c \x03(\v2\x17.google.protobuf.StructR\x15estimateActionHistory\x12*\n" +
+	"\asent_to\x18\x1d \x01(\v2\x11.hlgate.v1.SentToR\x06sentTo\x12N\n" +
+	"\x12frequency_settings\x18\x1e \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoR\x11frequencySettings\x12+\n" +
+	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
+	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
+	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notesB\r\n" +
+	"\v_company_idB\r\n" +
+	"\v_issue_dateB\x0e\n" +
+	"\f_expiry_dateB\n" +
+	"\n" +
+	"\b_sent_byB\x1d\n" +
+	"\x1b_automatic_taxes_calculatedB\x12\n" +
+	"\x10_last_visited_atB\x15\n" +
+	"\x13_totalamount_in_usdB\v\n" +
+	"\t_trace_id\"\xc4\b\n" +
+	"\x1bEstimateTemplateResponseDTO\x12\x1a\n" +
+	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x03_id\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x04 \x01(\bH\x03R\bliveMode\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x05 \x01(\bH\x04R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x10business_details\x18\b \x01(\v2\x1a.hlgate.v1.BusinessDetailsR\x0fbusinessDetails\x124\n" +
+	"\x05items\x18\t \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoR\x05items\x122\n" +
+	"\bdiscount\x18\n" +
+	" \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12\x19\n" +
+	"\x05title\x18\v \x01(\tH\aR\x05title\x88\x01\x01\x129\n" +
+	"\x16estimate_number_prefix\x18\f \x01(\tH\bR\x14estimateNumberPrefix\x88\x01\x01\x12;\n" +
+	"\vattachments\x18\r \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12\"\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tH\tR\tupdatedBy\x88\x01\x01\x12\x19\n" +
+	"\x05total\x18\x0f \x01(\x01H\n" +
+	"R\x05total\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x12\x13\n" +
+	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
+	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
+	"termsNotes\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_live_modeB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_titleB\x19\n" +
+	"\x17_estimate_number_prefixB\r\n" +
+	"\v_updated_byB\b\n" +
+	"\x06_totalB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x04\n" +
+	"\x02_vB\x1a\n" +
+	"\x18_automatic_taxes_enabledB\x0e\n" +
+	"\f_terms_notes\"\x9a\b\n" +
+	"\x16GetScheduleResponseDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\x03 \x01(\bH\x02R\bliveMode\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12A\n" +
+	"\bschedule\x18\a \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoR\bschedule\x12@\n" +
+	"\binvoices\x18\b \x03(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\binvoices\x12H\n" +
+	"\x10business_details\x18\t \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12\x1f\n" +
+	"\bcurrency\x18\n" +
+	" \x01(\tH\x06R\bcurrency\x88\x01\x01\x12E\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x122\n" +
+	"\bdiscount\x18\f \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12-\n" +
+	"\x05items\x18\r \x03(\v2\x17.google.protobuf.StructR\x05items\x12\x19\n" +
+	"\x05total\x18\x0e \x01(\x01H\aR\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x0f \x01(\tH\bR\x05title\x88\x01\x01\x12$\n" +
+	"\vterms_notes\x18\x10 \x01(\tH\tR\n" +
+	"termsNotes\x88\x01\x01\x125\n" +
+	"\x14compiled_terms_notes\x18\x11 \x01(\tH\n" +
+	"R\x12compiledTermsNotes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_titleB\x0e\n" +
+	"\f_terms_notesB\x17\n" +
+	"\x15_compiled_terms_notesB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xe9\f\n" +
+	"\x15CustomNotificationDto\x12X\n" +
+	"\x15customer_send_invoice\x18\x01 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x13customerSendInvoice\x12V\n" +
+	"\x14team_payment_success\x18\x02 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x12teamPaymentSuccess\x12^\n" +
+	"\x18customer_payment_success\x18\x03 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16customerPaymentSuccess\x12_\n" +
+	"\x19team_auto_payment_success\x18\x04 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16teamAutoPaymentSuccess\x12g\n" +
+	"\x1dcustomer_auto_payment_success\x18\x05 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1acustomerAutoPaymentSuccess\x12V\n" +
+	"\x14team_payment_failure\x18\x06 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x12teamPaymentFailure\x12^\n" +
+	"\x18customer_payment_failure\x18\a \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16customerPaymentFailure\x12_\n" +
+	"\x19team_auto_payment_failure\x18\b \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x16teamAutoPaymentFailure\x12g\n" +
+	"\x1dcustomer_auto_payment_failure\x18\t \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1acustomerAutoPaymentFailure\x12a\n" +
+	"\x1acustomer_auto_payment_info\x18\n" +
+	" \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x17customerAutoPaymentInfo\x12t\n" +
+	"$customer_auto_payment_amount_changed\x18\v \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR customerAutoPaymentAmountChanged\x12Y\n" +
+	"\x16team_auto_payment_skip\x18\f \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x13teamAutoPaymentSkip\x12p\n" +
+	"\"team_recurring_send_invoice_failed\x18\r \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x1eteamRecurringSendInvoiceFailed\x12Z\n" +
+	"\x16customer_send_estimate\x18\x0e \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14customerSendEstimate\x12Z\n" +
+	"\x16team_estimate_accepted\x18\x0f \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14teamEstimateAccepted\x12Z\n" +
+	"\x16team_estimate_declined\x18\x10 \x01(\v2$.hlgate.v1.CustomNotificationItemDtoR\x14teamEstimateDeclined\x128\n" +
+	"\bunmapped\x18\x11 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xf5\x03\n" +
+	"\x19CustomNotificationItemDto\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12*\n" +
+	"\x0eemail_template\x18\x02 \x01(\tH\x01R\remailTemplate\x88\x01\x01\x12&\n" +
+	"\fsms_template\x18\x03 \x01(\tH\x02R\vsmsTemplate\x88\x01\x01\x12 \n" +
+	"\tfrom_name\x18\x04 \x01(\tH\x03R\bfromName\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"from_email\x18\x05 \x01(\tH\x04R\tfromEmail\x88\x01\x01\x12(\n" +
+	"\remail_subject\x18\x06 \x01(\tH\x05R\femailSubject\x88\x01\x01\x12>\n" +
+	"\x19default_email_template_id\x18\a \x01(\tH\x06R\x16defaultEmailTemplateId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_enabledB\x11\n" +
+	"\x0f_email_templateB\x0f\n" +
+	"\r_sms_templateB\f\n" +
+	"\n" +
+	"_from_nameB\r\n" +
+	"\v_from_emailB\x10\n" +
+	"\x0e_email_subjectB\x1c\n" +
+	"\x1a_default_email_template_id\"\xd7\x02\n" +
+	"!InvoiceSettingsBusinessDetailsDto\x12\x1e\n" +
+	"\blogo_url\x18\x01 \x01(\tH\x00R\alogoUrl\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\x1e\n" +
+	"\bphone_no\x18\x03 \x01(\tH\x02R\aphoneNo\x88\x01\x01\x12,\n" +
+	"\aaddress\x18\x04 \x01(\v2\x12.hlgate.v1.AddressR\aaddress\x12\x1d\n" +
+	"\awebsite\x18\x05 \x01(\tH\x03R\awebsite\x88\x01\x01\x12#\n" +
+	"\rcustom_values\x18\x06 \x03(\tR\fcustomValues\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_logo_urlB\a\n" +
+	"\x05_nameB\v\n" +
+	"\t_phone_noB\n" +
+	"\n" +
+	"\b_website\"\xf1\x02\n" +
+	"\aAddress\x12(\n" +
+	"\raddress_line1\x18\x01 \x01(\tH\x00R\faddressLine1\x88\x01\x01\x12(\n" +
+	"\raddress_line2\x18\x02 \x01(\tH\x01R\faddressLine2\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\x03 \x01(\tH\x02R\x04city\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\x04 \x01(\tH\x03R\x05state\x88\x01\x01\x12&\n" +
+	"\fcountry_code\x18\x05 \x01(\tH\x04R\vcountryCode\x88\x01\x01\x12$\n" +
+	"\vpostal_code\x18\x06 \x01(\tH\x05R\n" +
+	"postalCode\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_address_line1B\x10\n" +
+	"\x0e_address_line2B\a\n" +
+	"\x05_cityB\b\n" +
+	"\x06_stateB\x0f\n" +
+	"\r_country_codeB\x0e\n" +
+	"\f_postal_code\"\x9c\x02\n" +
+	"\x19InvoiceProductSettingsDto\x12N\n" +
+	"!enable_import_product_description\x18\x01 \x01(\bH\x00R\x1eenableImportProductDescription\x88\x01\x01\x126\n" +
+	"\x14description_optional\x18\x02 \x01(\bH\x01R\x13descriptionOptional\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB$\n" +
+	"\"_enable_import_product_descriptionB\x17\n" +
+	"\x15_description_optional\"\x9e\x05\n" +
 	"\x16GetTemplateResponseDto\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -13501,7 +17438,185 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\vfield_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\n" +
 	"fieldValue\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
-	"\x03_id\"\x9b\x05\n" +
+	"\x03_id\"\xe6\x01\n" +
+	"\x1eApplyToFuturePaymentsConfigDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1f\n" +
+	"\bduration\x18\x02 \x01(\x01H\x01R\bduration\x88\x01\x01\x12(\n" +
+	"\rduration_type\x18\x03 \x01(\tH\x02R\fdurationType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_durationB\x10\n" +
+	"\x0e_duration_type\"\xe3\x01\n" +
+	"\x1bApplyToFuturePaymentsConfig\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1f\n" +
+	"\bduration\x18\x02 \x01(\x01H\x01R\bduration\x88\x01\x01\x12(\n" +
+	"\rduration_type\x18\x03 \x01(\tH\x02R\fdurationType\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_durationB\x10\n" +
+	"\x0e_duration_type\"\xd9\a\n" +
+	"\tCouponDto\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
+	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
+	"usageCount\x88\x01\x01\x121\n" +
+	"\x12limit_per_customer\x18\x03 \x01(\x01H\x02R\x10limitPerCustomer\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x04 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x05 \x01(\tH\x04R\aaltType\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x06 \x01(\tH\x05R\x04name\x88\x01\x01\x12\x17\n" +
+	"\x04code\x18\a \x01(\tH\x06R\x04code\x88\x01\x01\x12(\n" +
+	"\rdiscount_type\x18\b \x01(\tH\aR\fdiscountType\x88\x01\x01\x12*\n" +
+	"\x0ediscount_value\x18\t \x01(\x01H\bR\rdiscountValue\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\n" +
+	" \x01(\tH\tR\x06status\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\v \x01(\tH\n" +
+	"R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\f \x01(\tH\vR\aendDate\x88\x01\x01\x12<\n" +
+	"\x18apply_to_future_payments\x18\r \x01(\bH\fR\x15applyToFuturePayments\x88\x01\x01\x12o\n" +
+	"\x1fapply_to_future_payments_config\x18\x0e \x01(\v2).hlgate.v1.ApplyToFuturePaymentsConfigDtoR\x1bapplyToFuturePaymentsConfig\x12\x1c\n" +
+	"\auser_id\x18\x0f \x01(\tH\rR\x06userId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_usage_countB\x15\n" +
+	"\x13_limit_per_customerB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_codeB\x10\n" +
+	"\x0e_discount_typeB\x11\n" +
+	"\x0f_discount_valueB\t\n" +
+	"\a_statusB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_dateB\x1b\n" +
+	"\x19_apply_to_future_paymentsB\n" +
+	"\n" +
+	"\b_user_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xba\x01\n" +
+	"\x12CustomProviderKeys\x12\x1c\n" +
+	"\aapi_key\x18\x01 \x01(\tH\x00R\x06apiKey\x88\x01\x01\x12,\n" +
+	"\x0fpublishable_key\x18\x02 \x01(\tH\x01R\x0epublishableKey\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\n" +
+	"\b_api_keyB\x12\n" +
+	"\x10_publishable_key\"\x92\x01\n" +
+	"\x0fPaymentsCardDto\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x19\n" +
+	"\x05last4\x18\x02 \x01(\tH\x01R\x05last4\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\b\n" +
+	"\x06_last4\"\xca\v\n" +
+	"\x1aSubscriptionResponseSchema\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
+	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
+	"\balt_type\x18\x03 \x01(\tH\x02R\aaltType\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x04 \x01(\tH\x03R\tcontactId\x88\x01\x01\x12&\n" +
+	"\fcontact_name\x18\x05 \x01(\tH\x04R\vcontactName\x88\x01\x01\x12(\n" +
+	"\rcontact_email\x18\x06 \x01(\tH\x05R\fcontactEmail\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\a \x01(\tH\x06R\bcurrency\x88\x01\x01\x12\x1b\n" +
+	"\x06amount\x18\b \x01(\x01H\aR\x06amount\x88\x01\x01\x12\x1b\n" +
+	"\x06status\x18\t \x01(\tH\bR\x06status\x88\x01\x01\x12 \n" +
+	"\tlive_mode\x18\n" +
+	" \x01(\bH\tR\bliveMode\x88\x01\x01\x12$\n" +
+	"\ventity_type\x18\v \x01(\tH\n" +
+	"R\n" +
+	"entityType\x88\x01\x01\x12 \n" +
+	"\tentity_id\x18\f \x01(\tH\vR\bentityId\x88\x01\x01\x121\n" +
+	"\x12entity_source_type\x18\r \x01(\tH\fR\x10entitySourceType\x88\x01\x01\x121\n" +
+	"\x12entity_source_name\x18\x0e \x01(\tH\rR\x10entitySourceName\x88\x01\x01\x12-\n" +
+	"\x10entity_source_id\x18\x0f \x01(\tH\x0eR\x0eentitySourceId\x88\x01\x01\x12E\n" +
+	"\x12entity_source_meta\x18\x10 \x01(\v2\x17.google.protobuf.StructR\x10entitySourceMeta\x12,\n" +
+	"\x0fsubscription_id\x18\x11 \x01(\tH\x0fR\x0esubscriptionId\x88\x01\x01\x12L\n" +
+	"\x15subscription_snapshot\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x14subscriptionSnapshot\x127\n" +
+	"\x15payment_provider_type\x18\x13 \x01(\tH\x10R\x13paymentProviderType\x88\x01\x01\x12P\n" +
+	"\"payment_provider_connected_account\x18\x14 \x01(\tH\x11R\x1fpaymentProviderConnectedAccount\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"ip_address\x18\x15 \x01(\tH\x12R\tipAddress\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\x16 \x01(\tH\x13R\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\x17 \x01(\tH\x14R\tupdatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_by\x18\x18 \x01(\tH\x15R\tcreatedBy\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\r\n" +
+	"\v_contact_idB\x0f\n" +
+	"\r_contact_nameB\x10\n" +
+	"\x0e_contact_emailB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\t\n" +
+	"\a_statusB\f\n" +
+	"\n" +
+	"_live_modeB\x0e\n" +
+	"\f_entity_typeB\f\n" +
+	"\n" +
+	"_entity_idB\x15\n" +
+	"\x13_entity_source_typeB\x15\n" +
+	"\x13_entity_source_nameB\x13\n" +
+	"\x11_entity_source_idB\x12\n" +
+	"\x10_subscription_idB\x18\n" +
+	"\x16_payment_provider_typeB%\n" +
+	"#_payment_provider_connected_accountB\r\n" +
+	"\v_ip_addressB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\r\n" +
+	"\v_created_by\"\x81\x02\n" +
+	"\vOrderSource\x12\x17\n" +
+	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1e\n" +
+	"\bsub_type\x18\x02 \x01(\tH\x01R\asubType\x88\x01\x01\x12\x13\n" +
+	"\x02id\x18\x03 \x01(\tH\x02R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x03R\x04name\x88\x01\x01\x12+\n" +
+	"\x04meta\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x04meta\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_sub_typeB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_name\"\xc9\x01\n" +
+	"\x1aPaymentsScheduleOptionsDto\x12\"\n" +
+	"\n" +
+	"execute_at\x18\x01 \x01(\tH\x00R\texecuteAt\x88\x01\x01\x12>\n" +
+	"\x05rrule\x18\x02 \x01(\v2(.hlgate.v1.PaymentsCustomRRuleOptionsDtoR\x05rrule\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_execute_at\"\xbb\x05\n" +
+	"\x1dPaymentsCustomRRuleOptionsDto\x12(\n" +
+	"\rinterval_type\x18\x01 \x01(\tH\x00R\fintervalType\x88\x01\x01\x12\x1f\n" +
+	"\binterval\x18\x02 \x01(\x01H\x01R\binterval\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tH\x02R\tstartDate\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\tH\x03R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x05 \x01(\tH\x04R\aendDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x06 \x01(\tH\x05R\aendTime\x88\x01\x01\x12%\n" +
+	"\fday_of_month\x18\a \x01(\x01H\x06R\n" +
+	"dayOfMonth\x88\x01\x01\x12#\n" +
+	"\vday_of_week\x18\b \x01(\tH\aR\tdayOfWeek\x88\x01\x01\x12#\n" +
+	"\vnum_of_week\x18\t \x01(\x01H\bR\tnumOfWeek\x88\x01\x01\x12'\n" +
+	"\rmonth_of_year\x18\n" +
+	" \x01(\tH\tR\vmonthOfYear\x88\x01\x01\x12\x19\n" +
+	"\x05count\x18\v \x01(\x01H\n" +
+	"R\x05count\x88\x01\x01\x12$\n" +
+	"\vdays_before\x18\f \x01(\x01H\vR\n" +
+	"daysBefore\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_interval_typeB\v\n" +
+	"\t_intervalB\r\n" +
+	"\v_start_dateB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_dateB\v\n" +
+	"\t_end_timeB\x0f\n" +
+	"\r_day_of_monthB\x0e\n" +
+	"\f_day_of_weekB\x0e\n" +
+	"\f_num_of_weekB\x10\n" +
+	"\x0e_month_of_yearB\b\n" +
+	"\x06_countB\x0e\n" +
+	"\f_days_before\"\x9b\x05\n" +
 	"\n" +
 	"UserSchema\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
@@ -13657,7 +17772,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 129)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarNotification)(nil),                     // 0: hlgate.v1.CalendarNotification
 	(*CalendarsTeamMember)(nil),                      // 1: hlgate.v1.CalendarsTeamMember
@@ -13726,50 +17841,84 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*AttachmentsDto)(nil),                           // 64: hlgate.v1.AttachmentsDto
 	(*ProcessingFeeDto)(nil),                         // 65: hlgate.v1.ProcessingFeeDto
 	(*ProcessingFeePaidChargeDto)(nil),               // 66: hlgate.v1.ProcessingFeePaidChargeDto
-	(*GetScheduleResponseDto)(nil),                   // 67: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),               // 68: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),            // 69: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*DefaultInvoiceResponseDto)(nil),                // 70: hlgate.v1.DefaultInvoiceResponseDto
-	(*GetTemplateResponseDto)(nil),                   // 71: hlgate.v1.GetTemplateResponseDto
-	(*ProspectInfoDto)(nil),                          // 72: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                           // 73: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                             // 74: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                             // 75: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                            // 76: hlgate.v1.MailgunSchema
-	(*SnapshotPutSchema)(nil),                        // 77: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),                        // 78: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),                    // 79: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                           // 80: hlgate.v1.BusinessSchema
-	(*LocationsCustomFieldSchema)(nil),               // 81: hlgate.v1.LocationsCustomFieldSchema
-	(*CustomValueSchema)(nil),                        // 82: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                      // 83: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),                 // 84: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                       // 85: hlgate.v1.LocationTagsSchema
-	(*LostReasonResponseSchema)(nil),                 // 86: hlgate.v1.LostReasonResponseSchema
-	(*AdditionalDetailsDTO)(nil),                     // 87: hlgate.v1.AdditionalDetailsDTO
-	(*SearchOpportunitiesResponseSchema)(nil),        // 88: hlgate.v1.SearchOpportunitiesResponseSchema
-	(*SearchOpportunitiesContactResponseSchema)(nil), // 89: hlgate.v1.SearchOpportunitiesContactResponseSchema
-	(*CustomFieldResponseSchema)(nil),                // 90: hlgate.v1.CustomFieldResponseSchema
-	(*UserSchema)(nil),                               // 91: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                           // 92: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                               // 93: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                           // 94: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                          // 95: google.protobuf.Struct
-	(*structpb.Value)(nil),                           // 96: google.protobuf.Value
-	(*structpb.ListValue)(nil),                       // 97: google.protobuf.ListValue
+	(*InvoicesCardDto)(nil),                          // 67: hlgate.v1.InvoicesCardDto
+	(*ChequeDto)(nil),                                // 68: hlgate.v1.ChequeDto
+	(*DefaultInvoiceResponseDto)(nil),                // 69: hlgate.v1.DefaultInvoiceResponseDto
+	(*InvoiceSettingsSenderConfigurationDto)(nil),    // 70: hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	(*AutoPaymentDetailsDto)(nil),                    // 71: hlgate.v1.AutoPaymentDetailsDto
+	(*USBankAccountDto)(nil),                         // 72: hlgate.v1.USBankAccountDto
+	(*SepaDirectDebitDTO)(nil),                       // 73: hlgate.v1.SepaDirectDebitDTO
+	(*BacsDirectDebitDTO)(nil),                       // 74: hlgate.v1.BacsDirectDebitDTO
+	(*BecsDirectDebitDTO)(nil),                       // 75: hlgate.v1.BecsDirectDebitDTO
+	(*EstimateLineItemDto)(nil),                      // 76: hlgate.v1.EstimateLineItemDto
+	(*SendEstimateDto)(nil),                          // 77: hlgate.v1.SendEstimateDto
+	(*FrequencySettingsDto)(nil),                     // 78: hlgate.v1.FrequencySettingsDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 79: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 80: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*AutoInvoicingDto)(nil),                         // 81: hlgate.v1.AutoInvoicingDto
+	(*PaymentScheduleConfigDto)(nil),                 // 82: hlgate.v1.PaymentScheduleConfigDto
+	(*PaymentScheduleDateConfigDto)(nil),             // 83: hlgate.v1.PaymentScheduleDateConfigDto
+	(*BusinessDetails)(nil),                          // 84: hlgate.v1.BusinessDetails
+	(*ContactDetails)(nil),                           // 85: hlgate.v1.ContactDetails
+	(*SentTo)(nil),                                   // 86: hlgate.v1.SentTo
+	(*AutoInvoice)(nil),                              // 87: hlgate.v1.AutoInvoice
+	(*EstimateResponseDto)(nil),                      // 88: hlgate.v1.EstimateResponseDto
+	(*EstimateTemplateResponseDTO)(nil),              // 89: hlgate.v1.EstimateTemplateResponseDTO
+	(*GetScheduleResponseDto)(nil),                   // 90: hlgate.v1.GetScheduleResponseDto
+	(*CustomNotificationDto)(nil),                    // 91: hlgate.v1.CustomNotificationDto
+	(*CustomNotificationItemDto)(nil),                // 92: hlgate.v1.CustomNotificationItemDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),        // 93: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*Address)(nil),                                  // 94: hlgate.v1.Address
+	(*InvoiceProductSettingsDto)(nil),                // 95: hlgate.v1.InvoiceProductSettingsDto
+	(*GetTemplateResponseDto)(nil),                   // 96: hlgate.v1.GetTemplateResponseDto
+	(*ProspectInfoDto)(nil),                          // 97: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                           // 98: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                             // 99: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                             // 100: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                            // 101: hlgate.v1.MailgunSchema
+	(*SnapshotPutSchema)(nil),                        // 102: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                        // 103: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                    // 104: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 105: hlgate.v1.BusinessSchema
+	(*LocationsCustomFieldSchema)(nil),               // 106: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),                        // 107: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 108: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 109: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 110: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 111: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 112: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 113: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 114: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 115: hlgate.v1.CustomFieldResponseSchema
+	(*ApplyToFuturePaymentsConfigDto)(nil),           // 116: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),              // 117: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                // 118: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                       // 119: hlgate.v1.CustomProviderKeys
+	(*PaymentsCardDto)(nil),                          // 120: hlgate.v1.PaymentsCardDto
+	(*SubscriptionResponseSchema)(nil),               // 121: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                              // 122: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),               // 123: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),            // 124: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                               // 125: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 126: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 127: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 128: hlgate.v1.WorkflowSchema
+	(*structpb.Struct)(nil),                          // 129: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 130: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 131: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	95,  // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	129, // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	95,  // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	95,  // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	129, // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	129, // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	95,  // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	95,  // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	95,  // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	129, // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	129, // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	129, // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	95,  // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	95,  // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	129, // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	129, // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -13777,174 +17926,255 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	95,  // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	95,  // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	95,  // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	129, // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	129, // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	95,  // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	129, // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	95,  // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	95,  // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	95,  // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	95,  // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	95,  // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	129, // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	95,  // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	95,  // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
 	28,  // 47: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 48: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
-	95,  // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
-	96,  // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
-	95,  // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	129, // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	130, // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	129, // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
 	31,  // 53: hlgate.v1.GetContectByIdSchema.dnd_settings:type_name -> hlgate.v1.DndSettingsSchema
 	28,  // 54: hlgate.v1.GetContectByIdSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 55: hlgate.v1.GetContectByIdSchema.attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
 	29,  // 56: hlgate.v1.GetContectByIdSchema.last_attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
-	95,  // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
 	32,  // 58: hlgate.v1.DndSettingsSchema.call:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 59: hlgate.v1.DndSettingsSchema.email:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 60: hlgate.v1.DndSettingsSchema.sms:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 61: hlgate.v1.DndSettingsSchema.whats_app:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 62: hlgate.v1.DndSettingsSchema.gmb:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 63: hlgate.v1.DndSettingsSchema.fb:type_name -> hlgate.v1.DndSettingSchema
-	95,  // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 66: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 67: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 66: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 67: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
 	36,  // 68: hlgate.v1.GetMessageResponseDto.meta:type_name -> hlgate.v1.MessageMeta
-	95,  // 69: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 70: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
-	95,  // 71: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
-	95,  // 72: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 73: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 74: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 75: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 76: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 77: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	95,  // 78: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	95,  // 79: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	95,  // 80: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	95,  // 81: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	129, // 69: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 70: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
+	129, // 71: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
+	129, // 72: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 73: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 74: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 75: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 76: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 77: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	129, // 78: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	129, // 79: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	129, // 80: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	129, // 81: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
 	43,  // 82: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
 	44,  // 83: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	95,  // 84: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 85: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 84: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 85: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
 	45,  // 86: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
 	46,  // 87: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	95,  // 88: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 89: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	129, // 88: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 89: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
 	47,  // 90: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	95,  // 91: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 92: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 91: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 92: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
 	49,  // 93: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	95,  // 94: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 95: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 94: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 95: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
 	51,  // 96: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	95,  // 97: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 98: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 99: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 97: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 98: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 99: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
 	54,  // 100: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
 	49,  // 101: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	95,  // 102: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 103: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 104: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 105: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 102: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 103: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 104: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 105: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
 	58,  // 106: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
 	59,  // 107: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
 	60,  // 108: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	95,  // 109: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 110: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 111: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 112: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 113: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 109: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 110: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 111: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 112: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 113: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
 	63,  // 114: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	95,  // 115: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 116: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 117: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	97,  // 118: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	129, // 115: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 116: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 117: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	131, // 118: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
 	66,  // 119: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	95,  // 120: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 121: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	68,  // 122: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	70,  // 123: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	48,  // 124: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	53,  // 125: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	52,  // 126: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	95,  // 127: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	95,  // 128: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	69,  // 129: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	95,  // 130: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 131: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 132: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	95,  // 133: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	95,  // 134: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	95,  // 135: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	95,  // 136: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	95,  // 137: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	48,  // 138: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	52,  // 139: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	95,  // 140: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	95,  // 141: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 142: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 143: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 144: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 145: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 146: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 147: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
-	73,  // 148: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	74,  // 149: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
-	95,  // 150: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
-	80,  // 151: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	74,  // 152: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	73,  // 153: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	95,  // 154: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	95,  // 155: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 156: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 157: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 158: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 159: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	83,  // 160: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	95,  // 161: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	95,  // 162: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 163: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 164: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
-	89,  // 165: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
-	97,  // 166: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
-	97,  // 167: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
-	97,  // 168: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
-	90,  // 169: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
-	95,  // 170: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 171: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	96,  // 172: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
-	95,  // 173: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	92,  // 174: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	93,  // 175: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	95,  // 176: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	95,  // 177: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 178: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	95,  // 179: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	95,  // 180: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	181, // [181:181] is the sub-list for method output_type
-	181, // [181:181] is the sub-list for method input_type
-	181, // [181:181] is the sub-list for extension type_name
-	181, // [181:181] is the sub-list for extension extendee
-	0,   // [0:181] is the sub-list for field type_name
+	129, // 120: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 121: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 122: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 123: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 124: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	129, // 125: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	129, // 126: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	129, // 127: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	129, // 128: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	129, // 129: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 130: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	67,  // 131: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
+	72,  // 132: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
+	73,  // 133: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
+	74,  // 134: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
+	75,  // 135: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
+	129, // 136: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
+	129, // 137: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 138: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 139: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 140: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 141: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	51,  // 142: hlgate.v1.EstimateLineItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	129, // 143: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
+	70,  // 144: hlgate.v1.SendEstimateDto.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	129, // 145: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
+	79,  // 146: hlgate.v1.FrequencySettingsDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	129, // 147: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
+	80,  // 148: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	129, // 149: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 150: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 151: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 152: hlgate.v1.PaymentScheduleConfigDto.date_config:type_name -> hlgate.v1.PaymentScheduleDateConfigDto
+	131, // 153: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
+	129, // 154: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 155: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 156: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
+	129, // 157: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
+	129, // 158: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
+	129, // 159: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
+	84,  // 160: hlgate.v1.EstimateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetails
+	76,  // 161: hlgate.v1.EstimateResponseDto.items:type_name -> hlgate.v1.EstimateLineItemDto
+	52,  // 162: hlgate.v1.EstimateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	64,  // 163: hlgate.v1.EstimateResponseDto.attachments:type_name -> hlgate.v1.AttachmentsDto
+	85,  // 164: hlgate.v1.EstimateResponseDto.contact_details:type_name -> hlgate.v1.ContactDetails
+	129, // 165: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
+	129, // 166: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
+	86,  // 167: hlgate.v1.EstimateResponseDto.sent_to:type_name -> hlgate.v1.SentTo
+	78,  // 168: hlgate.v1.EstimateResponseDto.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	87,  // 169: hlgate.v1.EstimateResponseDto.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	129, // 170: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	84,  // 171: hlgate.v1.EstimateTemplateResponseDTO.business_details:type_name -> hlgate.v1.BusinessDetails
+	76,  // 172: hlgate.v1.EstimateTemplateResponseDTO.items:type_name -> hlgate.v1.EstimateLineItemDto
+	52,  // 173: hlgate.v1.EstimateTemplateResponseDTO.discount:type_name -> hlgate.v1.DiscountDto
+	64,  // 174: hlgate.v1.EstimateTemplateResponseDTO.attachments:type_name -> hlgate.v1.AttachmentsDto
+	129, // 175: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	79,  // 176: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	69,  // 177: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	48,  // 178: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	53,  // 179: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	52,  // 180: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	129, // 181: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	129, // 182: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	92,  // 183: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 184: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 185: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 186: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 187: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 188: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 189: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 190: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 191: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 192: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 193: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 194: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 195: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 196: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 197: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
+	92,  // 198: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
+	129, // 199: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 200: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
+	94,  // 201: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
+	129, // 202: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 203: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
+	129, // 204: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 205: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	52,  // 206: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	129, // 207: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	129, // 208: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 209: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 210: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 211: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 212: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 213: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 214: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
+	98,  // 215: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	99,  // 216: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
+	129, // 217: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
+	105, // 218: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	99,  // 219: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	98,  // 220: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	129, // 221: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	129, // 222: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 223: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 224: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 225: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 226: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	108, // 227: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	129, // 228: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	129, // 229: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 230: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 231: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	114, // 232: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	131, // 233: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	131, // 234: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	131, // 235: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	115, // 236: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	129, // 237: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 238: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	130, // 239: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	129, // 240: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 241: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 242: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	116, // 243: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	129, // 244: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 245: hlgate.v1.CustomProviderKeys.unmapped:type_name -> google.protobuf.Struct
+	129, // 246: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 247: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	129, // 248: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	129, // 249: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 250: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	129, // 251: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	124, // 252: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	129, // 253: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 254: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	126, // 255: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	127, // 256: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	129, // 257: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	129, // 258: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 259: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 260: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	129, // 261: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	262, // [262:262] is the sub-list for method output_type
+	262, // [262:262] is the sub-list for method input_type
+	262, // [262:262] is the sub-list for extension type_name
+	262, // [262:262] is the sub-list for extension extendee
+	0,   // [0:262] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -14030,24 +18260,53 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[81].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[82].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[83].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[84].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[85].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[86].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[87].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[88].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[89].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[90].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[91].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[92].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[93].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[94].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[95].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[96].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[97].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[98].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[99].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[100].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[101].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[102].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[103].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[104].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[105].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[106].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[107].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[108].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[109].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[110].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[111].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[112].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[113].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[114].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[115].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[116].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[117].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[118].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[119].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[120].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[121].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[122].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[123].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[124].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[125].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[126].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[127].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[128].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   95,
+			NumMessages:   129,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
