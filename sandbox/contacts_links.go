@@ -64,24 +64,34 @@ func (in *workflowInput) check() *apiError {
 	return nil
 }
 
-func (s *Sandbox) opAddContactToWorkflow(w http.ResponseWriter, r *http.Request, c *call) {
+// workflowCall reads an enrolment's or a removal's body and finds the
+// contact in the token's location, whose store it returns locked (the
+// caller unlocks it).
+func (s *Sandbox) workflowCall(r *http.Request, c *call) (workflowInput, *locStore, *apiError) {
 	var in workflowInput
 	if aerr := decodeBody(r, &in); aerr != nil {
-		writeError(w, aerr)
-		return
+		return in, nil, aerr
 	}
 	if aerr := in.check(); aerr != nil {
+		return in, nil, aerr
+	}
+	l := s.tokenStore(c)
+	l.mu.Lock()
+	if _, ok := l.contacts[r.PathValue("contactId")]; !ok {
+		l.mu.Unlock()
+		return in, nil, errNotFound("Contact not found")
+	}
+	return in, l, nil
+}
+
+func (s *Sandbox) opAddContactToWorkflow(w http.ResponseWriter, r *http.Request, c *call) {
+	in, l, aerr := s.workflowCall(r, c)
+	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	contactID, workflowID := r.PathValue("contactId"), r.PathValue("workflowId")
-	l := s.tokenStore(c)
-	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.contacts[contactID]; !ok {
-		writeError(w, errNotFound("Contact not found"))
-		return
-	}
+	contactID, workflowID := r.PathValue("contactId"), r.PathValue("workflowId")
 	if _, ok := l.doc(collWorkflows, workflowID); !ok {
 		writeError(w, errNotFound("Workflow not found"))
 		return
@@ -103,23 +113,13 @@ func (s *Sandbox) opAddContactToWorkflow(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Sandbox) opDeleteContactFromWorkflow(w http.ResponseWriter, r *http.Request, c *call) {
-	var in workflowInput
-	if aerr := decodeBody(r, &in); aerr != nil {
+	_, l, aerr := s.workflowCall(r, c) // the body is checked; a removal keeps nothing of it
+	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	if aerr := in.check(); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	contactID, workflowID := r.PathValue("contactId"), r.PathValue("workflowId")
-	l := s.tokenStore(c)
-	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.contacts[contactID]; !ok {
-		writeError(w, errNotFound("Contact not found"))
-		return
-	}
+	contactID, workflowID := r.PathValue("contactId"), r.PathValue("workflowId")
 	cl := l.coll(contactLinks(contactID, "workflow"), false)
 	if cl == nil || !cl.remove(workflowID) {
 		// Not enrolled: nothing was removed, and the caller learns so

@@ -247,30 +247,14 @@ func TestEstimates(t *testing.T) {
 	}
 	ids = append(ids, fence)
 
-	seen := map[string]bool{}
-	req := &hlgatev1.ListEstimatesRequest{LocationId: loc, PageSize: 2}
-	for pages := 0; ; pages++ {
-		if pages > 3 {
-			t.Fatal("the walk does not end")
+	seen := walkIDs(t, 4, 3, func(token string) ([]string, string, int32, error) {
+		page, err := inv.ListEstimates(ctx, &hlgatev1.ListEstimatesRequest{LocationId: loc, PageSize: 2, PageToken: token})
+		var ids []string
+		for _, r := range page.GetEstimates() {
+			ids = append(ids, r.GetId())
 		}
-		page, err := inv.ListEstimates(ctx, req)
-		if err != nil {
-			t.Fatalf("ListEstimates: %v", err)
-		}
-		if page.GetTotalSize() != 3 {
-			t.Fatalf("total_size = %d, want 3", page.GetTotalSize())
-		}
-		for _, e := range page.GetEstimates() {
-			if seen[e.GetId()] {
-				t.Fatalf("estimate %s on two pages", e.GetId())
-			}
-			seen[e.GetId()] = true
-		}
-		if page.GetNextPageToken() == "" {
-			break
-		}
-		req.PageToken = page.GetNextPageToken()
-	}
+		return ids, page.GetNextPageToken(), page.GetTotalSize(), err
+	})
 	for _, id := range ids {
 		if !seen[id] {
 			t.Fatalf("the walk missed estimate %s (saw %v)", id, seen)

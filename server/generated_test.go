@@ -492,30 +492,14 @@ func TestGeneratedInvoices(t *testing.T) {
 	}
 	ids = append(ids, third)
 
-	seen := map[string]bool{}
-	req := &hlgatev1.ListInvoicesRequest{LocationId: loc, PageSize: 2}
-	for pages := 0; ; pages++ {
-		if pages > 4 {
-			t.Fatal("the walk does not end")
+	seen := walkIDs(t, 5, 3, func(token string) ([]string, string, int32, error) {
+		page, err := inv.ListInvoices(ctx, &hlgatev1.ListInvoicesRequest{LocationId: loc, PageSize: 2, PageToken: token})
+		var ids []string
+		for _, r := range page.GetInvoices() {
+			ids = append(ids, r.GetId())
 		}
-		page, err := inv.ListInvoices(ctx, req)
-		if err != nil {
-			t.Fatalf("ListInvoices: %v", err)
-		}
-		if page.GetTotalSize() != 3 {
-			t.Fatalf("total_size = %d, want 3", page.GetTotalSize())
-		}
-		for _, i := range page.GetInvoices() {
-			if seen[i.GetId()] {
-				t.Fatalf("invoice %s on two pages", i.GetId())
-			}
-			seen[i.GetId()] = true
-		}
-		if page.GetNextPageToken() == "" {
-			break
-		}
-		req.PageToken = page.GetNextPageToken()
-	}
+		return ids, page.GetNextPageToken(), page.GetTotalSize(), err
+	})
 	for _, id := range ids {
 		if !seen[id] {
 			t.Fatalf("the walk missed invoice %s (saw %v)", id, seen)
@@ -646,5 +630,35 @@ func TestGeneratedSchedules(t *testing.T) {
 	restJSON(t, h, http.MethodDelete, "/v1/locations/"+loc+"/calendars/schedules/"+ids[1], "", http.StatusOK)
 	if _, err := h.calendars.GetScheduleById(ctx, &hlgatev1.GetScheduleByIdRequest{LocationId: loc, Id: ids[0]}); status.Code(err) != codes.NotFound {
 		t.Fatalf("GetScheduleById after delete: %v, want NOT_FOUND", err)
+	}
+}
+
+// walkIDs pages a list to its end through page_token: fetch answers a
+// page's ids, the next token and total_size. An id on two pages, a
+// total_size other than wantTotal or more than maxPages pages fails.
+func walkIDs(t *testing.T, maxPages int, wantTotal int32, fetch func(token string) ([]string, string, int32, error)) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages >= maxPages {
+			t.Fatal("the walk does not end")
+		}
+		ids, next, total, err := fetch(token)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages+1, err)
+		}
+		if total != wantTotal {
+			t.Fatalf("total_size = %d, want %d", total, wantTotal)
+		}
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("%s on two pages", id)
+			}
+			seen[id] = true
+		}
+		if token = next; token == "" {
+			return seen
+		}
 	}
 }
