@@ -829,13 +829,20 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 	switch {
 	case sameInstall && cur.Version == rec.Version-1:
 	case sameInstall && cur.Version >= rec.Version && cur.RefreshToken == rec.RefreshToken:
-		m.donePending(p)
+		// The cache holds the stored record before the pair stops being
+		// pending: whoever sees it settled reads what won.
 		m.remember(cur)
+		m.donePending(p)
 		return nil
 	case sameInstall && cur.RefreshToken == p.spentRT:
 		rec.Version = cur.Version + 1
 		rec.NeedsReauth = false
 	default:
+		if cur.Version != 0 {
+			m.adopt(cur)
+		} else {
+			m.forget(subject)
+		}
 		m.donePending(p)
 		m.cfg.Metrics.PairDropped(DropSuperseded)
 		m.log.WarnContext(ctx, "tokenstore: refreshed pair superseded by a newer record or install; dropping it",
@@ -846,18 +853,13 @@ func (m *Manager) flush(ctx context.Context, p *pendingWrite) error {
 		if err := m.store.Unlock(sctx, subject, p.owner); err != nil {
 			m.log.WarnContext(ctx, "tokenstore: release refresh lock", "subject", subject, "error", err)
 		}
-		if cur.Version != 0 {
-			m.adopt(cur)
-		} else {
-			m.forget(subject)
-		}
 		return nil
 	}
 	if err := m.store.Commit(sctx, rec, p.owner, false); err != nil {
 		return err
 	}
-	m.donePending(p)
 	m.remember(rec)
+	m.donePending(p)
 	m.log.InfoContext(ctx, "tokenstore: refreshed pair stored after retry", "subject", subject, "version", rec.Version,
 		"cleared_needs_reauth", cur.NeedsReauth)
 	return nil
