@@ -58,7 +58,9 @@ type engineOp struct {
 	// answered with the number of documents listed.
 	counts []string
 	// texts are the envelope's required string members beside the document
-	// or list (a list's traceId), answered with their example.
+	// or list (a list's traceId), answered with their example. An answer
+	// with texts and no envelope holds no document (a delete's or an
+	// update's "message"): it is the texts and the flags alone.
 	texts [][2]string
 	// filters are the query parameters that name a member of the listed
 	// documents: a list keeps the documents whose member equals the value.
@@ -81,10 +83,6 @@ type engineOp struct {
 	// located is set when the document schema has a locationId: a created
 	// document gets the token's location there.
 	located bool
-	// notes are the required texts of an answer that holds no document
-	// (CalendarNotificationDeleteResponseDTO's message), with their
-	// examples: such an answer is the notes and the flags alone.
-	notes map[string]any
 	// listBody is set for a create whose body is a JSON array: each member
 	// is a document, and the answer lists them.
 	listBody bool
@@ -151,13 +149,6 @@ func newEngineOp(method, path string, op *openapi3.Operation, parent bool) (*eng
 				e.flags = append(e.flags, name)
 			case e.kind == engineRemove && ps.Type.Is("string") && (name == "id" || name == "_id"):
 				e.echoID = name
-			case (e.kind == engineRemove || e.kind == engineMerge) && ps.Type.Is("string") && slices.Contains(schema.Required, name):
-				// A required text beside no document (a delete's or an
-				// update's "message"): its example.
-				if e.notes == nil {
-					e.notes = map[string]any{}
-				}
-				e.notes[name] = exampleOf(ps)
 			case ps.Type.Is("number") || ps.Type.Is("integer"):
 				e.counts = append(e.counts, name)
 			case e.kind == engineList && ps.Type.Is("array") && e.envelope == "":
@@ -484,12 +475,15 @@ func lastSegment(path string) string {
 // engine's writes check it), so they are copied into the answer as they
 // are rather than re-encoded, which would also re-validate every byte.
 func (e *engineOp) answer(doc json.RawMessage) []byte {
-	if len(e.notes) > 0 && e.envelope == "" {
-		m := maps.Clone(e.notes)
+	if len(e.texts) > 0 && e.envelope == "" {
+		b := []byte{'{'}
 		for _, f := range e.flags {
-			m[f] = true
+			b = appendMember(b, f, []byte("true"))
 		}
-		return marshal(m)
+		for _, m := range e.texts {
+			b = appendMember(b, m[0], []byte(m[1]))
+		}
+		return append(b, '}')
 	}
 	switch {
 	case e.envelope == "" && len(e.flags) == 0 && doc != nil:
