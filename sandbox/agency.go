@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -39,8 +40,8 @@ func (s *Sandbox) opSearchLocations(w http.ResponseWriter, r *http.Request, c *c
 	q := r.URL.Query()
 	skip, e1 := intParam(q, "skip", 0, 0, 1<<30)
 	limit, e2 := intParam(q, "limit", 10, 1, 1000)
-	if e1 != nil || e2 != nil {
-		writeError(w, errUnprocessable(strings.TrimSpace(errText(e1)+" "+errText(e2))))
+	if err := errors.Join(e1, e2); err != nil {
+		writeError(w, errUnprocessable(err.Error()))
 		return
 	}
 	var ids []string
@@ -167,11 +168,4 @@ func (l *locStore) label() (name, address string) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.name, l.address
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

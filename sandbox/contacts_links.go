@@ -19,26 +19,6 @@ import (
 // second enrolment or removal sees the first. Workflows are the documents of
 // /workflows, which GET /workflows/ lists.
 
-func init() {
-	for id, h := range map[string]handlerFunc{
-		"add-contact-to-workflow":            (*Sandbox).opAddContactToWorkflow,
-		"delete-contact-from-workflow":       (*Sandbox).opDeleteContactFromWorkflow,
-		"add-contact-to-campaign":            (*Sandbox).opAddContactToCampaign,
-		"remove-contact-from-campaign":       (*Sandbox).opRemoveContactFromCampaign,
-		"remove-contact-from-every-campaign": (*Sandbox).opRemoveContactFromEveryCampaign,
-		"add-followers-contact":              contactFollowers(true),
-		"remove-followers-contact":           contactFollowers(false),
-		"add-remove-contact-from-business":   (*Sandbox).opContactsBusiness,
-		"create-association":                 (*Sandbox).opBulkContactTags,
-		"get-appointments-for-contact":       (*Sandbox).opContactAppointments,
-		"get-contacts-by-businessId":         (*Sandbox).opContactsByBusiness,
-		"update-task-completed":              (*Sandbox).opTaskCompleted,
-		"get-duplicate-contact":              (*Sandbox).opDuplicateContact,
-	} {
-		handlers[id] = h
-	}
-}
-
 // collWorkflows is the collection of a location's workflows.
 const collWorkflows = "/workflows"
 

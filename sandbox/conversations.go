@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,27 +23,6 @@ import (
 // lastMessageId, only a scheduled message can be cancelled, and the search
 // filters and sorts the conversations with their contacts' names and
 // addresses, behind the sort values each answers.
-
-// The conversations' hand-written operations join the handlers map here,
-// beside their code, so the product's handlers live in this one file.
-func init() {
-	for id, h := range map[string]handlerFunc{
-		"create-conversation":            (*Sandbox).opCreateConversation,
-		"search-conversation":            (*Sandbox).opSearchConversations,
-		"export-messages-by-location":    (*Sandbox).opExportMessages,
-		"live-chat-agent-typing":         (*Sandbox).opLiveChatTyping,
-		"cancel-scheduled-email-message": (*Sandbox).opCancelScheduledEmail,
-		"send-review-reply":              (*Sandbox).opSendReviewReply,
-		"get-messages":                   (*Sandbox).opListMessages,
-		"send-a-new-message":             (*Sandbox).opSendMessage,
-		"add-an-inbound-message":         processMessage(true),
-		"add-an-outbound-message":        processMessage(false),
-		"update-message-status":          (*Sandbox).opUpdateMessageStatus,
-		"cancel-scheduled-message":       (*Sandbox).opCancelScheduledMessage,
-	} {
-		handlers[id] = h
-	}
-}
 
 // Engine collections of conversations and messages.
 const (
@@ -103,13 +83,7 @@ func strictBody(r *http.Request, c *call) (map[string]any, *apiError) {
 		return m, nil
 	}
 	props := mt.Schema.Value.Properties
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if _, ok := props[k]; !ok {
 			return nil, errUnprocessable(fmt.Sprintf("property %s should not exist", k))
 		}

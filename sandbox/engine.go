@@ -476,14 +476,7 @@ func lastSegment(path string) string {
 // are rather than re-encoded, which would also re-validate every byte.
 func (e *engineOp) answer(doc json.RawMessage) []byte {
 	if len(e.texts) > 0 && e.envelope == "" {
-		b := []byte{'{'}
-		for _, f := range e.flags {
-			b = appendMember(b, f, []byte("true"))
-		}
-		for _, m := range e.texts {
-			b = appendMember(b, m[0], []byte(m[1]))
-		}
-		return append(b, '}')
+		doc = nil // an answer of texts holds no document (below)
 	}
 	switch {
 	case e.envelope == "" && len(e.flags) == 0 && doc != nil:

@@ -11,30 +11,11 @@ import (
 
 // Invoices, their templates and schedules are the engine's documents
 // (POST /invoices/ creates in the collection /invoices, and so on). The
-// operations below change them as the invoices document describes, which
-// no merge of the body does: an invoice is sent, voided or paid, a
-// schedule scheduled or cancelled, a configuration set on an invoice or a
-// template. Where the document is silent the sandbox takes the stricter
-// reading, noted on each handler and in api/overlay.yaml.
-func init() {
-	handlers["send-invoice"] = (*Sandbox).opSendInvoice
-	handlers["void-invoice"] = (*Sandbox).opVoidInvoice
-	handlers["record-invoice"] = (*Sandbox).opRecordInvoicePayment
-	handlers["text2pay-invoice"] = (*Sandbox).opText2Pay
-	handlers["generate-invoice-number"] = (*Sandbox).opGenerateInvoiceNumber
-	handlers["get-invoice-settings"] = (*Sandbox).opGetInvoiceSettings
-	handlers["update-invoice-late-fees-configuration"] = configure(collInvoices, "invoiceId", "Invoice", "lateFeesConfiguration")
-	handlers["update-invoice-template-late-fees-configuration"] = configure(collInvoiceTemplates, "templateId", "Template", "lateFeesConfiguration")
-	handlers["update-invoice-payment-methods-configuration"] = configure(collInvoiceTemplates, "templateId", "Template", "paymentMethods")
-	handlers["schedule-invoice-schedule"] = scheduleAction("schedule")
-	handlers["update-and-schedule-invoice-schedule"] = scheduleAction("updateAndSchedule")
-	handlers["auto-payment-invoice-schedule"] = scheduleAction("auto-payment")
-	handlers["cancel-invoice-schedule"] = scheduleAction("cancel")
-	handlers["generate-estimate-number"] = (*Sandbox).opGenerateEstimateNumber
-	handlers["send-estimate"] = (*Sandbox).opSendEstimate
-	handlers["create-invoice-from-estimate"] = (*Sandbox).opInvoiceFromEstimate
-	handlers["preview-estimate-template"] = (*Sandbox).opPreviewEstimateTemplate
-}
+// handlers here change them as the invoices document describes, which no
+// merge of the body does: an invoice is sent, voided or paid, a schedule
+// scheduled or cancelled, a configuration set on an invoice or a template.
+// Where the document is silent the sandbox takes the stricter reading,
+// noted on each handler and in api/overlay.yaml.
 
 // The engine's collections of invoices, invoice templates and invoice
 // schedules.

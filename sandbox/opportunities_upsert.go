@@ -9,17 +9,6 @@ import (
 
 // The opportunity upsert, followers and the POST search.
 
-func init() {
-	for id, h := range map[string]handlerFunc{
-		"Upsert-opportunity":            (*Sandbox).opUpsertOpportunity,
-		"add-followers-opportunity":     opportunityFollowers(true),
-		"remove-followers-opportunity":  opportunityFollowers(false),
-		"search-opportunities-advanced": (*Sandbox).opSearchOpportunitiesAdvanced,
-	} {
-		handlers[id] = h
-	}
-}
-
 // upsertOppInput is UpsertOpportunityDto.
 type upsertOppInput struct {
 	ID                   *string  `json:"id"`

@@ -225,16 +225,7 @@ func (s *Sandbox) opGetTransaction(w http.ResponseWriter, r *http.Request, c *ca
 
 // The payments operations whose behaviour matters beyond the engine's
 // documents: a recorded payment changes its order, and a coupon is
-// addressed by ids in its query or body rather than by its path. They join
-// the handlers of routes.go here, with the rest of the payments product.
-func init() {
-	handlers["record-order-payment"] = (*Sandbox).opRecordOrderPayment
-	handlers["create-coupon"] = (*Sandbox).opCreateCoupon
-	handlers["list-coupons"] = (*Sandbox).opListCoupons
-	handlers["get-coupon"] = (*Sandbox).opGetCoupon
-	handlers["update-coupon"] = (*Sandbox).opUpdateCoupon
-	handlers["delete-coupon"] = (*Sandbox).opDeleteCoupon
-}
+// addressed by ids in its query or body rather than by its path.
 
 // paidAmount is what an order's succeeded transactions have collected.
 // Callers hold l.mu.
@@ -606,15 +597,6 @@ func (s *Sandbox) opDeleteCoupon(w http.ResponseWriter, r *http.Request, c *call
 // A custom payment provider is the token's marketplace app's in a location:
 // one document of the collection collCustomProviders, keyed by the app.
 const collCustomProviders = "/payments/custom-provider/provider"
-
-func init() {
-	handlers["create-integration"] = (*Sandbox).opCreateCustomProvider
-	handlers["delete-integration"] = (*Sandbox).opDeleteCustomProvider
-	handlers["fetch-config"] = (*Sandbox).opFetchCustomProvider
-	handlers["create-config"] = (*Sandbox).opConnectCustomProvider
-	handlers["disconnect-config"] = (*Sandbox).opDisconnectCustomProvider
-	handlers["custom-provider-marketplace-app-update-capabilities"] = (*Sandbox).opCustomProviderCapabilities
-}
 
 // customProvider runs edit on the app's provider in the location the query
 // names (the token's own), under the location's lock; a nil provider is

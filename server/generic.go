@@ -224,11 +224,14 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	if (f.body != nil || len(f.bodyTop) > 0) && row.Body == nil {
 		return fail("the operation takes no body")
 	}
-	var msgs []protoreflect.FieldDescriptor
+	var msgs, lists []protoreflect.FieldDescriptor
 	flat := false // a member beside the message fields and flags
 	res := m.Output()
 	for i := 0; i < res.Fields().Len(); i++ {
 		fd := res.Fields().Get(i)
+		if fd.IsList() && fd.Kind() == protoreflect.MessageKind {
+			lists = append(lists, fd)
+		}
 		switch {
 		case fd.Name() == jsonproto.UnmappedField:
 		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap():
@@ -240,18 +243,10 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	if len(msgs) == 1 && (!flat || row.Bare) {
 		f.resource = msgs[0]
 	}
-	if row.Bare && f.resource == nil {
+	if row.Bare && f.resource == nil && len(lists) == 1 {
 		// A bare list: HighLevel answers a JSON array, the response's one
 		// list of messages.
-		var lists []protoreflect.FieldDescriptor
-		for i := 0; i < res.Fields().Len(); i++ {
-			if fd := res.Fields().Get(i); fd.IsList() && fd.Kind() == protoreflect.MessageKind {
-				lists = append(lists, fd)
-			}
-		}
-		if len(lists) == 1 {
-			f.bareList = lists[0]
-		}
+		f.bareList = lists[0]
 	}
 	switch {
 	case row.Bare && f.resource == nil && f.bareList == nil:

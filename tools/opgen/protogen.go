@@ -492,13 +492,9 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 		if s := get(media, "schema"); s != nil && g.arraySchema(doc, s) {
 			// A JSON array body (a calendar's notifications): one repeated
 			// field, named after the path, that is the whole body.
-			f := &pfield{name: listName(o.Path), comment: "The body: HighLevel takes the list itself.", opts: []string{"(google.api.field_behavior) = REQUIRED"}}
-			typ, _, err := g.typeOf(doc, s, req, f.name, false)
-			if err != nil {
+			if err := g.addList(doc, s, req, o.Path, "The body: HighLevel takes the list itself.", "(google.api.field_behavior) = REQUIRED"); err != nil {
 				return nil, nil, fmt.Errorf("body: %w", err)
 			}
-			f.typ, f.repeated = typ, true
-			req.add(f)
 		} else if s != nil && !g.objectSchema(doc, s) {
 			return nil, nil, fmt.Errorf("its body is not a JSON object")
 		}
@@ -525,13 +521,13 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			req.add(f)
 		}
 	}
-	switch {
-	case o.Pager != nil:
-		req.add(&pfield{name: "page_size", typ: "int32", comment: fmt.Sprintf("The most records per page; 0 means the default. At most %d.", o.Pager.MaxSize)})
-		req.add(&pfield{name: "page_token", typ: "string", comment: "The next_page_token of the previous page; empty for the first page."})
-	case o.Paging == "client":
-		// HighLevel answers the whole list; hlgate pages it.
-		req.add(&pfield{name: "page_size", typ: "int32", comment: "The most records per page; 0 means the default. HighLevel answers the whole list, which hlgate pages."})
+	paged := o.Pager != nil || o.Paging == "client" // client: HighLevel answers the whole list, which hlgate pages
+	if paged {
+		sizeDoc := "The most records per page; 0 means the default. HighLevel answers the whole list, which hlgate pages."
+		if o.Pager != nil {
+			sizeDoc = fmt.Sprintf("The most records per page; 0 means the default. At most %d.", o.Pager.MaxSize)
+		}
+		req.add(&pfield{name: "page_size", typ: "int32", comment: sizeDoc})
 		req.add(&pfield{name: "page_token", typ: "string", comment: "The next_page_token of the previous page; empty for the first page."})
 	}
 
@@ -542,13 +538,9 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 		if !o.Bare {
 			return nil, nil, fmt.Errorf("its answer is a JSON array: declare x-hlgate.bare")
 		}
-		f := &pfield{name: listName(o.Path), comment: "The answer: HighLevel answers the list itself."}
-		typ, _, err := g.typeOf(doc, schema, resp, f.name, false)
-		if err != nil {
+		if err := g.addList(doc, schema, resp, o.Path, "The answer: HighLevel answers the list itself."); err != nil {
 			return nil, nil, fmt.Errorf("answer: %w", err)
 		}
-		f.typ, f.repeated = typ, true
-		resp.add(f)
 	} else if schema != nil {
 		if !g.objectSchema(doc, schema) {
 			return nil, nil, fmt.Errorf("its answer is not a JSON object")
@@ -579,13 +571,11 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			resp.add(f)
 		}
 	}
-	if o.Pager != nil || o.Paging == "client" {
+	if paged {
 		resp.add(&pfield{name: "next_page_token", typ: "string", comment: "The token of the next page; empty on the last page."})
 	}
-	if o.Pager != nil {
-		if o.Pager.Total != "" {
-			resp.add(&pfield{name: "total_size", typ: "int32", comment: fmt.Sprintf("The number of matching records (HighLevel's %s).", o.Pager.Total)})
-		}
+	if o.Pager != nil && o.Pager.Total != "" {
+		resp.add(&pfield{name: "total_size", typ: "int32", comment: fmt.Sprintf("The number of matching records (HighLevel's %s).", o.Pager.Total)})
 	}
 	g.addUnmapped(resp)
 	return req, resp, nil
@@ -766,18 +756,31 @@ func (g *protogen) typeOf(doc string, s *yaml.Node, parent *pmsg, fname string, 
 
 // objectSchema reports whether s, through its $refs, is an object.
 func (g *protogen) objectSchema(doc string, s *yaml.Node) bool {
+	t := g.followRefs(doc, s)
+	return t != nil && isObject(t)
+}
+
+// arraySchema reports whether s is (or names) an array schema.
+func (g *protogen) arraySchema(doc string, s *yaml.Node) bool {
+	t := g.followRefs(doc, s)
+	return t != nil && scalar(get(t, "type")) == "array"
+}
+
+// followRefs is the schema s names through its $refs, or nil when one
+// cannot be followed (or they nest too deep).
+func (g *protogen) followRefs(doc string, s *yaml.Node) *yaml.Node {
 	for range 16 {
 		ref := scalar(get(s, "$ref"))
 		if ref == "" {
-			return isObject(s)
+			return s
 		}
 		k, t, err := g.resolveRef(doc, ref)
 		if err != nil {
-			return false
+			return nil
 		}
 		doc, s = k.doc, t
 	}
-	return false
+	return nil
 }
 
 // arrayBody reports whether the operation's body is a JSON array.
@@ -790,20 +793,17 @@ func (g *protogen) arrayBody(doc string, o op) bool {
 	return s != nil && g.arraySchema(doc, s)
 }
 
-// arraySchema reports whether s is (or names) an array schema.
-func (g *protogen) arraySchema(doc string, s *yaml.Node) bool {
-	for range 16 {
-		ref := scalar(get(s, "$ref"))
-		if ref == "" {
-			return scalar(get(s, "type")) == "array"
-		}
-		k, t, err := g.resolveRef(doc, ref)
-		if err != nil {
-			return false
-		}
-		doc, s = k.doc, t
+// addList adds to m the repeated field of a body or an answer that is a
+// JSON array (schema s), named after the operation's path (listName).
+func (g *protogen) addList(doc string, s *yaml.Node, m *pmsg, path, comment string, opts ...string) error {
+	f := &pfield{name: listName(path), comment: comment, opts: opts, repeated: true}
+	typ, _, err := g.typeOf(doc, s, m, f.name, false)
+	if err != nil {
+		return err
 	}
-	return false
+	f.typ = typ
+	m.add(f)
+	return nil
 }
 
 // listName is the field of a list that is a whole body or answer: the
