@@ -89,7 +89,7 @@ type protogen struct {
 	names     map[schemaKey]string  // slice schema names
 	taken     map[string]bool       // message names of hlgate.v1 outside the generated files
 	handFiles map[string]string     // the hand-written file of each of them
-	schemas   map[schemaKey]*pmsg   // component messages made so far
+	schemas   map[string]*pmsg      // component messages made so far, by slice name
 	order     []*pmsg               // in the order made
 	numbers   map[string]map[string]int
 	imports   map[string]bool // of the file being built
@@ -119,7 +119,7 @@ func renderProtos(protoDir string, docs []document, common *yaml.Node, ops []op)
 	if err != nil {
 		return nil, nil, err
 	}
-	g := &protogen{all: all, names: names, taken: hand.messages, handFiles: hand.files, schemas: map[schemaKey]*pmsg{}, numbers: numbers}
+	g := &protogen{all: all, names: names, taken: hand.messages, handFiles: hand.files, schemas: map[string]*pmsg{}, numbers: numbers}
 
 	byDoc := map[string][]op{}
 	for _, o := range ops {
@@ -827,16 +827,11 @@ func isObject(s *yaml.Node) bool {
 
 // component is the message of a component schema, made once.
 func (g *protogen) component(k schemaKey, s *yaml.Node) (*pmsg, error) {
-	if m, ok := g.schemas[k]; ok {
+	// Messages are made per slice name: a schema several documents declare
+	// alike has one name in the slice (payments' and invoices' ChequeDto),
+	// so one message.
+	if m, ok := g.schemas[g.names[k]]; ok {
 		return m, nil
-	}
-	// A schema several documents declare alike has one name in the slice
-	// (payments' and invoices' ChequeDto), so one message.
-	for other, m := range g.schemas {
-		if other.doc != k.doc && g.names[other] == g.names[k] {
-			g.schemas[k] = m
-			return m, nil
-		}
 	}
 	name := upperCamel(g.names[k])
 	if g.taken[name] {
@@ -844,7 +839,7 @@ func (g *protogen) component(k schemaKey, s *yaml.Node) (*pmsg, error) {
 	}
 	m := &pmsg{name: name, path: name}
 	m.comment = describe(scalar(get(s, "description")), fmt.Sprintf("%s is the schema %s of HighLevel's %s document.", name, k.name, k.doc))
-	g.schemas[k] = m
+	g.schemas[g.names[k]] = m
 	g.order = append(g.order, m)
 	if err := g.fill(k.doc, m, s); err != nil {
 		return nil, fmt.Errorf("schema %s: %w", k.name, err)
