@@ -48,23 +48,11 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 		slices.SortStableFunc(ops, func(a, b famOp) int { return rank[a.method] - rank[b.method] })
 		// parents fills the path parameters of a collection's parents: the
 		// engine keeps a collection per parent path, whatever the parent.
-		// A parameter the document limits to an enum (a resource type)
-		// takes its first value.
-		parents := func(path string) string {
-			path = strings.ReplaceAll(path, "{locationId}", location)
-			for strings.Contains(path, "{") {
-				i := strings.Index(path, "{")
-				j := strings.Index(path[i:], "}") + i
-				v := parentID
-				for _, f := range ops {
-					if e, ok := specexample.PathEnum(f.op, path[i+1:j]); ok {
-						v = e
-					}
-				}
-				path = path[:i] + v + path[j+1:]
-			}
-			return path
+		famOps := make([]*openapi3.Operation, len(ops))
+		for i, f := range ops {
+			famOps[i] = f.op
 		}
+		parents := func(path string) string { return specexample.FillPath(path, location, parentID, famOps...) }
 		// fill names the item id in an item's path (one longer than its
 		// collection's).
 		fill := func(path, id string) string {

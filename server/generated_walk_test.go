@@ -99,7 +99,11 @@ func TestEveryGeneratedRPCServesOverGRPCAndREST(t *testing.T) {
 				ids = []string{"WalkDoc0000000000001", "WalkDoc0000000000002"}
 				for _, id := range ids {
 					b, _ := json.Marshal(map[string]any{"id": id, "_id": id, "locationId": loc})
-					if err := h.sb.PutDocument(loc, parents(coll, loc), b); err != nil {
+					famOps := make([]*openapi3.Operation, len(ops))
+					for i, w := range ops {
+						famOps[i] = w.op
+					}
+					if err := h.sb.PutDocument(loc, specexample.FillPath(coll, loc, walkParent, famOps...), b); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -138,16 +142,6 @@ func methodByName(t *testing.T, full string) protoreflect.MethodDescriptor {
 		t.Fatal(err)
 	}
 	return d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(name))
-}
-
-// parents fills a collection template's parameters.
-func parents(coll, loc string) string {
-	coll = strings.ReplaceAll(coll, "{locationId}", loc)
-	for strings.Contains(coll, "{") {
-		i := strings.Index(coll, "{")
-		coll = coll[:i] + walkParent + coll[strings.Index(coll[i:], "}")+i+1:]
-	}
-	return coll
 }
 
 // values is the request of w as JSON names and values: the subject, the

@@ -6,6 +6,7 @@ package specexample
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -115,4 +116,23 @@ func PathEnum(op *openapi3.Operation, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// FillPath names the parameters of a path template for a walk: locationId
+// is location, a parameter an operation of ops limits to an enum takes its
+// first value (PathEnum), and any other the fixed id.
+func FillPath(path, location, id string, ops ...*openapi3.Operation) string {
+	path = strings.ReplaceAll(path, "{locationId}", location)
+	for strings.Contains(path, "{") {
+		i := strings.Index(path, "{")
+		j := strings.Index(path[i:], "}") + i
+		v := id
+		for _, op := range ops {
+			if e, ok := PathEnum(op, path[i+1:j]); ok {
+				v = e
+			}
+		}
+		path = path[:i] + v + path[j+1:]
+	}
+	return path
 }
