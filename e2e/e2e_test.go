@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
@@ -117,6 +118,104 @@ func (s *system) getContact(r *replica, loc string, ids []string) func(ctx conte
 func (s *system) getLoad(loc string, ids []string) func(ctx context.Context, caller, replica, n int) error {
 	return func(ctx context.Context, _, replica, _ int) error {
 		return s.getContact(s.replicas[replica], loc, ids)(ctx)
+	}
+}
+
+// mixedReads are reads of several products, hand-written and generated
+// RPCs alike: each spends the same location's token and quota, so the
+// window and the single refresh must hold across all of them. Each checks
+// that its answer is the location's.
+var mixedReads = []struct {
+	name string
+	call func(ctx context.Context, conn *grpc.ClientConn, loc string) error
+}{
+	{"LocationsService.GetLocation", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		resp, err := hlgatev1.NewLocationsServiceClient(conn).GetLocation(ctx, &hlgatev1.GetLocationRequest{LocationId: loc})
+		if err == nil && resp.GetLocation().GetId() != loc {
+			err = fmt.Errorf("GetLocation(%s) answered location %q", loc, resp.GetLocation().GetId())
+		}
+		return err
+	}},
+	{"ConversationsService.SearchConversation", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		resp, err := hlgatev1.NewConversationsServiceClient(conn).SearchConversation(ctx, &hlgatev1.SearchConversationRequest{LocationId: loc})
+		for _, c := range resp.GetConversations() {
+			if err == nil && c.GetLocationId() != loc {
+				err = fmt.Errorf("SearchConversation(%s) answered a conversation of %q", loc, c.GetLocationId())
+			}
+		}
+		return err
+	}},
+	{"InvoicesService.ListInvoices", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		_, err := hlgatev1.NewInvoicesServiceClient(conn).ListInvoices(ctx, &hlgatev1.ListInvoicesRequest{LocationId: loc, PageSize: 5})
+		return err
+	}},
+	{"LocationsService.GetCustomFields", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		_, err := hlgatev1.NewLocationsServiceClient(conn).GetCustomFields(ctx, &hlgatev1.GetCustomFieldsRequest{LocationId: loc})
+		return err
+	}},
+	{"LocationsService.GetLocationTags", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		_, err := hlgatev1.NewLocationsServiceClient(conn).GetLocationTags(ctx, &hlgatev1.GetLocationTagsRequest{LocationId: loc})
+		return err
+	}},
+	{"WorkflowsService.GetWorkflow", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		_, err := hlgatev1.NewWorkflowsServiceClient(conn).GetWorkflow(ctx, &hlgatev1.GetWorkflowRequest{LocationId: loc})
+		return err
+	}},
+	{"UsersService.GetUserByLocation", func(ctx context.Context, conn *grpc.ClientConn, loc string) error {
+		_, err := hlgatev1.NewUsersServiceClient(conn).GetUserByLocation(ctx, &hlgatev1.GetUserByLocationRequest{LocationId: loc})
+		return err
+	}},
+}
+
+// mixedRead makes GetContact or one of the mixedReads, chosen at random,
+// and counts the successes by RPC in done.
+func (s *system) mixedRead(r *replica, loc string, ids []string, done *rpcCounts) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		i := rand.IntN(len(mixedReads) + 1)
+		if i == len(mixedReads) {
+			err := s.getContact(r, loc, ids)(ctx)
+			done.add("ContactsService.GetContact", err)
+			return err
+		}
+		m := mixedReads[i]
+		err := m.call(withKey(ctx, s.writeKey), r.conn, loc)
+		done.add(m.name, err)
+		return err
+	}
+}
+
+// rpcCounts counts successful calls by RPC.
+type rpcCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *rpcCounts) add(name string, err error) {
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[name]++
+}
+
+// everyRPCServed fails the test unless each of the mixed reads succeeded
+// at least once, and logs the counts.
+func (c *rpcCounts) everyRPCServed(t *testing.T, what string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.Logf("%s: successful calls by RPC: %v", what, c.n)
+	if c.n["ContactsService.GetContact"] == 0 {
+		t.Errorf("%s: no GetContact succeeded", what)
+	}
+	for _, m := range mixedReads {
+		if c.n[m.name] == 0 {
+			t.Errorf("%s: no %s succeeded", what, m.name)
+		}
 	}
 }
 
@@ -224,14 +323,18 @@ func tokensUntouched(t *testing.T, d grantDeltas) {
 const saturationLoad = 27 * time.Second
 
 // 1. Saturation: 60 callers over three replicas for more than 25 s, real
-// window and limits.
+// window and limits, each making reads of several products (mixedRead).
 func (s *system) saturation(t *testing.T, loc string, ids []string) {
+	var served rpcCounts
 	begin := time.Now()
 	before := s.stats()
 	res := runLoad(context.Background(), loadSpec{
 		callers: 60, replicas: allReplicas, dur: saturationLoad, deadline: 20 * time.Second,
-		op: s.getLoad(loc, ids),
+		op: func(ctx context.Context, _, replica, _ int) error {
+			return s.mixedRead(s.replicas[replica], loc, ids, &served)(ctx)
+		},
 	})
+	served.everyRPCServed(t, "saturation")
 	after := s.stats()
 	t.Logf("load %v: %s", res.end.Sub(res.start).Round(time.Millisecond), res.summary())
 	ok, refused := onlyBackPressure(t, "saturation", res.attempts)
@@ -277,7 +380,7 @@ func (s *system) saturation(t *testing.T, loc string, ids []string) {
 }
 
 // 2. Refresh storm: the access token expires at the sandbox; 300
-// concurrent calls over the three replicas.
+// concurrent reads of several products (mixedRead) over the three replicas.
 func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	begin := time.Now()
 	// A slow token endpoint widens the window in which replicas could race.
@@ -290,10 +393,11 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	}
 	const calls = 300
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		all  []attempt
-		last = map[int]attempt{}
+		served rpcCounts
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		all    []attempt
+		last   = map[int]attempt{}
 	)
 	gate := make(chan struct{})
 	start := time.Now()
@@ -305,7 +409,7 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 			// (made with the expired token) one more: slots up to +31.5 s,
 			// well inside the deadline. A refusal is resent all the same, so
 			// the outcome of every call is known, and counted.
-			as := callOnce(context.Background(), c, r, 45*time.Second, 10, backPressured, s.getContact(s.replicas[r], loc, ids))
+			as := callOnce(context.Background(), c, r, 45*time.Second, 10, backPressured, s.mixedRead(s.replicas[r], loc, ids, &served))
 			mu.Lock()
 			all = append(all, as...)
 			last[c] = as[len(as)-1]
@@ -315,6 +419,7 @@ func (s *system) refreshStorm(t *testing.T, loc string, ids []string) {
 	close(gate)
 	wg.Wait()
 	took := time.Since(start)
+	served.everyRPCServed(t, "refresh storm")
 	d := deltas(before, s.stats())
 	unauthorized := s.upstreamCount("401") - unauthorizedBefore
 	var failed []attempt
