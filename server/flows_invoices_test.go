@@ -13,15 +13,20 @@ import (
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// newTestInvoice creates a draft invoice of one 250 USD item.
-func newTestInvoice(t *testing.T, h *harness, inv hlgatev1.InvoicesServiceClient, name string) *hlgatev1.CreateInvoiceResponse {
-	t.Helper()
-	r, err := inv.CreateInvoice(h.ctx(""), &hlgatev1.CreateInvoiceRequest{LocationId: sandbox.DemoLocationID, AltType: proto.String("location"), Name: proto.String(name),
+// newTestInvoiceRequest is a draft invoice of one 250 USD item.
+func newTestInvoiceRequest(location, name string) *hlgatev1.CreateInvoiceRequest {
+	return &hlgatev1.CreateInvoiceRequest{LocationId: location, AltType: proto.String("location"), Name: proto.String(name),
 		BusinessDetails: &hlgatev1.BusinessDetailsDto{Name: proto.String("Acme")}, Currency: proto.String("USD"),
 		Items:          []*hlgatev1.InvoiceItemDto{{Name: proto.String("Setup"), Currency: proto.String("USD"), Amount: proto.Float64(250), Qty: proto.Float64(1)}},
 		Discount:       &hlgatev1.DiscountDto{Type: proto.String("percentage"), Value: proto.Float64(0)},
 		ContactDetails: &hlgatev1.ContactDetailsDto{Id: proto.String("Contact0000000000001"), Name: proto.String("Alex"), PhoneNo: proto.String("+15550100"), Email: proto.String("alex@example.com")},
-		IssueDate:      proto.String("2026-12-01"), SentTo: &hlgatev1.SentToDto{Email: []string{"alex@example.com"}}, LiveMode: proto.Bool(false)})
+		IssueDate:      proto.String("2026-12-01"), SentTo: &hlgatev1.SentToDto{Email: []string{"alex@example.com"}}, LiveMode: proto.Bool(false)}
+}
+
+// newTestInvoice creates a draft invoice of one 250 USD item.
+func newTestInvoice(t *testing.T, h *harness, inv hlgatev1.InvoicesServiceClient, name string) *hlgatev1.CreateInvoiceResponse {
+	t.Helper()
+	r, err := inv.CreateInvoice(h.ctx(""), newTestInvoiceRequest(sandbox.DemoLocationID, name))
 	if err != nil || r.GetId() == "" {
 		t.Fatalf("CreateInvoice(%s) = %v, %v", name, r, err)
 	}

@@ -473,10 +473,7 @@ func TestGeneratedInvoices(t *testing.T) {
 	business := &hlgatev1.BusinessDetailsDto{Name: proto.String("Acme")}
 	create := func(name string) string {
 		t.Helper()
-		r, err := inv.CreateInvoice(ctx, &hlgatev1.CreateInvoiceRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String(name),
-			BusinessDetails: business, Currency: proto.String("USD"), Items: items, Discount: &hlgatev1.DiscountDto{Type: proto.String("percentage"), Value: proto.Float64(0)},
-			ContactDetails: &hlgatev1.ContactDetailsDto{Id: proto.String("Contact0000000000001"), Name: proto.String("Alex"), PhoneNo: proto.String("+15550100"), Email: proto.String("alex@example.com")},
-			IssueDate:      proto.String("2026-12-01"), SentTo: &hlgatev1.SentToDto{Email: []string{"alex@example.com"}}, LiveMode: proto.Bool(false)})
+		r, err := inv.CreateInvoice(ctx, newTestInvoiceRequest(loc, name))
 		if err != nil || r.GetId() == "" || r.GetAltId() != loc || r.GetLiveMode() {
 			t.Fatalf("CreateInvoice(%s) = %v, %v", name, r, err)
 		}
@@ -531,6 +528,17 @@ func TestGeneratedInvoices(t *testing.T) {
 	}
 	if h.hits.total("") != before {
 		t.Fatal("a refused CreateInvoice reached HighLevel")
+	}
+	// So are those of the messages it holds: an item without its amount
+	// is named by its place in the list.
+	noAmount := newTestInvoiceRequest(loc, "no amount")
+	noAmount.Items = append(noAmount.Items, &hlgatev1.InvoiceItemDto{Name: proto.String("Extra"), Currency: proto.String("USD"), Qty: proto.Float64(1)})
+	_, err = inv.CreateInvoice(ctx, noAmount)
+	wantFieldViolation(t, status.Convert(err), "items[1].amount")
+	restJSON(t, h, http.MethodPost, "/v1/locations/"+loc+"/invoices",
+		`{"altType":"location","name":"no qty","businessDetails":{"name":"Acme"},"currency":"USD","items":[{"name":"Setup","currency":"USD","amount":250}],"discount":{"type":"percentage","value":0},"contactDetails":{"id":"Contact0000000000001","name":"Alex"},"issueDate":"2026-12-01","sentTo":{"email":["alex@example.com"]},"liveMode":false}`, http.StatusBadRequest)
+	if h.hits.total("") != before {
+		t.Fatal("a CreateInvoice refused for an item reached HighLevel")
 	}
 
 	tmpl, err := inv.CreateInvoiceTemplate(ctx, &hlgatev1.CreateInvoiceTemplateRequest{LocationId: loc, AltType: proto.String("location"), Name: proto.String("Monthly"),

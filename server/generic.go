@@ -740,9 +740,10 @@ func (f *forward) fieldFor(prop string) string {
 func outputOnly(fd protoreflect.FieldDescriptor) bool { return ruleOf(fd).outputOnly }
 
 // requiredFields reports the request's REQUIRED fields that are unset, by
-// path, through set messages. A resource's REQUIRED fields bind a create;
-// an update (a request with an update_mask) changes only what it names, so
-// resources is false there and only the request's own fields are checked.
+// path, through set messages and lists of messages. A resource's REQUIRED
+// fields bind a create; an update (a request with an update_mask) changes
+// only what it names, so resources is false there and only the request's
+// own fields are checked.
 func requiredFields(m protoreflect.Message, prefix string, resources bool, v *violations) {
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
@@ -752,8 +753,16 @@ func requiredFields(m protoreflect.Message, prefix string, resources bool, v *vi
 			v.addOnce(name, "is required")
 			continue
 		}
-		if resources && fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && m.Has(fd) {
+		if !resources || fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
+			continue
+		}
+		if !fd.IsList() {
 			requiredFields(m.Get(fd).Message(), name+".", resources, v)
+			continue
+		}
+		l := m.Get(fd).List()
+		for j := 0; j < l.Len(); j++ {
+			requiredFields(l.Get(j).Message(), name+"["+strconv.Itoa(j)+"].", resources, v)
 		}
 	}
 }

@@ -849,7 +849,7 @@ func (g *protogen) component(k schemaKey, s *yaml.Node) (*pmsg, error) {
 
 // fill gives m a field per property of s, and unmapped.
 func (g *protogen) fill(doc string, m *pmsg, s *yaml.Node) error {
-	props, _, err := g.properties(doc, s)
+	props, required, err := g.properties(doc, s)
 	if err != nil {
 		return err
 	}
@@ -860,6 +860,11 @@ func (g *protogen) fill(doc string, m *pmsg, s *yaml.Node) error {
 			return fmt.Errorf("property %s: %w", pr.key, err)
 		}
 		f.typ, f.repeated, f.optional = typ, rep, true
+		if required[pr.key] {
+			// Checked where the message is part of a request (an invoice's
+			// items), as HighLevel checks it; an answer is read as it comes.
+			f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
+		}
 		m.add(f)
 	}
 	g.addUnmapped(m)
