@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -184,6 +185,8 @@ func (e *eventsService) AckEvents(ctx context.Context, req *hlgatev1.AckEventsRe
 func subscriptionField(v *violations, name string) {
 	if name != "" && !webhooks.ValidSubscriptionName(name) {
 		v.add("subscription", "must be 1 to 64 letters, digits, '.', '_' or '-'")
+	} else if strings.HasPrefix(name, webhooks.ReservedSubscriptionPrefix) {
+		v.add("subscription", "names starting with \""+webhooks.ReservedSubscriptionPrefix+"\" are hlgate's own")
 	}
 }
 
