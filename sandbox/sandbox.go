@@ -82,6 +82,9 @@ type Config struct {
 	// DemoContacts is how many contacts the demo location gets (default
 	// 1,200; at least 1,000 are promised to the demo).
 	DemoContacts int
+	// WebhookURL, when set, is where the sandbox posts the webhooks of its
+	// writes (webhooks.go); SetWebhookURL changes it later.
+	WebhookURL string
 	// RedirectURIs lists the redirect URIs registered for the default app.
 	// Empty means any absolute http or https URI is accepted, so the demo
 	// works whatever port hlgate listens on.
@@ -154,6 +157,8 @@ type Sandbox struct {
 	locs        map[string]*locStore
 
 	companyName string
+
+	hooks *hookSender // webhooks.go
 }
 
 // New builds a Sandbox seeded with the demo tenant. The route table is read
@@ -168,6 +173,7 @@ func New(cfg Config) *Sandbox {
 		companyName: "Sandbox Demo Agency",
 	}
 	s.faults.Store(&Faults{})
+	s.hooks = newHookSender(cfg.Seed, cfg.WebhookURL)
 	s.auth = newAuthState(cfg)
 	s.quota = newQuotaState(cfg)
 	s.seed()
