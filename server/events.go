@@ -192,7 +192,7 @@ func subscriptionField(v *violations, name string) {
 
 func (e *eventsService) events() (Events, error) {
 	if e.s.cfg.Events == nil {
-		return nil, statusError(codes.FailedPrecondition, "this server does not receive HighLevel's webhooks (HLGATE_WEBHOOKS_DISABLED, or no HLGATE_WEBHOOK_PUBLIC_KEY in sandbox mode), so it has no events", ReasonEventsDisabled)
+		return nil, statusError(codes.FailedPrecondition, "this server does not receive HighLevel's webhooks (HLGATE_WEBHOOKS_DISABLED), so it has no events", ReasonEventsDisabled)
 	}
 	return e.s.cfg.Events, nil
 }

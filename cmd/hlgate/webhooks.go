@@ -91,7 +91,7 @@ type webhookTokens interface {
 // disabled. The caller closes the delivery.
 func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhookTokens, reg prometheus.Registerer, log *slog.Logger) (http.Handler, *webhooks.Delivery, error) {
 	if w.Disabled {
-		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED, or sandbox mode without HLGATE_WEBHOOK_PUBLIC_KEY): HighLevel's events are not received, and EventsService has none")
+		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED): HighLevel's events are not received, and EventsService has none")
 		return nil, nil, nil
 	}
 	ed, err := webhooks.ParseEd25519PublicKey(w.PublicKey)
