@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -85,6 +86,8 @@ type Config struct {
 	// WebhookURL, when set, is where the sandbox posts the webhooks of its
 	// writes (webhooks.go); SetWebhookURL changes it later.
 	WebhookURL string
+	// WebhookKey signs them; nil derives one from Seed.
+	WebhookKey ed25519.PrivateKey
 	// RedirectURIs lists the redirect URIs registered for the default app.
 	// Empty means any absolute http or https URI is accepted, so the demo
 	// works whatever port hlgate listens on.
@@ -173,7 +176,7 @@ func New(cfg Config) *Sandbox {
 		companyName: "Sandbox Demo Agency",
 	}
 	s.faults.Store(&Faults{})
-	s.hooks = newHookSender(cfg.Seed, cfg.WebhookURL)
+	s.hooks = newHookSender(cfg.Seed, cfg.WebhookKey, cfg.WebhookURL)
 	s.auth = newAuthState(cfg)
 	s.quota = newQuotaState(cfg)
 	s.seed()

@@ -98,11 +98,15 @@ func webhookKey(seed uint64) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(s[:])
 }
 
-// newHookSender returns the sender; u is Config.WebhookURL, checked when a
-// post is made (a bad one drops and counts every event).
-func newHookSender(seed uint64, u string) *hookSender {
+// newHookSender returns the sender: key signs (nil: one derived from the
+// seed), u is Config.WebhookURL, checked when a post is made (a bad one
+// drops and counts every event).
+func newHookSender(seed uint64, key ed25519.PrivateKey, u string) *hookSender {
+	if len(key) != ed25519.PrivateKeySize {
+		key = webhookKey(seed)
+	}
 	h := &hookSender{
-		key:    webhookKey(seed),
+		key:    key,
 		client: &http.Client{Timeout: webhookPostTimeout},
 		queue:  make(chan *hookPost, webhookQueueSize),
 		idle:   make(chan struct{}),

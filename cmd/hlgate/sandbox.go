@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +20,8 @@ func runSandbox(ctx context.Context, args []string, env func(string) string, std
 	// Defaults are the sandbox's own: the upstream's documented values.
 	cfg := sandbox.DefaultConfig()
 	var (
-		addr, logLevel string
-		grace          time.Duration
+		addr, logLevel, hookSeed string
+		grace                    time.Duration
 	)
 	s := newSettings("hlgate sandbox", env)
 	s.fs.SetOutput(stderr)
@@ -33,8 +35,16 @@ func runSandbox(ctx context.Context, args []string, env func(string) string, std
 	s.Bool(&cfg.RevokeAccessOnRefresh, "revoke-access-on-refresh", "HLGATE_SANDBOX_REVOKE_ACCESS_ON_REFRESH", false, "a refresh also revokes earlier access tokens of the install")
 	s.Duration(&grace, "shutdown-grace", "HLGATE_SHUTDOWN_GRACE", 5*time.Second, "time in-flight requests get to finish on SIGTERM")
 	s.String(&logLevel, "log-level", "HLGATE_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.String(&hookSeed, "webhook-key-seed", "HLGATE_SANDBOX_WEBHOOK_KEY_SEED", "", "base64 of the 32-byte Ed25519 seed its webhooks are signed with; empty = one derived from its data seed")
 	if err := s.parse(args); err != nil {
 		return err
+	}
+	if hookSeed != "" {
+		b, err := base64.StdEncoding.DecodeString(hookSeed)
+		if err != nil || len(b) != ed25519.SeedSize {
+			return fmt.Errorf("HLGATE_SANDBOX_WEBHOOK_KEY_SEED: want base64 of %d bytes", ed25519.SeedSize)
+		}
+		cfg.WebhookKey = ed25519.NewKeyFromSeed(b)
 	}
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
