@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestEventsDelivery(t *testing.T) {
 	t.Run("3_sandbox_write_event", func(t *testing.T) { s.sandboxWriteEvent(t) })
 	t.Run("4_uninstall", func(t *testing.T) { s.uninstallStopsCalls(t) })
 	t.Run("5_redis_outage", func(t *testing.T) { s.webhooksDuringRedisOutage(t) })
+	t.Run("6_agency_install", func(t *testing.T) { s.agencyInstall(t) })
 }
 
 // eventsCtx is a call context with the suite's read key (every location).
@@ -352,4 +354,50 @@ func (s *system) webhooksDuringRedisOutage(t *testing.T) {
 	}
 	st := s.openStream(t, s.replicas[1], sub, true)
 	st.waitFor(t, 20*time.Second, "the resent event", func(evs []*hlgatev1.Event) bool { return countBy(evs)[wh] == 1 })
+}
+
+// agencyInstall: an agency install through the real consent page gives a
+// Company token only; the sandbox's INSTALL reaches replica 1 before the
+// code exchange has stored it (the token endpoint is slowed), is answered
+// 2xx and kept, and the install worker (on either replica) mints the
+// location tokens once the exchange has landed: replica 2 can then call a
+// location nobody installed on its own.
+func (s *system) agencyInstall(t *testing.T) {
+	r1, r2 := s.replicas[0], s.replicas[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	call := func() error {
+		_, err := r2.contacts.SearchContacts(withKey(ctx, s.readKey), &hlgatev1.SearchContactsRequest{LocationId: otherLoc, PageSize: 1})
+		return err
+	}
+	if err := call(); reason(err) != "LOCATION_NOT_INSTALLED" {
+		t.Fatalf("before the agency install: %v, want LOCATION_NOT_INSTALLED", err)
+	}
+	s.admin(http.MethodPut, "webhooks", map[string]string{"url": r1.httpURL + "/webhooks/highlevel"}, nil)
+	// A slow token endpoint makes the INSTALL arrive before the code
+	// exchange has stored the agency token, as HighLevel's can.
+	s.setTokenLatency(time.Second)
+	defer s.setTokenLatency(0)
+	before := s.stats().LocationTokens
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.Install(ctx, &http.Client{Timeout: 30 * time.Second, Jar: jar}, r1.httpURL+"/oauth/install", "company:"+sandbox.DemoCompanyID); err != nil {
+		t.Fatalf("agency install: %v", err)
+	}
+	start := time.Now()
+	// The worker retries every 15 s; allow two rounds.
+	for end := start.Add(40 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		if err = call(); err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("40s after the agency install: %v", err)
+		}
+	}
+	if n := s.stats().LocationTokens - before; n < 2 {
+		t.Errorf("%d location tokens minted, want one per location (2)", n)
+	}
+	t.Logf("agency install: location tokens minted and usable on replica2 %v after the code exchange", time.Since(start).Round(100*time.Millisecond))
 }
