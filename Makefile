@@ -3,7 +3,7 @@ GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
 PKGS    := ./...
 
-.PHONY: all generate check-generated lint build test test-e2e run bench ensure-redis clean
+.PHONY: all generate check-generated lint build test test-e2e run bench bench-webhooks ensure-redis clean
 
 all: build
 
@@ -65,6 +65,13 @@ run: build
 bench: ensure-redis
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	HLBENCH_VIA_MAKE=1 $(GO) run ./cmd/hlbench -doc docs/BENCHMARKS.md -plot docs/bench-latency.png
+
+## bench-webhooks: 1,000 signed webhooks a second for 10 s into two replicas
+## (real processes, one Redis); rewrites the "Webhook load" section of
+## docs/BENCHMARKS.md. Not part of `make bench`: it needs the machine.
+bench-webhooks: ensure-redis
+	HLGATE_WEBHOOK_LOAD=1 HLGATE_WEBHOOK_LOAD_DOC=$(CURDIR)/docs/BENCHMARKS.md \
+		$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestWebhookLoad$$' -v ./e2e/
 
 clean:
 	rm -rf bin

@@ -341,7 +341,10 @@ func startSystem(t *testing.T, n int) *system {
 
 	sbPort := freePort(t)
 	s.sandboxURL = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
-	s.sandbox = newProc(t, "sandbox", s.bin, cleanEnv("HLGATE_SANDBOX_ADDR="+fmt.Sprintf("127.0.0.1:%d", sbPort)), "sandbox")
+	// The sandbox signs its webhooks (sent once a test sets its URL) with
+	// the suite's webhook key, which the replicas trust (below).
+	s.sandbox = newProc(t, "sandbox", s.bin, cleanEnv("HLGATE_SANDBOX_ADDR="+fmt.Sprintf("127.0.0.1:%d", sbPort),
+		"HLGATE_SANDBOX_WEBHOOK_KEY_SEED="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, ed25519.SeedSize))), "sandbox")
 	s.sandbox.start()
 	waitHTTP(t, s.sandbox, s.sandboxURL+"/_sandbox/stats", 20*time.Second)
 

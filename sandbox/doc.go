@@ -23,8 +23,10 @@
 //     with the authorization_code and refresh_token grants,
 //     POST /oauth/locationToken and GET /oauth/installedLocations;
 //   - an admin API under /_sandbox/ (faults, token latency, expiry, codes,
-//     Private Integration Tokens, stats, arrivals, reset), mirrored by Go
-//     methods.
+//     Private Integration Tokens, stats, arrivals, reset, webhooks,
+//     uninstall), mirrored by Go methods;
+//   - HighLevel's webhooks for its own writes, signed with its own Ed25519
+//     key and posted to Config.WebhookURL (webhooks.go).
 //
 // # Assumptions
 //

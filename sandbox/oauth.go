@@ -239,6 +239,7 @@ func (s *Sandbox) MintCode(req CodeRequest) (string, error) {
 	} else if _, ok := a.installs[appID][req.LocationID]; !ok {
 		a.installs[appID][req.LocationID] = now
 	}
+	s.emitInstall(appID, req)
 	return code, nil
 }
 

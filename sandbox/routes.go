@@ -338,6 +338,7 @@ func (s *Sandbox) buildMux() (err error) {
 	mux.HandleFunc("GET /v2/oauth/chooselocation", s.handleConsentPage)
 	mux.HandleFunc("POST /v2/oauth/chooselocation", s.handleConsentAllow)
 	s.registerAdmin(mux)
+	s.registerWebhookAdmin(mux)
 	s.mux = mux
 	return nil
 }
@@ -401,7 +402,8 @@ func (s *Sandbox) serveResource(rt *route, w http.ResponseWriter, r *http.Reques
 		writeError(w, aerr)
 		return
 	}
-	rt.h(s, w, r, &call{tok: tok, rt: rt})
+	// The handler, and the webhooks of a successful write (webhooks.go).
+	s.serveHooked(rt, w, r, &call{tok: tok, rt: rt})
 }
 
 // authenticate finds the bearer token of a request and checks it is live.

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -82,6 +83,11 @@ type Config struct {
 	// DemoContacts is how many contacts the demo location gets (default
 	// 1,200; at least 1,000 are promised to the demo).
 	DemoContacts int
+	// WebhookURL, when set, is where the sandbox posts the webhooks of its
+	// writes (webhooks.go); SetWebhookURL changes it later.
+	WebhookURL string
+	// WebhookKey signs them; nil derives one from Seed.
+	WebhookKey ed25519.PrivateKey
 	// RedirectURIs lists the redirect URIs registered for the default app.
 	// Empty means any absolute http or https URI is accepted, so the demo
 	// works whatever port hlgate listens on.
@@ -154,6 +160,8 @@ type Sandbox struct {
 	locs        map[string]*locStore
 
 	companyName string
+
+	hooks *hookSender // webhooks.go
 }
 
 // New builds a Sandbox seeded with the demo tenant. The route table is read
@@ -168,6 +176,7 @@ func New(cfg Config) *Sandbox {
 		companyName: "Sandbox Demo Agency",
 	}
 	s.faults.Store(&Faults{})
+	s.hooks = newHookSender(cfg.Seed, cfg.WebhookKey, cfg.WebhookURL)
 	s.auth = newAuthState(cfg)
 	s.quota = newQuotaState(cfg)
 	s.seed()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -184,12 +185,14 @@ func (e *eventsService) AckEvents(ctx context.Context, req *hlgatev1.AckEventsRe
 func subscriptionField(v *violations, name string) {
 	if name != "" && !webhooks.ValidSubscriptionName(name) {
 		v.add("subscription", "must be 1 to 64 letters, digits, '.', '_' or '-'")
+	} else if strings.HasPrefix(name, webhooks.ReservedSubscriptionPrefix) {
+		v.add("subscription", "names starting with \""+webhooks.ReservedSubscriptionPrefix+"\" are hlgate's own")
 	}
 }
 
 func (e *eventsService) events() (Events, error) {
 	if e.s.cfg.Events == nil {
-		return nil, statusError(codes.FailedPrecondition, "this server does not receive HighLevel's webhooks (HLGATE_WEBHOOKS_DISABLED, or no HLGATE_WEBHOOK_PUBLIC_KEY in sandbox mode), so it has no events", ReasonEventsDisabled)
+		return nil, statusError(codes.FailedPrecondition, "this server does not receive HighLevel's webhooks (HLGATE_WEBHOOKS_DISABLED), so it has no events", ReasonEventsDisabled)
 	}
 	return e.s.cfg.Events, nil
 }

@@ -426,6 +426,7 @@ func TestEventsInvalidArguments(t *testing.T) {
 		{&hlgatev1.StreamEventsRequest{}, "subscription"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "a b"}, "subscription"},
 		{&hlgatev1.StreamEventsRequest{Subscription: strings.Repeat("s", 65)}, "subscription"},
+		{&hlgatev1.StreamEventsRequest{Subscription: webhooks.InstallSubscription}, "subscription"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", AckDeadline: durationpb.New(999 * time.Millisecond)}, "ack_deadline"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", AckDeadline: durationpb.New(2 * time.Hour)}, "ack_deadline"},
 		{&hlgatev1.StreamEventsRequest{Subscription: "s", AckDeadline: durationpb.New(time.Second + time.Microsecond)}, "ack_deadline"},
@@ -445,6 +446,7 @@ func TestEventsInvalidArguments(t *testing.T) {
 	}{
 		{&hlgatev1.AckEventsRequest{EventIds: []string{"1-0"}}, "subscription"},
 		{&hlgatev1.AckEventsRequest{Subscription: "s"}, "event_ids"},
+		{&hlgatev1.AckEventsRequest{Subscription: webhooks.InstallSubscription, EventIds: []string{"1-0"}}, "subscription"},
 		{&hlgatev1.AckEventsRequest{Subscription: "s", EventIds: []string{"1-0", "12"}}, "event_ids[1]"},
 		{&hlgatev1.AckEventsRequest{Subscription: "s", EventIds: []string{"x-1"}}, "event_ids[0]"},
 		{&hlgatev1.AckEventsRequest{Subscription: "s", EventIds: make([]string, 1001)}, "event_ids"},

@@ -31,11 +31,18 @@ type webhookServer struct {
 	*harness
 	url   string
 	store *webhooks.MemoryStore
+	now   func() time.Time
 }
 
 func newWebhookServer(t *testing.T) *webhookServer {
+	return newWebhookServerWith(t, false, false)
+}
+
+// newWebhookServerWith: noInstall leaves the demo location uninstalled;
+// installs records INSTALL events through the token manager.
+func newWebhookServerWith(t *testing.T, noInstall, installs bool) *webhookServer {
 	t.Helper()
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: testKeys()})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: testKeys(), noInstall: noInstall})
 	now := func() time.Time { return time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC) }
 	store, err := webhooks.NewMemoryStore(webhooks.DefaultStoreConfig, now)
 	if err != nil {
@@ -45,8 +52,12 @@ func newWebhookServer(t *testing.T) *webhookServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var inst webhooks.Installer
+	if installs {
+		inst = &webhooks.TokenInstaller{Tokens: h.mgr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}
 	rv, err := webhooks.NewReceiver(webhooks.Config{
-		AppID: tokenstore.AppID(sandbox.DefaultClientID), Verifier: v, Store: store, Tokens: h.mgr, Now: now,
+		AppID: tokenstore.AppID(sandbox.DefaultClientID), Verifier: v, Store: store, Tokens: h.mgr, Installs: inst, Now: now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -64,7 +75,7 @@ func newWebhookServer(t *testing.T) *webhookServer {
 	}
 	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
-	return &webhookServer{harness: h, url: hs.URL, store: store}
+	return &webhookServer{harness: h, url: hs.URL, store: store, now: now}
 }
 
 func webhookBody(typ, id string, extra string) []byte {

@@ -17,6 +17,7 @@ type Metrics struct {
 	stored         prometheus.Counter
 	storeFailures  prometheus.Counter
 	tokenDeletions *prometheus.CounterVec
+	installs       *prometheus.CounterVec
 }
 
 // NewMetrics creates the receiver's metrics and registers them on reg (nil:
@@ -47,14 +48,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hlgate_webhooks_uninstall_token_deletions_total",
 			Help: "Token deletions for UNINSTALL events, by result (ok, error; an error is answered 429 so HighLevel resends the event).",
 		}, []string{"result"}),
+		installs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hlgate_webhooks_installs_total",
+			Help: "INSTALL events recorded, by result: ok; pending (its token is not stored yet: answered 2xx, the install worker retries); error (answered 429 so HighLevel resends it); retry and gave_up (the install worker's later attempts).",
+		}, []string{"result"}),
 	}
 	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
 	m.tokenDeletions.WithLabelValues("ok")
 	m.tokenDeletions.WithLabelValues("error")
+	for _, r := range []string{installOK, installPending, installError, installRetry, installGaveUp} {
+		m.installs.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.rejected, m.duplicates, m.stored, m.storeFailures, m.tokenDeletions)
+		reg.MustRegister(m.received, m.rejected, m.duplicates, m.stored, m.storeFailures, m.tokenDeletions, m.installs)
 	}
 	return m
 }

@@ -61,6 +61,9 @@ type Config struct {
 	// Tokens deletes a location's (or company's) token on UNINSTALL;
 	// required.
 	Tokens TokenDeleter
+	// Installs records the install of an INSTALL event (install.go); nil:
+	// INSTALL events are stored and delivered, no token is minted for them.
+	Installs Installer
 	// ReplayWindow: a body timestamp older than this is refused.
 	ReplayWindow time.Duration
 	// FutureSkew: a body timestamp further ahead of the clock than this is
@@ -248,6 +251,25 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rv.m.tokenDeletions.WithLabelValues("ok").Inc()
+	}
+	if ev.Type == TypeInstall && rv.cfg.Installs != nil {
+		// For a duplicate too, as for UNINSTALL: installing is idempotent.
+		switch err := rv.cfg.Installs.Install(ctx, ev.CompanyID, ev.LocationID); {
+		case errors.Is(err, ErrInstallPending):
+			// Stored, so not lost: the install worker records it once the
+			// code exchange has stored the token it needs.
+			rv.m.installs.WithLabelValues(installPending).Inc()
+			rv.log.InfoContext(ctx, "webhooks: INSTALL stored before its token; the install worker records it later",
+				"webhook_id", ev.WebhookID, "location", ev.LocationID, "company", ev.CompanyID)
+		case err != nil:
+			rv.m.installs.WithLabelValues(installError).Inc()
+			rv.log.ErrorContext(ctx, "webhooks: INSTALL stored but its tokens were not minted; answering 429 so HighLevel resends it",
+				"webhook_id", ev.WebhookID, "location", ev.LocationID, "company", ev.CompanyID, "err", err)
+			rv.tooManyRequests(w, "event stored, install not yet recorded; retry")
+			return
+		default:
+			rv.m.installs.WithLabelValues(installOK).Inc()
+		}
 	}
 
 	rv.log.InfoContext(ctx, "webhooks: received", "webhook_id", ev.WebhookID, "type", ev.Type,

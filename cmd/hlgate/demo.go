@@ -23,8 +23,9 @@ func installDemo(ctx context.Context, hlgateURL string) error {
 	return sandbox.Install(ctx, http.DefaultClient, hlgateURL+"/oauth/install", "location:"+sandbox.DemoLocationID)
 }
 
-// printDemo prints commands that work as pasted against this process.
-func printDemo(ctx context.Context, w io.Writer, grpcAddr, httpAddr net.Addr, conn *grpc.ClientConn) {
+// printDemo prints commands that work as pasted against this process;
+// events says the sandbox's webhooks reach this process's receiver.
+func printDemo(ctx context.Context, w io.Writer, grpcAddr, httpAddr net.Addr, conn *grpc.ClientConn, events bool) {
 	contactID := "<contact id>"
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -51,6 +52,15 @@ Or REST:
   curl -s %[2]s/v1/locations/%[3]s/calendars
 
 Also: %[2]s/openapi.json  %[2]s/metrics  %[2]s/readyz
-Stop with Ctrl-C.
 `, g, h, loc, contactID)
+	if events {
+		fmt.Fprintf(w, `
+Webhooks: the sandbox posts its writes' events to %[2]s/webhooks/highlevel.
+Watch them (leave it running; the subscription starts when first opened):
+  curl -s -N %[2]s/v1/subscriptions/demo/events:stream
+Then, in another terminal, create a contact and see its ContactCreate arrive:
+  curl -s -X POST %[2]s/v1/locations/%[3]s/contacts -d '{"firstName":"Ada","email":"ada@example.com"}'
+`, g, h, loc)
+	}
+	fmt.Fprint(w, "Stop with Ctrl-C.\n")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -255,5 +256,79 @@ func TestReadyzRefusesAnEvictingRedis(t *testing.T) {
 				t.Fatalf("shutdown: %v", err)
 			}
 		})
+	}
+}
+
+// The demo's webhook commands work as printed: the stream it prints gets
+// the ContactCreate of the contact its create command makes, posted by the
+// in-process sandbox, signed with its key, to this process's receiver.
+func TestServeSandboxDemoEvents(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, logs, done := startDemo(ctx, t, envOf(nil))
+	var watch, create, body string
+	for _, line := range strings.Split(out.String(), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "curl -s -N "):
+			watch = strings.TrimPrefix(line, "curl -s -N ")
+		case strings.HasPrefix(line, "curl -s -X POST ") && strings.Contains(line, "/contacts -d "):
+			rest := strings.TrimPrefix(line, "curl -s -X POST ")
+			create, body, _ = strings.Cut(rest, " -d ")
+			body = strings.Trim(body, "'")
+		}
+	}
+	if watch == "" || create == "" {
+		t.Fatalf("no watch and create commands in:\n%s", out.String())
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, watch, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("watch: %d %s", resp.StatusCode, b)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	cresp, err := http.Post(create, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := io.ReadAll(cresp.Body)
+	cresp.Body.Close()
+	if cresp.StatusCode != http.StatusOK {
+		t.Fatalf("create contact: %d %s", cresp.StatusCode, cb)
+	}
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the stream ended\n%s", logs.String())
+			}
+			if strings.Contains(l, `"type":"ContactCreate"`) && strings.Contains(l, "ada@example.com") {
+				stop()
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatalf("shutdown: %v", err)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no ContactCreate on the stream after 20s\n%s", logs.String())
+		}
 	}
 }

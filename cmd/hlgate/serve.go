@@ -50,6 +50,10 @@ func tableScopes() []string {
 // serveConfig is every setting of `hlgate serve`; each component's part is
 // handed to it as that component's Config.
 type serveConfig struct {
+	// sandboxWebhooks: the in-process sandbox posts its webhooks here
+	// (startSandbox).
+	sandboxWebhooks bool
+
 	GRPCAddr, HTTPAddr     string
 	UpstreamURL            string
 	AuthorizeURL           string
@@ -136,9 +140,12 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	// go-redis logs dial failures on its own; they join the JSON stream.
 	redislog.Use(log)
 
-	var sbServer *http.Server
+	var (
+		sbServer *http.Server
+		sb       *sandbox.Sandbox
+	)
 	if c.Sandbox {
-		sbServer, err = startSandbox(c, log)
+		sbServer, sb, err = startSandbox(c, log)
 		if err != nil {
 			return err
 		}
@@ -191,11 +198,17 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	log.Info("hlgate serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"redis", c.RedisURL != "", "auth", !c.InsecureNoAuth)
 
+	if sb != nil && c.sandboxWebhooks {
+		// The sandbox's writes post their webhooks to this process.
+		if err := sb.SetWebhookURL("http://" + loopbackAddr(httpLis.Addr()) + "/webhooks/highlevel"); err != nil {
+			return err
+		}
+	}
 	if c.Sandbox {
 		if err := installDemo(ctx, "http://"+loopbackAddr(httpLis.Addr())); err != nil {
 			return fmt.Errorf("install the demo location: %w", err)
 		}
-		printDemo(ctx, stdout, grpcLis.Addr(), httpLis.Addr(), loop)
+		printDemo(ctx, stdout, grpcLis.Addr(), httpLis.Addr(), loop, c.sandboxWebhooks)
 	}
 
 	select {
@@ -448,12 +461,14 @@ func redisClient(raw string) (redis.UniversalClient, error) {
 }
 
 // startSandbox runs the sandbox in-process on a free loopback port and
-// points the settings at it.
-func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, error) {
+// points the settings at it. Without a webhook key given, the receiver
+// trusts the sandbox's own key (sandbox mode only) and the caller points
+// the sandbox's webhooks at this process.
+func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, *sandbox.Sandbox, error) {
 	sb := sandbox.New(sandbox.Config{AccessTokenTTL: c.SandboxTokenTTL, QuotaOff: c.SandboxQuotaOff})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("sandbox listener: %w", err)
+		return nil, nil, fmt.Errorf("sandbox listener: %w", err)
 	}
 	hs := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(lis) }()
@@ -464,13 +479,18 @@ func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, error) {
 	if c.APIKeysFile == "" {
 		c.InsecureNoAuth = true
 	}
-	if c.Webhooks.PublicKey == "" {
-		// The sandbox sends no webhooks yet, and hlgate has no default
-		// key: without one given, the receiver is off.
-		c.Webhooks.Disabled = true
+	switch {
+	case c.Webhooks.Disabled:
+	case c.Webhooks.PublicKey == "":
+		// The sandbox signs its webhooks with its own key: trusting it here
+		// is right only because upstream is the sandbox.
+		c.Webhooks.PublicKey = sb.WebhookPublicKeyPEM()
+		c.sandboxWebhooks = true
+	default:
+		log.Warn("HLGATE_WEBHOOK_PUBLIC_KEY is set: the sandbox's own webhooks (signed with its key) are not sent to this process")
 	}
 	log.Warn("SANDBOX MODE: upstream is an in-process fake of HighLevel, not the real API", "sandbox", base)
-	return hs, nil
+	return hs, sb, nil
 }
 
 func loopbackAddr(a net.Addr) string {

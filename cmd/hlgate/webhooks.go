@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rsa"
 	"fmt"
 	"log/slog"
@@ -76,13 +77,21 @@ func (w webhookSettings) dedupeTTL() time.Duration {
 	return max(time.Hour, 2*(w.ReplayWindow+w.FutureSkew))
 }
 
+// webhookTokens is what the receiver needs of the token manager: deleting
+// a location's token on UNINSTALL and recording an INSTALL.
+type webhookTokens interface {
+	webhooks.TokenDeleter
+	webhooks.InstallTokens
+}
+
 // webhookReceiver builds the receiver and the delivery of what it stores
 // (EventsService), over one store: on Redis when rdb is set and in memory
-// otherwise. Both are nil when the receiver is disabled. tokens deletes a
-// location's token on UNINSTALL. The caller closes the delivery.
-func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhooks.TokenDeleter, reg prometheus.Registerer, log *slog.Logger) (http.Handler, *webhooks.Delivery, error) {
+// otherwise, and starts the install worker (webhooks.RunInstalls), which
+// stops when the delivery closes. Both are nil when the receiver is
+// disabled. The caller closes the delivery.
+func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient, tokens webhookTokens, reg prometheus.Registerer, log *slog.Logger) (http.Handler, *webhooks.Delivery, error) {
 	if w.Disabled {
-		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED, or sandbox mode without HLGATE_WEBHOOK_PUBLIC_KEY): HighLevel's events are not received, and EventsService has none")
+		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED): HighLevel's events are not received, and EventsService has none")
 		return nil, nil, nil
 	}
 	ed, err := webhooks.ParseEd25519PublicKey(w.PublicKey)
@@ -129,15 +138,25 @@ func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient,
 		}
 		store = ms
 	}
+	installer := &webhooks.TokenInstaller{Tokens: tokens, Logger: log}
+	metrics := webhooks.NewMetrics(reg)
 	rv, err := webhooks.NewReceiver(webhooks.Config{
-		AppID: appID, Verifier: v, Store: store, Tokens: tokens,
+		AppID: appID, Verifier: v, Store: store, Tokens: tokens, Installs: installer,
 		ReplayWindow: w.ReplayWindow, FutureSkew: w.FutureSkew, StoreTimeout: w.StoreTimeout,
-		Logger: log, Metrics: webhooks.NewMetrics(reg),
+		Logger: log, Metrics: metrics,
 	})
 	if err != nil {
 		delivery.Close()
 		return nil, nil, err
 	}
+	go func() {
+		// Ends with ErrClosed when the delivery closes; the context only
+		// carries no deadline into the installs it records.
+		err := webhooks.RunInstalls(context.Background(), delivery, installer, webhooks.InstallWorkerConfig{Logger: log, Metrics: metrics})
+		if err != nil {
+			log.Error("the install worker stopped: INSTALL events that raced their code exchange are not retried", "err", err)
+		}
+	}()
 	log.Info("webhook receiver and EventsService on", "path", "/webhooks/highlevel", "store", map[bool]string{true: "redis", false: "memory"}[rdb != nil], "legacy_rsa", legacy != nil)
 	return rv, delivery, nil
 }

@@ -99,7 +99,8 @@ const rsaPublicKeyForTest = `MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAokvo/r9
 // a body signed with it passes the signature and meets the replay rule (it
 // is dated 2001, so it is refused as stale without reading the clock), one
 // signed with another key or unsigned is refused as unsigned, and the
-// reasons are on /metrics. Without a key, sandbox mode has no receiver.
+// reasons are on /metrics. Without a key, sandbox mode trusts only the
+// sandbox's key.
 func TestServeWiresTheWebhookReceiver(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t, redistest.Options{})
@@ -153,21 +154,28 @@ func TestServeWiresTheWebhookReceiver(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 
-	// Sandbox mode without a key: no receiver.
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	_, logs2, done2 := startDemo(ctx2, t, envOf(nil))
-	resp, err := http.Post(httpBase(t, logs2.String())+"/webhooks/highlevel", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("sandbox without a key: POST /webhooks/highlevel = %d, want 404", resp.StatusCode)
-	}
-	cancel2()
-	if err := <-done2; err != nil {
-		t.Fatalf("shutdown: %v", err)
+	// Sandbox mode without a key trusts only the sandbox's own key: the
+	// test's key is refused. Disabled, there is no receiver.
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+	}{{nil, http.StatusUnauthorized}, {map[string]string{"HLGATE_WEBHOOKS_DISABLED": "true"}, http.StatusNotFound}} {
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		_, logs2, done2 := startDemo(ctx2, t, envOf(tc.env))
+		req, _ := http.NewRequest(http.MethodPost, httpBase(t, logs2.String())+"/webhooks/highlevel", bytes.NewReader(body))
+		req.Header.Set(webhooks.SignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(hookKey, body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("sandbox mode, %v: POST /webhooks/highlevel signed with the test's key = %d, want %d", tc.env, resp.StatusCode, tc.want)
+		}
+		cancel2()
+		if err := <-done2; err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
 	}
 }
 
