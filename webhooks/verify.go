@@ -14,6 +14,13 @@ import (
 	"strings"
 )
 
+// HighLevelPublicKey is the Ed25519 key HighLevel signs X-GHL-Signature
+// with, as its Webhook Integration Guide publishes it (base64 of the SPKI
+// DER; reference facts §9, the key integrators quote from that guide). It
+// is the receiver's default; HLGATE_WEBHOOK_PUBLIC_KEY replaces it, which is
+// how a changed key is taken without a release.
+const HighLevelPublicKey = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
+
 // The signature headers HighLevel sends (reference facts §9). Ed25519 is the
 // current scheme; the RSA header was deprecated on 2026-07-01.
 const (

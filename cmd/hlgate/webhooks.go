@@ -29,8 +29,8 @@ type webhookSettings struct {
 }
 
 func webhookFlags(s *settings, w *webhookSettings) {
-	s.Bool(&w.Disabled, "webhooks-disabled", "HLGATE_WEBHOOKS_DISABLED", false, "true = no webhook receiver (POST /webhooks/highlevel is not served); otherwise HLGATE_WEBHOOK_PUBLIC_KEY is required")
-	s.String(&w.PublicKey, "webhook-public-key", "HLGATE_WEBHOOK_PUBLIC_KEY", "", "HighLevel's Ed25519 webhook public key (X-GHL-Signature), PEM or base64 of the SPKI DER; there is no built-in default, copy it from HighLevel's Webhook Integration Guide")
+	s.Bool(&w.Disabled, "webhooks-disabled", "HLGATE_WEBHOOKS_DISABLED", false, "true = no webhook receiver (POST /webhooks/highlevel is not served)")
+	s.String(&w.PublicKey, "webhook-public-key", "HLGATE_WEBHOOK_PUBLIC_KEY", "", "HighLevel's Ed25519 webhook public key (X-GHL-Signature), PEM or base64 of the SPKI DER; empty = the key HighLevel's Webhook Integration Guide publishes (webhooks.HighLevelPublicKey)")
 	s.String(&w.LegacyRSA, "webhook-legacy-rsa-key", "HLGATE_WEBHOOK_LEGACY_RSA_KEY", "", "HighLevel's legacy RSA webhook public key (X-WH-Signature), PEM or base64 DER; empty = the legacy header is not accepted")
 	s.Duration(&w.ReplayWindow, "webhook-replay-window", "HLGATE_WEBHOOK_REPLAY_WINDOW", webhooks.DefaultReplayWindow, "webhooks whose body timestamp is older than this are refused (400, not resent by HighLevel)")
 	s.Duration(&w.FutureSkew, "webhook-future-skew", "HLGATE_WEBHOOK_FUTURE_SKEW", webhooks.DefaultFutureSkew, "webhooks whose body timestamp is further ahead of this clock than this are refused")
@@ -48,9 +48,7 @@ func (w webhookSettings) check() []string {
 		return nil
 	}
 	var problems []string
-	if w.PublicKey == "" {
-		problems = append(problems, "HLGATE_WEBHOOK_PUBLIC_KEY is required: HighLevel's Ed25519 webhook key (PEM or base64 SPKI DER, from its Webhook Integration Guide; hlgate ships no default), or set HLGATE_WEBHOOKS_DISABLED=true to run without the webhook receiver")
-	} else if _, err := webhooks.ParseEd25519PublicKey(w.PublicKey); err != nil {
+	if _, err := webhooks.ParseEd25519PublicKey(w.publicKey()); err != nil {
 		problems = append(problems, fmt.Sprintf("HLGATE_WEBHOOK_PUBLIC_KEY: %v", err))
 	}
 	if w.LegacyRSA != "" {
@@ -84,6 +82,15 @@ type webhookTokens interface {
 	webhooks.InstallTokens
 }
 
+// publicKey is the Ed25519 key webhooks are checked with: the one set, or
+// HighLevel's published key.
+func (w webhookSettings) publicKey() string {
+	if w.PublicKey == "" {
+		return webhooks.HighLevelPublicKey
+	}
+	return w.PublicKey
+}
+
 // webhookReceiver builds the receiver and the delivery of what it stores
 // (EventsService), over one store: on Redis when rdb is set and in memory
 // otherwise, and starts the install worker (webhooks.RunInstalls), which
@@ -94,7 +101,10 @@ func webhookReceiver(w webhookSettings, appID string, rdb redis.UniversalClient,
 		log.Warn("the webhook receiver is off (HLGATE_WEBHOOKS_DISABLED): HighLevel's events are not received, and EventsService has none")
 		return nil, nil, nil
 	}
-	ed, err := webhooks.ParseEd25519PublicKey(w.PublicKey)
+	if w.PublicKey == "" {
+		log.Info("webhooks are checked with HighLevel's published Ed25519 key; set HLGATE_WEBHOOK_PUBLIC_KEY to use another", "key", webhooks.HighLevelPublicKey)
+	}
+	ed, err := webhooks.ParseEd25519PublicKey(w.publicKey())
 	if err != nil {
 		return nil, nil, fmt.Errorf("HLGATE_WEBHOOK_PUBLIC_KEY: %w", err)
 	}

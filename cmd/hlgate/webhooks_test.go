@@ -75,7 +75,6 @@ func TestServeRefusesWebhooksWithoutAKey(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"no key", with(), "HLGATE_WEBHOOK_PUBLIC_KEY is required"},
 		{"not a key", with("HLGATE_WEBHOOK_PUBLIC_KEY", "hello"), "HLGATE_WEBHOOK_PUBLIC_KEY:"},
 		{"an RSA key as the Ed25519 key", with("HLGATE_WEBHOOK_PUBLIC_KEY", rsaPublicKeyForTest), "HLGATE_WEBHOOK_PUBLIC_KEY:"},
 		{"bad legacy key", with("HLGATE_WEBHOOK_PUBLIC_KEY", hookPublicKey(t, hookKey), "HLGATE_WEBHOOK_LEGACY_RSA_KEY", "nope"), "HLGATE_WEBHOOK_LEGACY_RSA_KEY"},
@@ -88,6 +87,28 @@ func TestServeRefusesWebhooksWithoutAKey(t *testing.T) {
 				t.Fatalf("err = %v, want a message containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Without HLGATE_WEBHOOK_PUBLIC_KEY, webhooks are checked with HighLevel's
+// published key, and a key that is set replaces it.
+func TestWebhookKeyDefaultsToHighLevels(t *testing.T) {
+	t.Parallel()
+	w := webhookSettings{ReplayWindow: time.Minute, FutureSkew: time.Minute, StoreTimeout: time.Second, StreamMaxLen: 10,
+		StreamMaxAge: time.Hour, MaxSubscriptions: 1, EventsPollInterval: time.Second}
+	if p := w.check(); len(p) != 0 {
+		t.Fatalf("no key set: %v, want no problem", p)
+	}
+	want, err := webhooks.ParseEd25519PublicKey(webhooks.HighLevelPublicKey)
+	if err != nil {
+		t.Fatalf("HighLevel's published key does not parse: %v", err)
+	}
+	if got, _ := webhooks.ParseEd25519PublicKey(w.publicKey()); !got.Equal(want) {
+		t.Fatalf("no key set: checked with %x, want HighLevel's %x", got, want)
+	}
+	w.PublicKey = hookPublicKey(t, hookKey)
+	if got, _ := webhooks.ParseEd25519PublicKey(w.publicKey()); got.Equal(want) || !got.Equal(hookKey.Public()) {
+		t.Fatal("a key that is set does not replace HighLevel's")
 	}
 }
 
