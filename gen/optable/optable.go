@@ -45,6 +45,7 @@ type Op struct {
 	Paging   Paging
 	Pager    *Pager  // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool    // the answer is the resource itself, not an envelope that holds it
+	MaxBytes int64   // the most bytes of files a request carries (multipart) or an answer of bytes holds; 0 when it moves none
 	Confirm  string  // the answer's boolean that confirms the change ("succeded"); "" when it declares none
 	Exposed  bool    // a typed RPC serves it
 	Declared bool    // the overlay declares how to call it (x-hlgate): typed (Exposed) or through the passthrough
