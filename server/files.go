@@ -41,8 +41,9 @@ import (
 //     is sent as the response header "content-disposition", which the
 //     gateway writes as that HTTP header.
 //
-// gRPC's message bounds and the REST body bound are raised to let the
-// largest of these through (fileBodyBytes, maxFileBytes).
+// gRPC's message bounds, and the REST body bound of the uploads' routes
+// only, are raised to let the largest of these through (fileBodyBytes,
+// maxFileBytes, boundUploads).
 
 // formMediaType is the media type of a body of form fields and files.
 const formMediaType = "multipart/form-data"
@@ -88,11 +89,58 @@ func (s *Server) messageBytes() int {
 	return max(s.cfg.MaxMessageBytes, int(m))
 }
 
-// restBodyBytes is the REST body bound: the configured one, raised for the
-// uploads.
-func (s *Server) restBodyBytes() int64 {
+// restUploadBytes is the REST body bound of the uploads' routes: the
+// configured one, raised to the largest upload as base64.
+func (s *Server) restUploadBytes() int64 {
 	_, b := maxFileBytes()
 	return max(s.cfg.HTTP.MaxBodyBytes, b)
+}
+
+// boundUploads sends the requests of the uploads' REST routes to uploads
+// (the raised bound) and every other one to rest (the configured bound).
+func boundUploads(rest, uploads http.Handler) http.Handler {
+	type route struct {
+		method string
+		segs   []string
+	}
+	var routes []route
+	for _, f := range forwards {
+		if !f.form || f.restRoute == nil {
+			continue
+		}
+		method, pattern := "POST", f.restRoute.GetPost()
+		if pattern == "" {
+			method, pattern = "PUT", f.restRoute.GetPut()
+		}
+		if pattern != "" {
+			routes = append(routes, route{method, strings.Split(strings.Trim(pattern, "/"), "/")})
+		}
+	}
+	matches := func(rt route, r *http.Request) bool {
+		segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		if r.Method != rt.method || len(segs) != len(rt.segs) {
+			return false
+		}
+		for i, p := range rt.segs {
+			if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+				if segs[i] == "" {
+					return false
+				}
+			} else if p != segs[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, rt := range routes {
+			if matches(rt, r) {
+				uploads.ServeHTTP(w, r)
+				return
+			}
+		}
+		rest.ServeHTTP(w, r)
+	})
 }
 
 // LoopbackDialOption lets the REST gateway's connection to the gRPC server

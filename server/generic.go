@@ -100,6 +100,9 @@ type forward struct {
 	// bytes: the answer is bytes, not JSON; the response is a
 	// google.api.HttpBody (files.go).
 	bytes bool
+	// restRoute is the RPC's google.api.http rule (for the REST bound of a
+	// form, files.go).
+	restRoute *annotations.HttpRule
 }
 
 // boundParam is a path or query parameter and the request field that fills it.
@@ -232,6 +235,7 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	}
 	if row.Body != nil && row.Body.ContentType == formMediaType {
 		f.form = true
+		f.restRoute, _ = proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
 		if f.body != nil {
 			return fail("a multipart/form-data body is the request's own fields, not the field %s", f.body.Name())
 		}

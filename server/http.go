@@ -66,7 +66,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 	}
 
 	mux := http.NewServeMux()
-	rest := s.boundRequests(s.restBodyBytes(), gw)
+	rest := boundUploads(s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw), s.boundRequests(s.restUploadBytes(), gw))
 	mux.Handle("/v1/", rest)
 	for _, route := range streamRoutes {
 		mux.Handle(route, s.longLived(rest))

@@ -364,6 +364,13 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 			comment = fmt.Sprintf("%s calls %s %s (%s). %s", name, o.Method, o.Path, o.ID, comment)
 		}
 		writeComment(&rpcs, "  ", comment)
+		if resp.name == httpBody {
+			// Bytes are answered as google.api.HttpBody itself, which the
+			// gateway writes as the body with its Content-Type (AIP-127); a
+			// message of the RPC's own name around it would be answered as
+			// JSON.
+			rpcs.WriteString("  // buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE\n  // buf:lint:ignore RPC_RESPONSE_STANDARD_NAME\n")
+		}
 		fmt.Fprintf(&rpcs, "  rpc %s(%s) returns (%s) {\n", name, req.name, resp.name)
 		upstreamBody := ""
 		if o.RPC != nil {
