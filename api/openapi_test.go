@@ -216,6 +216,9 @@ func TestBodiesAreTyped(t *testing.T) {
 					t.Errorf("%s: response %s has no content", name, code)
 				}
 				for ct, mt := range r.Content {
+					if ct != "application/json" && mt.Schema != nil && mt.Schema.Value != nil && mt.Schema.Value.Type.Is(openapi3.TypeString) && mt.Schema.Value.Format == "binary" {
+						continue // an answer of bytes (a recording): typed by its media type
+					}
 					checkTypedBody(t, name+" response "+code+" "+ct, mt.Schema)
 				}
 			}

@@ -112,6 +112,14 @@ var handlers = map[string]handlerFunc{
 	"add-an-outbound-message":        processMessage(false),
 	"update-message-status":          (*Sandbox).opUpdateMessageStatus,
 	"cancel-scheduled-message":       (*Sandbox).opCancelScheduledMessage,
+	// files.go
+	"upload-file-attachments":        (*Sandbox).opUploadAttachments,
+	"initiate-file-upload":           (*Sandbox).opInitiateUpload,
+	"complete-file-upload":           (*Sandbox).opCompleteUpload,
+	"get-message-recording":          (*Sandbox).opGetRecording,
+	"get-message-transcription":      (*Sandbox).opGetTranscription,
+	"download-message-transcription": (*Sandbox).opDownloadTranscription,
+	"upload-file-customFields":       (*Sandbox).opUploadCustomFieldFiles,
 	// invoices.go
 	"send-invoice":                                    (*Sandbox).opSendInvoice,
 	"void-invoice":                                    (*Sandbox).opVoidInvoice,
@@ -339,6 +347,7 @@ func (s *Sandbox) buildMux() (err error) {
 	mux.HandleFunc("POST /v2/oauth/chooselocation", s.handleConsentAllow)
 	s.registerAdmin(mux)
 	s.registerWebhookAdmin(mux)
+	s.registerStorage(mux)
 	s.mux = mux
 	return nil
 }

@@ -26,6 +26,10 @@ type validator struct {
 	// satisfies. Such requests skip the filter, which keeps the simple GETs
 	// fast.
 	skip bool
+	// form is true for a multipart/form-data body: the filter checks the
+	// parameters only, and the handler reads the form with its bounds and
+	// checks it against the schema (files.go), so no body is read unbounded.
+	form bool
 }
 
 var validateOptions = &openapi3filter.Options{
@@ -36,6 +40,13 @@ var validateOptions = &openapi3filter.Options{
 	SkipSettingDefaults: true,
 }
 
+// formValidateOptions are validateOptions without the body, for a form.
+var formValidateOptions = func() *openapi3filter.Options {
+	o := *validateOptions
+	o.ExcludeRequestBody = true
+	return &o
+}()
+
 var pathParamRE = regexp.MustCompile(`\{([^}]+)\}`)
 
 func newValidator(doc *openapi3.T, method, path string, item *openapi3.PathItem, op *openapi3.Operation) *validator {
@@ -44,6 +55,7 @@ func newValidator(doc *openapi3.T, method, path string, item *openapi3.PathItem,
 		v.pathParams = append(v.pathParams, m[1])
 	}
 	v.skip = op.RequestBody == nil
+	v.form = op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Content.Get("multipart/form-data") != nil
 	params := append(openapi3.Parameters{}, item.Parameters...)
 	params = append(params, op.Parameters...)
 	for _, p := range params {
@@ -77,7 +89,11 @@ func (v *validator) check(r *http.Request) *apiError {
 	for _, n := range v.pathParams {
 		pp[n] = r.PathValue(n)
 	}
-	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: pp, Route: v.route, Options: validateOptions}
+	opts := validateOptions
+	if v.form {
+		opts = formValidateOptions
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: pp, Route: v.route, Options: opts}
 	err := openapi3filter.ValidateRequest(context.Background(), in)
 	if err == nil {
 		return nil

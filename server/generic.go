@@ -94,6 +94,15 @@ type forward struct {
 	// bareList is the response's list that a bare array answer fills (a
 	// calendar's notifications); nil otherwise.
 	bareList protoreflect.FieldDescriptor
+	// form: the body is multipart/form-data, the request's fields encoded
+	// as a form (files.go).
+	form bool
+	// bytes: the answer is bytes, not JSON; the response is a
+	// google.api.HttpBody (files.go).
+	bytes bool
+	// restRoute is the RPC's google.api.http rule (for the REST bound of a
+	// form, files.go).
+	restRoute *annotations.HttpRule
 }
 
 // boundParam is a path or query parameter and the request field that fills it.
@@ -224,6 +233,23 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	if (f.body != nil || len(f.bodyTop) > 0) && row.Body == nil {
 		return fail("the operation takes no body")
 	}
+	if row.Body != nil && row.Body.ContentType == formMediaType {
+		f.form = true
+		f.restRoute, _ = proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+		if f.body != nil {
+			return fail("a multipart/form-data body is the request's own fields, not the field %s", f.body.Name())
+		}
+		if err := checkFormFields(f.bodyTop); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if answersBytes(m.Output()) {
+		if row.MaxBytes == 0 || f.paging != nil {
+			return fail("an answer of bytes needs the row's MaxBytes (x-hlgate.maxBytes) and does not page")
+		}
+		f.bytes = true
+		return f, nil
+	}
 	var msgs, lists []protoreflect.FieldDescriptor
 	flat := false // a member beside the message fields and flags
 	res := m.Output()
@@ -322,6 +348,9 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	}
 	subject := in.ProtoReflect().Get(f.subject).String()
 	resp, err := s.send(upstreamCtx(ctx, subject), req)
+	if f.bytes {
+		return f.answerBytes(ctx, resp, err)
+	}
 	b, err := readUpstream(resp, err)
 	if err != nil {
 		return nil, err
@@ -511,6 +540,9 @@ func (f *forward) request(in proto.Message, paging []pagerValue) (*upstreamReque
 		}
 		r.contentType = f.row.Body.ContentType
 		return r, nil
+	}
+	if f.form {
+		r.body, r.contentType = f.encodeForm(m, &v)
 	}
 	if f.row.Body != nil && f.row.Body.ContentType == "application/json" {
 		body, err := f.encodeBody(m, paths, pageBody, &v)

@@ -46,10 +46,13 @@ var streamRoutes = []string{
 func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(gatewayErrorHandler),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		// An answer of bytes (google.api.HttpBody) is written as itself,
+		// with its Content-Type; everything else as JSON.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
 	)
 	registrations := slices.Clone(gatewayRegistrations)
@@ -63,7 +66,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 	}
 
 	mux := http.NewServeMux()
-	rest := s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw)
+	rest := boundUploads(s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw), s.boundRequests(s.restUploadBytes(), gw))
 	mux.Handle("/v1/", rest)
 	for _, route := range streamRoutes {
 		mux.Handle(route, s.longLived(rest))

@@ -158,7 +158,7 @@ func forwardingRules(rules map[string]*rule, files ...protoreflect.FileDescripto
 			}
 			rules[full] = r
 		}
-		r.op = &upstream.Operation{ID: row.ID, Version: row.Version, Safe: row.Safe}
+		r.op = &upstream.Operation{ID: row.ID, Version: row.Version, Safe: row.Safe, MaxBodyBytes: fileBodyBytes(row)}
 		return nil
 	})
 }

@@ -154,6 +154,10 @@ type Operation struct {
 	// Safe: the call may be resent after a 5xx or a broken connection
 	// (reads, and searches that are POSTs but change nothing).
 	Safe bool
+	// MaxBodyBytes, when above the chain's MaxRequestBytes or
+	// MaxResponseBytes, bounds this operation's request and answer bodies
+	// instead: an operation that moves files (an upload, a recording).
+	MaxBodyBytes int64
 }
 
 // OperationOf returns the operation WithOperation named, or nil.
@@ -214,11 +218,13 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	}
 	product := ProductOf(req.URL.Path)
 	version, idempotent := VersionOf(product), isIdempotent(req.Method)
+	maxReq, maxResp := c.cfg.MaxRequestBytes, c.cfg.MaxResponseBytes
 	if op := OperationOf(ctx); op != nil {
 		version, idempotent = op.Version, op.Safe
+		maxReq, maxResp = max(maxReq, op.MaxBodyBytes), max(maxResp, op.MaxBodyBytes)
 	}
 
-	body, err := c.readBody(req)
+	body, err := c.readBody(req, maxReq)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +315,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 
 		switch {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			resp.Body = &boundedBody{rc: resp.Body, left: c.cfg.MaxResponseBytes}
+			resp.Body = &boundedBody{rc: resp.Body, left: maxResp}
 			return resp, nil
 
 		case resp.StatusCode == http.StatusUnauthorized && !forced:
@@ -366,17 +372,17 @@ func (c *Client) report(p Product, status int, d time.Duration) {
 
 // readBody buffers the request body once so that retries resend the same
 // bytes.
-func (c *Client) readBody(req *http.Request) ([]byte, error) {
+func (c *Client) readBody(req *http.Request, limit int64) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
 	}
 	defer req.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(req.Body, c.cfg.MaxRequestBytes+1))
+	b, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("upstream: read request body: %w", err)
 	}
-	if int64(len(b)) > c.cfg.MaxRequestBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrRequestTooLarge, c.cfg.MaxRequestBytes)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrRequestTooLarge, limit)
 	}
 	return b, nil
 }

@@ -495,3 +495,33 @@ func TestErrorKeepsTheAnswersBodyAndHeaders(t *testing.T) {
 		t.Fatalf("Body %q, header %q, message %q", ue.Body, ue.Header.Get("X-RateLimit-Remaining"), ue.Message)
 	}
 }
+
+// An operation that moves files raises the chain's bounds for its own
+// request and answer, and only up to its own bound.
+func TestOperationBodyBoundRaisesTheChains(t *testing.T) {
+	t.Parallel()
+	var got int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = len(b)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	c := New(srv.Client(), &fakeTokens{}, &fakeQuota{}, Config{MaxRequestBytes: 64, MaxResponseBytes: 64})
+	upload := WithOperation(context.Background(), &Operation{ID: "upload", MaxBodyBytes: 100})
+	resp, err := do(t, c, http.MethodPost, srv.URL+"/conversations/messages/upload", strings.Repeat("x", 100), upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || len(b) != 100 || got != 100 {
+		t.Fatalf("a 100-byte upload bounded at 100: sent %d, read back %d (%v)", got, len(b), err)
+	}
+	if _, err := do(t, c, http.MethodPost, srv.URL+"/conversations/messages/upload", strings.Repeat("x", 101), upload); !errors.Is(err, ErrRequestTooLarge) {
+		t.Fatalf("a 101-byte upload bounded at 100: err = %v, want ErrRequestTooLarge", err)
+	}
+	if _, err := do(t, c, http.MethodPost, srv.URL+"/contacts/", strings.Repeat("x", 65), context.Background()); !errors.Is(err, ErrRequestTooLarge) {
+		t.Fatalf("another operation keeps the chain's bound: err = %v, want ErrRequestTooLarge", err)
+	}
+}

@@ -178,7 +178,7 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.grpcAddr = grpcLis.Addr().String()
 
 	// As in serve: the gateway calls the gRPC server over loopback.
-	loop, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	loop, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), srv.LoopbackDialOption())
 	if err != nil {
 		return st, fmt.Errorf("loopback gRPC connection: %w", err)
 	}

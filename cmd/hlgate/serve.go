@@ -184,7 +184,7 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 
 	// The gateway calls the gRPC server over loopback, so every REST call
 	// passes the same interceptors as a gRPC call.
-	loop, err := grpc.NewClient(loopbackAddr(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	loop, err := grpc.NewClient(loopbackAddr(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()), app.srv.LoopbackDialOption())
 	if err != nil {
 		return fmt.Errorf("loopback gRPC connection: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for AddressCountryCode.
@@ -9992,6 +9993,27 @@ func (e UpdateUserDtoScopesAssignedToOnly) Valid() bool {
 	}
 }
 
+// Defines values for UploadFilesErrorResponseDtoStatus.
+const (
+	UploadFilesErrorResponseDtoStatusN400 UploadFilesErrorResponseDtoStatus = 400
+	UploadFilesErrorResponseDtoStatusN413 UploadFilesErrorResponseDtoStatus = 413
+	UploadFilesErrorResponseDtoStatusN415 UploadFilesErrorResponseDtoStatus = 415
+)
+
+// Valid indicates whether the value is a known member of the UploadFilesErrorResponseDtoStatus enum.
+func (e UploadFilesErrorResponseDtoStatus) Valid() bool {
+	switch e {
+	case UploadFilesErrorResponseDtoStatusN400:
+		return true
+	case UploadFilesErrorResponseDtoStatusN413:
+		return true
+	case UploadFilesErrorResponseDtoStatusN415:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UpsertOpportunityDtoFollowersActionType.
 const (
 	UpsertOpportunityDtoFollowersActionTypeAdd    UpsertOpportunityDtoFollowersActionType = "add"
@@ -14191,6 +14213,47 @@ type ChequeDto struct {
 	Number string `json:"number"`
 }
 
+// CompleteFileUploadDto defines model for CompleteFileUploadDto.
+type CompleteFileUploadDto struct {
+	// ConversationID Conversation ID
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// FilePath File path from request response
+	//
+	// Example: location/loc123/conversations/conv456/uuid.mp4
+	FilePath string `json:"filePath"`
+
+	// Filename Original filename (for response mapping)
+	//
+	// Example: video.mp4
+	Filename string `json:"filename"`
+
+	// LocationID Location ID
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// UploadID Upload ID from request response
+	//
+	// Example: a1b2c3d4-e5f6-7890-abcd-ef1234567890
+	UploadID string `json:"uploadId"`
+}
+
+// CompleteFileUploadResponseDto defines model for CompleteFileUploadResponseDto.
+type CompleteFileUploadResponseDto struct {
+	// Metadata File metadata
+	//
+	// Example: {"contentType":"video/mp4","size":52428800}
+	Metadata map[string]interface{} `json:"metadata"`
+
+	// UploadedFiles Map of filename to public URL
+	//
+	// Example: {"video.mp4":"https://your-domain.com/conversations-assets/location/.../video.mp4"}
+	UploadedFiles map[string]interface{} `json:"uploadedFiles"`
+}
+
 // ConnectCustomProvidersConfigDto defines model for ConnectCustomProvidersConfigDto.
 type ConnectCustomProvidersConfigDto struct {
 	// Live Live config containing api-key and publishable key for live payments
@@ -17532,6 +17595,54 @@ type FileField_FieldValue struct {
 	union json.RawMessage
 }
 
+// FileUploadBody defines model for FileUploadBody.
+type FileUploadBody struct {
+	// File The files to upload, each a part named file.
+	File []openapi_types.File `json:"file"`
+
+	// ID Id(Contact Id/Opportunity Id/Custom Field Id)
+	//
+	// Example: aWdODOBVOlH1RUFKWQke
+	ID *string `json:"id,omitempty"`
+
+	// MaxFiles Max number of files
+	//
+	// Example: 15
+	MaxFiles *string `json:"maxFiles,omitempty"`
+}
+
+// FileUploadResponseDto defines model for FileUploadResponseDto.
+type FileUploadResponseDto struct {
+	// Meta Meta data of uploaded files
+	//
+	// Example: [{"encoding":"7bit","fieldname":"FileName.csv","mimetype":"text/csv","originalname":"FileName.csv","size":2061,"url":"https://highlevel-private-staging.storage.googleapis.com/location/Ar4JQgIyuzRsVuwD9RSK/custom-Field/UpZLmohmKEQYn0ymqplY/56e0d7fc-085c-4a07-9e1d-6d8fdac7e710.csv"}]
+	Meta *[]FileUploadResponseDto_Meta `json:"meta,omitempty"`
+
+	// UploadedFiles Uploaded files
+	//
+	// Example: {"FileName.csv":"https://highlevel-private-staging.storage.googleapis.com/location/Ar4JQgIyuzRsVuwD9RSK/custom-Field/UpZLmohmKEQYn0ymqplY/56e0d7fc-085c-4a07-9e1d-6d8fdac7e710.csv"}
+	UploadedFiles *map[string]interface{} `json:"uploadedFiles,omitempty"`
+}
+
+// FileUploadResponseDto_Meta defines model for FileUploadResponseDto.Meta.
+type FileUploadResponseDto_Meta struct {
+	// Encoding Example: 7bit
+	Encoding *string `json:"encoding,omitempty"`
+
+	// Fieldname Example: FileName.csv
+	Fieldname *string `json:"fieldname,omitempty"`
+
+	// Mimetype Example: text/csv
+	Mimetype *string `json:"mimetype,omitempty"`
+
+	// Originalname Example: FileName.csv
+	Originalname *string `json:"originalname,omitempty"`
+
+	// Size Example: 2061
+	Size *float64 `json:"size,omitempty"`
+	URL  *string  `json:"url,omitempty"`
+}
+
 // FollowersDTO defines model for FollowersDTO.
 type FollowersDTO struct {
 	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302Lunr"]
@@ -18617,6 +18728,29 @@ type GetMessageResponseDtoSource string
 // GetMessageResponseDtoStatus defines model for GetMessageResponseDto.Status.
 type GetMessageResponseDtoStatus string
 
+// GetMessageTranscriptionResponseDto defines model for GetMessageTranscriptionResponseDto.
+type GetMessageTranscriptionResponseDto struct {
+	// Confidence Confidence of the transcription
+	Confidence float64 `json:"confidence"`
+
+	// EndTime End time of the sentence in milliseconds
+	EndTime float64 `json:"endTime"`
+
+	// MediaChannel Media channel describes the user interaction channel
+	MediaChannel float64 `json:"mediaChannel"`
+
+	// SentenceIndex Index of the sentence in the transcription
+	SentenceIndex float64 `json:"sentenceIndex"`
+
+	// StartTime Start time of the sentence in milliseconds
+	StartTime float64 `json:"startTime"`
+
+	// Transcript Transcript of the sentence
+	//
+	// Example: This call may be recorded for quality assurance purposes.
+	Transcript string `json:"transcript"`
+}
+
 // GetMessagesByConversationResponseDto defines model for GetMessagesByConversationResponseDto.
 type GetMessagesByConversationResponseDto struct {
 	// LastMessageID Id of the last message in the messages array
@@ -19279,6 +19413,67 @@ type InboundDndSettingSchemaStatus string
 // InboundDndSettingsSchema defines model for InboundDndSettingsSchema.
 type InboundDndSettingsSchema struct {
 	All *InboundDndSettingSchema `json:"all,omitempty"`
+}
+
+// InitiateFileUploadDto defines model for InitiateFileUploadDto.
+type InitiateFileUploadDto struct {
+	// Channel Channel type for size limits (WHATSAPP for 100MB limit, others for 5MB)
+	//
+	// Example: WHATSAPP
+	Channel string `json:"channel"`
+
+	// ContentType MIME type of the file
+	//
+	// Example: video/mp4
+	ContentType string `json:"contentType"`
+
+	// ConversationID Conversation ID
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// FileSize File size in bytes (optional, for pre-validation)
+	//
+	// Example: 52428800
+	FileSize *float64 `json:"fileSize,omitempty"`
+
+	// Filename Original filename with extension
+	//
+	// Example: video.mp4
+	Filename string `json:"filename"`
+
+	// LocationID Location ID
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+}
+
+// InitiateFileUploadResponseDto defines model for InitiateFileUploadResponseDto.
+type InitiateFileUploadResponseDto struct {
+	// ExpiresAt URL expiration timestamp (Unix milliseconds)
+	//
+	// Example: 1701619200000
+	ExpiresAt float64 `json:"expiresAt"`
+
+	// FilePath File path in GCS bucket (needed for confirmation endpoint)
+	//
+	// Example: location/loc123/conversations/conv456/uuid.mp4
+	FilePath string `json:"filePath"`
+
+	// MaxFileSize Maximum allowed file size in bytes
+	//
+	// Example: 104857600
+	MaxFileSize float64 `json:"maxFileSize"`
+
+	// UploadID Unique upload ID for tracking and completing the upload
+	//
+	// Example: a1b2c3d4-e5f6-7890-abcd-ef1234567890
+	UploadID string `json:"uploadId"`
+
+	// UploadURL Signed URL for direct upload to GCS. Use PUT request with file content.
+	//
+	// Example: https://storage.googleapis.com/bucket/path?X-Goog-Algorithm=...
+	UploadURL string `json:"uploadUrl"`
 }
 
 // InstalledLocationSchema defines model for InstalledLocationSchema.
@@ -23919,6 +24114,62 @@ type UpdateUserDtoScopes string
 // UpdateUserDtoScopesAssignedToOnly defines model for UpdateUserDto.ScopesAssignedToOnly.
 type UpdateUserDtoScopesAssignedToOnly string
 
+// UploadFilesDto defines model for UploadFilesDto.
+type UploadFilesDto struct {
+	AttachmentUrls []string `json:"attachmentUrls"`
+
+	// ChatServiceSid Twilio chat service SID for group SMS uploads
+	//
+	// Example: ISxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+	ChatServiceSid *string `json:"chatServiceSid,omitempty"`
+
+	// ContactID Contact Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ContactID string `json:"contactId"`
+
+	// ConversationID Conversation Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	ConversationID string `json:"conversationId"`
+
+	// FileAttachment The files to upload, each a part named fileAttachment.
+	FileAttachment []openapi_types.File `json:"fileAttachment"`
+
+	// IsGroupSms Flag to indicate group SMS upload flow. When true, only 1 file upload is allowed per request.
+	//
+	// Example: true
+	IsGroupSms *string `json:"isGroupSms,omitempty"`
+	LocationID string  `json:"locationId"`
+}
+
+// UploadFilesErrorResponseDto defines model for UploadFilesErrorResponseDto.
+type UploadFilesErrorResponseDto struct {
+	// Message Error message of the request
+	//
+	// Example: Failed to upload the files
+	Message string `json:"message"`
+
+	// Status HTTP Status code of the request
+	//
+	// Example: 413
+	Status UploadFilesErrorResponseDtoStatus `json:"status"`
+}
+
+// UploadFilesErrorResponseDtoStatus HTTP Status code of the request
+//
+// Example: 413
+type UploadFilesErrorResponseDtoStatus float64
+
+// UploadFilesResponseDto defines model for UploadFilesResponseDto.
+type UploadFilesResponseDto struct {
+	// TwilioMediaSids Twilio media SIDs for group SMS (when isGroupSms=true)
+	//
+	// Example: ["MExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]
+	TwilioMediaSids *[]string              `json:"twilioMediaSids,omitempty"`
+	UploadedFiles   map[string]interface{} `json:"uploadedFiles"`
+}
+
 // UpsertContactDto defines model for UpsertContactDto.
 type UpsertContactDto struct {
 	// Address1 Example: 3535 1st St N
@@ -25674,6 +25925,15 @@ type AddAnOutboundMessageJSONRequestBody = ProcessOutboundMessageBodyDto
 // SendReviewReplyJSONRequestBody defines body for SendReviewReply for application/json ContentType.
 type SendReviewReplyJSONRequestBody = SendReviewReplyDto
 
+// UploadFileAttachmentsMultipartRequestBody defines body for UploadFileAttachments for multipart/form-data ContentType.
+type UploadFileAttachmentsMultipartRequestBody = UploadFilesDto
+
+// CompleteFileUploadJSONRequestBody defines body for CompleteFileUpload for application/json ContentType.
+type CompleteFileUploadJSONRequestBody = CompleteFileUploadDto
+
+// InitiateFileUploadJSONRequestBody defines body for InitiateFileUpload for application/json ContentType.
+type InitiateFileUploadJSONRequestBody = InitiateFileUploadDto
+
 // UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
 type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
 
@@ -25763,6 +26023,9 @@ type PutLocationJSONRequestBody = UpdateLocationDto
 
 // CreateCustomFieldJSONRequestBody defines body for CreateCustomField for application/json ContentType.
 type CreateCustomFieldJSONRequestBody = CreateCustomFieldsDTO
+
+// UploadFileCustomFieldsMultipartRequestBody defines body for UploadFileCustomFields for multipart/form-data ContentType.
+type UploadFileCustomFieldsMultipartRequestBody = FileUploadBody
 
 // UpdateCustomFieldJSONRequestBody defines body for UpdateCustomField for application/json ContentType.
 type UpdateCustomFieldJSONRequestBody = UpdateCustomFieldsDTO
@@ -28255,6 +28518,20 @@ type ClientInterface interface {
 	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
 	CreateConversation(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMessageTranscription Get transcription by Message ID
+	//
+	// Get the recording transcription for a message by passing the message id.
+	//
+	// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription (the `GetMessageTranscription` operationId).
+	GetMessageTranscription(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadMessageTranscription Download transcription by Message ID
+	//
+	// Download the recording transcription for a message by passing the message id.
+	//
+	// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download (the `DownloadMessageTranscription` operationId).
+	DownloadMessageTranscription(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SendANewMessageWithBody Send a new message
 	//
 	// Post the necessary fields for the API to send a new message.
@@ -28346,12 +28623,64 @@ type ClientInterface interface {
 	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
 	SendReviewReply(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UploadFileAttachmentsWithBody Upload file attachments
+	//
+	// Post the necessary fields for the API to upload files. The files need to be a buffer with the key "fileAttachment". <br /><br /> The allowed file types are: <br/> <ul><li>JPG</li><li>JPEG</li><li>PNG</li><li>MP4</li><li>MPEG</li><li>ZIP</li><li>RAR</li><li>PDF</li><li>DOC</li><li>DOCX</li><li>TXT</li><li>MP3</li><li>WAV</li></ul> <br /><br /> The API will return an object with the URLs
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/upload (the `UploadFileAttachments` operationId).
+	UploadFileAttachmentsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteFileUploadWithBody Complete file upload
+	//
+	// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+	CompleteFileUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteFileUpload Complete file upload
+	//
+	// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+	CompleteFileUpload(ctx context.Context, body CompleteFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InitiateFileUploadWithBody Initiate file upload to GCS
+	//
+	// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+	InitiateFileUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InitiateFileUpload Initiate file upload to GCS
+	//
+	// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+	InitiateFileUpload(ctx context.Context, body InitiateFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMessage Get message by message id
 	//
 	// Get message by message id.
 	//
 	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
 	GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMessageRecording Get Recording by Message ID
+	//
+	// Get the recording for a message by passing the message id.
+	//
+	// Corresponds with GET /conversations/messages/{messageId}/locations/{locationId}/recording (the `GetMessageRecording` operationId).
+	GetMessageRecording(ctx context.Context, messageID string, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CancelScheduledMessage Cancel a scheduled message.
 	//
@@ -29100,6 +29429,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
 	CreateCustomField(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadFileCustomFieldsWithBody Uploads File to customFields
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/customFields/upload (the `UploadFileCustomFields` operationId).
+	UploadFileCustomFieldsWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteCustomField Delete Custom Field
 	//
@@ -31687,6 +32023,40 @@ func (c *Client) CreateConversation(ctx context.Context, body CreateConversation
 	return c.Client.Do(req)
 }
 
+// GetMessageTranscription Get transcription by Message ID
+//
+// Get the recording transcription for a message by passing the message id.
+//
+// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription (the `GetMessageTranscription` operationId).
+func (c *Client) GetMessageTranscription(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessageTranscriptionRequest(c.Server, locationID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadMessageTranscription Download transcription by Message ID
+//
+// Download the recording transcription for a message by passing the message id.
+//
+// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download (the `DownloadMessageTranscription` operationId).
+func (c *Client) DownloadMessageTranscription(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadMessageTranscriptionRequest(c.Server, locationID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SendANewMessageWithBody Send a new message
 //
 // Post the necessary fields for the API to send a new message.
@@ -31888,6 +32258,101 @@ func (c *Client) SendReviewReply(ctx context.Context, body SendReviewReplyJSONRe
 	return c.Client.Do(req)
 }
 
+// UploadFileAttachmentsWithBody Upload file attachments
+//
+// Post the necessary fields for the API to upload files. The files need to be a buffer with the key "fileAttachment". <br /><br /> The allowed file types are: <br/> <ul><li>JPG</li><li>JPEG</li><li>PNG</li><li>MP4</li><li>MPEG</li><li>ZIP</li><li>RAR</li><li>PDF</li><li>DOC</li><li>DOCX</li><li>TXT</li><li>MP3</li><li>WAV</li></ul> <br /><br /> The API will return an object with the URLs
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/upload (the `UploadFileAttachments` operationId).
+func (c *Client) UploadFileAttachmentsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadFileAttachmentsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteFileUploadWithBody Complete file upload
+//
+// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+func (c *Client) CompleteFileUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteFileUploadRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteFileUpload Complete file upload
+//
+// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+func (c *Client) CompleteFileUpload(ctx context.Context, body CompleteFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteFileUploadRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InitiateFileUploadWithBody Initiate file upload to GCS
+//
+// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+func (c *Client) InitiateFileUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitiateFileUploadRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InitiateFileUpload Initiate file upload to GCS
+//
+// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+func (c *Client) InitiateFileUpload(ctx context.Context, body InitiateFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitiateFileUploadRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetMessage Get message by message id
 //
 // Get message by message id.
@@ -31895,6 +32360,23 @@ func (c *Client) SendReviewReply(ctx context.Context, body SendReviewReplyJSONRe
 // Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
 func (c *Client) GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMessageRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMessageRecording Get Recording by Message ID
+//
+// Get the recording for a message by passing the message id.
+//
+// Corresponds with GET /conversations/messages/{messageId}/locations/{locationId}/recording (the `GetMessageRecording` operationId).
+func (c *Client) GetMessageRecording(ctx context.Context, messageID string, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMessageRecordingRequest(c.Server, messageID, locationID)
 	if err != nil {
 		return nil, err
 	}
@@ -33483,6 +33965,23 @@ func (c *Client) CreateCustomFieldWithBody(ctx context.Context, locationID strin
 // Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
 func (c *Client) CreateCustomField(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateCustomFieldRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadFileCustomFieldsWithBody Uploads File to customFields
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/customFields/upload (the `UploadFileCustomFields` operationId).
+func (c *Client) UploadFileCustomFieldsWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadFileCustomFieldsRequestWithBody(c.Server, locationID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -38669,6 +39168,88 @@ func NewCreateConversationRequestWithBody(server string, contentType string, bod
 	return req, nil
 }
 
+// NewGetMessageTranscriptionRequest constructs an http.Request for the GetMessageTranscription method
+func NewGetMessageTranscriptionRequest(server string, locationID string, messageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/locations/%s/messages/%s/transcription", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDownloadMessageTranscriptionRequest constructs an http.Request for the DownloadMessageTranscription method
+func NewDownloadMessageTranscriptionRequest(server string, locationID string, messageID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/locations/%s/messages/%s/transcription/download", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewSendANewMessageRequest calls the generic SendANewMessage builder with application/json body
 func NewSendANewMessageRequest(server string, body SendANewMessageJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -39055,6 +39636,115 @@ func NewSendReviewReplyRequestWithBody(server string, contentType string, body i
 	return req, nil
 }
 
+// NewUploadFileAttachmentsRequestWithBody constructs an http.Request for the UploadFileAttachments method, with any body, and a specified content type
+func NewUploadFileAttachmentsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/upload")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCompleteFileUploadRequest calls the generic CompleteFileUpload builder with application/json body
+func NewCompleteFileUploadRequest(server string, body CompleteFileUploadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCompleteFileUploadRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCompleteFileUploadRequestWithBody constructs an http.Request for the CompleteFileUpload method, with any body, and a specified content type
+func NewCompleteFileUploadRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/upload/complete")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInitiateFileUploadRequest calls the generic InitiateFileUpload builder with application/json body
+func NewInitiateFileUploadRequest(server string, body InitiateFileUploadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInitiateFileUploadRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewInitiateFileUploadRequestWithBody constructs an http.Request for the InitiateFileUpload method, with any body, and a specified content type
+func NewInitiateFileUploadRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/upload/initiate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMessageRequest constructs an http.Request for the GetMessage method
 func NewGetMessageRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -39072,6 +39762,47 @@ func NewGetMessageRequest(server string, id string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/conversations/messages/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMessageRecordingRequest constructs an http.Request for the GetMessageRecording method
+func NewGetMessageRecordingRequest(server string, messageID string, locationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/locations/%s/recording", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -42420,6 +43151,42 @@ func NewCreateCustomFieldRequestWithBody(server string, locationID string, conte
 	}
 
 	operationPath := fmt.Sprintf("/locations/%s/customFields", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUploadFileCustomFieldsRequestWithBody constructs an http.Request for the UploadFileCustomFields method, with any body, and a specified content type
+func NewUploadFileCustomFieldsRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/customFields/upload", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -47302,6 +48069,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversations/ (the `CreateConversation` operationId).
 	CreateConversationWithResponse(ctx context.Context, body CreateConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConversationResponse, error)
 
+	// GetMessageTranscriptionWithResponse Get transcription by Message ID
+	//
+	// Get the recording transcription for a message by passing the message id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription (the `GetMessageTranscription` operationId).
+	GetMessageTranscriptionWithResponse(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*GetMessageTranscriptionResponse, error)
+
+	// DownloadMessageTranscriptionWithResponse Download transcription by Message ID
+	//
+	// Download the recording transcription for a message by passing the message id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download (the `DownloadMessageTranscription` operationId).
+	DownloadMessageTranscriptionWithResponse(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*DownloadMessageTranscriptionResponse, error)
+
 	// SendANewMessageWithBodyWithResponse Send a new message
 	//
 	// Post the necessary fields for the API to send a new message.
@@ -47399,6 +48184,51 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversations/messages/review-reply (the `SendReviewReply` operationId).
 	SendReviewReplyWithResponse(ctx context.Context, body SendReviewReplyJSONRequestBody, reqEditors ...RequestEditorFn) (*SendReviewReplyResponse, error)
 
+	// UploadFileAttachmentsWithBodyWithResponse Upload file attachments
+	//
+	// Post the necessary fields for the API to upload files. The files need to be a buffer with the key "fileAttachment". <br /><br /> The allowed file types are: <br/> <ul><li>JPG</li><li>JPEG</li><li>PNG</li><li>MP4</li><li>MPEG</li><li>ZIP</li><li>RAR</li><li>PDF</li><li>DOC</li><li>DOCX</li><li>TXT</li><li>MP3</li><li>WAV</li></ul> <br /><br /> The API will return an object with the URLs
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/upload (the `UploadFileAttachments` operationId).
+	UploadFileAttachmentsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileAttachmentsResponse, error)
+
+	// CompleteFileUploadWithBodyWithResponse Complete file upload
+	//
+	// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+	CompleteFileUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteFileUploadResponse, error)
+
+	// CompleteFileUploadWithResponse Complete file upload
+	//
+	// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+	CompleteFileUploadWithResponse(ctx context.Context, body CompleteFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteFileUploadResponse, error)
+
+	// InitiateFileUploadWithBodyWithResponse Initiate file upload to GCS
+	//
+	// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+	InitiateFileUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitiateFileUploadResponse, error)
+
+	// InitiateFileUploadWithResponse Initiate file upload to GCS
+	//
+	// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+	InitiateFileUploadWithResponse(ctx context.Context, body InitiateFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*InitiateFileUploadResponse, error)
+
 	// GetMessageWithResponse Get message by message id
 	//
 	// Get message by message id.
@@ -47407,6 +48237,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
 	GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
+
+	// GetMessageRecordingWithResponse Get Recording by Message ID
+	//
+	// Get the recording for a message by passing the message id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/messages/{messageId}/locations/{locationId}/recording (the `GetMessageRecording` operationId).
+	GetMessageRecordingWithResponse(ctx context.Context, messageID string, locationID string, reqEditors ...RequestEditorFn) (*GetMessageRecordingResponse, error)
 
 	// CancelScheduledMessageWithResponse Cancel a scheduled message.
 	//
@@ -48203,6 +49042,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /locations/{locationId}/customFields (the `CreateCustomField` operationId).
 	CreateCustomFieldWithResponse(ctx context.Context, locationID string, body CreateCustomFieldJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomFieldResponse, error)
+
+	// UploadFileCustomFieldsWithBodyWithResponse Uploads File to customFields
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/customFields/upload (the `UploadFileCustomFields` operationId).
+	UploadFileCustomFieldsWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileCustomFieldsResponse, error)
 
 	// DeleteCustomFieldWithResponse Delete Custom Field
 	//
@@ -55033,6 +55879,173 @@ func (r CreateConversationResponse) ContentType() string {
 	return ""
 }
 
+type GetMessageTranscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMessageTranscriptionResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON200() *GetMessageTranscriptionResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessageTranscriptionResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessageTranscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessageTranscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessageTranscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessageTranscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadMessageTranscriptionResponse200Headers the declared response headers of an HTTP 200 response for DownloadMessageTranscription
+type DownloadMessageTranscriptionResponse200Headers struct {
+	ContentDisposition *string
+	ContentType        *string
+}
+
+type DownloadMessageTranscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadMessageTranscriptionResponse200Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DownloadMessageTranscriptionResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadMessageTranscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadMessageTranscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadMessageTranscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadMessageTranscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SendANewMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -55614,6 +56627,276 @@ func (r SendReviewReplyResponse) ContentType() string {
 	return ""
 }
 
+type UploadFileAttachmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UploadFilesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *UploadFilesErrorResponseDto
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UploadFilesErrorResponseDto
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON200() *UploadFilesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON413() *UploadFilesErrorResponseDto {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON415() *UploadFilesErrorResponseDto {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UploadFileAttachmentsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadFileAttachmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadFileAttachmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadFileAttachmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadFileAttachmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CompleteFileUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CompleteFileUploadResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON200() *CompleteFileUploadResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CompleteFileUploadResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CompleteFileUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CompleteFileUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CompleteFileUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CompleteFileUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type InitiateFileUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InitiateFileUploadResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *UploadFilesErrorResponseDto
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON200() *InitiateFileUploadResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON413() *UploadFilesErrorResponseDto {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r InitiateFileUploadResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r InitiateFileUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InitiateFileUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InitiateFileUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InitiateFileUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -55691,6 +56974,90 @@ func (r GetMessageResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMessageRecordingResponse200Headers the declared response headers of an HTTP 200 response for GetMessageRecording
+type GetMessageRecordingResponse200Headers struct {
+	ContentDisposition *string
+	ContentType        *string
+}
+
+type GetMessageRecordingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMessageRecordingResponse200Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMessageRecordingResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMessageRecordingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMessageRecordingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMessageRecordingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMessageRecordingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -60173,6 +61540,89 @@ func (r CreateCustomFieldResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateCustomFieldResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UploadFileCustomFieldsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FileUploadResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON200() *FileUploadResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UploadFileCustomFieldsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadFileCustomFieldsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadFileCustomFieldsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadFileCustomFieldsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadFileCustomFieldsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -66664,6 +68114,36 @@ func (c *ClientWithResponses) CreateConversationWithResponse(ctx context.Context
 	return ParseCreateConversationResponse(rsp)
 }
 
+// GetMessageTranscriptionWithResponse Get transcription by Message ID
+//
+// Get the recording transcription for a message by passing the message id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription (the `GetMessageTranscription` operationId).
+func (c *ClientWithResponses) GetMessageTranscriptionWithResponse(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*GetMessageTranscriptionResponse, error) {
+	rsp, err := c.GetMessageTranscription(ctx, locationID, messageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessageTranscriptionResponse(rsp)
+}
+
+// DownloadMessageTranscriptionWithResponse Download transcription by Message ID
+//
+// Download the recording transcription for a message by passing the message id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download (the `DownloadMessageTranscription` operationId).
+func (c *ClientWithResponses) DownloadMessageTranscriptionWithResponse(ctx context.Context, locationID string, messageID string, reqEditors ...RequestEditorFn) (*DownloadMessageTranscriptionResponse, error) {
+	rsp, err := c.DownloadMessageTranscription(ctx, locationID, messageID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadMessageTranscriptionResponse(rsp)
+}
+
 // SendANewMessageWithBodyWithResponse Send a new message
 //
 // Post the necessary fields for the API to send a new message.
@@ -66827,6 +68307,81 @@ func (c *ClientWithResponses) SendReviewReplyWithResponse(ctx context.Context, b
 	return ParseSendReviewReplyResponse(rsp)
 }
 
+// UploadFileAttachmentsWithBodyWithResponse Upload file attachments
+//
+// Post the necessary fields for the API to upload files. The files need to be a buffer with the key "fileAttachment". <br /><br /> The allowed file types are: <br/> <ul><li>JPG</li><li>JPEG</li><li>PNG</li><li>MP4</li><li>MPEG</li><li>ZIP</li><li>RAR</li><li>PDF</li><li>DOC</li><li>DOCX</li><li>TXT</li><li>MP3</li><li>WAV</li></ul> <br /><br /> The API will return an object with the URLs
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/upload (the `UploadFileAttachments` operationId).
+func (c *ClientWithResponses) UploadFileAttachmentsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileAttachmentsResponse, error) {
+	rsp, err := c.UploadFileAttachmentsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadFileAttachmentsResponse(rsp)
+}
+
+// CompleteFileUploadWithBodyWithResponse Complete file upload
+//
+// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+func (c *ClientWithResponses) CompleteFileUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteFileUploadResponse, error) {
+	rsp, err := c.CompleteFileUploadWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteFileUploadResponse(rsp)
+}
+
+// CompleteFileUploadWithResponse Complete file upload
+//
+// Validates the uploaded file in GCS and returns the public URL. Call this endpoint after successfully uploading the file to the signed URL.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/upload/complete (the `CompleteFileUpload` operationId).
+func (c *ClientWithResponses) CompleteFileUploadWithResponse(ctx context.Context, body CompleteFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteFileUploadResponse, error) {
+	rsp, err := c.CompleteFileUpload(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteFileUploadResponse(rsp)
+}
+
+// InitiateFileUploadWithBodyWithResponse Initiate file upload to GCS
+//
+// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+func (c *ClientWithResponses) InitiateFileUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitiateFileUploadResponse, error) {
+	rsp, err := c.InitiateFileUploadWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitiateFileUploadResponse(rsp)
+}
+
+// InitiateFileUploadWithResponse Initiate file upload to GCS
+//
+// Generates a signed URL for direct file upload to Google Cloud Storage. Returns a signed URL valid for 15 minutes. Upload file via PUT request, then call /complete to finalize.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/messages/upload/initiate (the `InitiateFileUpload` operationId).
+func (c *ClientWithResponses) InitiateFileUploadWithResponse(ctx context.Context, body InitiateFileUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*InitiateFileUploadResponse, error) {
+	rsp, err := c.InitiateFileUpload(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitiateFileUploadResponse(rsp)
+}
+
 // GetMessageWithResponse Get message by message id
 //
 // Get message by message id.
@@ -66840,6 +68395,21 @@ func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, id str
 		return nil, err
 	}
 	return ParseGetMessageResponse(rsp)
+}
+
+// GetMessageRecordingWithResponse Get Recording by Message ID
+//
+// Get the recording for a message by passing the message id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/messages/{messageId}/locations/{locationId}/recording (the `GetMessageRecording` operationId).
+func (c *ClientWithResponses) GetMessageRecordingWithResponse(ctx context.Context, messageID string, locationID string, reqEditors ...RequestEditorFn) (*GetMessageRecordingResponse, error) {
+	rsp, err := c.GetMessageRecording(ctx, messageID, locationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMessageRecordingResponse(rsp)
 }
 
 // CancelScheduledMessageWithResponse Cancel a scheduled message.
@@ -68140,6 +69710,19 @@ func (c *ClientWithResponses) CreateCustomFieldWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseCreateCustomFieldResponse(rsp)
+}
+
+// UploadFileCustomFieldsWithBodyWithResponse Uploads File to customFields
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/customFields/upload (the `UploadFileCustomFields` operationId).
+func (c *ClientWithResponses) UploadFileCustomFieldsWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileCustomFieldsResponse, error) {
+	rsp, err := c.UploadFileCustomFieldsWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadFileCustomFieldsResponse(rsp)
 }
 
 // DeleteCustomFieldWithResponse Delete Custom Field
@@ -74376,6 +75959,155 @@ func ParseCreateConversationResponse(rsp *http.Response) (*CreateConversationRes
 	return response, nil
 }
 
+// ParseGetMessageTranscriptionResponse parses an HTTP response from a GetMessageTranscriptionWithResponse call
+func ParseGetMessageTranscriptionResponse(rsp *http.Response) (*GetMessageTranscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessageTranscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMessageTranscriptionResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDownloadMessageTranscriptionResponse parses an HTTP response from a DownloadMessageTranscriptionWithResponse call
+func ParseDownloadMessageTranscriptionResponse(rsp *http.Response) (*DownloadMessageTranscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadMessageTranscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadMessageTranscriptionResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSendANewMessageResponse parses an HTTP response from a SendANewMessageWithResponse call
 func ParseSendANewMessageResponse(rsp *http.Response) (*SendANewMessageResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -74852,6 +76584,231 @@ func ParseSendReviewReplyResponse(rsp *http.Response) (*SendReviewReplyResponse,
 	return response, nil
 }
 
+// ParseUploadFileAttachmentsResponse parses an HTTP response from a UploadFileAttachmentsWithResponse call
+func ParseUploadFileAttachmentsResponse(rsp *http.Response) (*UploadFileAttachmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadFileAttachmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UploadFilesResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest UploadFilesErrorResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UploadFilesErrorResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCompleteFileUploadResponse parses an HTTP response from a CompleteFileUploadWithResponse call
+func ParseCompleteFileUploadResponse(rsp *http.Response) (*CompleteFileUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CompleteFileUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CompleteFileUploadResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseInitiateFileUploadResponse parses an HTTP response from a InitiateFileUploadWithResponse call
+func ParseInitiateFileUploadResponse(rsp *http.Response) (*InitiateFileUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InitiateFileUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InitiateFileUploadResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest UploadFilesErrorResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetMessageResponse parses an HTTP response from a GetMessageWithResponse call
 func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -74915,6 +76872,87 @@ func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
 		}
 		response.JSON429 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMessageRecordingResponse parses an HTTP response from a GetMessageRecordingWithResponse call
+func ParseGetMessageRecordingResponse(rsp *http.Response) (*GetMessageRecordingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMessageRecordingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMessageRecordingResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -78544,6 +80582,74 @@ func ParseCreateCustomFieldResponse(rsp *http.Response) (*CreateCustomFieldRespo
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUploadFileCustomFieldsResponse parses an HTTP response from a UploadFileCustomFieldsWithResponse call
+func ParseUploadFileCustomFieldsResponse(rsp *http.Response) (*UploadFileCustomFieldsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadFileCustomFieldsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FileUploadResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO

@@ -45,6 +45,7 @@ type Op struct {
 	Paging   Paging
 	Pager    *Pager  // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool    // the answer is the resource itself, not an envelope that holds it
+	MaxBytes int64   // the most bytes of files a request carries (multipart) or an answer of bytes holds; 0 when it moves none
 	Confirm  string  // the answer's boolean that confirms the change ("succeded"); "" when it declares none
 	Exposed  bool    // a typed RPC serves it
 	Declared bool    // the overlay declares how to call it (x-hlgate): typed (Exposed) or through the passthrough
@@ -407,8 +408,10 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "body", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}, RequiredOf: []string{"conversationId", "filePath", "filename", "locationId", "uploadId"}},
 	},
 	{
@@ -1444,8 +1447,11 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "path", Name: "locationId"},
+		Paging:   "none",
+		MaxBytes: 1048576,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -2324,8 +2330,11 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "path", Name: "locationId"},
+		Paging:   "none",
+		MaxBytes: 16777216,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -2340,8 +2349,10 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.readonly"},
 		Read:     true,
 		Safe:     true,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "path", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 			{Name: "messageId", In: "path", Type: "string", Required: true},
@@ -2674,8 +2685,10 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "body", Name: "locationId"},
+		Paging:   "none",
+		Exposed:  true,
+		Declared: true,
 		Body:     &Body{ContentType: "application/json", Required: true, Props: []string{"channel", "contentType", "conversationId", "fileSize", "filename", "locationId"}, RequiredOf: []string{"channel", "contentType", "conversationId", "filename", "locationId"}},
 	},
 	{
@@ -4053,9 +4066,12 @@ var Ops = []Op{
 		Scopes:   []string{"conversations/message.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
-		Body:     &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"attachmentUrls", "chatServiceSid", "contactId", "conversationId", "isGroupSms", "locationId"}, RequiredOf: []string{"attachmentUrls", "contactId", "conversationId", "locationId"}},
+		Location: &Field{In: "body", Name: "locationId"},
+		Paging:   "none",
+		MaxBytes: 5242880,
+		Exposed:  true,
+		Declared: true,
+		Body:     &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"attachmentUrls", "chatServiceSid", "contactId", "conversationId", "fileAttachment", "isGroupSms", "locationId"}, RequiredOf: []string{"attachmentUrls", "contactId", "conversationId", "fileAttachment", "locationId"}},
 	},
 	{
 		ID:       "upload-file-customFields",
@@ -4066,12 +4082,15 @@ var Ops = []Op{
 		Scopes:   []string{"locations/customFields.write"},
 		Read:     false,
 		Safe:     false,
-		Exposed:  false,
-		Declared: false,
+		Location: &Field{In: "path", Name: "locationId"},
+		Paging:   "none",
+		MaxBytes: 5242880,
+		Exposed:  true,
+		Declared: true,
 		Params: []Param{
 			{Name: "locationId", In: "path", Type: "string", Required: true},
 		},
-		Body: &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"id", "maxFiles"}, RequiredOf: nil},
+		Body: &Body{ContentType: "multipart/form-data", Required: true, Props: []string{"file", "id", "maxFiles"}, RequiredOf: []string{"file"}},
 	},
 	{
 		ID:       "upsert-contact",

@@ -27,6 +27,7 @@ type op struct {
 	Paging                              string
 	Pager                               *pager
 	Bare                                bool
+	MaxBytes                            int64 // x-hlgate.maxBytes: the most bytes of files a request carries or an answer of bytes holds
 	Confirm                             string
 	Exposed                             bool
 	Declared                            bool
@@ -352,6 +353,7 @@ type meta struct {
 	Paging   pagingOpt `yaml:"paging"`
 	Fill     yaml.Node `yaml:"fill"`
 	Bare     bool      `yaml:"bare"`
+	MaxBytes int64     `yaml:"maxBytes"`
 	RPC      *rpcSpec  `yaml:"rpc"`
 }
 
@@ -601,6 +603,18 @@ func operation(doc string, root *yaml.Node, path, method string, item, n *yaml.N
 		return fail("x-hlgate.fill: %v", err)
 	}
 	o.Bare = m.Bare
+	// Files move whole through hlgate's memory: an operation that takes
+	// files (a multipart body) or answers bytes declares how many.
+	moves := o.Body != nil && o.Body.ContentType == "multipart/form-data" || binaryAnswer(n) != ""
+	switch {
+	case m.MaxBytes < 0:
+		return fail("x-hlgate.maxBytes %d: want a positive number of bytes", m.MaxBytes)
+	case moves && m.MaxBytes == 0:
+		return fail("x-hlgate.maxBytes is missing: the operation takes files or answers bytes")
+	case !moves && m.MaxBytes != 0:
+		return fail("x-hlgate.maxBytes on an operation that neither takes files nor answers bytes")
+	}
+	o.MaxBytes = m.MaxBytes
 	if m.RPC != nil {
 		if !m.Expose {
 			return fail("x-hlgate.rpc on an operation that is not exposed")

@@ -157,6 +157,8 @@ func TestBuildRefuses(t *testing.T) {
 			[]string{"create-thing", "acess"}},
 		{"bad paging", docs, "", expose("{expose: true, access: write, safe: false, location: none, paging: cursor}"),
 			[]string{"create-thing", "cursor"}},
+		{"maxBytes on an operation that moves no file", docs, "", expose("{expose: true, access: write, safe: false, location: {in: body, name: locationId}, paging: none, maxBytes: 10}"),
+			[]string{"create-thing", "maxBytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, ov := fixture(t, tc.docs, tc.source, tc.overlay)

@@ -364,6 +364,13 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 			comment = fmt.Sprintf("%s calls %s %s (%s). %s", name, o.Method, o.Path, o.ID, comment)
 		}
 		writeComment(&rpcs, "  ", comment)
+		if resp.name == httpBody {
+			// Bytes are answered as google.api.HttpBody itself, which the
+			// gateway writes as the body with its Content-Type (AIP-127); a
+			// message of the RPC's own name around it would be answered as
+			// JSON.
+			rpcs.WriteString("  // buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE\n  // buf:lint:ignore RPC_RESPONSE_STANDARD_NAME\n")
+		}
 		fmt.Fprintf(&rpcs, "  rpc %s(%s) returns (%s) {\n", name, req.name, resp.name)
 		upstreamBody := ""
 		if o.RPC != nil {
@@ -396,7 +403,11 @@ func (g *protogen) serviceFile(doc string, ops []op) ([]byte, error) {
 		rpcs.WriteString("  }\n")
 		if o.RPC == nil {
 			g.writeMessage(&msgs, req, "")
-			g.writeMessage(&msgs, resp, "")
+			if resp.name == httpBody {
+				g.imports["google/api/httpbody.proto"] = true
+			} else {
+				g.writeMessage(&msgs, resp, "")
+			}
 		}
 	}
 	var buf bytes.Buffer
@@ -485,8 +496,8 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 		req.add(f)
 	}
 	if o.Body != nil {
-		if o.Body.ContentType != "application/json" {
-			return nil, nil, fmt.Errorf("its %s body is not generated (only JSON bodies are)", o.Body.ContentType)
+		if o.Body.ContentType != "application/json" && o.Body.ContentType != multipartForm {
+			return nil, nil, fmt.Errorf("its %s body is not generated (only JSON and multipart/form-data bodies are)", o.Body.ContentType)
 		}
 		media := get(get(get(n, "requestBody"), "content"), o.Body.ContentType)
 		if s := get(media, "schema"); s != nil && g.arraySchema(doc, s) {
@@ -531,6 +542,11 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 		req.add(&pfield{name: "page_token", typ: "string", comment: "The next_page_token of the previous page; empty for the first page."})
 	}
 
+	if binaryAnswer(n) != "" {
+		// HighLevel answers bytes (a recording): the response is the bytes
+		// and their media type.
+		return req, &pmsg{name: httpBody}, nil
+	}
 	resp := &pmsg{name: name + "Response", path: name + "Response", comment: fmt.Sprintf("%sResponse is HighLevel's answer to %s, without loss.", name, name)}
 	if _, schema := successJSON(n); schema != nil && g.arraySchema(doc, schema) {
 		// A JSON array answer: one repeated field, named after the path;
@@ -579,6 +595,40 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 	}
 	g.addUnmapped(resp)
 	return req, resp, nil
+}
+
+// multipartForm is the media type of a body of form fields and files.
+const multipartForm = "multipart/form-data"
+
+// httpBody is the response of an operation that answers bytes.
+const httpBody = "google.api.HttpBody"
+
+// binaryAnswer is the media type of the lowest 2xx answer when it is bytes
+// rather than JSON (a schema of format binary under a media type other than
+// application/json), else "".
+func binaryAnswer(n *yaml.Node) string {
+	resp := get(n, "responses")
+	for i := 0; resp != nil && i+1 < len(resp.Content); i += 2 {
+		if !strings.HasPrefix(resp.Content[i].Value, "2") {
+			continue
+		}
+		content := get(resp.Content[i+1], "content")
+		if content == nil || get(content, "application/json") != nil {
+			return ""
+		}
+		for j := 0; j+1 < len(content.Content); j += 2 {
+			if binarySchema(get(content.Content[j+1], "schema")) {
+				return content.Content[j].Value
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// binarySchema reports a schema of bytes: a string of format binary.
+func binarySchema(s *yaml.Node) bool {
+	return scalar(get(s, "type")) == "string" && scalar(get(s, "format")) == "binary"
 }
 
 // successJSON is the lowest 2xx answer's JSON schema.
@@ -700,6 +750,9 @@ func (g *protogen) typeOf(doc string, s *yaml.Node, parent *pmsg, fname string, 
 	}
 	switch scalar(get(s, "type")) {
 	case "string":
+		if binarySchema(s) && !param {
+			return fileMessage, false, nil // a file part of a multipart body
+		}
 		return "string", false, nil
 	case "integer":
 		return "int64", false, nil
@@ -886,6 +939,10 @@ var scalarTypes = map[string]bool{"string": true, "bool": true, "int64": true, "
 // wkt names a well-known type (writeMessage imports it).
 func (g *protogen) wkt(name string) string { return name }
 
+// fileMessage is the hand-written message of a file a request carries
+// (proto/hlgate/v1/files.proto).
+const fileMessage = "File"
+
 // isComponent reports whether name is a component schema's message.
 func (g *protogen) isComponent(name string) bool {
 	return slices.ContainsFunc(g.order, func(m *pmsg) bool { return m.name == name })
@@ -918,6 +975,8 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 			g.imports["google/protobuf/struct.proto"] = true
 		case g.isComponent(f.typ):
 			g.imports["hlgate/v1/"+schemasFile] = true
+		case g.handFiles[f.typ] != "":
+			g.imports["hlgate/v1/"+g.handFiles[f.typ]] = true
 		}
 		for _, o := range f.opts {
 			if strings.Contains(o, "field_behavior") {

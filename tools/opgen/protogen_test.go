@@ -360,3 +360,93 @@ actions:
 		}
 	}
 }
+
+// filesDoc uploads a multipart form (a text, a list of files) and answers a
+// recording of bytes.
+const filesDoc = `{
+  "openapi": "3.0.0",
+  "info": {"title": "Widgets", "version": "1.0"},
+  "paths": {
+    "/widgets/upload": {
+      "post": {
+        "operationId": "upload-widget-files",
+        "security": [{"bearer": ["widgets.write"]}],
+        "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["locationId", "file"], "properties": {
+          "locationId": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+          "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"uploadedFiles": {"type": "object"}}}}}}}
+      }
+    },
+    "/widgets/{widgetId}/recording": {
+      "get": {
+        "operationId": "get-widget-recording",
+        "security": [{"bearer": ["widgets.readonly"]}],
+        "parameters": [{"name": "widgetId", "in": "path", "required": true, "schema": {"type": "string"}},
+          {"name": "locationId", "in": "query", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "ok", "content": {"audio/x-wav": {"schema": {"type": "string", "format": "binary"}}}}}
+      }
+    }
+  }
+}
+`
+
+// A multipart body's file parts are hlgate.v1.File fields beside its typed
+// texts, and an answer of bytes is google.api.HttpBody; both need maxBytes.
+func TestProtoFilesAndBytes(t *testing.T) {
+	ov := func(upload, recording string) string {
+		return `overlay: 1.0.0
+x-speakeasy-jsonpath: rfc9535
+info: {title: fixture, version: 1.0.0}
+actions:
+- target: "$.paths.*[?@.operationId == 'upload-widget-files']"
+  update:
+    x-hlgate: {expose: true, access: write, safe: false, location: {in: body, name: locationId}, paging: none` + upload + `}
+- target: "$.paths.*[?@.operationId == 'get-widget-recording']"
+  update:
+    x-hlgate: {expose: true, access: read, safe: true, location: {in: query, name: locationId}, paging: none` + recording + `}
+`
+	}
+	docs := map[string]string{"apps/widgets.json": filesDoc, "common/common-schemas.json": sliceCommon}
+	for _, tc := range []struct{ name, upload, recording string }{
+		{"upload without maxBytes", "", ", maxBytes: 100"},
+		{"recording without maxBytes", ", maxBytes: 100", ""},
+	} {
+		dir, ovPath := fixture(t, docs, "", ov(tc.upload, tc.recording))
+		if _, _, err := buildAll(dir, ovPath); err == nil || !strings.Contains(err.Error(), "maxBytes") {
+			t.Errorf("%s: build error %v, want one naming maxBytes", tc.name, err)
+		}
+	}
+	dir, ovPath := fixture(t, docs, "", ov(", maxBytes: 100", ", maxBytes: 200"))
+	src, ops, err := buildAll(dir, ovPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ops {
+		if want := map[string]int64{"upload-widget-files": 100, "get-widget-recording": 200}[o.ID]; o.MaxBytes != want {
+			t.Errorf("%s: MaxBytes %d, want %d", o.ID, o.MaxBytes, want)
+		}
+	}
+	protoDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(protoDir, "files.proto"), []byte("syntax = \"proto3\";\npackage hlgate.v1;\nmessage File {\n  string filename = 1;\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := renderProtos(protoDir, src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := string(files["widgets_service.proto"])
+	for _, want := range []string{
+		`import "google/api/httpbody.proto";`,
+		`import "hlgate/v1/files.proto";`,
+		"rpc GetWidgetRecording(GetWidgetRecordingRequest) returns (google.api.HttpBody)",
+		"repeated File file = ",
+		"repeated string tags = ",
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("the service lacks %q:\n%s", want, svc)
+		}
+	}
+	if strings.Contains(svc, "message GetWidgetRecordingResponse") || strings.Contains(svc, "message HttpBody") {
+		t.Errorf("the answer of bytes got a message of its own:\n%s", svc)
+	}
+}

@@ -57,6 +57,7 @@ type Op struct {
 	Paging   Paging
 	Pager    *Pager // how hlgate pages through an upstream-paged operation; nil when the overlay declares no pager
 	Bare     bool   // the answer is the resource itself, not an envelope that holds it
+	MaxBytes int64  // the most bytes of files a request carries (multipart) or an answer of bytes holds; 0 when it moves none
 	Confirm  string // the answer's boolean that confirms the change ("succeded"); "" when it declares none
 	Exposed  bool   // a typed RPC serves it
 	Declared bool   // the overlay declares how to call it (x-hlgate): typed (Exposed) or through the passthrough
@@ -156,6 +157,9 @@ func render(ops []op) ([]byte, error) {
 		}
 		if o.Bare {
 			kv("Bare", "true")
+		}
+		if o.MaxBytes > 0 {
+			kv("MaxBytes", strconv.FormatInt(o.MaxBytes, 10))
 		}
 		if o.Confirm != "" {
 			kv("Confirm", q(o.Confirm))

@@ -1,8 +1,8 @@
 // Command thirdpartyproto writes the .proto files that hlgate's API imports
 // from other projects into third_party/proto:
 //
-//   - google/api/annotations.proto, http.proto and field_behavior.proto
-//     (googleapis, Apache-2.0);
+//   - google/api/annotations.proto, http.proto, field_behavior.proto and
+//     httpbody.proto (googleapis, Apache-2.0);
 //   - protoc-gen-openapiv2/options/annotations.proto and openapiv2.proto
 //     (grpc-gateway, BSD-3-Clause), with that project's LICENSE.
 //
@@ -46,6 +46,7 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -67,6 +68,7 @@ var printed = []protoreflect.FileDescriptor{
 	annotations.File_google_api_http_proto,
 	annotations.File_google_api_annotations_proto,
 	annotations.File_google_api_field_behavior_proto,
+	httpbody.File_google_api_httpbody_proto,
 }
 
 // gatewayModule ships protoc-gen-openapiv2's options as .proto sources.
@@ -103,7 +105,7 @@ func run(out string, log io.Writer) error {
 	sources := make(map[string]string, len(printed)+len(copied))
 	var want []protoreflect.FileDescriptor
 	for _, fd := range printed {
-		header, err := licenseHeader(genprotoDir, fd.Path())
+		header, err := licenseHeader(genprotoDir, fd)
 		if err != nil {
 			return err
 		}
@@ -169,9 +171,16 @@ func moduleDir(module string) (string, error) {
 
 // licenseHeader returns the license comment googleapis put on a .proto file.
 // protoc-gen-go copies that comment to the top of the generated .pb.go, so
-// it is read from there: the leading comment lines up to the first blank line.
-func licenseHeader(moduleDir, protoPath string) (string, error) {
-	goFile := filepath.Join(moduleDir, "annotations", strings.TrimSuffix(filepath.Base(protoPath), ".proto")+".pb.go")
+// it is read from there (the package directory its go_package names): the
+// leading comment lines up to the first blank line.
+func licenseHeader(moduleDir string, fd protoreflect.FileDescriptor) (string, error) {
+	protoPath := fd.Path()
+	goPkg, _, _ := strings.Cut(fd.Options().(*descriptorpb.FileOptions).GetGoPackage(), ";")
+	pkgDir, ok := strings.CutPrefix(goPkg, genprotoModule+"/")
+	if !ok {
+		return "", fmt.Errorf("%s: go_package %q is not in %s", protoPath, goPkg, genprotoModule)
+	}
+	goFile := filepath.Join(moduleDir, filepath.FromSlash(pkgDir), strings.TrimSuffix(filepath.Base(protoPath), ".proto")+".pb.go")
 	data, err := os.ReadFile(goFile)
 	if err != nil {
 		return "", fmt.Errorf("read license header of %s: %w", protoPath, err)

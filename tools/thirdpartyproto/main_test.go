@@ -61,7 +61,7 @@ func TestVerifyRejectsDifferentSource(t *testing.T) {
 	}
 	good := map[string]string{}
 	for _, fd := range printed {
-		header, err := licenseHeader(dir, fd.Path())
+		header, err := licenseHeader(dir, fd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestPrintedFilesKeepLicense(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fd := range printed {
-		header, err := licenseHeader(dir, fd.Path())
+		header, err := licenseHeader(dir, fd)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ package hlgatev1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -29,6 +30,278 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GetMessageTranscriptionRequest is the request of GetMessageTranscription.
+type GetMessageTranscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Message ID as string
+	MessageId     string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageTranscriptionRequest) Reset() {
+	*x = GetMessageTranscriptionRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageTranscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageTranscriptionRequest) ProtoMessage() {}
+
+func (x *GetMessageTranscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageTranscriptionRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageTranscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetMessageTranscriptionRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetMessageTranscriptionRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+// GetMessageTranscriptionResponse is HighLevel's answer to
+// GetMessageTranscription, without loss.
+type GetMessageTranscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Media channel describes the user interaction channel
+	MediaChannel *float64 `protobuf:"fixed64,1,opt,name=media_channel,json=mediaChannel,proto3,oneof" json:"media_channel,omitempty"`
+	// Index of the sentence in the transcription
+	SentenceIndex *float64 `protobuf:"fixed64,2,opt,name=sentence_index,json=sentenceIndex,proto3,oneof" json:"sentence_index,omitempty"`
+	// Start time of the sentence in milliseconds
+	StartTime *float64 `protobuf:"fixed64,3,opt,name=start_time,json=startTime,proto3,oneof" json:"start_time,omitempty"`
+	// End time of the sentence in milliseconds
+	EndTime *float64 `protobuf:"fixed64,4,opt,name=end_time,json=endTime,proto3,oneof" json:"end_time,omitempty"`
+	// Transcript of the sentence
+	Transcript *string `protobuf:"bytes,5,opt,name=transcript,proto3,oneof" json:"transcript,omitempty"`
+	// Confidence of the transcription
+	Confidence *float64 `protobuf:"fixed64,6,opt,name=confidence,proto3,oneof" json:"confidence,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageTranscriptionResponse) Reset() {
+	*x = GetMessageTranscriptionResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageTranscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageTranscriptionResponse) ProtoMessage() {}
+
+func (x *GetMessageTranscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageTranscriptionResponse.ProtoReflect.Descriptor instead.
+func (*GetMessageTranscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetMessageTranscriptionResponse) GetMediaChannel() float64 {
+	if x != nil && x.MediaChannel != nil {
+		return *x.MediaChannel
+	}
+	return 0
+}
+
+func (x *GetMessageTranscriptionResponse) GetSentenceIndex() float64 {
+	if x != nil && x.SentenceIndex != nil {
+		return *x.SentenceIndex
+	}
+	return 0
+}
+
+func (x *GetMessageTranscriptionResponse) GetStartTime() float64 {
+	if x != nil && x.StartTime != nil {
+		return *x.StartTime
+	}
+	return 0
+}
+
+func (x *GetMessageTranscriptionResponse) GetEndTime() float64 {
+	if x != nil && x.EndTime != nil {
+		return *x.EndTime
+	}
+	return 0
+}
+
+func (x *GetMessageTranscriptionResponse) GetTranscript() string {
+	if x != nil && x.Transcript != nil {
+		return *x.Transcript
+	}
+	return ""
+}
+
+func (x *GetMessageTranscriptionResponse) GetConfidence() float64 {
+	if x != nil && x.Confidence != nil {
+		return *x.Confidence
+	}
+	return 0
+}
+
+func (x *GetMessageTranscriptionResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DownloadMessageTranscriptionRequest is the request of
+// DownloadMessageTranscription.
+type DownloadMessageTranscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Message ID as string
+	MessageId     string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadMessageTranscriptionRequest) Reset() {
+	*x = DownloadMessageTranscriptionRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadMessageTranscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadMessageTranscriptionRequest) ProtoMessage() {}
+
+func (x *DownloadMessageTranscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadMessageTranscriptionRequest.ProtoReflect.Descriptor instead.
+func (*DownloadMessageTranscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DownloadMessageTranscriptionRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DownloadMessageTranscriptionRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+// GetMessageRecordingRequest is the request of GetMessageRecording.
+type GetMessageRecordingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Message ID as string
+	MessageId     string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageRecordingRequest) Reset() {
+	*x = GetMessageRecordingRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageRecordingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageRecordingRequest) ProtoMessage() {}
+
+func (x *GetMessageRecordingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageRecordingRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageRecordingRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetMessageRecordingRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetMessageRecordingRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
 // CreateConversationRequest is the request of CreateConversation.
 type CreateConversationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +316,7 @@ type CreateConversationRequest struct {
 
 func (x *CreateConversationRequest) Reset() {
 	*x = CreateConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +328,7 @@ func (x *CreateConversationRequest) String() string {
 func (*CreateConversationRequest) ProtoMessage() {}
 
 func (x *CreateConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +341,7 @@ func (x *CreateConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConversationRequest.ProtoReflect.Descriptor instead.
 func (*CreateConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateConversationRequest) GetLocationId() string {
@@ -103,7 +376,7 @@ type CreateConversationResponse struct {
 
 func (x *CreateConversationResponse) Reset() {
 	*x = CreateConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +388,7 @@ func (x *CreateConversationResponse) String() string {
 func (*CreateConversationResponse) ProtoMessage() {}
 
 func (x *CreateConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +401,7 @@ func (x *CreateConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConversationResponse.ProtoReflect.Descriptor instead.
 func (*CreateConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateConversationResponse) GetSuccess() bool {
@@ -166,7 +439,7 @@ type DeleteConversationRequest struct {
 
 func (x *DeleteConversationRequest) Reset() {
 	*x = DeleteConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +451,7 @@ func (x *DeleteConversationRequest) String() string {
 func (*DeleteConversationRequest) ProtoMessage() {}
 
 func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +464,7 @@ func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConversationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteConversationRequest) GetLocationId() string {
@@ -224,7 +497,7 @@ type DeleteConversationResponse struct {
 
 func (x *DeleteConversationResponse) Reset() {
 	*x = DeleteConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +509,7 @@ func (x *DeleteConversationResponse) String() string {
 func (*DeleteConversationResponse) ProtoMessage() {}
 
 func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +522,7 @@ func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConversationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteConversationResponse) GetSuccess() bool {
@@ -280,7 +553,7 @@ type GetConversationRequest struct {
 
 func (x *GetConversationRequest) Reset() {
 	*x = GetConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +565,7 @@ func (x *GetConversationRequest) String() string {
 func (*GetConversationRequest) ProtoMessage() {}
 
 func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +578,7 @@ func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetConversationRequest) GetLocationId() string {
@@ -360,7 +633,7 @@ type GetConversationResponse struct {
 
 func (x *GetConversationResponse) Reset() {
 	*x = GetConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +645,7 @@ func (x *GetConversationResponse) String() string {
 func (*GetConversationResponse) ProtoMessage() {}
 
 func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +658,7 @@ func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetConversationResponse) GetContactId() string {
@@ -478,7 +751,7 @@ type UpdateConversationRequest struct {
 
 func (x *UpdateConversationRequest) Reset() {
 	*x = UpdateConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +763,7 @@ func (x *UpdateConversationRequest) String() string {
 func (*UpdateConversationRequest) ProtoMessage() {}
 
 func (x *UpdateConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +776,7 @@ func (x *UpdateConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateConversationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateConversationRequest) GetLocationId() string {
@@ -559,7 +832,7 @@ type UpdateConversationResponse struct {
 
 func (x *UpdateConversationResponse) Reset() {
 	*x = UpdateConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +844,7 @@ func (x *UpdateConversationResponse) String() string {
 func (*UpdateConversationResponse) ProtoMessage() {}
 
 func (x *UpdateConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +857,7 @@ func (x *UpdateConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateConversationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateConversationResponse) GetSuccess() bool {
@@ -628,7 +901,7 @@ type GetMessagesRequest struct {
 
 func (x *GetMessagesRequest) Reset() {
 	*x = GetMessagesRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +913,7 @@ func (x *GetMessagesRequest) String() string {
 func (*GetMessagesRequest) ProtoMessage() {}
 
 func (x *GetMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +926,7 @@ func (x *GetMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessagesRequest.ProtoReflect.Descriptor instead.
 func (*GetMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetMessagesRequest) GetLocationId() string {
@@ -714,7 +987,7 @@ type GetMessagesResponse struct {
 
 func (x *GetMessagesResponse) Reset() {
 	*x = GetMessagesResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +999,7 @@ func (x *GetMessagesResponse) String() string {
 func (*GetMessagesResponse) ProtoMessage() {}
 
 func (x *GetMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +1012,7 @@ func (x *GetMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessagesResponse.ProtoReflect.Descriptor instead.
 func (*GetMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetMessagesResponse) GetLastMessageId() string {
@@ -842,7 +1115,7 @@ type SendANewMessageRequest struct {
 
 func (x *SendANewMessageRequest) Reset() {
 	*x = SendANewMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1127,7 @@ func (x *SendANewMessageRequest) String() string {
 func (*SendANewMessageRequest) ProtoMessage() {}
 
 func (x *SendANewMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1140,7 @@ func (x *SendANewMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendANewMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendANewMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SendANewMessageRequest) GetLocationId() string {
@@ -1082,7 +1355,7 @@ type SendANewMessageResponse struct {
 
 func (x *SendANewMessageResponse) Reset() {
 	*x = SendANewMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1367,7 @@ func (x *SendANewMessageResponse) String() string {
 func (*SendANewMessageResponse) ProtoMessage() {}
 
 func (x *SendANewMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1380,7 @@ func (x *SendANewMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendANewMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendANewMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendANewMessageResponse) GetConversationId() string {
@@ -1180,7 +1453,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1465,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[12]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1478,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{12}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetMessageRequest) GetLocationId() string {
@@ -1271,7 +1544,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1556,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[13]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1569,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{13}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetMessageResponse) GetId() string {
@@ -1439,7 +1712,7 @@ type CancelScheduledMessageRequest struct {
 
 func (x *CancelScheduledMessageRequest) Reset() {
 	*x = CancelScheduledMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1724,7 @@ func (x *CancelScheduledMessageRequest) String() string {
 func (*CancelScheduledMessageRequest) ProtoMessage() {}
 
 func (x *CancelScheduledMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[14]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1737,7 @@ func (x *CancelScheduledMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelScheduledMessageRequest.ProtoReflect.Descriptor instead.
 func (*CancelScheduledMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{14}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelScheduledMessageRequest) GetLocationId() string {
@@ -1499,7 +1772,7 @@ type CancelScheduledMessageResponse struct {
 
 func (x *CancelScheduledMessageResponse) Reset() {
 	*x = CancelScheduledMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1784,7 @@ func (x *CancelScheduledMessageResponse) String() string {
 func (*CancelScheduledMessageResponse) ProtoMessage() {}
 
 func (x *CancelScheduledMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[15]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1797,7 @@ func (x *CancelScheduledMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelScheduledMessageResponse.ProtoReflect.Descriptor instead.
 func (*CancelScheduledMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{15}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelScheduledMessageResponse) GetStatus() float64 {
@@ -1570,7 +1843,7 @@ type UpdateMessageStatusRequest struct {
 
 func (x *UpdateMessageStatusRequest) Reset() {
 	*x = UpdateMessageStatusRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1855,7 @@ func (x *UpdateMessageStatusRequest) String() string {
 func (*UpdateMessageStatusRequest) ProtoMessage() {}
 
 func (x *UpdateMessageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[16]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1868,7 @@ func (x *UpdateMessageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMessageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{16}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateMessageStatusRequest) GetLocationId() string {
@@ -1670,7 +1943,7 @@ type UpdateMessageStatusResponse struct {
 
 func (x *UpdateMessageStatusResponse) Reset() {
 	*x = UpdateMessageStatusResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1955,7 @@ func (x *UpdateMessageStatusResponse) String() string {
 func (*UpdateMessageStatusResponse) ProtoMessage() {}
 
 func (x *UpdateMessageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[17]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1968,7 @@ func (x *UpdateMessageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMessageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{17}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateMessageStatusResponse) GetConversationId() string {
@@ -1768,7 +2041,7 @@ type GetEmailByIdRequest struct {
 
 func (x *GetEmailByIdRequest) Reset() {
 	*x = GetEmailByIdRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +2053,7 @@ func (x *GetEmailByIdRequest) String() string {
 func (*GetEmailByIdRequest) ProtoMessage() {}
 
 func (x *GetEmailByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2066,7 @@ func (x *GetEmailByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmailByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetEmailByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetEmailByIdRequest) GetLocationId() string {
@@ -1865,7 +2138,7 @@ type GetEmailByIdResponse struct {
 
 func (x *GetEmailByIdResponse) Reset() {
 	*x = GetEmailByIdResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2150,7 @@ func (x *GetEmailByIdResponse) String() string {
 func (*GetEmailByIdResponse) ProtoMessage() {}
 
 func (x *GetEmailByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2163,7 @@ func (x *GetEmailByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmailByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetEmailByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetEmailByIdResponse) GetId() string {
@@ -2062,7 +2335,7 @@ type CancelScheduledEmailMessageRequest struct {
 
 func (x *CancelScheduledEmailMessageRequest) Reset() {
 	*x = CancelScheduledEmailMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2347,7 @@ func (x *CancelScheduledEmailMessageRequest) String() string {
 func (*CancelScheduledEmailMessageRequest) ProtoMessage() {}
 
 func (x *CancelScheduledEmailMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2360,7 @@ func (x *CancelScheduledEmailMessageRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CancelScheduledEmailMessageRequest.ProtoReflect.Descriptor instead.
 func (*CancelScheduledEmailMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelScheduledEmailMessageRequest) GetLocationId() string {
@@ -2122,7 +2395,7 @@ type CancelScheduledEmailMessageResponse struct {
 
 func (x *CancelScheduledEmailMessageResponse) Reset() {
 	*x = CancelScheduledEmailMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2407,7 @@ func (x *CancelScheduledEmailMessageResponse) String() string {
 func (*CancelScheduledEmailMessageResponse) ProtoMessage() {}
 
 func (x *CancelScheduledEmailMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2420,7 @@ func (x *CancelScheduledEmailMessageResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use CancelScheduledEmailMessageResponse.ProtoReflect.Descriptor instead.
 func (*CancelScheduledEmailMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelScheduledEmailMessageResponse) GetStatus() float64 {
@@ -2203,7 +2476,7 @@ type ExportMessagesByLocationRequest struct {
 
 func (x *ExportMessagesByLocationRequest) Reset() {
 	*x = ExportMessagesByLocationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2488,7 @@ func (x *ExportMessagesByLocationRequest) String() string {
 func (*ExportMessagesByLocationRequest) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2501,7 @@ func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationRequest.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExportMessagesByLocationRequest) GetLocationId() string {
@@ -2323,7 +2596,7 @@ type ExportMessagesByLocationResponse struct {
 
 func (x *ExportMessagesByLocationResponse) Reset() {
 	*x = ExportMessagesByLocationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2608,7 @@ func (x *ExportMessagesByLocationResponse) String() string {
 func (*ExportMessagesByLocationResponse) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2621,7 @@ func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationResponse.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExportMessagesByLocationResponse) GetMessages() []*GetMessageResponseDto {
@@ -2435,7 +2708,7 @@ type AddAnInboundMessageRequest struct {
 
 func (x *AddAnInboundMessageRequest) Reset() {
 	*x = AddAnInboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2720,7 @@ func (x *AddAnInboundMessageRequest) String() string {
 func (*AddAnInboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2733,7 @@ func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddAnInboundMessageRequest) GetLocationId() string {
@@ -2617,7 +2890,7 @@ type AddAnInboundMessageResponse struct {
 
 func (x *AddAnInboundMessageResponse) Reset() {
 	*x = AddAnInboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2902,7 @@ func (x *AddAnInboundMessageResponse) String() string {
 func (*AddAnInboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2915,7 @@ func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddAnInboundMessageResponse) GetSuccess() bool {
@@ -2727,7 +3000,7 @@ type AddAnOutboundMessageRequest struct {
 
 func (x *AddAnOutboundMessageRequest) Reset() {
 	*x = AddAnOutboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +3012,7 @@ func (x *AddAnOutboundMessageRequest) String() string {
 func (*AddAnOutboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +3025,7 @@ func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AddAnOutboundMessageRequest) GetLocationId() string {
@@ -2839,7 +3112,7 @@ type AddAnOutboundMessageResponse struct {
 
 func (x *AddAnOutboundMessageResponse) Reset() {
 	*x = AddAnOutboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3124,7 @@ func (x *AddAnOutboundMessageResponse) String() string {
 func (*AddAnOutboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +3137,7 @@ func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddAnOutboundMessageResponse) GetSuccess() bool {
@@ -2939,7 +3212,7 @@ type SendReviewReplyRequest struct {
 
 func (x *SendReviewReplyRequest) Reset() {
 	*x = SendReviewReplyRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2951,7 +3224,7 @@ func (x *SendReviewReplyRequest) String() string {
 func (*SendReviewReplyRequest) ProtoMessage() {}
 
 func (x *SendReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2964,7 +3237,7 @@ func (x *SendReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*SendReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SendReviewReplyRequest) GetLocationId() string {
@@ -3018,7 +3291,7 @@ type SendReviewReplyResponse struct {
 
 func (x *SendReviewReplyResponse) Reset() {
 	*x = SendReviewReplyResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3303,7 @@ func (x *SendReviewReplyResponse) String() string {
 func (*SendReviewReplyResponse) ProtoMessage() {}
 
 func (x *SendReviewReplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3316,7 @@ func (x *SendReviewReplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReviewReplyResponse.ProtoReflect.Descriptor instead.
 func (*SendReviewReplyResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SendReviewReplyResponse) GetConversationId() string {
@@ -3102,6 +3375,511 @@ func (x *SendReviewReplyResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UploadFileAttachmentsRequest is the request of UploadFileAttachments.
+type UploadFileAttachmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Conversation Id
+	ConversationId *string `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,3,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// The body's attachmentUrls.
+	AttachmentUrls []string `protobuf:"bytes,4,rep,name=attachment_urls,json=attachmentUrls,proto3" json:"attachment_urls,omitempty"`
+	// Twilio chat service SID for group SMS uploads
+	ChatServiceSid *string `protobuf:"bytes,5,opt,name=chat_service_sid,json=chatServiceSid,proto3,oneof" json:"chat_service_sid,omitempty"`
+	// Flag to indicate group SMS upload flow. When true, only 1 file upload is
+	// allowed per request.
+	IsGroupSms *string `protobuf:"bytes,6,opt,name=is_group_sms,json=isGroupSms,proto3,oneof" json:"is_group_sms,omitempty"`
+	// The files to upload, each a part named fileAttachment.
+	FileAttachment []*File `protobuf:"bytes,7,rep,name=file_attachment,json=fileAttachment,proto3" json:"file_attachment,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UploadFileAttachmentsRequest) Reset() {
+	*x = UploadFileAttachmentsRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileAttachmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileAttachmentsRequest) ProtoMessage() {}
+
+func (x *UploadFileAttachmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileAttachmentsRequest.ProtoReflect.Descriptor instead.
+func (*UploadFileAttachmentsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *UploadFileAttachmentsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UploadFileAttachmentsRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *UploadFileAttachmentsRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *UploadFileAttachmentsRequest) GetAttachmentUrls() []string {
+	if x != nil {
+		return x.AttachmentUrls
+	}
+	return nil
+}
+
+func (x *UploadFileAttachmentsRequest) GetChatServiceSid() string {
+	if x != nil && x.ChatServiceSid != nil {
+		return *x.ChatServiceSid
+	}
+	return ""
+}
+
+func (x *UploadFileAttachmentsRequest) GetIsGroupSms() string {
+	if x != nil && x.IsGroupSms != nil {
+		return *x.IsGroupSms
+	}
+	return ""
+}
+
+func (x *UploadFileAttachmentsRequest) GetFileAttachment() []*File {
+	if x != nil {
+		return x.FileAttachment
+	}
+	return nil
+}
+
+// UploadFileAttachmentsResponse is HighLevel's answer to
+// UploadFileAttachments, without loss.
+type UploadFileAttachmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's uploadedFiles.
+	UploadedFiles *structpb.Struct `protobuf:"bytes,1,opt,name=uploaded_files,json=uploadedFiles,proto3" json:"uploaded_files,omitempty"`
+	// Twilio media SIDs for group SMS (when isGroupSms=true)
+	TwilioMediaSids []string `protobuf:"bytes,2,rep,name=twilio_media_sids,json=twilioMediaSids,proto3" json:"twilio_media_sids,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileAttachmentsResponse) Reset() {
+	*x = UploadFileAttachmentsResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileAttachmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileAttachmentsResponse) ProtoMessage() {}
+
+func (x *UploadFileAttachmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileAttachmentsResponse.ProtoReflect.Descriptor instead.
+func (*UploadFileAttachmentsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UploadFileAttachmentsResponse) GetUploadedFiles() *structpb.Struct {
+	if x != nil {
+		return x.UploadedFiles
+	}
+	return nil
+}
+
+func (x *UploadFileAttachmentsResponse) GetTwilioMediaSids() []string {
+	if x != nil {
+		return x.TwilioMediaSids
+	}
+	return nil
+}
+
+func (x *UploadFileAttachmentsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CompleteFileUploadRequest is the request of CompleteFileUpload.
+type CompleteFileUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Upload ID from request response
+	UploadId *string `protobuf:"bytes,2,opt,name=upload_id,json=uploadId,proto3,oneof" json:"upload_id,omitempty"`
+	// File path from request response
+	FilePath *string `protobuf:"bytes,3,opt,name=file_path,json=filePath,proto3,oneof" json:"file_path,omitempty"`
+	// Conversation ID
+	ConversationId *string `protobuf:"bytes,4,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// Original filename (for response mapping)
+	Filename      *string `protobuf:"bytes,5,opt,name=filename,proto3,oneof" json:"filename,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFileUploadRequest) Reset() {
+	*x = CompleteFileUploadRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFileUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFileUploadRequest) ProtoMessage() {}
+
+func (x *CompleteFileUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFileUploadRequest.ProtoReflect.Descriptor instead.
+func (*CompleteFileUploadRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CompleteFileUploadRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CompleteFileUploadRequest) GetUploadId() string {
+	if x != nil && x.UploadId != nil {
+		return *x.UploadId
+	}
+	return ""
+}
+
+func (x *CompleteFileUploadRequest) GetFilePath() string {
+	if x != nil && x.FilePath != nil {
+		return *x.FilePath
+	}
+	return ""
+}
+
+func (x *CompleteFileUploadRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *CompleteFileUploadRequest) GetFilename() string {
+	if x != nil && x.Filename != nil {
+		return *x.Filename
+	}
+	return ""
+}
+
+// CompleteFileUploadResponse is HighLevel's answer to CompleteFileUpload,
+// without loss.
+type CompleteFileUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Map of filename to public URL
+	UploadedFiles *structpb.Struct `protobuf:"bytes,1,opt,name=uploaded_files,json=uploadedFiles,proto3" json:"uploaded_files,omitempty"`
+	// File metadata
+	Metadata *structpb.Struct `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFileUploadResponse) Reset() {
+	*x = CompleteFileUploadResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFileUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFileUploadResponse) ProtoMessage() {}
+
+func (x *CompleteFileUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFileUploadResponse.ProtoReflect.Descriptor instead.
+func (*CompleteFileUploadResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CompleteFileUploadResponse) GetUploadedFiles() *structpb.Struct {
+	if x != nil {
+		return x.UploadedFiles
+	}
+	return nil
+}
+
+func (x *CompleteFileUploadResponse) GetMetadata() *structpb.Struct {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CompleteFileUploadResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// InitiateFileUploadRequest is the request of InitiateFileUpload.
+type InitiateFileUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Conversation ID
+	ConversationId *string `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3,oneof" json:"conversation_id,omitempty"`
+	// Original filename with extension
+	Filename *string `protobuf:"bytes,3,opt,name=filename,proto3,oneof" json:"filename,omitempty"`
+	// MIME type of the file
+	ContentType *string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3,oneof" json:"content_type,omitempty"`
+	// File size in bytes (optional, for pre-validation)
+	FileSize *float64 `protobuf:"fixed64,5,opt,name=file_size,json=fileSize,proto3,oneof" json:"file_size,omitempty"`
+	// Channel type for size limits (WHATSAPP for 100MB limit, others for 5MB)
+	Channel       *string `protobuf:"bytes,6,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiateFileUploadRequest) Reset() {
+	*x = InitiateFileUploadRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiateFileUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiateFileUploadRequest) ProtoMessage() {}
+
+func (x *InitiateFileUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiateFileUploadRequest.ProtoReflect.Descriptor instead.
+func (*InitiateFileUploadRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *InitiateFileUploadRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadRequest) GetConversationId() string {
+	if x != nil && x.ConversationId != nil {
+		return *x.ConversationId
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadRequest) GetFilename() string {
+	if x != nil && x.Filename != nil {
+		return *x.Filename
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadRequest) GetContentType() string {
+	if x != nil && x.ContentType != nil {
+		return *x.ContentType
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadRequest) GetFileSize() float64 {
+	if x != nil && x.FileSize != nil {
+		return *x.FileSize
+	}
+	return 0
+}
+
+func (x *InitiateFileUploadRequest) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+// InitiateFileUploadResponse is HighLevel's answer to InitiateFileUpload,
+// without loss.
+type InitiateFileUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Signed URL for direct upload to GCS. Use PUT request with file content.
+	UploadUrl *string `protobuf:"bytes,1,opt,name=upload_url,json=uploadUrl,proto3,oneof" json:"upload_url,omitempty"`
+	// Unique upload ID for tracking and completing the upload
+	UploadId *string `protobuf:"bytes,2,opt,name=upload_id,json=uploadId,proto3,oneof" json:"upload_id,omitempty"`
+	// File path in GCS bucket (needed for confirmation endpoint)
+	FilePath *string `protobuf:"bytes,3,opt,name=file_path,json=filePath,proto3,oneof" json:"file_path,omitempty"`
+	// URL expiration timestamp (Unix milliseconds)
+	ExpiresAt *float64 `protobuf:"fixed64,4,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// Maximum allowed file size in bytes
+	MaxFileSize *float64 `protobuf:"fixed64,5,opt,name=max_file_size,json=maxFileSize,proto3,oneof" json:"max_file_size,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiateFileUploadResponse) Reset() {
+	*x = InitiateFileUploadResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiateFileUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiateFileUploadResponse) ProtoMessage() {}
+
+func (x *InitiateFileUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiateFileUploadResponse.ProtoReflect.Descriptor instead.
+func (*InitiateFileUploadResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *InitiateFileUploadResponse) GetUploadUrl() string {
+	if x != nil && x.UploadUrl != nil {
+		return *x.UploadUrl
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadResponse) GetUploadId() string {
+	if x != nil && x.UploadId != nil {
+		return *x.UploadId
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadResponse) GetFilePath() string {
+	if x != nil && x.FilePath != nil {
+		return *x.FilePath
+	}
+	return ""
+}
+
+func (x *InitiateFileUploadResponse) GetExpiresAt() float64 {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return 0
+}
+
+func (x *InitiateFileUploadResponse) GetMaxFileSize() float64 {
+	if x != nil && x.MaxFileSize != nil {
+		return *x.MaxFileSize
+	}
+	return 0
+}
+
+func (x *InitiateFileUploadResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // LiveChatAgentTypingRequest is the request of LiveChatAgentTyping.
 type LiveChatAgentTypingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3123,7 +3901,7 @@ type LiveChatAgentTypingRequest struct {
 
 func (x *LiveChatAgentTypingRequest) Reset() {
 	*x = LiveChatAgentTypingRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +3913,7 @@ func (x *LiveChatAgentTypingRequest) String() string {
 func (*LiveChatAgentTypingRequest) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +3926,7 @@ func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingRequest.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LiveChatAgentTypingRequest) GetLocationId() string {
@@ -3195,7 +3973,7 @@ type LiveChatAgentTypingResponse struct {
 
 func (x *LiveChatAgentTypingResponse) Reset() {
 	*x = LiveChatAgentTypingResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3985,7 @@ func (x *LiveChatAgentTypingResponse) String() string {
 func (*LiveChatAgentTypingResponse) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3998,7 @@ func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingResponse.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LiveChatAgentTypingResponse) GetSuccess() bool {
@@ -3295,7 +4073,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +4085,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +4098,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -3490,7 +4268,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +4280,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +4293,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -3550,7 +4328,41 @@ var File_hlgate_v1_conversations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/conversations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"y\n" +
+	"%hlgate/v1/conversations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"j\n" +
+	"\x1eGetMessageTranscriptionRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"\x9e\x03\n" +
+	"\x1fGetMessageTranscriptionResponse\x12(\n" +
+	"\rmedia_channel\x18\x01 \x01(\x01H\x00R\fmediaChannel\x88\x01\x01\x12*\n" +
+	"\x0esentence_index\x18\x02 \x01(\x01H\x01R\rsentenceIndex\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\x01H\x02R\tstartTime\x88\x01\x01\x12\x1e\n" +
+	"\bend_time\x18\x04 \x01(\x01H\x03R\aendTime\x88\x01\x01\x12#\n" +
+	"\n" +
+	"transcript\x18\x05 \x01(\tH\x04R\n" +
+	"transcript\x88\x01\x01\x12#\n" +
+	"\n" +
+	"confidence\x18\x06 \x01(\x01H\x05R\n" +
+	"confidence\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"\x0e_media_channelB\x11\n" +
+	"\x0f_sentence_indexB\r\n" +
+	"\v_start_timeB\v\n" +
+	"\t_end_timeB\r\n" +
+	"\v_transcriptB\r\n" +
+	"\v_confidence\"o\n" +
+	"#DownloadMessageTranscriptionRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"f\n" +
+	"\x1aGetMessageRecordingRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"y\n" +
 	"\x19CreateConversationRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12'\n" +
@@ -4015,7 +4827,74 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"\xf6\x01\n" +
+	"\a_status\"\xac\x03\n" +
+	"\x1cUploadFileAttachmentsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12'\n" +
+	"\n" +
+	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tcontactId\x88\x01\x01\x12,\n" +
+	"\x0fattachment_urls\x18\x04 \x03(\tB\x03\xe0A\x02R\x0eattachmentUrls\x12-\n" +
+	"\x10chat_service_sid\x18\x05 \x01(\tH\x02R\x0echatServiceSid\x88\x01\x01\x12%\n" +
+	"\fis_group_sms\x18\x06 \x01(\tH\x03R\n" +
+	"isGroupSms\x88\x01\x01\x12=\n" +
+	"\x0ffile_attachment\x18\a \x03(\v2\x0f.hlgate.v1.FileB\x03\xe0A\x02R\x0efileAttachmentB\x12\n" +
+	"\x10_conversation_idB\r\n" +
+	"\v_contact_idB\x13\n" +
+	"\x11_chat_service_sidB\x0f\n" +
+	"\r_is_group_sms\"\xc5\x01\n" +
+	"\x1dUploadFileAttachmentsResponse\x12>\n" +
+	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x12*\n" +
+	"\x11twilio_media_sids\x18\x02 \x03(\tR\x0ftwilioMediaSids\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa5\x02\n" +
+	"\x19CompleteFileUploadRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12%\n" +
+	"\tupload_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\buploadId\x88\x01\x01\x12%\n" +
+	"\tfile_path\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bfilePath\x88\x01\x01\x121\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x0econversationId\x88\x01\x01\x12$\n" +
+	"\bfilename\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bfilename\x88\x01\x01B\f\n" +
+	"\n" +
+	"_upload_idB\f\n" +
+	"\n" +
+	"_file_pathB\x12\n" +
+	"\x10_conversation_idB\v\n" +
+	"\t_filename\"\xcb\x01\n" +
+	"\x1aCompleteFileUploadResponse\x12>\n" +
+	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x123\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd9\x02\n" +
+	"\x19InitiateFileUploadRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12$\n" +
+	"\bfilename\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bfilename\x88\x01\x01\x12+\n" +
+	"\fcontent_type\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\vcontentType\x88\x01\x01\x12 \n" +
+	"\tfile_size\x18\x05 \x01(\x01H\x03R\bfileSize\x88\x01\x01\x12\"\n" +
+	"\achannel\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\achannel\x88\x01\x01B\x12\n" +
+	"\x10_conversation_idB\v\n" +
+	"\t_filenameB\x0f\n" +
+	"\r_content_typeB\f\n" +
+	"\n" +
+	"_file_sizeB\n" +
+	"\n" +
+	"\b_channel\"\xd7\x02\n" +
+	"\x1aInitiateFileUploadResponse\x12\"\n" +
+	"\n" +
+	"upload_url\x18\x01 \x01(\tH\x00R\tuploadUrl\x88\x01\x01\x12 \n" +
+	"\tupload_id\x18\x02 \x01(\tH\x01R\buploadId\x88\x01\x01\x12 \n" +
+	"\tfile_path\x18\x03 \x01(\tH\x02R\bfilePath\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\x01H\x03R\texpiresAt\x88\x01\x01\x12'\n" +
+	"\rmax_file_size\x18\x05 \x01(\x01H\x04R\vmaxFileSize\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_upload_urlB\f\n" +
+	"\n" +
+	"_upload_idB\f\n" +
+	"\n" +
+	"_file_pathB\r\n" +
+	"\v_expires_atB\x10\n" +
+	"\x0e_max_file_size\"\xf6\x01\n" +
 	"\x1aLiveChatAgentTypingRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12%\n" +
@@ -4086,8 +4965,14 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa6\x1a\n" +
-	"\x14ConversationsService\x12\xb0\x01\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa8$\n" +
+	"\x14ConversationsService\x12\xe6\x01\n" +
+	"\x17GetMessageTranscription\x12).hlgate.v1.GetMessageTranscriptionRequest\x1a*.hlgate.v1.GetMessageTranscriptionResponse\"t\xc2\xf3\x18\x1b\n" +
+	"\x19get-message-transcription\x82\xd3\xe4\x93\x02O\x12M/v1/conversations/locations/{location_id}/messages/{message_id}/transcription\x12\xe9\x01\n" +
+	"\x1cDownloadMessageTranscription\x12..hlgate.v1.DownloadMessageTranscriptionRequest\x1a\x14.google.api.HttpBody\"\x82\x01\xc2\xf3\x18 \n" +
+	"\x1edownload-message-transcription\x82\xd3\xe4\x93\x02X\x12V/v1/conversations/locations/{location_id}/messages/{message_id}/transcription/download\x12\xc0\x01\n" +
+	"\x13GetMessageRecording\x12%.hlgate.v1.GetMessageRecordingRequest\x1a\x14.google.api.HttpBody\"l\xc2\xf3\x18\x17\n" +
+	"\x15get-message-recording\x82\xd3\xe4\x93\x02K\x12I/v1/conversations/messages/{message_id}/locations/{location_id}/recording\x12\xb0\x01\n" +
 	"\x12CreateConversation\x12$.hlgate.v1.CreateConversationRequest\x1a%.hlgate.v1.CreateConversationResponse\"M\xc2\xf3\x18\x15\n" +
 	"\x13create-conversation\x82\xd3\xe4\x93\x02.:\x01*\")/v1/locations/{location_id}/conversations\x12\xbf\x01\n" +
 	"\x12DeleteConversation\x12$.hlgate.v1.DeleteConversationRequest\x1a%.hlgate.v1.DeleteConversationResponse\"\\\xc2\xf3\x18\x15\n" +
@@ -4118,7 +5003,13 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x14AddAnOutboundMessage\x12&.hlgate.v1.AddAnOutboundMessageRequest\x1a'.hlgate.v1.AddAnOutboundMessageResponse\"c\xc2\xf3\x18\x19\n" +
 	"\x17add-an-outbound-message\x82\xd3\xe4\x93\x02@:\x01*\";/v1/locations/{location_id}/conversations/messages/outbound\x12\xbb\x01\n" +
 	"\x0fSendReviewReply\x12!.hlgate.v1.SendReviewReplyRequest\x1a\".hlgate.v1.SendReviewReplyResponse\"a\xc2\xf3\x18\x13\n" +
-	"\x11send-review-reply\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/conversations/messages/review-reply\x12\xd1\x01\n" +
+	"\x11send-review-reply\x82\xd3\xe4\x93\x02D:\x01*\"?/v1/locations/{location_id}/conversations/messages/review-reply\x12\xcd\x01\n" +
+	"\x15UploadFileAttachments\x12'.hlgate.v1.UploadFileAttachmentsRequest\x1a(.hlgate.v1.UploadFileAttachmentsResponse\"a\xc2\xf3\x18\x19\n" +
+	"\x17upload-file-attachments\x82\xd3\xe4\x93\x02>:\x01*\"9/v1/locations/{location_id}/conversations/messages/upload\x12\xca\x01\n" +
+	"\x12CompleteFileUpload\x12$.hlgate.v1.CompleteFileUploadRequest\x1a%.hlgate.v1.CompleteFileUploadResponse\"g\xc2\xf3\x18\x16\n" +
+	"\x14complete-file-upload\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/conversations/messages/upload/complete\x12\xca\x01\n" +
+	"\x12InitiateFileUpload\x12$.hlgate.v1.InitiateFileUploadRequest\x1a%.hlgate.v1.InitiateFileUploadResponse\"g\xc2\xf3\x18\x16\n" +
+	"\x14initiate-file-upload\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/conversations/messages/upload/initiate\x12\xd1\x01\n" +
 	"\x13LiveChatAgentTyping\x12%.hlgate.v1.LiveChatAgentTypingRequest\x1a&.hlgate.v1.LiveChatAgentTypingResponse\"k\xc2\xf3\x18\x18\n" +
 	"\x16live-chat-agent-typing\x82\xd3\xe4\x93\x02I:\x01*\"D/v1/locations/{location_id}/conversations/providers/live-chat/typing\x12\xb4\x01\n" +
 	"\x12SearchConversation\x12$.hlgate.v1.SearchConversationRequest\x1a%.hlgate.v1.SearchConversationResponse\"Q\xc2\xf3\x18\x15\n" +
@@ -4136,124 +5027,156 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
-	(*CreateConversationRequest)(nil),           // 0: hlgate.v1.CreateConversationRequest
-	(*CreateConversationResponse)(nil),          // 1: hlgate.v1.CreateConversationResponse
-	(*DeleteConversationRequest)(nil),           // 2: hlgate.v1.DeleteConversationRequest
-	(*DeleteConversationResponse)(nil),          // 3: hlgate.v1.DeleteConversationResponse
-	(*GetConversationRequest)(nil),              // 4: hlgate.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 5: hlgate.v1.GetConversationResponse
-	(*UpdateConversationRequest)(nil),           // 6: hlgate.v1.UpdateConversationRequest
-	(*UpdateConversationResponse)(nil),          // 7: hlgate.v1.UpdateConversationResponse
-	(*GetMessagesRequest)(nil),                  // 8: hlgate.v1.GetMessagesRequest
-	(*GetMessagesResponse)(nil),                 // 9: hlgate.v1.GetMessagesResponse
-	(*SendANewMessageRequest)(nil),              // 10: hlgate.v1.SendANewMessageRequest
-	(*SendANewMessageResponse)(nil),             // 11: hlgate.v1.SendANewMessageResponse
-	(*GetMessageRequest)(nil),                   // 12: hlgate.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),                  // 13: hlgate.v1.GetMessageResponse
-	(*CancelScheduledMessageRequest)(nil),       // 14: hlgate.v1.CancelScheduledMessageRequest
-	(*CancelScheduledMessageResponse)(nil),      // 15: hlgate.v1.CancelScheduledMessageResponse
-	(*UpdateMessageStatusRequest)(nil),          // 16: hlgate.v1.UpdateMessageStatusRequest
-	(*UpdateMessageStatusResponse)(nil),         // 17: hlgate.v1.UpdateMessageStatusResponse
-	(*GetEmailByIdRequest)(nil),                 // 18: hlgate.v1.GetEmailByIdRequest
-	(*GetEmailByIdResponse)(nil),                // 19: hlgate.v1.GetEmailByIdResponse
-	(*CancelScheduledEmailMessageRequest)(nil),  // 20: hlgate.v1.CancelScheduledEmailMessageRequest
-	(*CancelScheduledEmailMessageResponse)(nil), // 21: hlgate.v1.CancelScheduledEmailMessageResponse
-	(*ExportMessagesByLocationRequest)(nil),     // 22: hlgate.v1.ExportMessagesByLocationRequest
-	(*ExportMessagesByLocationResponse)(nil),    // 23: hlgate.v1.ExportMessagesByLocationResponse
-	(*AddAnInboundMessageRequest)(nil),          // 24: hlgate.v1.AddAnInboundMessageRequest
-	(*AddAnInboundMessageResponse)(nil),         // 25: hlgate.v1.AddAnInboundMessageResponse
-	(*AddAnOutboundMessageRequest)(nil),         // 26: hlgate.v1.AddAnOutboundMessageRequest
-	(*AddAnOutboundMessageResponse)(nil),        // 27: hlgate.v1.AddAnOutboundMessageResponse
-	(*SendReviewReplyRequest)(nil),              // 28: hlgate.v1.SendReviewReplyRequest
-	(*SendReviewReplyResponse)(nil),             // 29: hlgate.v1.SendReviewReplyResponse
-	(*LiveChatAgentTypingRequest)(nil),          // 30: hlgate.v1.LiveChatAgentTypingRequest
-	(*LiveChatAgentTypingResponse)(nil),         // 31: hlgate.v1.LiveChatAgentTypingResponse
-	(*SearchConversationRequest)(nil),           // 32: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),          // 33: hlgate.v1.SearchConversationResponse
-	(*ConversationCreateResponseDto)(nil),       // 34: hlgate.v1.ConversationCreateResponseDto
-	(*structpb.Struct)(nil),                     // 35: google.protobuf.Struct
-	(*ConversationDto)(nil),                     // 36: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),               // 37: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),                    // 38: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),                  // 39: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                         // 40: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                            // 41: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                         // 42: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),                  // 43: hlgate.v1.ConversationSchema
+	(*GetMessageTranscriptionRequest)(nil),      // 0: hlgate.v1.GetMessageTranscriptionRequest
+	(*GetMessageTranscriptionResponse)(nil),     // 1: hlgate.v1.GetMessageTranscriptionResponse
+	(*DownloadMessageTranscriptionRequest)(nil), // 2: hlgate.v1.DownloadMessageTranscriptionRequest
+	(*GetMessageRecordingRequest)(nil),          // 3: hlgate.v1.GetMessageRecordingRequest
+	(*CreateConversationRequest)(nil),           // 4: hlgate.v1.CreateConversationRequest
+	(*CreateConversationResponse)(nil),          // 5: hlgate.v1.CreateConversationResponse
+	(*DeleteConversationRequest)(nil),           // 6: hlgate.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil),          // 7: hlgate.v1.DeleteConversationResponse
+	(*GetConversationRequest)(nil),              // 8: hlgate.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 9: hlgate.v1.GetConversationResponse
+	(*UpdateConversationRequest)(nil),           // 10: hlgate.v1.UpdateConversationRequest
+	(*UpdateConversationResponse)(nil),          // 11: hlgate.v1.UpdateConversationResponse
+	(*GetMessagesRequest)(nil),                  // 12: hlgate.v1.GetMessagesRequest
+	(*GetMessagesResponse)(nil),                 // 13: hlgate.v1.GetMessagesResponse
+	(*SendANewMessageRequest)(nil),              // 14: hlgate.v1.SendANewMessageRequest
+	(*SendANewMessageResponse)(nil),             // 15: hlgate.v1.SendANewMessageResponse
+	(*GetMessageRequest)(nil),                   // 16: hlgate.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),                  // 17: hlgate.v1.GetMessageResponse
+	(*CancelScheduledMessageRequest)(nil),       // 18: hlgate.v1.CancelScheduledMessageRequest
+	(*CancelScheduledMessageResponse)(nil),      // 19: hlgate.v1.CancelScheduledMessageResponse
+	(*UpdateMessageStatusRequest)(nil),          // 20: hlgate.v1.UpdateMessageStatusRequest
+	(*UpdateMessageStatusResponse)(nil),         // 21: hlgate.v1.UpdateMessageStatusResponse
+	(*GetEmailByIdRequest)(nil),                 // 22: hlgate.v1.GetEmailByIdRequest
+	(*GetEmailByIdResponse)(nil),                // 23: hlgate.v1.GetEmailByIdResponse
+	(*CancelScheduledEmailMessageRequest)(nil),  // 24: hlgate.v1.CancelScheduledEmailMessageRequest
+	(*CancelScheduledEmailMessageResponse)(nil), // 25: hlgate.v1.CancelScheduledEmailMessageResponse
+	(*ExportMessagesByLocationRequest)(nil),     // 26: hlgate.v1.ExportMessagesByLocationRequest
+	(*ExportMessagesByLocationResponse)(nil),    // 27: hlgate.v1.ExportMessagesByLocationResponse
+	(*AddAnInboundMessageRequest)(nil),          // 28: hlgate.v1.AddAnInboundMessageRequest
+	(*AddAnInboundMessageResponse)(nil),         // 29: hlgate.v1.AddAnInboundMessageResponse
+	(*AddAnOutboundMessageRequest)(nil),         // 30: hlgate.v1.AddAnOutboundMessageRequest
+	(*AddAnOutboundMessageResponse)(nil),        // 31: hlgate.v1.AddAnOutboundMessageResponse
+	(*SendReviewReplyRequest)(nil),              // 32: hlgate.v1.SendReviewReplyRequest
+	(*SendReviewReplyResponse)(nil),             // 33: hlgate.v1.SendReviewReplyResponse
+	(*UploadFileAttachmentsRequest)(nil),        // 34: hlgate.v1.UploadFileAttachmentsRequest
+	(*UploadFileAttachmentsResponse)(nil),       // 35: hlgate.v1.UploadFileAttachmentsResponse
+	(*CompleteFileUploadRequest)(nil),           // 36: hlgate.v1.CompleteFileUploadRequest
+	(*CompleteFileUploadResponse)(nil),          // 37: hlgate.v1.CompleteFileUploadResponse
+	(*InitiateFileUploadRequest)(nil),           // 38: hlgate.v1.InitiateFileUploadRequest
+	(*InitiateFileUploadResponse)(nil),          // 39: hlgate.v1.InitiateFileUploadResponse
+	(*LiveChatAgentTypingRequest)(nil),          // 40: hlgate.v1.LiveChatAgentTypingRequest
+	(*LiveChatAgentTypingResponse)(nil),         // 41: hlgate.v1.LiveChatAgentTypingResponse
+	(*SearchConversationRequest)(nil),           // 42: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),          // 43: hlgate.v1.SearchConversationResponse
+	(*structpb.Struct)(nil),                     // 44: google.protobuf.Struct
+	(*ConversationCreateResponseDto)(nil),       // 45: hlgate.v1.ConversationCreateResponseDto
+	(*ConversationDto)(nil),                     // 46: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),               // 47: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                    // 48: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),                  // 49: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                         // 50: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                            // 51: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                         // 52: hlgate.v1.CallDataDTO
+	(*File)(nil),                                // 53: hlgate.v1.File
+	(*ConversationSchema)(nil),                  // 54: hlgate.v1.ConversationSchema
+	(*httpbody.HttpBody)(nil),                   // 55: google.api.HttpBody
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	34, // 0: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	35, // 1: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 2: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 3: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 4: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	36, // 5: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	35, // 6: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	37, // 7: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	35, // 8: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	38, // 9: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	39, // 10: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	35, // 11: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	40, // 12: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	35, // 13: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 14: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	41, // 15: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	39, // 16: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	35, // 17: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 18: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 19: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	37, // 20: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	35, // 21: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	42, // 22: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	35, // 23: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	42, // 24: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	35, // 25: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	39, // 26: hlgate.v1.SendReviewReplyResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	35, // 27: hlgate.v1.SendReviewReplyResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 28: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
-	43, // 29: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	35, // 30: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 31: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	2,  // 32: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	4,  // 33: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	6,  // 34: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	8,  // 35: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	10, // 36: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	12, // 37: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	14, // 38: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	16, // 39: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	18, // 40: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
-	20, // 41: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
-	22, // 42: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
-	24, // 43: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	26, // 44: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	28, // 45: hlgate.v1.ConversationsService.SendReviewReply:input_type -> hlgate.v1.SendReviewReplyRequest
-	30, // 46: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
-	32, // 47: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 48: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	3,  // 49: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	5,  // 50: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	7,  // 51: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	9,  // 52: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	11, // 53: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	13, // 54: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	15, // 55: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	17, // 56: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	19, // 57: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
-	21, // 58: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
-	23, // 59: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
-	25, // 60: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	27, // 61: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	29, // 62: hlgate.v1.ConversationsService.SendReviewReply:output_type -> hlgate.v1.SendReviewReplyResponse
-	31, // 63: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
-	33, // 64: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	48, // [48:65] is the sub-list for method output_type
-	31, // [31:48] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	44, // 0: hlgate.v1.GetMessageTranscriptionResponse.unmapped:type_name -> google.protobuf.Struct
+	45, // 1: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	44, // 2: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 3: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 4: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 5: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	46, // 6: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	44, // 7: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 8: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	44, // 9: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 10: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	49, // 11: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	44, // 12: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	50, // 13: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	44, // 14: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 15: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	51, // 16: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	49, // 17: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	44, // 18: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 19: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 20: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	47, // 21: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	44, // 22: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	52, // 23: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	44, // 24: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	52, // 25: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	44, // 26: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	49, // 27: hlgate.v1.SendReviewReplyResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	44, // 28: hlgate.v1.SendReviewReplyResponse.unmapped:type_name -> google.protobuf.Struct
+	53, // 29: hlgate.v1.UploadFileAttachmentsRequest.file_attachment:type_name -> hlgate.v1.File
+	44, // 30: hlgate.v1.UploadFileAttachmentsResponse.uploaded_files:type_name -> google.protobuf.Struct
+	44, // 31: hlgate.v1.UploadFileAttachmentsResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 32: hlgate.v1.CompleteFileUploadResponse.uploaded_files:type_name -> google.protobuf.Struct
+	44, // 33: hlgate.v1.CompleteFileUploadResponse.metadata:type_name -> google.protobuf.Struct
+	44, // 34: hlgate.v1.CompleteFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 35: hlgate.v1.InitiateFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 36: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
+	54, // 37: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	44, // 38: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 39: hlgate.v1.ConversationsService.GetMessageTranscription:input_type -> hlgate.v1.GetMessageTranscriptionRequest
+	2,  // 40: hlgate.v1.ConversationsService.DownloadMessageTranscription:input_type -> hlgate.v1.DownloadMessageTranscriptionRequest
+	3,  // 41: hlgate.v1.ConversationsService.GetMessageRecording:input_type -> hlgate.v1.GetMessageRecordingRequest
+	4,  // 42: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	6,  // 43: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	8,  // 44: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	10, // 45: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	12, // 46: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	14, // 47: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	16, // 48: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	18, // 49: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	20, // 50: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	22, // 51: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
+	24, // 52: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
+	26, // 53: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	28, // 54: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	30, // 55: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	32, // 56: hlgate.v1.ConversationsService.SendReviewReply:input_type -> hlgate.v1.SendReviewReplyRequest
+	34, // 57: hlgate.v1.ConversationsService.UploadFileAttachments:input_type -> hlgate.v1.UploadFileAttachmentsRequest
+	36, // 58: hlgate.v1.ConversationsService.CompleteFileUpload:input_type -> hlgate.v1.CompleteFileUploadRequest
+	38, // 59: hlgate.v1.ConversationsService.InitiateFileUpload:input_type -> hlgate.v1.InitiateFileUploadRequest
+	40, // 60: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
+	42, // 61: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 62: hlgate.v1.ConversationsService.GetMessageTranscription:output_type -> hlgate.v1.GetMessageTranscriptionResponse
+	55, // 63: hlgate.v1.ConversationsService.DownloadMessageTranscription:output_type -> google.api.HttpBody
+	55, // 64: hlgate.v1.ConversationsService.GetMessageRecording:output_type -> google.api.HttpBody
+	5,  // 65: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	7,  // 66: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	9,  // 67: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	11, // 68: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	13, // 69: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	15, // 70: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	17, // 71: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	19, // 72: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	21, // 73: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	23, // 74: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
+	25, // 75: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
+	27, // 76: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	29, // 77: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	31, // 78: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	33, // 79: hlgate.v1.ConversationsService.SendReviewReply:output_type -> hlgate.v1.SendReviewReplyResponse
+	35, // 80: hlgate.v1.ConversationsService.UploadFileAttachments:output_type -> hlgate.v1.UploadFileAttachmentsResponse
+	37, // 81: hlgate.v1.ConversationsService.CompleteFileUpload:output_type -> hlgate.v1.CompleteFileUploadResponse
+	39, // 82: hlgate.v1.ConversationsService.InitiateFileUpload:output_type -> hlgate.v1.InitiateFileUploadResponse
+	41, // 83: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
+	43, // 84: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	62, // [62:85] is the sub-list for method output_type
+	39, // [39:62] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -4261,27 +5184,25 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	if File_hlgate_v1_conversations_service_proto != nil {
 		return
 	}
+	file_hlgate_v1_files_proto_init()
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
-	file_hlgate_v1_conversations_service_proto_msgTypes[0].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[1].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[5].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[6].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[7].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[15].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[21].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[23].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[27].OneofWrappers = []any{}
@@ -4290,13 +5211,21 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[42].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,6 +14,7 @@ package hlgatev1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -25,23 +26,29 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConversationsService_CreateConversation_FullMethodName          = "/hlgate.v1.ConversationsService/CreateConversation"
-	ConversationsService_DeleteConversation_FullMethodName          = "/hlgate.v1.ConversationsService/DeleteConversation"
-	ConversationsService_GetConversation_FullMethodName             = "/hlgate.v1.ConversationsService/GetConversation"
-	ConversationsService_UpdateConversation_FullMethodName          = "/hlgate.v1.ConversationsService/UpdateConversation"
-	ConversationsService_GetMessages_FullMethodName                 = "/hlgate.v1.ConversationsService/GetMessages"
-	ConversationsService_SendANewMessage_FullMethodName             = "/hlgate.v1.ConversationsService/SendANewMessage"
-	ConversationsService_GetMessage_FullMethodName                  = "/hlgate.v1.ConversationsService/GetMessage"
-	ConversationsService_CancelScheduledMessage_FullMethodName      = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
-	ConversationsService_UpdateMessageStatus_FullMethodName         = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
-	ConversationsService_GetEmailById_FullMethodName                = "/hlgate.v1.ConversationsService/GetEmailById"
-	ConversationsService_CancelScheduledEmailMessage_FullMethodName = "/hlgate.v1.ConversationsService/CancelScheduledEmailMessage"
-	ConversationsService_ExportMessagesByLocation_FullMethodName    = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
-	ConversationsService_AddAnInboundMessage_FullMethodName         = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
-	ConversationsService_AddAnOutboundMessage_FullMethodName        = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
-	ConversationsService_SendReviewReply_FullMethodName             = "/hlgate.v1.ConversationsService/SendReviewReply"
-	ConversationsService_LiveChatAgentTyping_FullMethodName         = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
-	ConversationsService_SearchConversation_FullMethodName          = "/hlgate.v1.ConversationsService/SearchConversation"
+	ConversationsService_GetMessageTranscription_FullMethodName      = "/hlgate.v1.ConversationsService/GetMessageTranscription"
+	ConversationsService_DownloadMessageTranscription_FullMethodName = "/hlgate.v1.ConversationsService/DownloadMessageTranscription"
+	ConversationsService_GetMessageRecording_FullMethodName          = "/hlgate.v1.ConversationsService/GetMessageRecording"
+	ConversationsService_CreateConversation_FullMethodName           = "/hlgate.v1.ConversationsService/CreateConversation"
+	ConversationsService_DeleteConversation_FullMethodName           = "/hlgate.v1.ConversationsService/DeleteConversation"
+	ConversationsService_GetConversation_FullMethodName              = "/hlgate.v1.ConversationsService/GetConversation"
+	ConversationsService_UpdateConversation_FullMethodName           = "/hlgate.v1.ConversationsService/UpdateConversation"
+	ConversationsService_GetMessages_FullMethodName                  = "/hlgate.v1.ConversationsService/GetMessages"
+	ConversationsService_SendANewMessage_FullMethodName              = "/hlgate.v1.ConversationsService/SendANewMessage"
+	ConversationsService_GetMessage_FullMethodName                   = "/hlgate.v1.ConversationsService/GetMessage"
+	ConversationsService_CancelScheduledMessage_FullMethodName       = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
+	ConversationsService_UpdateMessageStatus_FullMethodName          = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
+	ConversationsService_GetEmailById_FullMethodName                 = "/hlgate.v1.ConversationsService/GetEmailById"
+	ConversationsService_CancelScheduledEmailMessage_FullMethodName  = "/hlgate.v1.ConversationsService/CancelScheduledEmailMessage"
+	ConversationsService_ExportMessagesByLocation_FullMethodName     = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
+	ConversationsService_AddAnInboundMessage_FullMethodName          = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
+	ConversationsService_AddAnOutboundMessage_FullMethodName         = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_SendReviewReply_FullMethodName              = "/hlgate.v1.ConversationsService/SendReviewReply"
+	ConversationsService_UploadFileAttachments_FullMethodName        = "/hlgate.v1.ConversationsService/UploadFileAttachments"
+	ConversationsService_CompleteFileUpload_FullMethodName           = "/hlgate.v1.ConversationsService/CompleteFileUpload"
+	ConversationsService_InitiateFileUpload_FullMethodName           = "/hlgate.v1.ConversationsService/InitiateFileUpload"
+	ConversationsService_LiveChatAgentTyping_FullMethodName          = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
+	ConversationsService_SearchConversation_FullMethodName           = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
 // ConversationsServiceClient is the client API for ConversationsService service.
@@ -52,6 +59,26 @@ const (
 // exposes, each through the generic call path: validated from the document,
 // sent with the location's token and quota, and answered without loss.
 type ConversationsServiceClient interface {
+	// GetMessageTranscription calls GET
+	// /conversations/locations/{locationId}/messages/{messageId}/transcription
+	// (get-message-transcription). Get transcription by Message ID: Get the
+	// recording transcription for a message by passing the message id.
+	GetMessageTranscription(ctx context.Context, in *GetMessageTranscriptionRequest, opts ...grpc.CallOption) (*GetMessageTranscriptionResponse, error)
+	// DownloadMessageTranscription calls GET
+	// /conversations/locations/{locationId}/messages/{messageId}/transcription/download
+	// (download-message-transcription). Download transcription by Message ID:
+	// Download the recording transcription for a message by passing the message
+	// id.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	DownloadMessageTranscription(ctx context.Context, in *DownloadMessageTranscriptionRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// GetMessageRecording calls GET
+	// /conversations/messages/{messageId}/locations/{locationId}/recording
+	// (get-message-recording). Get Recording by Message ID: Get the recording
+	// for a message by passing the message id.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetMessageRecording(ctx context.Context, in *GetMessageRecordingRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// CreateConversation calls POST /conversations/ (create-conversation).
 	// Create Conversation: Creates a new conversation with the data provided.
 	CreateConversation(ctx context.Context, in *CreateConversationRequest, opts ...grpc.CallOption) (*CreateConversationResponse, error)
@@ -111,6 +138,18 @@ type ConversationsServiceClient interface {
 	// (send-review-reply). Send a review reply to Google My Business: Post a
 	// reply to a customer review on Google My Business.
 	SendReviewReply(ctx context.Context, in *SendReviewReplyRequest, opts ...grpc.CallOption) (*SendReviewReplyResponse, error)
+	// UploadFileAttachments calls POST /conversations/messages/upload
+	// (upload-file-attachments). Upload file attachments: Post the necessary
+	// fields for the API to upload files.
+	UploadFileAttachments(ctx context.Context, in *UploadFileAttachmentsRequest, opts ...grpc.CallOption) (*UploadFileAttachmentsResponse, error)
+	// CompleteFileUpload calls POST /conversations/messages/upload/complete
+	// (complete-file-upload). Complete file upload: Validates the uploaded file
+	// in GCS and returns the public URL.
+	CompleteFileUpload(ctx context.Context, in *CompleteFileUploadRequest, opts ...grpc.CallOption) (*CompleteFileUploadResponse, error)
+	// InitiateFileUpload calls POST /conversations/messages/upload/initiate
+	// (initiate-file-upload). Initiate file upload to GCS: Generates a signed
+	// URL for direct file upload to Google Cloud Storage.
+	InitiateFileUpload(ctx context.Context, in *InitiateFileUploadRequest, opts ...grpc.CallOption) (*InitiateFileUploadResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -128,6 +167,36 @@ type conversationsServiceClient struct {
 
 func NewConversationsServiceClient(cc grpc.ClientConnInterface) ConversationsServiceClient {
 	return &conversationsServiceClient{cc}
+}
+
+func (c *conversationsServiceClient) GetMessageTranscription(ctx context.Context, in *GetMessageTranscriptionRequest, opts ...grpc.CallOption) (*GetMessageTranscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMessageTranscriptionResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_GetMessageTranscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) DownloadMessageTranscription(ctx context.Context, in *DownloadMessageTranscriptionRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, ConversationsService_DownloadMessageTranscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) GetMessageRecording(ctx context.Context, in *GetMessageRecordingRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, ConversationsService_GetMessageRecording_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *conversationsServiceClient) CreateConversation(ctx context.Context, in *CreateConversationRequest, opts ...grpc.CallOption) (*CreateConversationResponse, error) {
@@ -280,6 +349,36 @@ func (c *conversationsServiceClient) SendReviewReply(ctx context.Context, in *Se
 	return out, nil
 }
 
+func (c *conversationsServiceClient) UploadFileAttachments(ctx context.Context, in *UploadFileAttachmentsRequest, opts ...grpc.CallOption) (*UploadFileAttachmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UploadFileAttachmentsResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_UploadFileAttachments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) CompleteFileUpload(ctx context.Context, in *CompleteFileUploadRequest, opts ...grpc.CallOption) (*CompleteFileUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteFileUploadResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_CompleteFileUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) InitiateFileUpload(ctx context.Context, in *InitiateFileUploadRequest, opts ...grpc.CallOption) (*InitiateFileUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InitiateFileUploadResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_InitiateFileUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) LiveChatAgentTyping(ctx context.Context, in *LiveChatAgentTypingRequest, opts ...grpc.CallOption) (*LiveChatAgentTypingResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LiveChatAgentTypingResponse)
@@ -308,6 +407,26 @@ func (c *conversationsServiceClient) SearchConversation(ctx context.Context, in 
 // exposes, each through the generic call path: validated from the document,
 // sent with the location's token and quota, and answered without loss.
 type ConversationsServiceServer interface {
+	// GetMessageTranscription calls GET
+	// /conversations/locations/{locationId}/messages/{messageId}/transcription
+	// (get-message-transcription). Get transcription by Message ID: Get the
+	// recording transcription for a message by passing the message id.
+	GetMessageTranscription(context.Context, *GetMessageTranscriptionRequest) (*GetMessageTranscriptionResponse, error)
+	// DownloadMessageTranscription calls GET
+	// /conversations/locations/{locationId}/messages/{messageId}/transcription/download
+	// (download-message-transcription). Download transcription by Message ID:
+	// Download the recording transcription for a message by passing the message
+	// id.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	DownloadMessageTranscription(context.Context, *DownloadMessageTranscriptionRequest) (*httpbody.HttpBody, error)
+	// GetMessageRecording calls GET
+	// /conversations/messages/{messageId}/locations/{locationId}/recording
+	// (get-message-recording). Get Recording by Message ID: Get the recording
+	// for a message by passing the message id.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetMessageRecording(context.Context, *GetMessageRecordingRequest) (*httpbody.HttpBody, error)
 	// CreateConversation calls POST /conversations/ (create-conversation).
 	// Create Conversation: Creates a new conversation with the data provided.
 	CreateConversation(context.Context, *CreateConversationRequest) (*CreateConversationResponse, error)
@@ -367,6 +486,18 @@ type ConversationsServiceServer interface {
 	// (send-review-reply). Send a review reply to Google My Business: Post a
 	// reply to a customer review on Google My Business.
 	SendReviewReply(context.Context, *SendReviewReplyRequest) (*SendReviewReplyResponse, error)
+	// UploadFileAttachments calls POST /conversations/messages/upload
+	// (upload-file-attachments). Upload file attachments: Post the necessary
+	// fields for the API to upload files.
+	UploadFileAttachments(context.Context, *UploadFileAttachmentsRequest) (*UploadFileAttachmentsResponse, error)
+	// CompleteFileUpload calls POST /conversations/messages/upload/complete
+	// (complete-file-upload). Complete file upload: Validates the uploaded file
+	// in GCS and returns the public URL.
+	CompleteFileUpload(context.Context, *CompleteFileUploadRequest) (*CompleteFileUploadResponse, error)
+	// InitiateFileUpload calls POST /conversations/messages/upload/initiate
+	// (initiate-file-upload). Initiate file upload to GCS: Generates a signed
+	// URL for direct file upload to Google Cloud Storage.
+	InitiateFileUpload(context.Context, *InitiateFileUploadRequest) (*InitiateFileUploadResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -386,6 +517,15 @@ type ConversationsServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedConversationsServiceServer struct{}
 
+func (UnimplementedConversationsServiceServer) GetMessageTranscription(context.Context, *GetMessageTranscriptionRequest) (*GetMessageTranscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMessageTranscription not implemented")
+}
+func (UnimplementedConversationsServiceServer) DownloadMessageTranscription(context.Context, *DownloadMessageTranscriptionRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method DownloadMessageTranscription not implemented")
+}
+func (UnimplementedConversationsServiceServer) GetMessageRecording(context.Context, *GetMessageRecordingRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMessageRecording not implemented")
+}
 func (UnimplementedConversationsServiceServer) CreateConversation(context.Context, *CreateConversationRequest) (*CreateConversationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateConversation not implemented")
 }
@@ -431,6 +571,15 @@ func (UnimplementedConversationsServiceServer) AddAnOutboundMessage(context.Cont
 func (UnimplementedConversationsServiceServer) SendReviewReply(context.Context, *SendReviewReplyRequest) (*SendReviewReplyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SendReviewReply not implemented")
 }
+func (UnimplementedConversationsServiceServer) UploadFileAttachments(context.Context, *UploadFileAttachmentsRequest) (*UploadFileAttachmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadFileAttachments not implemented")
+}
+func (UnimplementedConversationsServiceServer) CompleteFileUpload(context.Context, *CompleteFileUploadRequest) (*CompleteFileUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteFileUpload not implemented")
+}
+func (UnimplementedConversationsServiceServer) InitiateFileUpload(context.Context, *InitiateFileUploadRequest) (*InitiateFileUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method InitiateFileUpload not implemented")
+}
 func (UnimplementedConversationsServiceServer) LiveChatAgentTyping(context.Context, *LiveChatAgentTypingRequest) (*LiveChatAgentTypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LiveChatAgentTyping not implemented")
 }
@@ -456,6 +605,60 @@ func RegisterConversationsServiceServer(s grpc.ServiceRegistrar, srv Conversatio
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&ConversationsService_ServiceDesc, srv)
+}
+
+func _ConversationsService_GetMessageTranscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMessageTranscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).GetMessageTranscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_GetMessageTranscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).GetMessageTranscription(ctx, req.(*GetMessageTranscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_DownloadMessageTranscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DownloadMessageTranscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).DownloadMessageTranscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_DownloadMessageTranscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).DownloadMessageTranscription(ctx, req.(*DownloadMessageTranscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_GetMessageRecording_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMessageRecordingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).GetMessageRecording(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_GetMessageRecording_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).GetMessageRecording(ctx, req.(*GetMessageRecordingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _ConversationsService_CreateConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -728,6 +931,60 @@ func _ConversationsService_SendReviewReply_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_UploadFileAttachments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadFileAttachmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).UploadFileAttachments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_UploadFileAttachments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).UploadFileAttachments(ctx, req.(*UploadFileAttachmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_CompleteFileUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteFileUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).CompleteFileUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_CompleteFileUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).CompleteFileUpload(ctx, req.(*CompleteFileUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_InitiateFileUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InitiateFileUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).InitiateFileUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_InitiateFileUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).InitiateFileUpload(ctx, req.(*InitiateFileUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_LiveChatAgentTyping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LiveChatAgentTypingRequest)
 	if err := dec(in); err != nil {
@@ -771,6 +1028,18 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "hlgate.v1.ConversationsService",
 	HandlerType: (*ConversationsServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetMessageTranscription",
+			Handler:    _ConversationsService_GetMessageTranscription_Handler,
+		},
+		{
+			MethodName: "DownloadMessageTranscription",
+			Handler:    _ConversationsService_DownloadMessageTranscription_Handler,
+		},
+		{
+			MethodName: "GetMessageRecording",
+			Handler:    _ConversationsService_GetMessageRecording_Handler,
+		},
 		{
 			MethodName: "CreateConversation",
 			Handler:    _ConversationsService_CreateConversation_Handler,
@@ -830,6 +1099,18 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SendReviewReply",
 			Handler:    _ConversationsService_SendReviewReply_Handler,
+		},
+		{
+			MethodName: "UploadFileAttachments",
+			Handler:    _ConversationsService_UploadFileAttachments_Handler,
+		},
+		{
+			MethodName: "CompleteFileUpload",
+			Handler:    _ConversationsService_CompleteFileUpload_Handler,
+		},
+		{
+			MethodName: "InitiateFileUpload",
+			Handler:    _ConversationsService_InitiateFileUpload_Handler,
 		},
 		{
 			MethodName: "LiveChatAgentTyping",

@@ -1763,6 +1763,147 @@ func (x *UpdateCustomFieldResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UploadFileCustomFieldsRequest is the request of UploadFileCustomFields.
+type UploadFileCustomFieldsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Id(Contact Id/Opportunity Id/Custom Field Id)
+	Id *string `protobuf:"bytes,2,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// Max number of files
+	MaxFiles *string `protobuf:"bytes,3,opt,name=max_files,json=maxFiles,proto3,oneof" json:"max_files,omitempty"`
+	// The files to upload, each a part named file.
+	File          []*File `protobuf:"bytes,4,rep,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileCustomFieldsRequest) Reset() {
+	*x = UploadFileCustomFieldsRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileCustomFieldsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileCustomFieldsRequest) ProtoMessage() {}
+
+func (x *UploadFileCustomFieldsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileCustomFieldsRequest.ProtoReflect.Descriptor instead.
+func (*UploadFileCustomFieldsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UploadFileCustomFieldsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsRequest) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsRequest) GetMaxFiles() string {
+	if x != nil && x.MaxFiles != nil {
+		return *x.MaxFiles
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsRequest) GetFile() []*File {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+// UploadFileCustomFieldsResponse is HighLevel's answer to
+// UploadFileCustomFields, without loss.
+type UploadFileCustomFieldsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Uploaded files
+	UploadedFiles *structpb.Struct `protobuf:"bytes,1,opt,name=uploaded_files,json=uploadedFiles,proto3" json:"uploaded_files,omitempty"`
+	// Meta data of uploaded files
+	Meta []*UploadFileCustomFieldsResponse_MetaItem `protobuf:"bytes,2,rep,name=meta,proto3" json:"meta,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileCustomFieldsResponse) Reset() {
+	*x = UploadFileCustomFieldsResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileCustomFieldsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileCustomFieldsResponse) ProtoMessage() {}
+
+func (x *UploadFileCustomFieldsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileCustomFieldsResponse.ProtoReflect.Descriptor instead.
+func (*UploadFileCustomFieldsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UploadFileCustomFieldsResponse) GetUploadedFiles() *structpb.Struct {
+	if x != nil {
+		return x.UploadedFiles
+	}
+	return nil
+}
+
+func (x *UploadFileCustomFieldsResponse) GetMeta() []*UploadFileCustomFieldsResponse_MetaItem {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *UploadFileCustomFieldsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetCustomValuesRequest is the request of GetCustomValues.
 type GetCustomValuesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1775,7 +1916,7 @@ type GetCustomValuesRequest struct {
 
 func (x *GetCustomValuesRequest) Reset() {
 	*x = GetCustomValuesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1928,7 @@ func (x *GetCustomValuesRequest) String() string {
 func (*GetCustomValuesRequest) ProtoMessage() {}
 
 func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1941,7 @@ func (x *GetCustomValuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetCustomValuesRequest) GetLocationId() string {
@@ -1826,7 +1967,7 @@ type GetCustomValuesResponse struct {
 
 func (x *GetCustomValuesResponse) Reset() {
 	*x = GetCustomValuesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1979,7 @@ func (x *GetCustomValuesResponse) String() string {
 func (*GetCustomValuesResponse) ProtoMessage() {}
 
 func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +1992,7 @@ func (x *GetCustomValuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValuesResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValuesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetCustomValuesResponse) GetCustomValues() []*CustomValueSchema {
@@ -1884,7 +2025,7 @@ type CreateCustomValueRequest struct {
 
 func (x *CreateCustomValueRequest) Reset() {
 	*x = CreateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2037,7 @@ func (x *CreateCustomValueRequest) String() string {
 func (*CreateCustomValueRequest) ProtoMessage() {}
 
 func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2050,7 @@ func (x *CreateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateCustomValueRequest) GetLocationId() string {
@@ -1949,7 +2090,7 @@ type CreateCustomValueResponse struct {
 
 func (x *CreateCustomValueResponse) Reset() {
 	*x = CreateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2102,7 @@ func (x *CreateCustomValueResponse) String() string {
 func (*CreateCustomValueResponse) ProtoMessage() {}
 
 func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2115,7 @@ func (x *CreateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -2005,7 +2146,7 @@ type DeleteCustomValueRequest struct {
 
 func (x *DeleteCustomValueRequest) Reset() {
 	*x = DeleteCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2158,7 @@ func (x *DeleteCustomValueRequest) String() string {
 func (*DeleteCustomValueRequest) ProtoMessage() {}
 
 func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2171,7 @@ func (x *DeleteCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteCustomValueRequest) GetLocationId() string {
@@ -2061,7 +2202,7 @@ type DeleteCustomValueResponse struct {
 
 func (x *DeleteCustomValueResponse) Reset() {
 	*x = DeleteCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2214,7 @@ func (x *DeleteCustomValueResponse) String() string {
 func (*DeleteCustomValueResponse) ProtoMessage() {}
 
 func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2227,7 @@ func (x *DeleteCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteCustomValueResponse) GetUnmapped() *structpb.Struct {
@@ -2110,7 +2251,7 @@ type GetCustomValueRequest struct {
 
 func (x *GetCustomValueRequest) Reset() {
 	*x = GetCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2263,7 @@ func (x *GetCustomValueRequest) String() string {
 func (*GetCustomValueRequest) ProtoMessage() {}
 
 func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2276,7 @@ func (x *GetCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetCustomValueRequest) GetLocationId() string {
@@ -2168,7 +2309,7 @@ type GetCustomValueResponse struct {
 
 func (x *GetCustomValueResponse) Reset() {
 	*x = GetCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2321,7 @@ func (x *GetCustomValueResponse) String() string {
 func (*GetCustomValueResponse) ProtoMessage() {}
 
 func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2334,7 @@ func (x *GetCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -2228,7 +2369,7 @@ type UpdateCustomValueRequest struct {
 
 func (x *UpdateCustomValueRequest) Reset() {
 	*x = UpdateCustomValueRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2381,7 @@ func (x *UpdateCustomValueRequest) String() string {
 func (*UpdateCustomValueRequest) ProtoMessage() {}
 
 func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2394,7 @@ func (x *UpdateCustomValueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateCustomValueRequest) GetLocationId() string {
@@ -2300,7 +2441,7 @@ type UpdateCustomValueResponse struct {
 
 func (x *UpdateCustomValueResponse) Reset() {
 	*x = UpdateCustomValueResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2453,7 @@ func (x *UpdateCustomValueResponse) String() string {
 func (*UpdateCustomValueResponse) ProtoMessage() {}
 
 func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2466,7 @@ func (x *UpdateCustomValueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomValueResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCustomValueResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateCustomValueResponse) GetCustomValue() *CustomValueSchema {
@@ -2366,7 +2507,7 @@ type CreateRecurringTaskRequest struct {
 
 func (x *CreateRecurringTaskRequest) Reset() {
 	*x = CreateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2519,7 @@ func (x *CreateRecurringTaskRequest) String() string {
 func (*CreateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2532,7 @@ func (x *CreateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateRecurringTaskRequest) GetLocationId() string {
@@ -2459,7 +2600,7 @@ type CreateRecurringTaskResponse struct {
 
 func (x *CreateRecurringTaskResponse) Reset() {
 	*x = CreateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2612,7 @@ func (x *CreateRecurringTaskResponse) String() string {
 func (*CreateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2625,7 @@ func (x *CreateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*CreateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -2515,7 +2656,7 @@ type DeleteRecurringTaskRequest struct {
 
 func (x *DeleteRecurringTaskRequest) Reset() {
 	*x = DeleteRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2668,7 @@ func (x *DeleteRecurringTaskRequest) String() string {
 func (*DeleteRecurringTaskRequest) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +2681,7 @@ func (x *DeleteRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteRecurringTaskRequest) GetLocationId() string {
@@ -2575,7 +2716,7 @@ type DeleteRecurringTaskResponse struct {
 
 func (x *DeleteRecurringTaskResponse) Reset() {
 	*x = DeleteRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2728,7 @@ func (x *DeleteRecurringTaskResponse) String() string {
 func (*DeleteRecurringTaskResponse) ProtoMessage() {}
 
 func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2741,7 @@ func (x *DeleteRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteRecurringTaskResponse) GetId() string {
@@ -2638,7 +2779,7 @@ type GetRecurringTaskByIdRequest struct {
 
 func (x *GetRecurringTaskByIdRequest) Reset() {
 	*x = GetRecurringTaskByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +2791,7 @@ func (x *GetRecurringTaskByIdRequest) String() string {
 func (*GetRecurringTaskByIdRequest) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +2804,7 @@ func (x *GetRecurringTaskByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetRecurringTaskByIdRequest) GetLocationId() string {
@@ -2696,7 +2837,7 @@ type GetRecurringTaskByIdResponse struct {
 
 func (x *GetRecurringTaskByIdResponse) Reset() {
 	*x = GetRecurringTaskByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2849,7 @@ func (x *GetRecurringTaskByIdResponse) String() string {
 func (*GetRecurringTaskByIdResponse) ProtoMessage() {}
 
 func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2862,7 @@ func (x *GetRecurringTaskByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecurringTaskByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetRecurringTaskByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetRecurringTaskByIdResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -2764,7 +2905,7 @@ type UpdateRecurringTaskRequest struct {
 
 func (x *UpdateRecurringTaskRequest) Reset() {
 	*x = UpdateRecurringTaskRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2776,7 +2917,7 @@ func (x *UpdateRecurringTaskRequest) String() string {
 func (*UpdateRecurringTaskRequest) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2789,7 +2930,7 @@ func (x *UpdateRecurringTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateRecurringTaskRequest) GetLocationId() string {
@@ -2864,7 +3005,7 @@ type UpdateRecurringTaskResponse struct {
 
 func (x *UpdateRecurringTaskResponse) Reset() {
 	*x = UpdateRecurringTaskResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2876,7 +3017,7 @@ func (x *UpdateRecurringTaskResponse) String() string {
 func (*UpdateRecurringTaskResponse) ProtoMessage() {}
 
 func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2889,7 +3030,7 @@ func (x *UpdateRecurringTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRecurringTaskResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRecurringTaskResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateRecurringTaskResponse) GetRecurringTask() *RecurringTaskResponseDTO {
@@ -2918,7 +3059,7 @@ type GetLocationTagsRequest struct {
 
 func (x *GetLocationTagsRequest) Reset() {
 	*x = GetLocationTagsRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2930,7 +3071,7 @@ func (x *GetLocationTagsRequest) String() string {
 func (*GetLocationTagsRequest) ProtoMessage() {}
 
 func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2943,7 +3084,7 @@ func (x *GetLocationTagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsRequest.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetLocationTagsRequest) GetLocationId() string {
@@ -2969,7 +3110,7 @@ type GetLocationTagsResponse struct {
 
 func (x *GetLocationTagsResponse) Reset() {
 	*x = GetLocationTagsResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3122,7 @@ func (x *GetLocationTagsResponse) String() string {
 func (*GetLocationTagsResponse) ProtoMessage() {}
 
 func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3135,7 @@ func (x *GetLocationTagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationTagsResponse.ProtoReflect.Descriptor instead.
 func (*GetLocationTagsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetLocationTagsResponse) GetTags() []*LocationTagsSchema {
@@ -3025,7 +3166,7 @@ type CreateTagRequest struct {
 
 func (x *CreateTagRequest) Reset() {
 	*x = CreateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3037,7 +3178,7 @@ func (x *CreateTagRequest) String() string {
 func (*CreateTagRequest) ProtoMessage() {}
 
 func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3050,7 +3191,7 @@ func (x *CreateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagRequest.ProtoReflect.Descriptor instead.
 func (*CreateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateTagRequest) GetLocationId() string {
@@ -3082,7 +3223,7 @@ type CreateTagResponse struct {
 
 func (x *CreateTagResponse) Reset() {
 	*x = CreateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3094,7 +3235,7 @@ func (x *CreateTagResponse) String() string {
 func (*CreateTagResponse) ProtoMessage() {}
 
 func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3107,7 +3248,7 @@ func (x *CreateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTagResponse.ProtoReflect.Descriptor instead.
 func (*CreateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateTagResponse) GetTag() *LocationTagsSchema {
@@ -3138,7 +3279,7 @@ type DeleteTagRequest struct {
 
 func (x *DeleteTagRequest) Reset() {
 	*x = DeleteTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3150,7 +3291,7 @@ func (x *DeleteTagRequest) String() string {
 func (*DeleteTagRequest) ProtoMessage() {}
 
 func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3163,7 +3304,7 @@ func (x *DeleteTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteTagRequest) GetLocationId() string {
@@ -3193,7 +3334,7 @@ type DeleteTagResponse struct {
 
 func (x *DeleteTagResponse) Reset() {
 	*x = DeleteTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3205,7 +3346,7 @@ func (x *DeleteTagResponse) String() string {
 func (*DeleteTagResponse) ProtoMessage() {}
 
 func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3218,7 +3359,7 @@ func (x *DeleteTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTagResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteTagResponse) GetUnmapped() *structpb.Struct {
@@ -3242,7 +3383,7 @@ type GetTagByIdRequest struct {
 
 func (x *GetTagByIdRequest) Reset() {
 	*x = GetTagByIdRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3395,7 @@ func (x *GetTagByIdRequest) String() string {
 func (*GetTagByIdRequest) ProtoMessage() {}
 
 func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3408,7 @@ func (x *GetTagByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetTagByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetTagByIdRequest) GetLocationId() string {
@@ -3299,7 +3440,7 @@ type GetTagByIdResponse struct {
 
 func (x *GetTagByIdResponse) Reset() {
 	*x = GetTagByIdResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3452,7 @@ func (x *GetTagByIdResponse) String() string {
 func (*GetTagByIdResponse) ProtoMessage() {}
 
 func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3465,7 @@ func (x *GetTagByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTagByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetTagByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetTagByIdResponse) GetTag() *LocationTagsSchema {
@@ -3357,7 +3498,7 @@ type UpdateTagRequest struct {
 
 func (x *UpdateTagRequest) Reset() {
 	*x = UpdateTagRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3369,7 +3510,7 @@ func (x *UpdateTagRequest) String() string {
 func (*UpdateTagRequest) ProtoMessage() {}
 
 func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3382,7 +3523,7 @@ func (x *UpdateTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTagRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateTagRequest) GetLocationId() string {
@@ -3421,7 +3562,7 @@ type UpdateTagResponse struct {
 
 func (x *UpdateTagResponse) Reset() {
 	*x = UpdateTagResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3433,7 +3574,7 @@ func (x *UpdateTagResponse) String() string {
 func (*UpdateTagResponse) ProtoMessage() {}
 
 func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3446,7 +3587,7 @@ func (x *UpdateTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTagResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTagResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateTagResponse) GetTag() *LocationTagsSchema {
@@ -3486,7 +3627,7 @@ type GetAllOrEmailSmsTemplatesRequest struct {
 
 func (x *GetAllOrEmailSmsTemplatesRequest) Reset() {
 	*x = GetAllOrEmailSmsTemplatesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3498,7 +3639,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) String() string {
 func (*GetAllOrEmailSmsTemplatesRequest) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[46]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3511,7 +3652,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetAllOrEmailSmsTemplatesRequest) GetLocationId() string {
@@ -3576,7 +3717,7 @@ type GetAllOrEmailSmsTemplatesResponse struct {
 
 func (x *GetAllOrEmailSmsTemplatesResponse) Reset() {
 	*x = GetAllOrEmailSmsTemplatesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3588,7 +3729,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) String() string {
 func (*GetAllOrEmailSmsTemplatesResponse) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[47]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3601,7 +3742,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetAllOrEmailSmsTemplatesResponse) GetTemplates() []*structpb.Value {
@@ -3632,11 +3773,113 @@ func (x *GetAllOrEmailSmsTemplatesResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// MetaItem is the meta_item of UploadFileCustomFieldsResponse.
+type UploadFileCustomFieldsResponse_MetaItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's fieldname.
+	Fieldname *string `protobuf:"bytes,1,opt,name=fieldname,proto3,oneof" json:"fieldname,omitempty"`
+	// HighLevel's originalname.
+	Originalname *string `protobuf:"bytes,2,opt,name=originalname,proto3,oneof" json:"originalname,omitempty"`
+	// HighLevel's encoding.
+	Encoding *string `protobuf:"bytes,3,opt,name=encoding,proto3,oneof" json:"encoding,omitempty"`
+	// HighLevel's mimetype.
+	Mimetype *string `protobuf:"bytes,4,opt,name=mimetype,proto3,oneof" json:"mimetype,omitempty"`
+	// HighLevel's size.
+	Size *float64 `protobuf:"fixed64,5,opt,name=size,proto3,oneof" json:"size,omitempty"`
+	// HighLevel's url.
+	Url *string `protobuf:"bytes,6,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,7,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) Reset() {
+	*x = UploadFileCustomFieldsResponse_MetaItem{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileCustomFieldsResponse_MetaItem) ProtoMessage() {}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileCustomFieldsResponse_MetaItem.ProtoReflect.Descriptor instead.
+func (*UploadFileCustomFieldsResponse_MetaItem) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{19, 0}
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetFieldname() string {
+	if x != nil && x.Fieldname != nil {
+		return *x.Fieldname
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetOriginalname() string {
+	if x != nil && x.Originalname != nil {
+		return *x.Originalname
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetEncoding() string {
+	if x != nil && x.Encoding != nil {
+		return *x.Encoding
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetMimetype() string {
+	if x != nil && x.Mimetype != nil {
+		return *x.Mimetype
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetSize() float64 {
+	if x != nil && x.Size != nil {
+		return *x.Size
+	}
+	return 0
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *UploadFileCustomFieldsResponse_MetaItem) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 var File_hlgate_v1_locations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf7\x05\n" +
+	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf7\x05\n" +
 	"\x15CreateLocationRequest\x12\"\n" +
 	"\n" +
 	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12\x1c\n" +
@@ -3869,7 +4112,35 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x06_model\"\x9f\x01\n" +
 	"\x19UpdateCustomFieldResponse\x12H\n" +
 	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\">\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbb\x01\n" +
+	"\x1dUploadFileCustomFieldsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tH\x00R\x02id\x88\x01\x01\x12 \n" +
+	"\tmax_files\x18\x03 \x01(\tH\x01R\bmaxFiles\x88\x01\x01\x12(\n" +
+	"\x04file\x18\x04 \x03(\v2\x0f.hlgate.v1.FileB\x03\xe0A\x02R\x04fileB\x05\n" +
+	"\x03_idB\f\n" +
+	"\n" +
+	"_max_files\"\xb1\x04\n" +
+	"\x1eUploadFileCustomFieldsResponse\x12>\n" +
+	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x12F\n" +
+	"\x04meta\x18\x02 \x03(\v22.hlgate.v1.UploadFileCustomFieldsResponse.MetaItemR\x04meta\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xcc\x02\n" +
+	"\bMetaItem\x12!\n" +
+	"\tfieldname\x18\x01 \x01(\tH\x00R\tfieldname\x88\x01\x01\x12'\n" +
+	"\foriginalname\x18\x02 \x01(\tH\x01R\foriginalname\x88\x01\x01\x12\x1f\n" +
+	"\bencoding\x18\x03 \x01(\tH\x02R\bencoding\x88\x01\x01\x12\x1f\n" +
+	"\bmimetype\x18\x04 \x01(\tH\x03R\bmimetype\x88\x01\x01\x12\x17\n" +
+	"\x04size\x18\x05 \x01(\x01H\x04R\x04size\x88\x01\x01\x12\x15\n" +
+	"\x03url\x18\x06 \x01(\tH\x05R\x03url\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\n" +
+	"_fieldnameB\x0f\n" +
+	"\r_originalnameB\v\n" +
+	"\t_encodingB\v\n" +
+	"\t_mimetypeB\a\n" +
+	"\x05_sizeB\x06\n" +
+	"\x04_url\">\n" +
 	"\x16GetCustomValuesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\"\x96\x01\n" +
@@ -4016,7 +4287,7 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc8\x1f\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x92!\n" +
 	"\x10LocationsService\x12\x9b\x01\n" +
 	"\x0eCreateLocation\x12 .hlgate.v1.CreateLocationRequest\x1a!.hlgate.v1.CreateLocationResponse\"D\xc2\xf3\x18\x11\n" +
 	"\x0fcreate-location\x82\xd3\xe4\x93\x02):\x01*\"$/v1/companies/{company_id}/locations\x12\x9d\x01\n" +
@@ -4035,7 +4306,9 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x0eGetCustomField\x12 .hlgate.v1.GetCustomFieldRequest\x1a!.hlgate.v1.GetCustomFieldResponse\"K\xc2\xf3\x18\x12\n" +
 	"\x10get-custom-field\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/customFields/{id}\x12\xb1\x01\n" +
 	"\x11UpdateCustomField\x12#.hlgate.v1.UpdateCustomFieldRequest\x1a$.hlgate.v1.UpdateCustomFieldResponse\"Q\xc2\xf3\x18\x15\n" +
-	"\x13update-custom-field\x82\xd3\xe4\x93\x022:\x01*\x1a-/v1/locations/{location_id}/customFields/{id}\x12\xa1\x01\n" +
+	"\x13update-custom-field\x82\xd3\xe4\x93\x022:\x01*\x1a-/v1/locations/{location_id}/customFields/{id}\x12\xc7\x01\n" +
+	"\x16UploadFileCustomFields\x12(.hlgate.v1.UploadFileCustomFieldsRequest\x1a).hlgate.v1.UploadFileCustomFieldsResponse\"X\xc2\xf3\x18\x1a\n" +
+	"\x18upload-file-customFields\x82\xd3\xe4\x93\x024:\x01*\"//v1/locations/{location_id}/customFields/upload\x12\xa1\x01\n" +
 	"\x0fGetCustomValues\x12!.hlgate.v1.GetCustomValuesRequest\x1a\".hlgate.v1.GetCustomValuesResponse\"G\xc2\xf3\x18\x13\n" +
 	"\x11get-custom-values\x82\xd3\xe4\x93\x02*\x12(/v1/locations/{location_id}/customValues\x12\xac\x01\n" +
 	"\x11CreateCustomValue\x12#.hlgate.v1.CreateCustomValueRequest\x1a$.hlgate.v1.CreateCustomValueResponse\"L\xc2\xf3\x18\x15\n" +
@@ -4083,187 +4356,198 @@ func file_hlgate_v1_locations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_locations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_hlgate_v1_locations_service_proto_goTypes = []any{
-	(*CreateLocationRequest)(nil),             // 0: hlgate.v1.CreateLocationRequest
-	(*CreateLocationResponse)(nil),            // 1: hlgate.v1.CreateLocationResponse
-	(*PutLocationRequest)(nil),                // 2: hlgate.v1.PutLocationRequest
-	(*PutLocationResponse)(nil),               // 3: hlgate.v1.PutLocationResponse
-	(*SearchLocationsRequest)(nil),            // 4: hlgate.v1.SearchLocationsRequest
-	(*SearchLocationsResponse)(nil),           // 5: hlgate.v1.SearchLocationsResponse
-	(*GetLocationRequest)(nil),                // 6: hlgate.v1.GetLocationRequest
-	(*GetLocationResponse)(nil),               // 7: hlgate.v1.GetLocationResponse
-	(*GetCustomFieldsRequest)(nil),            // 8: hlgate.v1.GetCustomFieldsRequest
-	(*GetCustomFieldsResponse)(nil),           // 9: hlgate.v1.GetCustomFieldsResponse
-	(*CreateCustomFieldRequest)(nil),          // 10: hlgate.v1.CreateCustomFieldRequest
-	(*CreateCustomFieldResponse)(nil),         // 11: hlgate.v1.CreateCustomFieldResponse
-	(*DeleteCustomFieldRequest)(nil),          // 12: hlgate.v1.DeleteCustomFieldRequest
-	(*DeleteCustomFieldResponse)(nil),         // 13: hlgate.v1.DeleteCustomFieldResponse
-	(*GetCustomFieldRequest)(nil),             // 14: hlgate.v1.GetCustomFieldRequest
-	(*GetCustomFieldResponse)(nil),            // 15: hlgate.v1.GetCustomFieldResponse
-	(*UpdateCustomFieldRequest)(nil),          // 16: hlgate.v1.UpdateCustomFieldRequest
-	(*UpdateCustomFieldResponse)(nil),         // 17: hlgate.v1.UpdateCustomFieldResponse
-	(*GetCustomValuesRequest)(nil),            // 18: hlgate.v1.GetCustomValuesRequest
-	(*GetCustomValuesResponse)(nil),           // 19: hlgate.v1.GetCustomValuesResponse
-	(*CreateCustomValueRequest)(nil),          // 20: hlgate.v1.CreateCustomValueRequest
-	(*CreateCustomValueResponse)(nil),         // 21: hlgate.v1.CreateCustomValueResponse
-	(*DeleteCustomValueRequest)(nil),          // 22: hlgate.v1.DeleteCustomValueRequest
-	(*DeleteCustomValueResponse)(nil),         // 23: hlgate.v1.DeleteCustomValueResponse
-	(*GetCustomValueRequest)(nil),             // 24: hlgate.v1.GetCustomValueRequest
-	(*GetCustomValueResponse)(nil),            // 25: hlgate.v1.GetCustomValueResponse
-	(*UpdateCustomValueRequest)(nil),          // 26: hlgate.v1.UpdateCustomValueRequest
-	(*UpdateCustomValueResponse)(nil),         // 27: hlgate.v1.UpdateCustomValueResponse
-	(*CreateRecurringTaskRequest)(nil),        // 28: hlgate.v1.CreateRecurringTaskRequest
-	(*CreateRecurringTaskResponse)(nil),       // 29: hlgate.v1.CreateRecurringTaskResponse
-	(*DeleteRecurringTaskRequest)(nil),        // 30: hlgate.v1.DeleteRecurringTaskRequest
-	(*DeleteRecurringTaskResponse)(nil),       // 31: hlgate.v1.DeleteRecurringTaskResponse
-	(*GetRecurringTaskByIdRequest)(nil),       // 32: hlgate.v1.GetRecurringTaskByIdRequest
-	(*GetRecurringTaskByIdResponse)(nil),      // 33: hlgate.v1.GetRecurringTaskByIdResponse
-	(*UpdateRecurringTaskRequest)(nil),        // 34: hlgate.v1.UpdateRecurringTaskRequest
-	(*UpdateRecurringTaskResponse)(nil),       // 35: hlgate.v1.UpdateRecurringTaskResponse
-	(*GetLocationTagsRequest)(nil),            // 36: hlgate.v1.GetLocationTagsRequest
-	(*GetLocationTagsResponse)(nil),           // 37: hlgate.v1.GetLocationTagsResponse
-	(*CreateTagRequest)(nil),                  // 38: hlgate.v1.CreateTagRequest
-	(*CreateTagResponse)(nil),                 // 39: hlgate.v1.CreateTagResponse
-	(*DeleteTagRequest)(nil),                  // 40: hlgate.v1.DeleteTagRequest
-	(*DeleteTagResponse)(nil),                 // 41: hlgate.v1.DeleteTagResponse
-	(*GetTagByIdRequest)(nil),                 // 42: hlgate.v1.GetTagByIdRequest
-	(*GetTagByIdResponse)(nil),                // 43: hlgate.v1.GetTagByIdResponse
-	(*UpdateTagRequest)(nil),                  // 44: hlgate.v1.UpdateTagRequest
-	(*UpdateTagResponse)(nil),                 // 45: hlgate.v1.UpdateTagResponse
-	(*GetAllOrEmailSmsTemplatesRequest)(nil),  // 46: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	(*GetAllOrEmailSmsTemplatesResponse)(nil), // 47: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	(*ProspectInfoDto)(nil),                   // 48: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                    // 49: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                      // 50: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                      // 51: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                     // 52: hlgate.v1.MailgunSchema
-	(*structpb.Struct)(nil),                   // 53: google.protobuf.Struct
-	(*SnapshotPutSchema)(nil),                 // 54: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),                 // 55: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),             // 56: hlgate.v1.GetLocationByIdSchema
-	(*LocationsCustomFieldSchema)(nil),        // 57: hlgate.v1.LocationsCustomFieldSchema
-	(*structpb.Value)(nil),                    // 58: google.protobuf.Value
-	(*CustomValueSchema)(nil),                 // 59: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),               // 60: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),          // 61: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                // 62: hlgate.v1.LocationTagsSchema
+	(*CreateLocationRequest)(nil),                   // 0: hlgate.v1.CreateLocationRequest
+	(*CreateLocationResponse)(nil),                  // 1: hlgate.v1.CreateLocationResponse
+	(*PutLocationRequest)(nil),                      // 2: hlgate.v1.PutLocationRequest
+	(*PutLocationResponse)(nil),                     // 3: hlgate.v1.PutLocationResponse
+	(*SearchLocationsRequest)(nil),                  // 4: hlgate.v1.SearchLocationsRequest
+	(*SearchLocationsResponse)(nil),                 // 5: hlgate.v1.SearchLocationsResponse
+	(*GetLocationRequest)(nil),                      // 6: hlgate.v1.GetLocationRequest
+	(*GetLocationResponse)(nil),                     // 7: hlgate.v1.GetLocationResponse
+	(*GetCustomFieldsRequest)(nil),                  // 8: hlgate.v1.GetCustomFieldsRequest
+	(*GetCustomFieldsResponse)(nil),                 // 9: hlgate.v1.GetCustomFieldsResponse
+	(*CreateCustomFieldRequest)(nil),                // 10: hlgate.v1.CreateCustomFieldRequest
+	(*CreateCustomFieldResponse)(nil),               // 11: hlgate.v1.CreateCustomFieldResponse
+	(*DeleteCustomFieldRequest)(nil),                // 12: hlgate.v1.DeleteCustomFieldRequest
+	(*DeleteCustomFieldResponse)(nil),               // 13: hlgate.v1.DeleteCustomFieldResponse
+	(*GetCustomFieldRequest)(nil),                   // 14: hlgate.v1.GetCustomFieldRequest
+	(*GetCustomFieldResponse)(nil),                  // 15: hlgate.v1.GetCustomFieldResponse
+	(*UpdateCustomFieldRequest)(nil),                // 16: hlgate.v1.UpdateCustomFieldRequest
+	(*UpdateCustomFieldResponse)(nil),               // 17: hlgate.v1.UpdateCustomFieldResponse
+	(*UploadFileCustomFieldsRequest)(nil),           // 18: hlgate.v1.UploadFileCustomFieldsRequest
+	(*UploadFileCustomFieldsResponse)(nil),          // 19: hlgate.v1.UploadFileCustomFieldsResponse
+	(*GetCustomValuesRequest)(nil),                  // 20: hlgate.v1.GetCustomValuesRequest
+	(*GetCustomValuesResponse)(nil),                 // 21: hlgate.v1.GetCustomValuesResponse
+	(*CreateCustomValueRequest)(nil),                // 22: hlgate.v1.CreateCustomValueRequest
+	(*CreateCustomValueResponse)(nil),               // 23: hlgate.v1.CreateCustomValueResponse
+	(*DeleteCustomValueRequest)(nil),                // 24: hlgate.v1.DeleteCustomValueRequest
+	(*DeleteCustomValueResponse)(nil),               // 25: hlgate.v1.DeleteCustomValueResponse
+	(*GetCustomValueRequest)(nil),                   // 26: hlgate.v1.GetCustomValueRequest
+	(*GetCustomValueResponse)(nil),                  // 27: hlgate.v1.GetCustomValueResponse
+	(*UpdateCustomValueRequest)(nil),                // 28: hlgate.v1.UpdateCustomValueRequest
+	(*UpdateCustomValueResponse)(nil),               // 29: hlgate.v1.UpdateCustomValueResponse
+	(*CreateRecurringTaskRequest)(nil),              // 30: hlgate.v1.CreateRecurringTaskRequest
+	(*CreateRecurringTaskResponse)(nil),             // 31: hlgate.v1.CreateRecurringTaskResponse
+	(*DeleteRecurringTaskRequest)(nil),              // 32: hlgate.v1.DeleteRecurringTaskRequest
+	(*DeleteRecurringTaskResponse)(nil),             // 33: hlgate.v1.DeleteRecurringTaskResponse
+	(*GetRecurringTaskByIdRequest)(nil),             // 34: hlgate.v1.GetRecurringTaskByIdRequest
+	(*GetRecurringTaskByIdResponse)(nil),            // 35: hlgate.v1.GetRecurringTaskByIdResponse
+	(*UpdateRecurringTaskRequest)(nil),              // 36: hlgate.v1.UpdateRecurringTaskRequest
+	(*UpdateRecurringTaskResponse)(nil),             // 37: hlgate.v1.UpdateRecurringTaskResponse
+	(*GetLocationTagsRequest)(nil),                  // 38: hlgate.v1.GetLocationTagsRequest
+	(*GetLocationTagsResponse)(nil),                 // 39: hlgate.v1.GetLocationTagsResponse
+	(*CreateTagRequest)(nil),                        // 40: hlgate.v1.CreateTagRequest
+	(*CreateTagResponse)(nil),                       // 41: hlgate.v1.CreateTagResponse
+	(*DeleteTagRequest)(nil),                        // 42: hlgate.v1.DeleteTagRequest
+	(*DeleteTagResponse)(nil),                       // 43: hlgate.v1.DeleteTagResponse
+	(*GetTagByIdRequest)(nil),                       // 44: hlgate.v1.GetTagByIdRequest
+	(*GetTagByIdResponse)(nil),                      // 45: hlgate.v1.GetTagByIdResponse
+	(*UpdateTagRequest)(nil),                        // 46: hlgate.v1.UpdateTagRequest
+	(*UpdateTagResponse)(nil),                       // 47: hlgate.v1.UpdateTagResponse
+	(*GetAllOrEmailSmsTemplatesRequest)(nil),        // 48: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	(*GetAllOrEmailSmsTemplatesResponse)(nil),       // 49: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	(*UploadFileCustomFieldsResponse_MetaItem)(nil), // 50: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
+	(*ProspectInfoDto)(nil),                         // 51: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                          // 52: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                            // 53: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                            // 54: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                           // 55: hlgate.v1.MailgunSchema
+	(*structpb.Struct)(nil),                         // 56: google.protobuf.Struct
+	(*SnapshotPutSchema)(nil),                       // 57: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                       // 58: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                   // 59: hlgate.v1.GetLocationByIdSchema
+	(*LocationsCustomFieldSchema)(nil),              // 60: hlgate.v1.LocationsCustomFieldSchema
+	(*structpb.Value)(nil),                          // 61: google.protobuf.Value
+	(*File)(nil),                                    // 62: hlgate.v1.File
+	(*CustomValueSchema)(nil),                       // 63: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                     // 64: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                // 65: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                      // 66: hlgate.v1.LocationTagsSchema
 }
 var file_hlgate_v1_locations_service_proto_depIdxs = []int32{
-	48, // 0: hlgate.v1.CreateLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
-	49, // 1: hlgate.v1.CreateLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 2: hlgate.v1.CreateLocationRequest.social:type_name -> hlgate.v1.SocialSchema
-	51, // 3: hlgate.v1.CreateLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
-	52, // 4: hlgate.v1.CreateLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
-	49, // 5: hlgate.v1.CreateLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 6: hlgate.v1.CreateLocationResponse.social:type_name -> hlgate.v1.SocialSchema
-	53, // 7: hlgate.v1.CreateLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	48, // 8: hlgate.v1.PutLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
-	49, // 9: hlgate.v1.PutLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 10: hlgate.v1.PutLocationRequest.social:type_name -> hlgate.v1.SocialSchema
-	51, // 11: hlgate.v1.PutLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
-	52, // 12: hlgate.v1.PutLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
-	54, // 13: hlgate.v1.PutLocationRequest.snapshot:type_name -> hlgate.v1.SnapshotPutSchema
-	49, // 14: hlgate.v1.PutLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
-	50, // 15: hlgate.v1.PutLocationResponse.social:type_name -> hlgate.v1.SocialSchema
-	53, // 16: hlgate.v1.PutLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	55, // 17: hlgate.v1.SearchLocationsResponse.locations:type_name -> hlgate.v1.GetLocationSchema
-	53, // 18: hlgate.v1.SearchLocationsResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 19: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
-	53, // 20: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	57, // 21: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	53, // 22: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 23: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	57, // 24: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	53, // 25: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	53, // 26: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	57, // 27: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	53, // 28: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 29: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	57, // 30: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	53, // 31: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 32: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
-	53, // 33: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 34: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	53, // 35: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	53, // 36: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 37: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	53, // 38: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 39: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	53, // 40: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 41: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	61, // 42: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	53, // 43: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	53, // 44: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	61, // 45: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	53, // 46: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 47: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	61, // 48: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	53, // 49: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	62, // 50: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
-	53, // 51: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
-	62, // 52: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	53, // 53: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	53, // 54: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
-	62, // 55: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	53, // 56: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	62, // 57: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	53, // 58: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 59: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
-	53, // 60: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 61: hlgate.v1.LocationsService.CreateLocation:input_type -> hlgate.v1.CreateLocationRequest
-	2,  // 62: hlgate.v1.LocationsService.PutLocation:input_type -> hlgate.v1.PutLocationRequest
-	4,  // 63: hlgate.v1.LocationsService.SearchLocations:input_type -> hlgate.v1.SearchLocationsRequest
-	6,  // 64: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
-	8,  // 65: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
-	10, // 66: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
-	12, // 67: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
-	14, // 68: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
-	16, // 69: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
-	18, // 70: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
-	20, // 71: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
-	22, // 72: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
-	24, // 73: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
-	26, // 74: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
-	28, // 75: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
-	30, // 76: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
-	32, // 77: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
-	34, // 78: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
-	36, // 79: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
-	38, // 80: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
-	40, // 81: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
-	42, // 82: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
-	44, // 83: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
-	46, // 84: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	1,  // 85: hlgate.v1.LocationsService.CreateLocation:output_type -> hlgate.v1.CreateLocationResponse
-	3,  // 86: hlgate.v1.LocationsService.PutLocation:output_type -> hlgate.v1.PutLocationResponse
-	5,  // 87: hlgate.v1.LocationsService.SearchLocations:output_type -> hlgate.v1.SearchLocationsResponse
-	7,  // 88: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
-	9,  // 89: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
-	11, // 90: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
-	13, // 91: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
-	15, // 92: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
-	17, // 93: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
-	19, // 94: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
-	21, // 95: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
-	23, // 96: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
-	25, // 97: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
-	27, // 98: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
-	29, // 99: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
-	31, // 100: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
-	33, // 101: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
-	35, // 102: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
-	37, // 103: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
-	39, // 104: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
-	41, // 105: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
-	43, // 106: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
-	45, // 107: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
-	47, // 108: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	85, // [85:109] is the sub-list for method output_type
-	61, // [61:85] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	51, // 0: hlgate.v1.CreateLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	52, // 1: hlgate.v1.CreateLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	53, // 2: hlgate.v1.CreateLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	54, // 3: hlgate.v1.CreateLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	55, // 4: hlgate.v1.CreateLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	52, // 5: hlgate.v1.CreateLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	53, // 6: hlgate.v1.CreateLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	56, // 7: hlgate.v1.CreateLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	51, // 8: hlgate.v1.PutLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	52, // 9: hlgate.v1.PutLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	53, // 10: hlgate.v1.PutLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	54, // 11: hlgate.v1.PutLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	55, // 12: hlgate.v1.PutLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	57, // 13: hlgate.v1.PutLocationRequest.snapshot:type_name -> hlgate.v1.SnapshotPutSchema
+	52, // 14: hlgate.v1.PutLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	53, // 15: hlgate.v1.PutLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	56, // 16: hlgate.v1.PutLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 17: hlgate.v1.SearchLocationsResponse.locations:type_name -> hlgate.v1.GetLocationSchema
+	56, // 18: hlgate.v1.SearchLocationsResponse.unmapped:type_name -> google.protobuf.Struct
+	59, // 19: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
+	56, // 20: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 21: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	56, // 22: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 23: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	60, // 24: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	56, // 25: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 26: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 27: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	56, // 28: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 29: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	60, // 30: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	56, // 31: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 32: hlgate.v1.UploadFileCustomFieldsRequest.file:type_name -> hlgate.v1.File
+	56, // 33: hlgate.v1.UploadFileCustomFieldsResponse.uploaded_files:type_name -> google.protobuf.Struct
+	50, // 34: hlgate.v1.UploadFileCustomFieldsResponse.meta:type_name -> hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
+	56, // 35: hlgate.v1.UploadFileCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 36: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
+	56, // 37: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 38: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	56, // 39: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 40: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 41: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	56, // 42: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 43: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	56, // 44: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	64, // 45: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	65, // 46: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	56, // 47: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 48: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	65, // 49: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	56, // 50: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	64, // 51: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	65, // 52: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	56, // 53: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 54: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
+	56, // 55: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 56: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	56, // 57: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 58: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 59: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	56, // 60: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 61: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	56, // 62: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 63: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
+	56, // 64: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	56, // 65: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem.unmapped:type_name -> google.protobuf.Struct
+	0,  // 66: hlgate.v1.LocationsService.CreateLocation:input_type -> hlgate.v1.CreateLocationRequest
+	2,  // 67: hlgate.v1.LocationsService.PutLocation:input_type -> hlgate.v1.PutLocationRequest
+	4,  // 68: hlgate.v1.LocationsService.SearchLocations:input_type -> hlgate.v1.SearchLocationsRequest
+	6,  // 69: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
+	8,  // 70: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
+	10, // 71: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
+	12, // 72: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
+	14, // 73: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
+	16, // 74: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
+	18, // 75: hlgate.v1.LocationsService.UploadFileCustomFields:input_type -> hlgate.v1.UploadFileCustomFieldsRequest
+	20, // 76: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
+	22, // 77: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
+	24, // 78: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
+	26, // 79: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
+	28, // 80: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
+	30, // 81: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
+	32, // 82: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
+	34, // 83: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
+	36, // 84: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
+	38, // 85: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
+	40, // 86: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
+	42, // 87: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
+	44, // 88: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
+	46, // 89: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
+	48, // 90: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	1,  // 91: hlgate.v1.LocationsService.CreateLocation:output_type -> hlgate.v1.CreateLocationResponse
+	3,  // 92: hlgate.v1.LocationsService.PutLocation:output_type -> hlgate.v1.PutLocationResponse
+	5,  // 93: hlgate.v1.LocationsService.SearchLocations:output_type -> hlgate.v1.SearchLocationsResponse
+	7,  // 94: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
+	9,  // 95: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
+	11, // 96: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
+	13, // 97: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
+	15, // 98: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
+	17, // 99: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
+	19, // 100: hlgate.v1.LocationsService.UploadFileCustomFields:output_type -> hlgate.v1.UploadFileCustomFieldsResponse
+	21, // 101: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
+	23, // 102: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
+	25, // 103: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
+	27, // 104: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
+	29, // 105: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
+	31, // 106: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
+	33, // 107: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
+	35, // 108: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
+	37, // 109: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
+	39, // 110: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
+	41, // 111: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
+	43, // 112: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
+	45, // 113: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
+	47, // 114: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
+	49, // 115: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	91, // [91:116] is the sub-list for method output_type
+	66, // [66:91] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_locations_service_proto_init() }
@@ -4271,6 +4555,7 @@ func file_hlgate_v1_locations_service_proto_init() {
 	if File_hlgate_v1_locations_service_proto != nil {
 		return
 	}
+	file_hlgate_v1_files_proto_init()
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
 	file_hlgate_v1_locations_service_proto_msgTypes[0].OneofWrappers = []any{}
@@ -4281,21 +4566,23 @@ func file_hlgate_v1_locations_service_proto_init() {
 	file_hlgate_v1_locations_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[16].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[20].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[28].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[31].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[34].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[38].OneofWrappers = []any{}
-	file_hlgate_v1_locations_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[46].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[48].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[50].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_locations_service_proto_rawDesc), len(file_hlgate_v1_locations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	LocationsService_DeleteCustomField_FullMethodName         = "/hlgate.v1.LocationsService/DeleteCustomField"
 	LocationsService_GetCustomField_FullMethodName            = "/hlgate.v1.LocationsService/GetCustomField"
 	LocationsService_UpdateCustomField_FullMethodName         = "/hlgate.v1.LocationsService/UpdateCustomField"
+	LocationsService_UploadFileCustomFields_FullMethodName    = "/hlgate.v1.LocationsService/UploadFileCustomFields"
 	LocationsService_GetCustomValues_FullMethodName           = "/hlgate.v1.LocationsService/GetCustomValues"
 	LocationsService_CreateCustomValue_FullMethodName         = "/hlgate.v1.LocationsService/CreateCustomValue"
 	LocationsService_DeleteCustomValue_FullMethodName         = "/hlgate.v1.LocationsService/DeleteCustomValue"
@@ -95,6 +96,10 @@ type LocationsServiceClient interface {
 	// UpdateCustomField calls PUT /locations/{locationId}/customFields/{id}
 	// (update-custom-field). Update Custom Field.
 	UpdateCustomField(ctx context.Context, in *UpdateCustomFieldRequest, opts ...grpc.CallOption) (*UpdateCustomFieldResponse, error)
+	// UploadFileCustomFields calls POST
+	// /locations/{locationId}/customFields/upload (upload-file-customFields).
+	// Uploads File to customFields.
+	UploadFileCustomFields(ctx context.Context, in *UploadFileCustomFieldsRequest, opts ...grpc.CallOption) (*UploadFileCustomFieldsResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(ctx context.Context, in *GetCustomValuesRequest, opts ...grpc.CallOption) (*GetCustomValuesResponse, error)
@@ -237,6 +242,16 @@ func (c *locationsServiceClient) UpdateCustomField(ctx context.Context, in *Upda
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateCustomFieldResponse)
 	err := c.cc.Invoke(ctx, LocationsService_UpdateCustomField_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) UploadFileCustomFields(ctx context.Context, in *UploadFileCustomFieldsRequest, opts ...grpc.CallOption) (*UploadFileCustomFieldsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UploadFileCustomFieldsResponse)
+	err := c.cc.Invoke(ctx, LocationsService_UploadFileCustomFields_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +452,10 @@ type LocationsServiceServer interface {
 	// UpdateCustomField calls PUT /locations/{locationId}/customFields/{id}
 	// (update-custom-field). Update Custom Field.
 	UpdateCustomField(context.Context, *UpdateCustomFieldRequest) (*UpdateCustomFieldResponse, error)
+	// UploadFileCustomFields calls POST
+	// /locations/{locationId}/customFields/upload (upload-file-customFields).
+	// Uploads File to customFields.
+	UploadFileCustomFields(context.Context, *UploadFileCustomFieldsRequest) (*UploadFileCustomFieldsResponse, error)
 	// GetCustomValues calls GET /locations/{locationId}/customValues
 	// (get-custom-values). Get Custom Values.
 	GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error)
@@ -521,6 +540,9 @@ func (UnimplementedLocationsServiceServer) GetCustomField(context.Context, *GetC
 }
 func (UnimplementedLocationsServiceServer) UpdateCustomField(context.Context, *UpdateCustomFieldRequest) (*UpdateCustomFieldResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateCustomField not implemented")
+}
+func (UnimplementedLocationsServiceServer) UploadFileCustomFields(context.Context, *UploadFileCustomFieldsRequest) (*UploadFileCustomFieldsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadFileCustomFields not implemented")
 }
 func (UnimplementedLocationsServiceServer) GetCustomValues(context.Context, *GetCustomValuesRequest) (*GetCustomValuesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomValues not implemented")
@@ -746,6 +768,24 @@ func _LocationsService_UpdateCustomField_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LocationsServiceServer).UpdateCustomField(ctx, req.(*UpdateCustomFieldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_UploadFileCustomFields_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadFileCustomFieldsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).UploadFileCustomFields(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_UploadFileCustomFields_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).UploadFileCustomFields(ctx, req.(*UploadFileCustomFieldsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1062,6 +1102,10 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateCustomField",
 			Handler:    _LocationsService_UpdateCustomField_Handler,
+		},
+		{
+			MethodName: "UploadFileCustomFields",
+			Handler:    _LocationsService_UploadFileCustomFields_Handler,
 		},
 		{
 			MethodName: "GetCustomValues",
