@@ -80,7 +80,7 @@ func (cf *conformance) restCases(L, loc, agency, contactID string, nextWindow fu
 	orderID := str(orders, "data", 0, "_id")
 	oq := "?altId=" + L + "&altType=location"
 	order := cf.run(confCase{name: "order to fulfil", method: http.MethodGet, path: "/payments/orders/" + orderID + oq, token: loc, status: 200})
-	priceID := str(order, "items", 0, "_id")
+	priceID := str(order, "items", 0, "price", "_id")
 	qty, _ := order["items"].([]any)[0].(map[string]any)["qty"].(float64)
 	fulfil := func(name string, status int, price string, n float64) {
 		cf.run(confCase{name: name, method: http.MethodPost, path: "/payments/orders/" + orderID + "/fulfillments", token: loc, status: status,

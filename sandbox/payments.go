@@ -139,7 +139,7 @@ func (s *Sandbox) opGetOrder(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		items := make([]any, 0, len(o.Items))
 		for _, it := range o.Items {
-			items = append(items, l.itemJSON(o, it, it.Qty))
+			items = append(items, l.itemJSON(o, it, it.ID, it.Qty))
 		}
 		b = marshal(struct {
 			*Order

@@ -387,11 +387,11 @@ func seedOrderItems(o *Order, i int) []OrderItem {
 }
 
 // itemJSON is an order line as the documents answer it: the order's item
-// (GetOrderResponseSchema's example) and a fulfillment's FulfilledItem,
-// qty its own.
-func (l *locStore) itemJSON(o *Order, it OrderItem, qty int) map[string]any {
+// (GetOrderResponseSchema's example, its own _id) and a fulfillment's
+// FulfilledItem (_id "the id of product price"), qty its own.
+func (l *locStore) itemJSON(o *Order, it OrderItem, id string, qty int) map[string]any {
 	return map[string]any{
-		"_id": it.PriceID, "name": it.Name, "qty": qty,
+		"_id": id, "name": it.Name, "qty": qty,
 		"product": map[string]any{"_id": it.ProductID, "locationId": l.id, "name": it.ProductName, "productType": "PHYSICAL",
 			"createdAt": o.CreatedAt, "updatedAt": o.CreatedAt},
 		"price": map[string]any{"_id": it.PriceID, "name": it.Name, "type": "one_time", "currency": o.Currency, "amount": it.Amount},
@@ -481,7 +481,7 @@ func (s *Sandbox) opCreateFulfillment(w http.ResponseWriter, r *http.Request, c 
 			return
 		}
 		if n > 0 {
-			lines = append(lines, l.itemJSON(o, it, n))
+			lines = append(lines, l.itemJSON(o, it, it.PriceID, n))
 		}
 		complete = complete && done[it.PriceID]+n == it.Qty
 		delete(want, it.PriceID)
