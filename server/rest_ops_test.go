@@ -501,3 +501,41 @@ func TestFilterUsersByEmail(t *testing.T) {
 	_, err = users.FilterUsersByEmail(h.ctx(""), &hlgatev1.FilterUsersByEmailRequest{CompanyId: co})
 	wantFieldViolation(t, wantStatus(t, err, codes.InvalidArgument, ReasonInvalidArgument), "emails")
 }
+
+// The whitelabel providers, declared one object upstream, are a list
+// (corrected in the overlay): walked to the end by limit and offset behind
+// page_token, over gRPC two at a time and over REST, every provider once.
+func TestWhitelabelProvidersWalkEveryPage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}})
+	var want []string
+	for i := range 5 {
+		id := fmt.Sprintf("Provider%012d", i)
+		doc := fmt.Sprintf(`{"_id":%q,"altId":%q,"altType":"location","title":"Provider %d","route":"p%d","provider":"nmi","description":"d","imageUrl":"https://example.com/p.png","createdAt":"2026-04-14T15:07:00.000Z","updatedAt":"2026-04-14T15:07:00.000Z"}`, id, restLoc, i, i)
+		if err := h.sb.PutDocument(restLoc, "/payments/integrations/provider/whitelabel", json.RawMessage(doc)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	pay := hlgatev1.NewPaymentsServiceClient(h.conn)
+	var got []string
+	token := ""
+	for range 10 {
+		page, err := pay.ListIntegrationProviders(h.ctx(""), &hlgatev1.ListIntegrationProvidersRequest{LocationId: restLoc, PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatalf("ListIntegrationProviders: %v", err)
+		}
+		for _, p := range page.GetProviders() {
+			got = append(got, p.GetId())
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("walked providers %v, want %v", got, want)
+	}
+	if all := restObject(t, h, http.MethodGet, "/v1/locations/"+restLoc+"/payments/integrations/provider/whitelabel?pageSize=10", nil); len(all["providers"].([]any)) != 5 {
+		t.Fatalf("GET the providers = %v", all)
+	}
+}
