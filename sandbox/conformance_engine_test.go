@@ -63,10 +63,23 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 			}
 			return parents(path)
 		}
+		// query is an operation's required query parameters, a create's
+		// too (a location named in the query).
+		query := func(op *openapi3.Operation) string {
+			q := specexample.Query(op, location)
+			if len(q) == 0 {
+				return ""
+			}
+			v := url.Values{}
+			for k, x := range q {
+				v.Set(k, x)
+			}
+			return "?" + v.Encode()
+		}
 		id := ""
 		for _, f := range ops {
 			if f.method == http.MethodPost {
-				ans := cf.run(confCase{name: "engine create " + f.op.OperationID, method: f.method, path: fill(f.path, ""), token: token,
+				ans := cf.run(confCase{name: "engine create " + f.op.OperationID, method: f.method, path: fill(f.path, "") + query(f.op), token: token,
 					status: specexample.SuccessCode(f.op), json: located(specexample.Body(f.op), location)})
 				id = createdID(ans)
 			}
@@ -100,15 +113,7 @@ func (cf *conformance) engineWalk(engineOps []string, location, token string, ne
 			if f.method == http.MethodPost {
 				continue
 			}
-			query := ""
-			if q := specexample.Query(f.op, location); len(q) > 0 {
-				v := url.Values{}
-				for k, x := range q {
-					v.Set(k, x)
-				}
-				query = "?" + v.Encode()
-			}
-			cf.run(confCase{name: "engine " + f.op.OperationID, method: f.method, path: fill(f.path, id) + query, token: token,
+			cf.run(confCase{name: "engine " + f.op.OperationID, method: f.method, path: fill(f.path, id) + query(f.op), token: token,
 				status: specexample.SuccessCode(f.op), json: located(specexample.Body(f.op), location)})
 		}
 	}

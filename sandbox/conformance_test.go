@@ -461,6 +461,9 @@ func TestConformance(t *testing.T) {
 	cf.conversationsConformance(L, loc, contactID, clock.Now())
 	cf.filesConformance(L, loc, clock)
 
+	// The last JSON operations' handlers (conformance_rest_test.go).
+	cf.restCases(L, loc, agency, contactID, func() { clock.Add(11 * time.Second) })
+
 	// Every other operation the engine serves, from the document alone.
 	// The fixed clock moves past the quota's 10 s window before each
 	// collection, so the walk's calls are never refused as a burst.

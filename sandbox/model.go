@@ -191,28 +191,41 @@ type Event struct {
 
 // Order mirrors the document's Order / OrderSummary schemas.
 type Order struct {
-	ID                string   `json:"_id"`
-	AltID             string   `json:"altId"`
-	AltType           string   `json:"altType"`
-	ContactID         string   `json:"contactId"`
-	ContactName       string   `json:"contactName"`
-	ContactEmail      string   `json:"contactEmail"`
-	Currency          string   `json:"currency"`
-	Amount            float64  `json:"amount"`
-	Subtotal          float64  `json:"subtotal"`
-	Discount          float64  `json:"discount"`
-	Status            string   `json:"status"`
-	PaymentStatus     string   `json:"-"`
-	LiveMode          bool     `json:"liveMode"`
-	TotalProducts     int      `json:"totalProducts"`
-	SourceType        string   `json:"sourceType"`
-	SourceName        string   `json:"sourceName"`
-	SourceID          string   `json:"sourceId"`
-	FulfillmentStatus string   `json:"fulfillmentStatus"`
-	CreatedAt         string   `json:"createdAt"`
-	UpdatedAt         string   `json:"updatedAt"`
-	Items             []string `json:"-"`
+	ID                string      `json:"_id"`
+	AltID             string      `json:"altId"`
+	AltType           string      `json:"altType"`
+	ContactID         string      `json:"contactId"`
+	ContactName       string      `json:"contactName"`
+	ContactEmail      string      `json:"contactEmail"`
+	Currency          string      `json:"currency"`
+	Amount            float64     `json:"amount"`
+	Subtotal          float64     `json:"subtotal"`
+	Discount          float64     `json:"discount"`
+	Status            string      `json:"status"`
+	PaymentStatus     string      `json:"-"`
+	LiveMode          bool        `json:"liveMode"`
+	TotalProducts     int         `json:"totalProducts"`
+	SourceType        string      `json:"sourceType"`
+	SourceName        string      `json:"sourceName"`
+	SourceID          string      `json:"sourceId"`
+	FulfillmentStatus string      `json:"fulfillmentStatus"`
+	CreatedAt         string      `json:"createdAt"`
+	UpdatedAt         string      `json:"updatedAt"`
+	Items             []OrderItem `json:"-"`
 	created           time.Time
+}
+
+// OrderItem is one line of an order: a product's price and how many of it
+// (GetOrderResponseSchema's items example: _id, name, price, product,
+// qty). Fulfillments name it by its price's id.
+type OrderItem struct {
+	ID          string  `json:"_id"`
+	Name        string  `json:"name"`
+	Qty         int     `json:"qty"`
+	PriceID     string  `json:"-"`
+	ProductID   string  `json:"-"`
+	ProductName string  `json:"-"`
+	Amount      float64 `json:"-"`
 }
 
 // Transaction mirrors the document's Transaction / TransactionSummary.

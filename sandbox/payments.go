@@ -137,6 +137,10 @@ func (s *Sandbox) opGetOrder(w http.ResponseWriter, r *http.Request, c *call) {
 		if ct != nil {
 			snap["phone"] = ct.Phone
 		}
+		items := make([]any, 0, len(o.Items))
+		for _, it := range o.Items {
+			items = append(items, l.itemJSON(o, it, it.ID, it.Qty))
+		}
 		b = marshal(struct {
 			*Order
 			ContactSnapshot map[string]any `json:"contactSnapshot"`
@@ -144,7 +148,7 @@ func (s *Sandbox) opGetOrder(w http.ResponseWriter, r *http.Request, c *call) {
 			Source          map[string]any `json:"source"`
 			Items           []any          `json:"items"`
 		}{o, snap, map[string]any{"subtotal": o.Subtotal, "discount": o.Discount},
-			map[string]any{"type": o.SourceType, "id": o.SourceID, "name": o.SourceName}, []any{}})
+			map[string]any{"type": o.SourceType, "id": o.SourceID, "name": o.SourceName}, items})
 	}
 	l.mu.RUnlock()
 	if !ok {

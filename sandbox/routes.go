@@ -156,6 +156,19 @@ var handlers = map[string]handlerFunc{
 	"create-config":        (*Sandbox).opConnectCustomProvider,
 	"disconnect-config":    (*Sandbox).opDisconnectCustomProvider,
 	"custom-provider-marketplace-app-update-capabilities": (*Sandbox).opCustomProviderCapabilities,
+	// rest.go
+	"get-all-custom-subtypes":           (*Sandbox).opListCustomSubtypes,
+	"get-contact-unsubscription-status": (*Sandbox).opUnsubscriptionStatus,
+	"user-subscription-change":          (*Sandbox).opUserSubscriptionChange,
+	"add-message-attachments":           (*Sandbox).opAddMessageAttachments,
+	"get-timezones":                     (*Sandbox).opGetTimezones,
+	"task-search":                       (*Sandbox).opTaskSearch,
+	"create-order-fulfillment":          (*Sandbox).opCreateFulfillment,
+	"list-order-fulfillment":            (*Sandbox).opListFulfillments,
+	"list-order-notes":                  (*Sandbox).opListOrderNotes,
+	"update-invoice-last-visited-at":    lastVisited(collInvoices, "invoiceId", "Invoice"),
+	"update-estimate-last-visited-at":   lastVisited(collEstimates, "estimateId", "Estimate"),
+	"filter-users-by-email":             (*Sandbox).opFilterUsersByEmail,
 }
 
 type specRoute struct {

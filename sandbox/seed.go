@@ -205,6 +205,7 @@ func (s *Sandbox) seedLocation(id string, ordinal int, name, address, tzName str
 			o.PaymentStatus = "unpaid"
 		}
 		o.CreatedAt, o.UpdatedAt = fmtTime(created), fmtTime(created.Add(time.Hour))
+		o.Items = seedOrderItems(o, i)
 		l.orders[o.ID] = o
 		if o.PaymentStatus == "unpaid" {
 			continue

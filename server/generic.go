@@ -103,6 +103,10 @@ type forward struct {
 	// restRoute is the RPC's google.api.http rule (for the REST bound of a
 	// form, files.go).
 	restRoute *annotations.HttpRule
+	// noMembers is set when the response declares no member beside
+	// unmapped (the document gives the answer no schema): an empty answer
+	// is then an answer, not a lost body.
+	noMembers bool
 }
 
 // boundParam is a path or query parameter and the request field that fills it.
@@ -253,8 +257,12 @@ func newForward(m protoreflect.MethodDescriptor, row *optable.Op) (*forward, err
 	var msgs, lists []protoreflect.FieldDescriptor
 	flat := false // a member beside the message fields and flags
 	res := m.Output()
+	f.noMembers = true
 	for i := 0; i < res.Fields().Len(); i++ {
 		fd := res.Fields().Get(i)
+		if fd.Name() != jsonproto.UnmappedField {
+			f.noMembers = false
+		}
 		if fd.IsList() && fd.Kind() == protoreflect.MessageKind {
 			lists = append(lists, fd)
 		}
@@ -354,6 +362,14 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 	b, err := readUpstream(resp, err)
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		// An empty 2xx answer: the whole answer of an operation whose
+		// response declares no members, a lost body of any other.
+		if !f.noMembers {
+			return nil, errMissingBody
+		}
+		b = []byte("{}")
 	}
 	obj, err := f.answer(b)
 	if err != nil {

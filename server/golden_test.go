@@ -105,12 +105,21 @@ func TestGenericAnswersLoseNothing(t *testing.T) {
 				// fields, not land whole in unmapped.
 				typed := proto.Clone(out)
 				clearUnmapped(typed.ProtoReflect())
-				if name == "documented" && proto.Size(typed) == 0 && len(b) > len("{}") && out.ProtoReflect().Descriptor().Fields().Len() > 0 {
+				if _, reshaped := reshapedAnswers[f.row.ID]; name == "documented" && !reshaped && proto.Size(typed) == 0 && len(b) > len("{}") && out.ProtoReflect().Descriptor().Fields().Len() > 0 {
 					t.Errorf("%s answer filled no typed field of %T: %s", name, out, b)
 				}
 			}
 		})
 	}
+}
+
+// reshapedAnswers are the operations whose whole documented answer the
+// overlay corrects into another shape, with the evidence's summary: the
+// answer built from the document's schema is kept (in unmapped), but
+// cannot fill the corrected typed fields.
+var reshapedAnswers = map[string]string{
+	"task-search":                "tasks declared as arrays of arrays; a task is an object (overlay)",
+	"list-integration-providers": "providers declared as one object; they are a list (overlay)",
 }
 
 // clearUnmapped clears every unmapped field of m and of the messages in it.

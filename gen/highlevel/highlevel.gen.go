@@ -2478,6 +2478,24 @@ func (e CreateCustomFieldsDTOModel) Valid() bool {
 	}
 }
 
+// Defines values for CreateCustomSubtypeDtoChannel.
+const (
+	CreateCustomSubtypeDtoChannelEmail CreateCustomSubtypeDtoChannel = "email"
+	CreateCustomSubtypeDtoChannelSms   CreateCustomSubtypeDtoChannel = "sms"
+)
+
+// Valid indicates whether the value is a known member of the CreateCustomSubtypeDtoChannel enum.
+func (e CreateCustomSubtypeDtoChannel) Valid() bool {
+	switch e {
+	case CreateCustomSubtypeDtoChannelEmail:
+		return true
+	case CreateCustomSubtypeDtoChannelSms:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateDtoStatus.
 const (
 	CreateDtoStatusAbandoned CreateDtoStatus = "abandoned"
@@ -2514,6 +2532,21 @@ const (
 func (e CreateEstimatesDtoAltType) Valid() bool {
 	switch e {
 	case CreateEstimatesDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateFulfillmentDtoAltType.
+const (
+	CreateFulfillmentDtoAltTypeLocation CreateFulfillmentDtoAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the CreateFulfillmentDtoAltType enum.
+func (e CreateFulfillmentDtoAltType) Valid() bool {
+	switch e {
+	case CreateFulfillmentDtoAltTypeLocation:
 		return true
 	default:
 		return false
@@ -5481,6 +5514,24 @@ func (e CustomRRulesOptionsIntervalType) Valid() bool {
 	}
 }
 
+// Defines values for CustomSubtypeChannel.
+const (
+	CustomSubtypeChannelEmail CustomSubtypeChannel = "email"
+	CustomSubtypeChannelSms   CustomSubtypeChannel = "sms"
+)
+
+// Valid indicates whether the value is a known member of the CustomSubtypeChannel enum.
+func (e CustomSubtypeChannel) Valid() bool {
+	switch e {
+	case CustomSubtypeChannelEmail:
+		return true
+	case CustomSubtypeChannelSms:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DefaultInvoiceResponseDtoAltType.
 const (
 	DefaultInvoiceResponseDtoAltTypeLocation DefaultInvoiceResponseDtoAltType = "location"
@@ -5520,6 +5571,24 @@ func (e DefaultInvoiceResponseDtoStatus) Valid() bool {
 	case DefaultInvoiceResponseDtoStatusSent:
 		return true
 	case DefaultInvoiceResponseDtoStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DefaultPriceResponseDtoType.
+const (
+	DefaultPriceResponseDtoTypeOneTime   DefaultPriceResponseDtoType = "one_time"
+	DefaultPriceResponseDtoTypeRecurring DefaultPriceResponseDtoType = "recurring"
+)
+
+// Valid indicates whether the value is a known member of the DefaultPriceResponseDtoType enum.
+func (e DefaultPriceResponseDtoType) Valid() bool {
+	switch e {
+	case DefaultPriceResponseDtoTypeOneTime:
+		return true
+	case DefaultPriceResponseDtoTypeRecurring:
 		return true
 	default:
 		return false
@@ -5625,6 +5694,42 @@ func (e DndSettingSchemaStatus) Valid() bool {
 	}
 }
 
+// Defines values for EmailSubscriptionsDtoSubscriptionsSubtypeStatus.
+const (
+	EmailSubscriptionsDtoSubscriptionsSubtypeStatusSubscribed   EmailSubscriptionsDtoSubscriptionsSubtypeStatus = "subscribed"
+	EmailSubscriptionsDtoSubscriptionsSubtypeStatusUnsubscribed EmailSubscriptionsDtoSubscriptionsSubtypeStatus = "unsubscribed"
+)
+
+// Valid indicates whether the value is a known member of the EmailSubscriptionsDtoSubscriptionsSubtypeStatus enum.
+func (e EmailSubscriptionsDtoSubscriptionsSubtypeStatus) Valid() bool {
+	switch e {
+	case EmailSubscriptionsDtoSubscriptionsSubtypeStatusSubscribed:
+		return true
+	case EmailSubscriptionsDtoSubscriptionsSubtypeStatusUnsubscribed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EmailSubscriptionsDtoSubscriptionsType.
+const (
+	EmailSubscriptionsDtoSubscriptionsTypeCustom  EmailSubscriptionsDtoSubscriptionsType = "custom"
+	EmailSubscriptionsDtoSubscriptionsTypeDefault EmailSubscriptionsDtoSubscriptionsType = "default"
+)
+
+// Valid indicates whether the value is a known member of the EmailSubscriptionsDtoSubscriptionsType enum.
+func (e EmailSubscriptionsDtoSubscriptionsType) Valid() bool {
+	switch e {
+	case EmailSubscriptionsDtoSubscriptionsTypeCustom:
+		return true
+	case EmailSubscriptionsDtoSubscriptionsTypeDefault:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EstimateLineItemDtoType.
 const (
 	EstimateLineItemDtoTypeOneTime   EstimateLineItemDtoType = "one_time"
@@ -5682,6 +5787,21 @@ const (
 func (e EstimateTemplatesDtoAltType) Valid() bool {
 	switch e {
 	case EstimateTemplatesDtoAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FulfillmentSchemaAltType.
+const (
+	FulfillmentSchemaAltTypeLocation FulfillmentSchemaAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the FulfillmentSchemaAltType enum.
+func (e FulfillmentSchemaAltType) Valid() bool {
+	switch e {
+	case FulfillmentSchemaAltTypeLocation:
 		return true
 	default:
 		return false
@@ -7095,6 +7215,30 @@ func (e RecurringFreq) Valid() bool {
 	}
 }
 
+// Defines values for RecurringDtoInterval.
+const (
+	RecurringDtoIntervalDay   RecurringDtoInterval = "day"
+	RecurringDtoIntervalMonth RecurringDtoInterval = "month"
+	RecurringDtoIntervalWeek  RecurringDtoInterval = "week"
+	RecurringDtoIntervalYear  RecurringDtoInterval = "year"
+)
+
+// Valid indicates whether the value is a known member of the RecurringDtoInterval enum.
+func (e RecurringDtoInterval) Valid() bool {
+	switch e {
+	case RecurringDtoIntervalDay:
+		return true
+	case RecurringDtoIntervalMonth:
+		return true
+	case RecurringDtoIntervalWeek:
+		return true
+	case RecurringDtoIntervalYear:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReminderDtoIntervalType.
 const (
 	ReminderDtoIntervalTypeDaily    ReminderDtoIntervalType = "daily"
@@ -7443,6 +7587,60 @@ func (e SendMessageResponseDtoStatus) Valid() bool {
 	case SendMessageResponseDtoStatusPending:
 		return true
 	case SendMessageResponseDtoStatusRead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubscriptionActionDtoSubtypeName.
+const (
+	SubscriptionActionDtoSubtypeNameOneOnOne SubscriptionActionDtoSubtypeName = "One on One"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionActionDtoSubtypeName enum.
+func (e SubscriptionActionDtoSubtypeName) Valid() bool {
+	switch e {
+	case SubscriptionActionDtoSubtypeNameOneOnOne:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubscriptionActionDtoSubtypeStatus.
+const (
+	SubscriptionActionDtoSubtypeStatusSubscribed   SubscriptionActionDtoSubtypeStatus = "subscribed"
+	SubscriptionActionDtoSubtypeStatusUnsubscribed SubscriptionActionDtoSubtypeStatus = "unsubscribed"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionActionDtoSubtypeStatus enum.
+func (e SubscriptionActionDtoSubtypeStatus) Valid() bool {
+	switch e {
+	case SubscriptionActionDtoSubtypeStatusSubscribed:
+		return true
+	case SubscriptionActionDtoSubtypeStatusUnsubscribed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubscriptionActionDtoType.
+const (
+	SubscriptionActionDtoTypeCustom   SubscriptionActionDtoType = "custom"
+	SubscriptionActionDtoTypeDefault  SubscriptionActionDtoType = "default"
+	SubscriptionActionDtoTypeResubAll SubscriptionActionDtoType = "resub_all"
+)
+
+// Valid indicates whether the value is a known member of the SubscriptionActionDtoType enum.
+func (e SubscriptionActionDtoType) Valid() bool {
+	switch e {
+	case SubscriptionActionDtoTypeCustom:
+		return true
+	case SubscriptionActionDtoTypeDefault:
+		return true
+	case SubscriptionActionDtoTypeResubAll:
 		return true
 	default:
 		return false
@@ -12342,6 +12540,21 @@ func (e ListCouponsParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListIntegrationProvidersParamsAltType.
+const (
+	ListIntegrationProvidersParamsAltTypeLocation ListIntegrationProvidersParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListIntegrationProvidersParamsAltType enum.
+func (e ListIntegrationProvidersParamsAltType) Valid() bool {
+	switch e {
+	case ListIntegrationProvidersParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListOrdersParamsPaymentStatus.
 const (
 	ListOrdersParamsPaymentStatusPaid          ListOrdersParamsPaymentStatus = "paid"
@@ -12360,6 +12573,36 @@ func (e ListOrdersParamsPaymentStatus) Valid() bool {
 	case ListOrdersParamsPaymentStatusRefunded:
 		return true
 	case ListOrdersParamsPaymentStatusUnpaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListOrderFulfillmentParamsAltType.
+const (
+	ListOrderFulfillmentParamsAltTypeLocation ListOrderFulfillmentParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListOrderFulfillmentParamsAltType enum.
+func (e ListOrderFulfillmentParamsAltType) Valid() bool {
+	switch e {
+	case ListOrderFulfillmentParamsAltTypeLocation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListOrderNotesParamsAltType.
+const (
+	ListOrderNotesParamsAltTypeLocation ListOrderNotesParamsAltType = "location"
+)
+
+// Valid indicates whether the value is a known member of the ListOrderNotesParamsAltType enum.
+func (e ListOrderNotesParamsAltType) Valid() bool {
+	switch e {
+	case ListOrderNotesParamsAltTypeLocation:
 		return true
 	default:
 		return false
@@ -12398,6 +12641,14 @@ func (e GetSubscriptionByIDParamsAltType) Valid() bool {
 
 // AddContactToCampaignDto defines model for AddContactToCampaignDto.
 type AddContactToCampaignDto = map[string]interface{}
+
+// AddMessageAttachmentsDto defines model for AddMessageAttachmentsDto.
+type AddMessageAttachmentsDto struct {
+	// Attachments Array of attachment URLs to set on the message (replaces existing). Maximum 5 URLs.
+	//
+	// Example: ["https://provider.com/recordings/call-123.mp3"]
+	Attachments []string `json:"attachments"`
+}
 
 // AdditionalDetailsDTO defines model for AdditionalDetailsDTO.
 type AdditionalDetailsDTO struct {
@@ -14395,6 +14646,13 @@ type ContactSearchSort struct {
 // ContactSearchSortDirection defines model for ContactSearchSort.Direction.
 type ContactSearchSortDirection string
 
+// ContactSubscriptionStatusDto defines model for ContactSubscriptionStatusDto.
+type ContactSubscriptionStatusDto struct {
+	// ContactID Example: OP7z4LCyPACyH5fcEIZa
+	ContactID string                  `json:"contactId"`
+	Emails    []EmailSubscriptionsDto `json:"emails"`
+}
+
 // ContactsBulkUpateResponse defines model for ContactsBulkUpateResponse.
 type ContactsBulkUpateResponse struct {
 	// Ids Example: ["pOC0uJ97VYOKH2m3fkMD"]
@@ -15456,6 +15714,34 @@ type CreateCustomProvidersResponseSchema struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// CreateCustomSubtypeDto defines model for CreateCustomSubtypeDto.
+type CreateCustomSubtypeDto struct {
+	// Channel Communication channel
+	//
+	// Example: email
+	Channel CreateCustomSubtypeDtoChannel `json:"channel"`
+
+	// Description Description of the custom subtype (max 100 characters)
+	//
+	// Example: Weekly newsletter subscription preferences
+	Description *string `json:"description,omitempty"`
+
+	// Language Language code
+	//
+	// Example: en
+	Language string `json:"language"`
+
+	// Name Name of the custom subtype (max 100 characters)
+	//
+	// Example: Newsletter Subscription
+	Name string `json:"name"`
+}
+
+// CreateCustomSubtypeDtoChannel Communication channel
+//
+// Example: email
+type CreateCustomSubtypeDtoChannel string
+
 // CreateDeleteCantactsCampaignsSuccessfulResponseDto defines model for CreateDeleteCantactsCampaignsSuccessfulResponseDto.
 type CreateDeleteCantactsCampaignsSuccessfulResponseDto struct {
 	// Succeded Example: true
@@ -15608,6 +15894,40 @@ type CreateEstimatesDto struct {
 
 // CreateEstimatesDtoAltType defines model for CreateEstimatesDto.AltType.
 type CreateEstimatesDtoAltType string
+
+// CreateFulfillmentDto defines model for CreateFulfillmentDto.
+type CreateFulfillmentDto struct {
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                      `json:"altId"`
+	AltType CreateFulfillmentDtoAltType `json:"altType"`
+
+	// Items Fulfilled items
+	Items []FulfillmentItems `json:"items"`
+
+	// NotifyCustomer Need to send a notification to customer
+	//
+	// Example: true
+	NotifyCustomer bool `json:"notifyCustomer"`
+
+	// Trackings Fulfillment tracking information
+	Trackings []FulfillmentTracking `json:"trackings"`
+}
+
+// CreateFulfillmentDtoAltType defines model for CreateFulfillmentDto.AltType.
+type CreateFulfillmentDtoAltType string
+
+// CreateFulfillmentResponseDto defines model for CreateFulfillmentResponseDto.
+type CreateFulfillmentResponseDto struct {
+	// Data fulfillment data
+	Data FulfillmentSchema `json:"data"`
+
+	// Status Status of api action
+	//
+	// Example: true
+	Status bool `json:"status"`
+}
 
 // CreateInvoiceDto defines model for CreateInvoiceDto.
 type CreateInvoiceDto struct {
@@ -16670,6 +16990,38 @@ type CustomRRulesOptionsDayOfWeek string
 // CustomRRulesOptionsIntervalType Example: monthly
 type CustomRRulesOptionsIntervalType string
 
+// CustomSubtype defines model for CustomSubtype.
+type CustomSubtype struct {
+	// Archived Example: false
+	Archived *bool `json:"archived,omitempty"`
+
+	// Channel Example: email
+	Channel *CustomSubtypeChannel `json:"channel,omitempty"`
+
+	// Description Example: Weekly newsletter subscription preferences
+	Description *string `json:"description,omitempty"`
+
+	// ID Example: ve9EPM428h8vShlRW1KT
+	ID string `json:"id"`
+
+	// Language Example: en
+	Language *string `json:"language,omitempty"`
+
+	// LocationID Example: ve9EPM428h8vShlRW1KT
+	LocationID *string `json:"locationId,omitempty"`
+
+	// Name Example: Newsletter Subscription
+	Name *string `json:"name,omitempty"`
+}
+
+// CustomSubtypeChannel Example: email
+type CustomSubtypeChannel string
+
+// CustomSubtypeListDto defines model for CustomSubtypeListDto.
+type CustomSubtypeListDto struct {
+	CustomSubtypes []CustomSubtype `json:"customSubtypes"`
+}
+
 // CustomValueDeleteSuccessfulResponseDto defines model for CustomValueDeleteSuccessfulResponseDto.
 type CustomValueDeleteSuccessfulResponseDto struct {
 	// Succeded Example: true
@@ -16821,6 +17173,177 @@ type DefaultInvoiceResponseDtoAltType string
 //
 // Example: draft
 type DefaultInvoiceResponseDtoStatus string
+
+// DefaultPriceResponseDto defines model for DefaultPriceResponseDto.
+type DefaultPriceResponseDto struct {
+	// ID The unique identifier for the price.
+	//
+	// Example: 655b33aa2209e60b6adb87a7
+	ID string `json:"_id"`
+
+	// AllowOutOfStockPurchases Continue selling when out of stock
+	//
+	// Example: true
+	AllowOutOfStockPurchases *bool `json:"allowOutOfStockPurchases,omitempty"`
+
+	// Amount The amount of the price.
+	//
+	// Example: 199999
+	Amount float64 `json:"amount"`
+
+	// AvailableQuantity Available inventory stock quantity
+	//
+	// Example: 5
+	AvailableQuantity *float64 `json:"availableQuantity,omitempty"`
+
+	// CompareAtPrice The compare-at price for comparison purposes.
+	//
+	// Example: 2000000
+	CompareAtPrice *float64 `json:"compareAtPrice,omitempty"`
+
+	// CreatedAt The creation timestamp of the price.
+	//
+	// Example: 2023-11-20T10:23:38.645Z
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Currency The currency code for the price.
+	//
+	// Example: INR
+	Currency string `json:"currency"`
+
+	// LocationID The unique identifier for the location.
+	//
+	// Example: 3SwdhCsvxI8Au3KsPJt6
+	LocationID *string `json:"locationId,omitempty"`
+
+	// MembershipOffers An array of membership offers associated with the price.
+	MembershipOffers *[]MembershipOfferDto `json:"membershipOffers,omitempty"`
+
+	// Name The name of the price.
+	//
+	// Example: Red / S
+	Name string `json:"name"`
+
+	// Product The unique identifier for the associated product.
+	//
+	// Example: 655b33a82209e60b6adb87a5
+	Product *string `json:"product,omitempty"`
+
+	// Recurring The recurring details of the price (if type is recurring).
+	Recurring *RecurringDto `json:"recurring,omitempty"`
+
+	// TrackInventory Indicates whether inventory tracking is enabled.
+	TrackInventory *bool `json:"trackInventory,omitempty"`
+
+	// Type The type of the price (e.g., one_time).
+	//
+	// Example: one_time
+	Type DefaultPriceResponseDtoType `json:"type"`
+
+	// UpdatedAt The last update timestamp of the price.
+	//
+	// Example: 2024-01-23T09:57:04.852Z
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// UserID The unique identifier for the user.
+	//
+	// Example: 6YAtzfzpmHAdj0e8GkKp
+	UserID *string `json:"userId,omitempty"`
+
+	// VariantOptionIds An array of variant option IDs associated with the price.
+	//
+	// Example: ["h4z7u0im2q8","h3nst2ltsnn"]
+	VariantOptionIds *[]string `json:"variantOptionIds,omitempty"`
+}
+
+// DefaultPriceResponseDtoType The type of the price (e.g., one_time).
+//
+// Example: one_time
+type DefaultPriceResponseDtoType string
+
+// DefaultProductResponseDto defines model for DefaultProductResponseDto.
+type DefaultProductResponseDto struct {
+	// ID The unique identifier for the product.
+	//
+	// Example: 655b33a82209e60b6adb87a5
+	ID string `json:"_id"`
+
+	// AutomaticTaxCategoryID Tax category ID for Automatic taxes calculation.
+	//
+	// Example: 65d71377c326ea78e1c47df5
+	AutomaticTaxCategoryID *string `json:"automaticTaxCategoryId,omitempty"`
+
+	// AvailableInStore Indicates whether the product is available in-store.
+	//
+	// Example: true
+	AvailableInStore *bool `json:"availableInStore,omitempty"`
+
+	// CollectionIds An array of category Ids for the product
+	//
+	// Example: ["65d71377c326ea78e1c47df5","65d71377c326ea78e1c47d34"]
+	CollectionIds *[]string `json:"collectionIds,omitempty"`
+
+	// CreatedAt The creation timestamp of the product.
+	//
+	// Example: 2023-11-20T10:23:36.515Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description product description
+	//
+	// Example: This is a really awesome product
+	Description *string `json:"description,omitempty"`
+
+	// Image The URL for the product image.
+	//
+	// Example: https://storage.googleapis.com/ghl-test/3SwdhCsvxI8Au3KsPJt6/media/65af8d5df88bdb4b1022ee90.png
+	Image *string `json:"image,omitempty"`
+
+	// IsTaxesEnabled The field indicates whether taxes are enabled for the product or not.
+	//
+	// Example: true
+	IsTaxesEnabled *bool `json:"isTaxesEnabled,omitempty"`
+
+	// Label The Product label details
+	Label *ProductLabelDto `json:"label,omitempty"`
+
+	// LocationID The unique identifier for the location.
+	//
+	// Example: 3SwdhCsvxI8Au3KsPJt6
+	LocationID string `json:"locationId"`
+
+	// Name The name of the product.
+	//
+	// Example: Awesome Product
+	Name string `json:"name"`
+
+	// ProductType The type of the product (e.g., PHYSICAL).
+	//
+	// Example: PHYSICAL
+	ProductType string `json:"productType"`
+
+	// Slug The slug of the product by which the product will be navigated
+	//
+	// Example: washing-machine
+	Slug *string `json:"slug,omitempty"`
+
+	// StatementDescriptor The statement descriptor for the product.
+	//
+	// Example: abcde
+	StatementDescriptor *string `json:"statementDescriptor,omitempty"`
+
+	// Taxes An array of ids of Taxes attached to the Product. If the expand query includes tax, the taxes will be of type `ProductTaxDto`. Please refer to the `ProductTaxDto` for additional details.
+	//
+	// Example: ["654492a4e6bef380114de15a"]
+	Taxes *[]string `json:"taxes,omitempty"`
+
+	// UpdatedAt The last update timestamp of the product.
+	//
+	// Example: 2024-01-23T09:57:04.846Z
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Variants An array of variants for the product.
+	Variants *[]ProductVariantDto `json:"variants,omitempty"`
+}
 
 // DeleteAppointmentSchema defines model for DeleteAppointmentSchema.
 type DeleteAppointmentSchema = map[string]interface{}
@@ -17123,6 +17646,34 @@ type DuplicateContactResult struct {
 	Contact *GetContectByIDSchema `json:"contact,omitempty"`
 }
 
+// EmailSubscriptionsDto defines model for EmailSubscriptionsDto.
+type EmailSubscriptionsDto struct {
+	// Email Example: user@example.com
+	Email         string                                `json:"email"`
+	Subscriptions []EmailSubscriptionsDto_Subscriptions `json:"subscriptions"`
+}
+
+// EmailSubscriptionsDtoSubscriptionsSubtypeStatus Example: unsubscribed
+type EmailSubscriptionsDtoSubscriptionsSubtypeStatus string
+
+// EmailSubscriptionsDtoSubscriptionsType Example: custom
+type EmailSubscriptionsDtoSubscriptionsType string
+
+// EmailSubscriptionsDto_Subscriptions defines model for EmailSubscriptionsDto.Subscriptions.
+type EmailSubscriptionsDto_Subscriptions struct {
+	// SubtypeID Example: ve9EPM428h8vShlRW1KT
+	SubtypeID *string `json:"subtype_id,omitempty"`
+
+	// SubtypeName Example: One on One
+	SubtypeName *string `json:"subtype_name,omitempty"`
+
+	// SubtypeStatus Example: unsubscribed
+	SubtypeStatus EmailSubscriptionsDtoSubscriptionsSubtypeStatus `json:"subtype_status"`
+
+	// Type Example: custom
+	Type EmailSubscriptionsDtoSubscriptionsType `json:"type"`
+}
+
 // EmailTemplateSchema defines model for EmailTemplateSchema.
 type EmailTemplateSchema struct {
 	// Attachments Example: []
@@ -17134,6 +17685,9 @@ type EmailTemplateSchema struct {
 	// Subject Example: subject text
 	Subject *string `json:"subject,omitempty"`
 }
+
+// EmptyAnswerDto An answer without members (the document declares none).
+type EmptyAnswerDto = map[string]interface{}
 
 // ErrorDto defines model for ErrorDto.
 type ErrorDto struct {
@@ -17151,6 +17705,14 @@ type ErrorDto struct {
 	//
 	// Example: saas
 	Type string `json:"type"`
+}
+
+// EstimateIDParam defines model for EstimateIdParam.
+type EstimateIDParam struct {
+	// EstimateID Estimate Id
+	//
+	// Example: 5f9d6d8b1b2d2c001f2d9e4b
+	EstimateID string `json:"estimateId"`
 }
 
 // EstimateLineItemDto defines model for EstimateLineItemDto.
@@ -17643,6 +18205,39 @@ type FileUploadResponseDto_Meta struct {
 	URL  *string  `json:"url,omitempty"`
 }
 
+// FilterByEmailDto defines model for FilterByEmailDto.
+type FilterByEmailDto struct {
+	// CompanyID Company ID to filter users
+	//
+	// Example: 5DP41231LkQsiKESj6rh
+	CompanyID string `json:"companyId"`
+
+	// Deleted Filter deleted users
+	//
+	// Example: false
+	Deleted *bool `json:"deleted,omitempty"`
+
+	// Emails Comma-separated list of email addresses to filter users
+	//
+	// Example: user1@example.com,user2@example.com
+	Emails string `json:"emails"`
+
+	// Limit No of results to be limited before returning the result
+	//
+	// Example: 10
+	Limit *string `json:"limit,omitempty"`
+
+	// Projection Projection fields to return. Use "all" for all fields, or specify comma-separated field names. Default returns only id and email
+	//
+	// Example: all
+	Projection *string `json:"projection,omitempty"`
+
+	// Skip No of results to be skipped before returning the result
+	//
+	// Example: 1
+	Skip *string `json:"skip,omitempty"`
+}
+
 // FollowersDTO defines model for FollowersDTO.
 type FollowersDTO struct {
 	// Followers Example: ["sx6wyHhbFdRXh302Lunr","sx6wyHhbFdRXh302Lunr"]
@@ -17749,6 +18344,94 @@ type FrequencySettingsDto struct {
 
 	// Schedule schedule setting for the estimate
 	Schedule InvoicesScheduleOptionsDto `json:"schedule"`
+}
+
+// FulfilledItem defines model for FulfilledItem.
+type FulfilledItem struct {
+	// ID The id of product price
+	//
+	// Example: 6578278e879ad2646715ba9c
+	ID string `json:"_id"`
+
+	// Name Name
+	//
+	// Example: Iphone 15 pro
+	Name string `json:"name"`
+
+	// Price Price details
+	Price DefaultPriceResponseDto `json:"price"`
+
+	// Product Product details
+	Product DefaultProductResponseDto `json:"product"`
+
+	// Qty The no of quantity of the current fulfilled item
+	//
+	// Example: 1
+	Qty float64 `json:"qty"`
+}
+
+// FulfillmentItems defines model for FulfillmentItems.
+type FulfillmentItems struct {
+	// PriceID The id of product price
+	//
+	// Example: 6578278e879ad2646715ba9c
+	PriceID string `json:"priceId"`
+
+	// Qty The no of quantity of the item
+	//
+	// Example: 1
+	Qty float64 `json:"qty"`
+}
+
+// FulfillmentSchema defines model for FulfillmentSchema.
+type FulfillmentSchema struct {
+	// ID The unique identifier for the fulfillment item.
+	//
+	// Example: 655b33a82209e60b6adb87a5
+	ID string `json:"_id"`
+
+	// AltID Location Id or Agency Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	AltID   string                   `json:"altId"`
+	AltType FulfillmentSchemaAltType `json:"altType"`
+
+	// CreatedAt created at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	CreatedAt string `json:"createdAt"`
+
+	// Items Fulfilled items
+	Items []FulfilledItem `json:"items"`
+
+	// Trackings Fulfillment tracking information
+	Trackings []FulfillmentTracking `json:"trackings"`
+
+	// UpdatedAt updated at
+	//
+	// Example: 2023-12-12T09:27:42.355Z
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// FulfillmentSchemaAltType defines model for FulfillmentSchema.AltType.
+type FulfillmentSchemaAltType string
+
+// FulfillmentTracking defines model for FulfillmentTracking.
+type FulfillmentTracking struct {
+	// ShippingCarrier Shipping carrier name
+	//
+	// Example: FedEx
+	ShippingCarrier *string `json:"shippingCarrier,omitempty"`
+
+	// TrackingNumber Tracking number provided by the shipping carrier
+	//
+	// Example: 40012345678
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+
+	// TrackingURL Tracking URL
+	//
+	// Example: https://www.fedex.com/wtrk/track/?trknbr=40012345678
+	TrackingURL *string `json:"trackingUrl,omitempty"`
 }
 
 // GenerateEstimateNumberResponse defines model for GenerateEstimateNumberResponse.
@@ -19509,6 +20192,59 @@ type InstalledLocationSchema struct {
 	VersionID *string `json:"versionId,omitempty"`
 }
 
+// IntegrationProviderSchema defines model for IntegrationProviderSchema.
+type IntegrationProviderSchema struct {
+	// ID The unique identifier of the integration provider.
+	//
+	// Example: 65cb47dda50f4f13ced4b870
+	ID string `json:"_id"`
+
+	// AltID The altId / locationId of the integration provider.
+	//
+	// Example: Z4Bxl8J4SaPEPLq9IQ8g
+	AltID string `json:"altId"`
+
+	// AltType The altType of the integration provider.
+	//
+	// Example: location
+	AltType string `json:"altType"`
+
+	// CreatedAt The timestamp when the integration provider was created.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description A brief description providing additional information about the integration provider.
+	//
+	// Example: Lorem
+	Description string `json:"description"`
+
+	// ImageURL The URL to an image representing the integration provider.
+	//
+	// Example: https://example.com/assets/pmd/img/payments/nmi-logo.webp
+	ImageURL string `json:"imageUrl"`
+
+	// Provider The payment provider associated with the integration provider.
+	//
+	// Example: nmi
+	Provider string `json:"provider"`
+
+	// Route The route name associated with the integration provider.
+	//
+	// Example: epd
+	Route string `json:"route"`
+
+	// Title The title or name of the integration provider.
+	//
+	// Example: Example
+	Title string `json:"title"`
+
+	// UpdatedAt The timestamp when the integration provider was last updated.
+	//
+	// Example: 2024-02-13T10:43:41.026Z
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // InvoiceItemDto defines model for InvoiceItemDto.
 type InvoiceItemDto struct {
 	// Amount Product amount
@@ -19840,6 +20576,17 @@ type ListEstimatesResponseDTO struct {
 	TraceID string `json:"traceId"`
 }
 
+// ListFulfillmentResponseDto defines model for ListFulfillmentResponseDto.
+type ListFulfillmentResponseDto struct {
+	// Data An array of fulfilled items
+	Data []FulfillmentSchema `json:"data"`
+
+	// Status Status of api action
+	//
+	// Example: true
+	Status bool `json:"status"`
+}
+
 // ListInvoicesResponseDto defines model for ListInvoicesResponseDto.
 type ListInvoicesResponseDto struct {
 	Invoices []GetInvoiceResponseDto `json:"invoices"`
@@ -19848,6 +20595,20 @@ type ListInvoicesResponseDto struct {
 	//
 	// Example: 100
 	Total float64 `json:"total"`
+}
+
+// ListOrderNotesResponseDto defines model for ListOrderNotesResponseDto.
+type ListOrderNotesResponseDto struct {
+	Data []ListOrderNotesResponseDto_Data `json:"data"`
+
+	// Status Example: true
+	Status bool `json:"status"`
+}
+
+// ListOrderNotesResponseDto_Data defines model for ListOrderNotesResponseDto.Data.
+type ListOrderNotesResponseDto_Data struct {
+	// ID Example: 655b33a82209e60b6adb87a5
+	ID string `json:"_id"`
 }
 
 // ListOrdersResponseDto defines model for ListOrdersResponseDto.
@@ -19895,6 +20656,12 @@ type ListTxnsResponseDto struct {
 
 	// TotalCount total transactions count
 	TotalCount float64 `json:"totalCount"`
+}
+
+// ListWhitelabelIntegrationProviderResponseDto defines model for ListWhitelabelIntegrationProviderResponseDto.
+type ListWhitelabelIntegrationProviderResponseDto struct {
+	// Providers list of integration provider.
+	Providers []IntegrationProviderSchema `json:"providers"`
 }
 
 // LocationConfiguration defines model for LocationConfiguration.
@@ -19969,6 +20736,35 @@ type LocationTagsSchema struct {
 // LocationTagsSuccessfulResponseDto defines model for LocationTagsSuccessfulResponseDto.
 type LocationTagsSuccessfulResponseDto struct {
 	Tags *[]LocationTagsSchema `json:"tags,omitempty"`
+}
+
+// LocationTaskListSuccessfulResponseDto defines model for LocationTaskListSuccessfulResponseDto.
+type LocationTaskListSuccessfulResponseDto struct {
+	Tasks *[]LocationTaskListSuccessfulResponseDto_Tasks `json:"tasks,omitempty"`
+}
+
+// LocationTaskListSuccessfulResponseDto_Tasks defines model for LocationTaskListSuccessfulResponseDto.Tasks.
+type LocationTaskListSuccessfulResponseDto_Tasks struct {
+	// AssignedTo Example: tesTUcmRxWrjqzJS8EjkxNKting
+	AssignedTo *string `json:"assignedTo,omitempty"`
+
+	// Body Example: testing
+	Body *string `json:"body,omitempty"`
+
+	// Completed Example: true
+	Completed *bool `json:"completed,omitempty"`
+
+	// ContactID Example: lJpzYrWdpkC2hX6t2yue
+	ContactID *string `json:"contactId,omitempty"`
+
+	// DueDate Example: 2021-07-08T02:30:00.000Z
+	DueDate *string `json:"dueDate,omitempty"`
+
+	// ID Example: lJpzYrWdpkC2hX6t2yue
+	ID *string `json:"id,omitempty"`
+
+	// Title Example: test
+	Title *string `json:"title,omitempty"`
 }
 
 // LocationsCustomFieldSchema defines model for LocationsCustomFieldSchema.
@@ -20083,6 +20879,24 @@ type MailgunSchema struct {
 	//
 	// Example: replies.yourdomain.com
 	Domain string `json:"domain"`
+}
+
+// MembershipOfferDto defines model for MembershipOfferDto.
+type MembershipOfferDto struct {
+	// ID The unique identifier for the membership offer.
+	//
+	// Example: 655b33aa2209e60b6adb87a7
+	ID string `json:"_id"`
+
+	// Label Membership offer label
+	//
+	// Example: top_50
+	Label string `json:"label"`
+
+	// Value Membership offer label
+	//
+	// Example: 50
+	Value string `json:"value"`
 }
 
 // MessageMeta defines model for MessageMeta.
@@ -20342,6 +21156,14 @@ type OrderSourceSubType string
 
 // OrderSourceType defines model for OrderSource.Type.
 type OrderSourceType string
+
+// PatchInvoiceStatsLastViewedDto defines model for PatchInvoiceStatsLastViewedDto.
+type PatchInvoiceStatsLastViewedDto struct {
+	// InvoiceID Invoice Id
+	//
+	// Example: 6578278e879ad2646715ba9c
+	InvoiceID string `json:"invoiceId"`
+}
 
 // PaymentMethodDto defines model for PaymentMethodDto.
 type PaymentMethodDto struct {
@@ -20889,6 +21711,53 @@ type ProcessingFeePaidChargeDto struct {
 	Name string `json:"name"`
 }
 
+// ProductLabelDto defines model for ProductLabelDto.
+type ProductLabelDto struct {
+	// EndDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2024-06-30T05:43:39.000Z
+	EndDate *string `json:"endDate,omitempty"`
+
+	// StartDate Start date in YYYY-MM-DDTHH:mm:ssZ format
+	//
+	// Example: 2024-06-26T05:43:35.000Z
+	StartDate *string `json:"startDate,omitempty"`
+
+	// Title The content for the product label.
+	//
+	// Example: Featured
+	Title string `json:"title"`
+}
+
+// ProductVariantDto defines model for ProductVariantDto.
+type ProductVariantDto struct {
+	// ID A unique identifier for the variant.
+	//
+	// Example: 38s63qmxfr4
+	ID string `json:"id"`
+
+	// Name The name of the variant.
+	//
+	// Example: Size
+	Name string `json:"name"`
+
+	// Options An array of options for the variant.
+	Options []ProductVariantOptionDto `json:"options"`
+}
+
+// ProductVariantOptionDto defines model for ProductVariantOptionDto.
+type ProductVariantOptionDto struct {
+	// ID The unique identifier for the option.
+	//
+	// Example: h4z7u0im2q8
+	ID string `json:"id"`
+
+	// Name The name of the option.
+	//
+	// Example: XL
+	Name string `json:"name"`
+}
+
 // ProspectInfoDto defines model for ProspectInfoDto.
 type ProspectInfoDto struct {
 	// Email Email of the prospect
@@ -21001,6 +21870,24 @@ type RecurringBookingOverlapDefaultStatus string
 
 // RecurringFreq defines model for Recurring.Freq.
 type RecurringFreq string
+
+// RecurringDto defines model for RecurringDto.
+type RecurringDto struct {
+	// Interval The interval at which the recurring event occurs.
+	//
+	// Example: day
+	Interval RecurringDtoInterval `json:"interval"`
+
+	// IntervalCount The number of intervals between each occurrence of the event.
+	//
+	// Example: 1
+	IntervalCount float64 `json:"intervalCount"`
+}
+
+// RecurringDtoInterval The interval at which the recurring event occurs.
+//
+// Example: day
+type RecurringDtoInterval string
 
 // RecurringTaskCreateDTO defines model for RecurringTaskCreateDTO.
 type RecurringTaskCreateDTO struct {
@@ -22181,6 +23068,44 @@ type StripePaymentMethodDto struct {
 	EnableBankDebitOnly bool `json:"enableBankDebitOnly"`
 }
 
+// SubscriptionActionDto defines model for SubscriptionActionDto.
+type SubscriptionActionDto struct {
+	// SubtypeID Custom subscription type ID (required for custom types)
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	SubtypeID *string `json:"subtype_id,omitempty"`
+
+	// SubtypeName Subscription type name (required for default types: "One on One")
+	//
+	// Example: One on One
+	SubtypeName *SubscriptionActionDtoSubtypeName `json:"subtype_name,omitempty"`
+
+	// SubtypeStatus Subscription status
+	//
+	// Example: unsubscribed
+	SubtypeStatus SubscriptionActionDtoSubtypeStatus `json:"subtype_status"`
+
+	// Type Type of subscription action
+	//
+	// Example: custom
+	Type SubscriptionActionDtoType `json:"type"`
+}
+
+// SubscriptionActionDtoSubtypeName Subscription type name (required for default types: "One on One")
+//
+// Example: One on One
+type SubscriptionActionDtoSubtypeName string
+
+// SubscriptionActionDtoSubtypeStatus Subscription status
+//
+// Example: unsubscribed
+type SubscriptionActionDtoSubtypeStatus string
+
+// SubscriptionActionDtoType Type of subscription action
+//
+// Example: custom
+type SubscriptionActionDtoType string
+
 // SubscriptionResponseSchema defines model for SubscriptionResponseSchema.
 type SubscriptionResponseSchema struct {
 	// ID The unique identifier for the subscription.
@@ -22334,6 +23259,44 @@ type TaskSchema struct {
 
 	// Title Example: test
 	Title *string `json:"title,omitempty"`
+}
+
+// TaskSearchParamsDto defines model for TaskSearchParamsDto.
+type TaskSearchParamsDto struct {
+	// AssignedTo Assigned User Ids
+	//
+	// Example: ["0004Mtfsd11SBU1mBPgd"]
+	AssignedTo *[]string `json:"assignedTo,omitempty"`
+
+	// BusinessID Bussiness Id
+	//
+	// Example: 6348240b98722079e5417332
+	BusinessID *string `json:"businessId,omitempty"`
+
+	// Completed Task Completed Or Pending
+	//
+	// Example: true
+	Completed *bool `json:"completed,omitempty"`
+
+	// ContactID Contact Ids
+	//
+	// Example: ["dSMo5jnqkJyh8YeGXM7k","j5WESpmRj816VtyUuWwh"]
+	ContactID *[]string `json:"contactId,omitempty"`
+
+	// Limit Limit To Api
+	//
+	// Example: 10
+	Limit *float64 `json:"limit,omitempty"`
+
+	// Query Search Value
+	//
+	// Example: Task Name
+	Query *string `json:"query,omitempty"`
+
+	// Skip Number Of Tasks To Skip
+	//
+	// Example: 10
+	Skip *float64 `json:"skip,omitempty"`
 }
 
 // TasksListSuccessfulResponseDto defines model for TasksListSuccessfulResponseDto.
@@ -22539,6 +23502,11 @@ type TextField struct {
 
 	// Key Example: my_custom_field
 	Key *string `json:"key,omitempty"`
+}
+
+// TimezonesListDto defines model for TimezonesListDto.
+type TimezonesListDto struct {
+	TimeZones []string `json:"timeZones"`
 }
 
 // TipsConfigurationDto defines model for TipsConfigurationDto.
@@ -23187,6 +24155,29 @@ type UpdateCustomProviderCapabilitiesDto struct {
 type UpdateCustomProviderCapabilitiesResponseSchema struct {
 	// Success Whether the custom provider capabilities are updated or not. true represents capabilities are updated
 	Success bool `json:"success"`
+}
+
+// UpdateCustomSubtypeDto defines model for UpdateCustomSubtypeDto.
+type UpdateCustomSubtypeDto struct {
+	// Archived Whether the custom subtype is archived
+	//
+	// Example: false
+	Archived *bool `json:"archived,omitempty"`
+
+	// Description Description of the custom subtype (max 100 characters)
+	//
+	// Example: Updated weekly newsletter subscription preferences
+	Description *string `json:"description,omitempty"`
+
+	// Name Name of the custom subtype (max 100 characters)
+	//
+	// Example: Newsletter Subscription
+	Name *string `json:"name,omitempty"`
+
+	// ResubscriptionLegalFormID Resubscription legal form ID (optional when archiving)
+	//
+	// Example: form_123456
+	ResubscriptionLegalFormID *string `json:"resubscription_legal_form_id,omitempty"`
 }
 
 // UpdateEstimateDto defines model for UpdateEstimateDto.
@@ -24377,6 +25368,39 @@ type UserSchemaPlatformLanguage string
 // UserSchemaScopes defines model for UserSchema.Scopes.
 type UserSchemaScopes string
 
+// UserSubscriptionChangeDto defines model for UserSubscriptionChangeDto.
+type UserSubscriptionChangeDto struct {
+	// ContactID Contact Id
+	//
+	// Example: OP7z4LCyPACyH5fcEIZa
+	ContactID string `json:"contactId"`
+
+	// Email Email address
+	//
+	// Example: user@example.com
+	Email string `json:"email"`
+
+	// LegalDescription Legal description/details
+	//
+	// Example: Customer called support on 2024-01-15 requesting to be removed from newsletter
+	LegalDescription *string `json:"legal_description,omitempty"`
+
+	// LegalReason Legal reason for the change (required only for resubscribe and resub_all actions)
+	//
+	// Example: User requested resubscribe via customer service
+	LegalReason *string `json:"legal_reason,omitempty"`
+
+	// LocationID Location Id
+	//
+	// Example: ve9EPM428h8vShlRW1KT
+	LocationID string `json:"locationId"`
+
+	// SubscriptionAction Subscription action details
+	//
+	// Example: {"subtype_name":"One on One","subtype_status":"unsubscribed","type":"default"}
+	SubscriptionAction SubscriptionActionDto `json:"subscription_action"`
+}
+
 // UserSuccessfulResponseDto defines model for UserSuccessfulResponseDto.
 type UserSuccessfulResponseDto struct {
 	// Email Example: john@deo.com
@@ -24955,6 +25979,36 @@ type ExportMessagesByLocationParamsSortOrder string
 
 // ExportMessagesByLocationParamsChannel defines parameters for ExportMessagesByLocation.
 type ExportMessagesByLocationParamsChannel string
+
+// GetAllCustomSubtypesParams defines parameters for GetAllCustomSubtypes.
+type GetAllCustomSubtypesParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// CreateCustomSubtypeParams defines parameters for CreateCustomSubtype.
+type CreateCustomSubtypeParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// UpdateCustomSubtypeParams defines parameters for UpdateCustomSubtype.
+type UpdateCustomSubtypeParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+}
+
+// GetContactUnsubscriptionStatusParams defines parameters for GetContactUnsubscriptionStatus.
+type GetContactUnsubscriptionStatusParams struct {
+	// LocationID Location Id
+	LocationID string `form:"locationId" json:"locationId"`
+
+	// ContactID Contact Id
+	ContactID string `form:"contactId" json:"contactId"`
+
+	// Email Email address (optional - if not provided, gets all emails for contact)
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+}
 
 // SearchConversationParams defines parameters for SearchConversation.
 type SearchConversationParams struct {
@@ -25581,6 +26635,24 @@ type CreateIntegrationParams struct {
 	LocationID string `form:"locationId" json:"locationId"`
 }
 
+// ListIntegrationProvidersParams defines parameters for ListIntegrationProviders.
+type ListIntegrationProvidersParams struct {
+	// AltID location Id / company Id based on altType
+	AltID string `form:"altId" json:"altId"`
+
+	// AltType Alt Type
+	AltType ListIntegrationProvidersParamsAltType `form:"altType" json:"altType"`
+
+	// Limit The maximum number of items to be included in a single page of results
+	Limit *float64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset The starting index of the page, indicating the position from which the results should be retrieved.
+	Offset *float64 `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// ListIntegrationProvidersParamsAltType defines parameters for ListIntegrationProviders.
+type ListIntegrationProvidersParamsAltType string
+
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
 	// LocationID LocationId is the id of the sub-account.
@@ -25640,6 +26712,26 @@ type GetOrderByIDParams struct {
 	// AltType AltType is the type of identifier; location.
 	AltType string `form:"altType" json:"altType"`
 }
+
+// ListOrderFulfillmentParams defines parameters for ListOrderFulfillment.
+type ListOrderFulfillmentParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                            `form:"altId" json:"altId"`
+	AltType ListOrderFulfillmentParamsAltType `form:"altType" json:"altType"`
+}
+
+// ListOrderFulfillmentParamsAltType defines parameters for ListOrderFulfillment.
+type ListOrderFulfillmentParamsAltType string
+
+// ListOrderNotesParams defines parameters for ListOrderNotes.
+type ListOrderNotesParams struct {
+	// AltID Location Id or Agency Id
+	AltID   string                      `form:"altId" json:"altId"`
+	AltType ListOrderNotesParamsAltType `form:"altType" json:"altType"`
+}
+
+// ListOrderNotesParamsAltType defines parameters for ListOrderNotes.
+type ListOrderNotesParamsAltType string
 
 // ListSubscriptionsParams defines parameters for ListSubscriptions.
 type ListSubscriptionsParams struct {
@@ -25934,8 +27026,20 @@ type CompleteFileUploadJSONRequestBody = CompleteFileUploadDto
 // InitiateFileUploadJSONRequestBody defines body for InitiateFileUpload for application/json ContentType.
 type InitiateFileUploadJSONRequestBody = InitiateFileUploadDto
 
+// AddMessageAttachmentsJSONRequestBody defines body for AddMessageAttachments for application/json ContentType.
+type AddMessageAttachmentsJSONRequestBody = AddMessageAttachmentsDto
+
 // UpdateMessageStatusJSONRequestBody defines body for UpdateMessageStatus for application/json ContentType.
 type UpdateMessageStatusJSONRequestBody = UpdateMessageStatusDto
+
+// CreateCustomSubtypeJSONRequestBody defines body for CreateCustomSubtype for application/json ContentType.
+type CreateCustomSubtypeJSONRequestBody = CreateCustomSubtypeDto
+
+// UpdateCustomSubtypeJSONRequestBody defines body for UpdateCustomSubtype for application/json ContentType.
+type UpdateCustomSubtypeJSONRequestBody = UpdateCustomSubtypeDto
+
+// UserSubscriptionChangeJSONRequestBody defines body for UserSubscriptionChange for application/json ContentType.
+type UserSubscriptionChangeJSONRequestBody = UserSubscriptionChangeDto
 
 // LiveChatAgentTypingJSONRequestBody defines body for LiveChatAgentTyping for application/json ContentType.
 type LiveChatAgentTypingJSONRequestBody = UserTypingBody
@@ -25948,6 +27052,9 @@ type CreateInvoiceJSONRequestBody = CreateInvoiceDto
 
 // CreateNewEstimateJSONRequestBody defines body for CreateNewEstimate for application/json ContentType.
 type CreateNewEstimateJSONRequestBody = CreateEstimatesDto
+
+// UpdateEstimateLastVisitedAtJSONRequestBody defines body for UpdateEstimateLastVisitedAt for application/json ContentType.
+type UpdateEstimateLastVisitedAtJSONRequestBody = EstimateIDParam
 
 // CreateEstimateTemplateJSONRequestBody defines body for CreateEstimateTemplate for application/json ContentType.
 type CreateEstimateTemplateJSONRequestBody = EstimateTemplatesDto
@@ -25984,6 +27091,9 @@ type CancelInvoiceScheduleJSONRequestBody = CancelInvoiceScheduleDto
 
 // ScheduleInvoiceScheduleJSONRequestBody defines body for ScheduleInvoiceSchedule for application/json ContentType.
 type ScheduleInvoiceScheduleJSONRequestBody = ScheduleInvoiceScheduleDto
+
+// UpdateInvoiceLastVisitedAtJSONRequestBody defines body for UpdateInvoiceLastVisitedAt for application/json ContentType.
+type UpdateInvoiceLastVisitedAtJSONRequestBody = PatchInvoiceStatsLastViewedDto
 
 // CreateInvoiceTemplateJSONRequestBody defines body for CreateInvoiceTemplate for application/json ContentType.
 type CreateInvoiceTemplateJSONRequestBody = CreateInvoiceTemplateDto
@@ -26048,6 +27158,9 @@ type CreateTagJSONRequestBody = TagBody
 // UpdateTagJSONRequestBody defines body for UpdateTag for application/json ContentType.
 type UpdateTagJSONRequestBody = TagBody
 
+// TaskSearchJSONRequestBody defines body for TaskSearch for application/json ContentType.
+type TaskSearchJSONRequestBody = TaskSearchParamsDto
+
 // GetLocationAccessTokenFormdataRequestBody defines body for GetLocationAccessToken for application/x-www-form-urlencoded ContentType.
 type GetLocationAccessTokenFormdataRequestBody = GetLocationAccessCodeBodyDto
 
@@ -26099,11 +27212,17 @@ type CreateIntegrationJSONRequestBody = CreateCustomProvidersDto
 // CreateIntegrationProviderJSONRequestBody defines body for CreateIntegrationProvider for application/json ContentType.
 type CreateIntegrationProviderJSONRequestBody = CreateWhiteLabelIntegrationProviderDto
 
+// CreateOrderFulfillmentJSONRequestBody defines body for CreateOrderFulfillment for application/json ContentType.
+type CreateOrderFulfillmentJSONRequestBody = CreateFulfillmentDto
+
 // RecordOrderPaymentJSONRequestBody defines body for RecordOrderPayment for application/json ContentType.
 type RecordOrderPaymentJSONRequestBody = PostRecordOrderPaymentBody
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserDto
+
+// FilterUsersByEmailJSONRequestBody defines body for FilterUsersByEmail for application/json ContentType.
+type FilterUsersByEmailJSONRequestBody = FilterByEmailDto
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UpdateUserDto
@@ -28675,6 +29794,24 @@ type ClientInterface interface {
 	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
 	GetMessage(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AddMessageAttachmentsWithBody Add message attachments
+	//
+	// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+	AddMessageAttachmentsWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddMessageAttachments Add message attachments
+	//
+	// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+	AddMessageAttachments(ctx context.Context, messageID string, body AddMessageAttachmentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMessageRecording Get Recording by Message ID
 	//
 	// Get the recording for a message by passing the message id.
@@ -28706,6 +29843,74 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAllCustomSubtypes Get All Custom Subtypes
+	//
+	// Get all custom subtypes for a location.
+	//
+	// Corresponds with GET /conversations/preferences/custom-subtypes (the `GetAllCustomSubtypes` operationId).
+	GetAllCustomSubtypes(ctx context.Context, params *GetAllCustomSubtypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomSubtypeWithBody Create Custom Subtype
+	//
+	// Create a new custom subtype for a location. Requires agency or account admin role.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+	CreateCustomSubtypeWithBody(ctx context.Context, params *CreateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCustomSubtype Create Custom Subtype
+	//
+	// Create a new custom subtype for a location. Requires agency or account admin role.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+	CreateCustomSubtype(ctx context.Context, params *CreateCustomSubtypeParams, body CreateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomSubtypeWithBody Update Custom Subtype
+	//
+	// Update or archive a custom subtype. Requires agency or account admin role.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+	UpdateCustomSubtypeWithBody(ctx context.Context, id string, params *UpdateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomSubtype Update Custom Subtype
+	//
+	// Update or archive a custom subtype. Requires agency or account admin role.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+	UpdateCustomSubtype(ctx context.Context, id string, params *UpdateCustomSubtypeParams, body UpdateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetContactUnsubscriptionStatus Get Contact Unsubscription Status
+	//
+	// Get all subscription statuses for a contact (all emails or specific email).
+	//
+	// Corresponds with GET /conversations/preferences/unsubscriptions/status (the `GetContactUnsubscriptionStatus` operationId).
+	GetContactUnsubscriptionStatus(ctx context.Context, params *GetContactUnsubscriptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UserSubscriptionChangeWithBody User Subscription Change
+	//
+	// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+	UserSubscriptionChangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UserSubscriptionChange User Subscription Change
+	//
+	// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+	UserSubscriptionChange(ctx context.Context, body UserSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LiveChatAgentTypingWithBody Agent/Ai-Bot is typing a message indicator for live chat
 	//
@@ -28827,6 +30032,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
 	GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateLastVisitedAtWithBody Update estimate last visited at
+	//
+	// API to update estimate last visited at by estimate id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+	UpdateEstimateLastVisitedAtWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEstimateLastVisitedAt Update estimate last visited at
+	//
+	// API to update estimate last visited at by estimate id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+	UpdateEstimateLastVisitedAt(ctx context.Context, body UpdateEstimateLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEstimateTemplates List Estimate Templates
 	//
@@ -29099,6 +30322,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
 	GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLastVisitedAtWithBody Update invoice last visited at
+	//
+	// API to update invoice last visited at by invoice id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+	UpdateInvoiceLastVisitedAtWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateInvoiceLastVisitedAt Update invoice last visited at
+	//
+	// API to update invoice last visited at by invoice id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+	UpdateInvoiceLastVisitedAt(ctx context.Context, body UpdateInvoiceLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvoiceTemplates List templates
 	//
@@ -29591,10 +30832,40 @@ type ClientInterface interface {
 	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
 	UpdateTag(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// TaskSearchWithBody Task Search Filter
+	//
+	// Task Search.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+	TaskSearchWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TaskSearch Task Search Filter
+	//
+	// Task Search.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+	TaskSearch(ctx context.Context, locationID string, body TaskSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GETAllOrEmailSmsTemplates GET all or email/sms templates
 	//
 	// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
 	GETAllOrEmailSmsTemplates(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DELETEAnEmailSmsTemplate DELETE an email/sms template
+	//
+	// Corresponds with DELETE /locations/{locationId}/templates/{id} (the `DELETEAnEmailSmsTemplate` operationId).
+	DELETEAnEmailSmsTemplate(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTimezones Fetch Timezones
+	//
+	// Fetch the available timezones.
+	//
+	// Corresponds with GET /locations/{locationId}/timezones (the `GetTimezones` operationId).
+	GetTimezones(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetInstalledLocation Get Location where app is installed
 	//
@@ -29924,6 +31195,13 @@ type ClientInterface interface {
 	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
 	CreateIntegration(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListIntegrationProviders List White-label Integration Providers
+	//
+	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+	//
+	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+	ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateIntegrationProviderWithBody Create White-label Integration Provider
 	//
 	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
@@ -29955,6 +31233,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOrderFulfillment List fulfillment
+	//
+	// List all fulfillment history of an order.
+	//
+	// Corresponds with GET /payments/orders/{orderId}/fulfillments (the `ListOrderFulfillment` operationId).
+	ListOrderFulfillment(ctx context.Context, orderID string, params *ListOrderFulfillmentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOrderFulfillmentWithBody Create order fulfillment
+	//
+	// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+	CreateOrderFulfillmentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOrderFulfillment Create order fulfillment
+	//
+	// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+	CreateOrderFulfillment(ctx context.Context, orderID string, body CreateOrderFulfillmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOrderNotes List Order Notes
+	//
+	// List all notes of an order.
+	//
+	// Corresponds with GET /payments/orders/{orderId}/notes (the `ListOrderNotes` operationId).
+	ListOrderNotes(ctx context.Context, orderID string, params *ListOrderNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RecordOrderPaymentWithBody Record Order Payment
 	//
@@ -30029,6 +31339,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users/search (the `SearchUsers` operationId).
 	SearchUsers(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FilterUsersByEmailWithBody Filter Users by Email
+	//
+	// Filter users by company ID, deleted status, and email array
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+	FilterUsersByEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FilterUsersByEmail Filter Users by Email
+	//
+	// Filter users by company ID, deleted status, and email array
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+	FilterUsersByEmail(ctx context.Context, body FilterUsersByEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Delete User
 	//
@@ -32370,6 +33698,44 @@ func (c *Client) GetMessage(ctx context.Context, id string, reqEditors ...Reques
 	return c.Client.Do(req)
 }
 
+// AddMessageAttachmentsWithBody Add message attachments
+//
+// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+func (c *Client) AddMessageAttachmentsWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddMessageAttachmentsRequestWithBody(c.Server, messageID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddMessageAttachments Add message attachments
+//
+// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+func (c *Client) AddMessageAttachments(ctx context.Context, messageID string, body AddMessageAttachmentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddMessageAttachmentsRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetMessageRecording Get Recording by Message ID
 //
 // Get the recording for a message by passing the message id.
@@ -32432,6 +33798,154 @@ func (c *Client) UpdateMessageStatusWithBody(ctx context.Context, messageID stri
 // Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 func (c *Client) UpdateMessageStatus(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateMessageStatusRequest(c.Server, messageID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAllCustomSubtypes Get All Custom Subtypes
+//
+// Get all custom subtypes for a location.
+//
+// Corresponds with GET /conversations/preferences/custom-subtypes (the `GetAllCustomSubtypes` operationId).
+func (c *Client) GetAllCustomSubtypes(ctx context.Context, params *GetAllCustomSubtypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAllCustomSubtypesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomSubtypeWithBody Create Custom Subtype
+//
+// Create a new custom subtype for a location. Requires agency or account admin role.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+func (c *Client) CreateCustomSubtypeWithBody(ctx context.Context, params *CreateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomSubtypeRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCustomSubtype Create Custom Subtype
+//
+// Create a new custom subtype for a location. Requires agency or account admin role.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+func (c *Client) CreateCustomSubtype(ctx context.Context, params *CreateCustomSubtypeParams, body CreateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCustomSubtypeRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomSubtypeWithBody Update Custom Subtype
+//
+// Update or archive a custom subtype. Requires agency or account admin role.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+func (c *Client) UpdateCustomSubtypeWithBody(ctx context.Context, id string, params *UpdateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomSubtypeRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomSubtype Update Custom Subtype
+//
+// Update or archive a custom subtype. Requires agency or account admin role.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+func (c *Client) UpdateCustomSubtype(ctx context.Context, id string, params *UpdateCustomSubtypeParams, body UpdateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomSubtypeRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetContactUnsubscriptionStatus Get Contact Unsubscription Status
+//
+// Get all subscription statuses for a contact (all emails or specific email).
+//
+// Corresponds with GET /conversations/preferences/unsubscriptions/status (the `GetContactUnsubscriptionStatus` operationId).
+func (c *Client) GetContactUnsubscriptionStatus(ctx context.Context, params *GetContactUnsubscriptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetContactUnsubscriptionStatusRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UserSubscriptionChangeWithBody User Subscription Change
+//
+// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+func (c *Client) UserSubscriptionChangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUserSubscriptionChangeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UserSubscriptionChange User Subscription Change
+//
+// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+func (c *Client) UserSubscriptionChange(ctx context.Context, body UserSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUserSubscriptionChangeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -32703,6 +34217,44 @@ func (c *Client) ListEstimates(ctx context.Context, params *ListEstimatesParams,
 // Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
 func (c *Client) GenerateEstimateNumber(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGenerateEstimateNumberRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateLastVisitedAtWithBody Update estimate last visited at
+//
+// API to update estimate last visited at by estimate id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+func (c *Client) UpdateEstimateLastVisitedAtWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateLastVisitedAtRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEstimateLastVisitedAt Update estimate last visited at
+//
+// API to update estimate last visited at by estimate id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+func (c *Client) UpdateEstimateLastVisitedAt(ctx context.Context, body UpdateEstimateLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEstimateLastVisitedAtRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -33295,6 +34847,44 @@ func (c *Client) UpdateAndScheduleInvoiceSchedule(ctx context.Context, scheduleI
 // Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
 func (c *Client) GetInvoiceSettings(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetInvoiceSettingsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLastVisitedAtWithBody Update invoice last visited at
+//
+// API to update invoice last visited at by invoice id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+func (c *Client) UpdateInvoiceLastVisitedAtWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLastVisitedAtRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateInvoiceLastVisitedAt Update invoice last visited at
+//
+// API to update invoice last visited at by invoice id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+func (c *Client) UpdateInvoiceLastVisitedAt(ctx context.Context, body UpdateInvoiceLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateInvoiceLastVisitedAtRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -34386,11 +35976,81 @@ func (c *Client) UpdateTag(ctx context.Context, locationID string, tagID string,
 	return c.Client.Do(req)
 }
 
+// TaskSearchWithBody Task Search Filter
+//
+// Task Search.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+func (c *Client) TaskSearchWithBody(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTaskSearchRequestWithBody(c.Server, locationID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TaskSearch Task Search Filter
+//
+// Task Search.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+func (c *Client) TaskSearch(ctx context.Context, locationID string, body TaskSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTaskSearchRequest(c.Server, locationID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GETAllOrEmailSmsTemplates GET all or email/sms templates
 //
 // Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
 func (c *Client) GETAllOrEmailSmsTemplates(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGETAllOrEmailSmsTemplatesRequest(c.Server, locationID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DELETEAnEmailSmsTemplate DELETE an email/sms template
+//
+// Corresponds with DELETE /locations/{locationId}/templates/{id} (the `DELETEAnEmailSmsTemplate` operationId).
+func (c *Client) DELETEAnEmailSmsTemplate(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDELETEAnEmailSmsTemplateRequest(c.Server, locationID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTimezones Fetch Timezones
+//
+// Fetch the available timezones.
+//
+// Corresponds with GET /locations/{locationId}/timezones (the `GetTimezones` operationId).
+func (c *Client) GetTimezones(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTimezonesRequest(c.Server, locationID)
 	if err != nil {
 		return nil, err
 	}
@@ -35149,6 +36809,23 @@ func (c *Client) CreateIntegration(ctx context.Context, params *CreateIntegratio
 	return c.Client.Do(req)
 }
 
+// ListIntegrationProviders List White-label Integration Providers
+//
+// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+//
+// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+func (c *Client) ListIntegrationProviders(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIntegrationProvidersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreateIntegrationProviderWithBody Create White-label Integration Provider
 //
 // The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
@@ -35211,6 +36888,78 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 // Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 func (c *Client) GetOrderByID(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOrderByIDRequest(c.Server, orderID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOrderFulfillment List fulfillment
+//
+// List all fulfillment history of an order.
+//
+// Corresponds with GET /payments/orders/{orderId}/fulfillments (the `ListOrderFulfillment` operationId).
+func (c *Client) ListOrderFulfillment(ctx context.Context, orderID string, params *ListOrderFulfillmentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrderFulfillmentRequest(c.Server, orderID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOrderFulfillmentWithBody Create order fulfillment
+//
+// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+func (c *Client) CreateOrderFulfillmentWithBody(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrderFulfillmentRequestWithBody(c.Server, orderID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOrderFulfillment Create order fulfillment
+//
+// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+func (c *Client) CreateOrderFulfillment(ctx context.Context, orderID string, body CreateOrderFulfillmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOrderFulfillmentRequest(c.Server, orderID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOrderNotes List Order Notes
+//
+// List all notes of an order.
+//
+// Corresponds with GET /payments/orders/{orderId}/notes (the `ListOrderNotes` operationId).
+func (c *Client) ListOrderNotes(ctx context.Context, orderID string, params *ListOrderNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrderNotesRequest(c.Server, orderID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -35384,6 +37133,44 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 // Corresponds with GET /users/search (the `SearchUsers` operationId).
 func (c *Client) SearchUsers(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSearchUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FilterUsersByEmailWithBody Filter Users by Email
+//
+// # Filter users by company ID, deleted status, and email array
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+func (c *Client) FilterUsersByEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFilterUsersByEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FilterUsersByEmail Filter Users by Email
+//
+// # Filter users by company ID, deleted status, and email array
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+func (c *Client) FilterUsersByEmail(ctx context.Context, body FilterUsersByEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFilterUsersByEmailRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -39779,6 +41566,53 @@ func NewGetMessageRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAddMessageAttachmentsRequest calls the generic AddMessageAttachments builder with application/json body
+func NewAddMessageAttachmentsRequest(server string, messageID string, body AddMessageAttachmentsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddMessageAttachmentsRequestWithBody(server, messageID, "application/json", bodyReader)
+}
+
+// NewAddMessageAttachmentsRequestWithBody constructs an http.Request for the AddMessageAttachments method, with any body, and a specified content type
+func NewAddMessageAttachmentsRequestWithBody(server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/messages/%s/attachments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMessageRecordingRequest constructs an http.Request for the GetMessageRecording method
 func NewGetMessageRecordingRequest(server string, messageID string, locationID string) (*http.Request, error) {
 	var err error
@@ -39892,6 +41726,299 @@ func NewUpdateMessageStatusRequestWithBody(server string, messageID string, cont
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAllCustomSubtypesRequest constructs an http.Request for the GetAllCustomSubtypes method
+func NewGetAllCustomSubtypesRequest(server string, params *GetAllCustomSubtypesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/preferences/custom-subtypes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCustomSubtypeRequest calls the generic CreateCustomSubtype builder with application/json body
+func NewCreateCustomSubtypeRequest(server string, params *CreateCustomSubtypeParams, body CreateCustomSubtypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCustomSubtypeRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateCustomSubtypeRequestWithBody constructs an http.Request for the CreateCustomSubtype method, with any body, and a specified content type
+func NewCreateCustomSubtypeRequestWithBody(server string, params *CreateCustomSubtypeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/preferences/custom-subtypes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateCustomSubtypeRequest calls the generic UpdateCustomSubtype builder with application/json body
+func NewUpdateCustomSubtypeRequest(server string, id string, params *UpdateCustomSubtypeParams, body UpdateCustomSubtypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCustomSubtypeRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateCustomSubtypeRequestWithBody constructs an http.Request for the UpdateCustomSubtype method, with any body, and a specified content type
+func NewUpdateCustomSubtypeRequestWithBody(server string, id string, params *UpdateCustomSubtypeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/preferences/custom-subtypes/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetContactUnsubscriptionStatusRequest constructs an http.Request for the GetContactUnsubscriptionStatus method
+func NewGetContactUnsubscriptionStatusRequest(server string, params *GetContactUnsubscriptionStatusParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/preferences/unsubscriptions/status")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locationId", params.LocationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contactId", params.ContactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUserSubscriptionChangeRequest calls the generic UserSubscriptionChange builder with application/json body
+func NewUserSubscriptionChangeRequest(server string, body UserSubscriptionChangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUserSubscriptionChangeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUserSubscriptionChangeRequestWithBody constructs an http.Request for the UserSubscriptionChange method, with any body, and a specified content type
+func NewUserSubscriptionChangeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversations/preferences/unsubscriptions/user-change")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -40869,6 +42996,46 @@ func NewGenerateEstimateNumberRequest(server string, params *GenerateEstimateNum
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateEstimateLastVisitedAtRequest calls the generic UpdateEstimateLastVisitedAt builder with application/json body
+func NewUpdateEstimateLastVisitedAtRequest(server string, body UpdateEstimateLastVisitedAtJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEstimateLastVisitedAtRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateEstimateLastVisitedAtRequestWithBody constructs an http.Request for the UpdateEstimateLastVisitedAt method, with any body, and a specified content type
+func NewUpdateEstimateLastVisitedAtRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/estimate/stats/last-visited-at")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -41985,6 +44152,46 @@ func NewGetInvoiceSettingsRequest(server string, params *GetInvoiceSettingsParam
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateInvoiceLastVisitedAtRequest calls the generic UpdateInvoiceLastVisitedAt builder with application/json body
+func NewUpdateInvoiceLastVisitedAtRequest(server string, body UpdateInvoiceLastVisitedAtJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateInvoiceLastVisitedAtRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateInvoiceLastVisitedAtRequestWithBody constructs an http.Request for the UpdateInvoiceLastVisitedAt method, with any body, and a specified content type
+func NewUpdateInvoiceLastVisitedAtRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/invoices/stats/last-visited-at")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -43959,6 +46166,53 @@ func NewUpdateTagRequestWithBody(server string, locationID string, tagID string,
 	return req, nil
 }
 
+// NewTaskSearchRequest calls the generic TaskSearch builder with application/json body
+func NewTaskSearchRequest(server string, locationID string, body TaskSearchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTaskSearchRequestWithBody(server, locationID, "application/json", bodyReader)
+}
+
+// NewTaskSearchRequestWithBody constructs an http.Request for the TaskSearch method, with any body, and a specified content type
+func NewTaskSearchRequestWithBody(server string, locationID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/tasks/search", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGETAllOrEmailSmsTemplatesRequest constructs an http.Request for the GETAllOrEmailSmsTemplates method
 func NewGETAllOrEmailSmsTemplatesRequest(server string, locationID string, params *GETAllOrEmailSmsTemplatesParams) (*http.Request, error) {
 	var err error
@@ -44054,6 +46308,81 @@ func NewGETAllOrEmailSmsTemplatesRequest(server string, locationID string, param
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDELETEAnEmailSmsTemplateRequest constructs an http.Request for the DELETEAnEmailSmsTemplate method
+func NewDELETEAnEmailSmsTemplateRequest(server string, locationID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/templates/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTimezonesRequest constructs an http.Request for the GetTimezones method
+func NewGetTimezonesRequest(server string, locationID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "locationId", locationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/locations/%s/timezones", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -45780,6 +48109,88 @@ func NewCreateIntegrationRequestWithBody(server string, params *CreateIntegratio
 	return req, nil
 }
 
+// NewListIntegrationProvidersRequest constructs an http.Request for the ListIntegrationProviders method
+func NewListIntegrationProvidersRequest(server string, params *ListIntegrationProvidersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/integrations/provider/whitelabel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreateIntegrationProviderRequest calls the generic CreateIntegrationProvider builder with application/json body
 func NewCreateIntegrationProviderRequest(server string, body CreateIntegrationProviderJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -46072,6 +48483,183 @@ func NewGetOrderByIDRequest(server string, orderID string, params *GetOrderByIDP
 			}
 
 		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListOrderFulfillmentRequest constructs an http.Request for the ListOrderFulfillment method
+func NewListOrderFulfillmentRequest(server string, orderID string, params *ListOrderFulfillmentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "orderId", orderID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/orders/%s/fulfillments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altType", params.AltType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateOrderFulfillmentRequest calls the generic CreateOrderFulfillment builder with application/json body
+func NewCreateOrderFulfillmentRequest(server string, orderID string, body CreateOrderFulfillmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateOrderFulfillmentRequestWithBody(server, orderID, "application/json", bodyReader)
+}
+
+// NewCreateOrderFulfillmentRequestWithBody constructs an http.Request for the CreateOrderFulfillment method, with any body, and a specified content type
+func NewCreateOrderFulfillmentRequestWithBody(server string, orderID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "orderId", orderID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/orders/%s/fulfillments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListOrderNotesRequest constructs an http.Request for the ListOrderNotes method
+func NewListOrderNotesRequest(server string, orderID string, params *ListOrderNotesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "orderId", orderID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/payments/orders/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
 
 		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "altId", params.AltID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 			return nil, err
@@ -46940,6 +49528,46 @@ func NewSearchUsersRequest(server string, params *SearchUsersParams) (*http.Requ
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewFilterUsersByEmailRequest calls the generic FilterUsersByEmail builder with application/json body
+func NewFilterUsersByEmailRequest(server string, body FilterUsersByEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFilterUsersByEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewFilterUsersByEmailRequestWithBody constructs an http.Request for the FilterUsersByEmail method, with any body, and a specified content type
+func NewFilterUsersByEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/search/filter-by-email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -48238,6 +50866,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /conversations/messages/{id} (the `GetMessage` operationId).
 	GetMessageWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
 
+	// AddMessageAttachmentsWithBodyWithResponse Add message attachments
+	//
+	// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+	AddMessageAttachmentsWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMessageAttachmentsResponse, error)
+
+	// AddMessageAttachmentsWithResponse Add message attachments
+	//
+	// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+	AddMessageAttachmentsWithResponse(ctx context.Context, messageID string, body AddMessageAttachmentsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMessageAttachmentsResponse, error)
+
 	// GetMessageRecordingWithResponse Get Recording by Message ID
 	//
 	// Get the recording for a message by passing the message id.
@@ -48273,6 +50919,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /conversations/messages/{messageId}/status (the `UpdateMessageStatus` operationId).
 	UpdateMessageStatusWithResponse(ctx context.Context, messageID string, body UpdateMessageStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMessageStatusResponse, error)
+
+	// GetAllCustomSubtypesWithResponse Get All Custom Subtypes
+	//
+	// Get all custom subtypes for a location.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/preferences/custom-subtypes (the `GetAllCustomSubtypes` operationId).
+	GetAllCustomSubtypesWithResponse(ctx context.Context, params *GetAllCustomSubtypesParams, reqEditors ...RequestEditorFn) (*GetAllCustomSubtypesResponse, error)
+
+	// CreateCustomSubtypeWithBodyWithResponse Create Custom Subtype
+	//
+	// Create a new custom subtype for a location. Requires agency or account admin role.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+	CreateCustomSubtypeWithBodyWithResponse(ctx context.Context, params *CreateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomSubtypeResponse, error)
+
+	// CreateCustomSubtypeWithResponse Create Custom Subtype
+	//
+	// Create a new custom subtype for a location. Requires agency or account admin role.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+	CreateCustomSubtypeWithResponse(ctx context.Context, params *CreateCustomSubtypeParams, body CreateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomSubtypeResponse, error)
+
+	// UpdateCustomSubtypeWithBodyWithResponse Update Custom Subtype
+	//
+	// Update or archive a custom subtype. Requires agency or account admin role.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+	UpdateCustomSubtypeWithBodyWithResponse(ctx context.Context, id string, params *UpdateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomSubtypeResponse, error)
+
+	// UpdateCustomSubtypeWithResponse Update Custom Subtype
+	//
+	// Update or archive a custom subtype. Requires agency or account admin role.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+	UpdateCustomSubtypeWithResponse(ctx context.Context, id string, params *UpdateCustomSubtypeParams, body UpdateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomSubtypeResponse, error)
+
+	// GetContactUnsubscriptionStatusWithResponse Get Contact Unsubscription Status
+	//
+	// Get all subscription statuses for a contact (all emails or specific email).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/preferences/unsubscriptions/status (the `GetContactUnsubscriptionStatus` operationId).
+	GetContactUnsubscriptionStatusWithResponse(ctx context.Context, params *GetContactUnsubscriptionStatusParams, reqEditors ...RequestEditorFn) (*GetContactUnsubscriptionStatusResponse, error)
+
+	// UserSubscriptionChangeWithBodyWithResponse User Subscription Change
+	//
+	// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+	UserSubscriptionChangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UserSubscriptionChangeResponse, error)
+
+	// UserSubscriptionChangeWithResponse User Subscription Change
+	//
+	// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+	UserSubscriptionChangeWithResponse(ctx context.Context, body UserSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*UserSubscriptionChangeResponse, error)
 
 	// LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
 	//
@@ -48408,6 +51126,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /invoices/estimate/number/generate (the `GenerateEstimateNumber` operationId).
 	GenerateEstimateNumberWithResponse(ctx context.Context, params *GenerateEstimateNumberParams, reqEditors ...RequestEditorFn) (*GenerateEstimateNumberResponse2, error)
+
+	// UpdateEstimateLastVisitedAtWithBodyWithResponse Update estimate last visited at
+	//
+	// API to update estimate last visited at by estimate id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+	UpdateEstimateLastVisitedAtWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateLastVisitedAtResponse, error)
+
+	// UpdateEstimateLastVisitedAtWithResponse Update estimate last visited at
+	//
+	// API to update estimate last visited at by estimate id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+	UpdateEstimateLastVisitedAtWithResponse(ctx context.Context, body UpdateEstimateLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateLastVisitedAtResponse, error)
 
 	// ListEstimateTemplatesWithResponse List Estimate Templates
 	//
@@ -48696,6 +51432,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /invoices/settings (the `GetInvoiceSettings` operationId).
 	GetInvoiceSettingsWithResponse(ctx context.Context, params *GetInvoiceSettingsParams, reqEditors ...RequestEditorFn) (*GetInvoiceSettingsResponse, error)
+
+	// UpdateInvoiceLastVisitedAtWithBodyWithResponse Update invoice last visited at
+	//
+	// API to update invoice last visited at by invoice id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+	UpdateInvoiceLastVisitedAtWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLastVisitedAtResponse, error)
+
+	// UpdateInvoiceLastVisitedAtWithResponse Update invoice last visited at
+	//
+	// API to update invoice last visited at by invoice id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+	UpdateInvoiceLastVisitedAtWithResponse(ctx context.Context, body UpdateInvoiceLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLastVisitedAtResponse, error)
 
 	// ListInvoiceTemplatesWithResponse List templates
 	//
@@ -49224,12 +51978,46 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /locations/{locationId}/tags/{tagId} (the `UpdateTag` operationId).
 	UpdateTagWithResponse(ctx context.Context, locationID string, tagID string, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
 
+	// TaskSearchWithBodyWithResponse Task Search Filter
+	//
+	// Task Search.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+	TaskSearchWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TaskSearchResponse, error)
+
+	// TaskSearchWithResponse Task Search Filter
+	//
+	// Task Search.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+	TaskSearchWithResponse(ctx context.Context, locationID string, body TaskSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*TaskSearchResponse, error)
+
 	// GETAllOrEmailSmsTemplatesWithResponse GET all or email/sms templates
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /locations/{locationId}/templates (the `GETAllOrEmailSmsTemplates` operationId).
 	GETAllOrEmailSmsTemplatesWithResponse(ctx context.Context, locationID string, params *GETAllOrEmailSmsTemplatesParams, reqEditors ...RequestEditorFn) (*GETAllOrEmailSmsTemplatesResponse, error)
+
+	// DELETEAnEmailSmsTemplateWithResponse DELETE an email/sms template
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /locations/{locationId}/templates/{id} (the `DELETEAnEmailSmsTemplate` operationId).
+	DELETEAnEmailSmsTemplateWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DELETEAnEmailSmsTemplateResponse, error)
+
+	// GetTimezonesWithResponse Fetch Timezones
+	//
+	// Fetch the available timezones.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /locations/{locationId}/timezones (the `GetTimezones` operationId).
+	GetTimezonesWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetTimezonesResponse, error)
 
 	// GetInstalledLocationWithResponse Get Location where app is installed
 	//
@@ -49579,6 +52367,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /payments/custom-provider/provider (the `CreateIntegration` operationId).
 	CreateIntegrationWithResponse(ctx context.Context, params *CreateIntegrationParams, body CreateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIntegrationResponse, error)
 
+	// ListIntegrationProvidersWithResponse List White-label Integration Providers
+	//
+	// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+	ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error)
+
 	// CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
 	//
 	// The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
@@ -49614,6 +52411,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /payments/orders/{orderId} (the `GetOrderByID` operationId).
 	GetOrderByIDWithResponse(ctx context.Context, orderID string, params *GetOrderByIDParams, reqEditors ...RequestEditorFn) (*GetOrderByIDResponse, error)
+
+	// ListOrderFulfillmentWithResponse List fulfillment
+	//
+	// List all fulfillment history of an order.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/orders/{orderId}/fulfillments (the `ListOrderFulfillment` operationId).
+	ListOrderFulfillmentWithResponse(ctx context.Context, orderID string, params *ListOrderFulfillmentParams, reqEditors ...RequestEditorFn) (*ListOrderFulfillmentResponse, error)
+
+	// CreateOrderFulfillmentWithBodyWithResponse Create order fulfillment
+	//
+	// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+	CreateOrderFulfillmentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrderFulfillmentResponse, error)
+
+	// CreateOrderFulfillmentWithResponse Create order fulfillment
+	//
+	// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+	CreateOrderFulfillmentWithResponse(ctx context.Context, orderID string, body CreateOrderFulfillmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrderFulfillmentResponse, error)
+
+	// ListOrderNotesWithResponse List Order Notes
+	//
+	// List all notes of an order.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /payments/orders/{orderId}/notes (the `ListOrderNotes` operationId).
+	ListOrderNotesWithResponse(ctx context.Context, orderID string, params *ListOrderNotesParams, reqEditors ...RequestEditorFn) (*ListOrderNotesResponse, error)
 
 	// RecordOrderPaymentWithBodyWithResponse Record Order Payment
 	//
@@ -49700,6 +52533,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/search (the `SearchUsers` operationId).
 	SearchUsersWithResponse(ctx context.Context, params *SearchUsersParams, reqEditors ...RequestEditorFn) (*SearchUsersResponse, error)
+
+	// FilterUsersByEmailWithBodyWithResponse Filter Users by Email
+	//
+	// Filter users by company ID, deleted status, and email array
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+	FilterUsersByEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FilterUsersByEmailResponse, error)
+
+	// FilterUsersByEmailWithResponse Filter Users by Email
+	//
+	// Filter users by company ID, deleted status, and email array
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+	FilterUsersByEmailWithResponse(ctx context.Context, body FilterUsersByEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*FilterUsersByEmailResponse, error)
 
 	// DeleteUserWithResponse Delete User
 	//
@@ -56980,6 +59831,89 @@ func (r GetMessageResponse) ContentType() string {
 	return ""
 }
 
+type AddMessageAttachmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyAnswerDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON200() *EmptyAnswerDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddMessageAttachmentsResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r AddMessageAttachmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddMessageAttachmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddMessageAttachmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddMessageAttachmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetMessageRecordingResponse200Headers the declared response headers of an HTTP 200 response for GetMessageRecording
 type GetMessageRecordingResponse200Headers struct {
 	ContentDisposition *string
@@ -57224,6 +60158,435 @@ func (r UpdateMessageStatusResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateMessageStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAllCustomSubtypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomSubtypeListDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON200() *CustomSubtypeListDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAllCustomSubtypesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAllCustomSubtypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAllCustomSubtypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAllCustomSubtypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAllCustomSubtypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCustomSubtypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomSubtype
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CustomSubtype
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON200() *CustomSubtype {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON201() *CustomSubtype {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCustomSubtypeResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCustomSubtypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCustomSubtypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCustomSubtypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCustomSubtypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCustomSubtypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomSubtype
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON200() *CustomSubtype {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateCustomSubtypeResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCustomSubtypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCustomSubtypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCustomSubtypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCustomSubtypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetContactUnsubscriptionStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactSubscriptionStatusDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON200() *ContactSubscriptionStatusDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetContactUnsubscriptionStatusResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetContactUnsubscriptionStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetContactUnsubscriptionStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetContactUnsubscriptionStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetContactUnsubscriptionStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UserSubscriptionChangeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmailSubscriptionsDto
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EmailSubscriptionsDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON200() *EmailSubscriptionsDto {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON201() *EmailSubscriptionsDto {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UserSubscriptionChangeResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UserSubscriptionChangeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UserSubscriptionChangeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UserSubscriptionChangeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UserSubscriptionChangeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -58137,6 +61500,89 @@ func (r GenerateEstimateNumberResponse2) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GenerateEstimateNumberResponse2) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateEstimateLastVisitedAtResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyAnswerDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON200() *EmptyAnswerDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEstimateLastVisitedAtResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEstimateLastVisitedAtResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEstimateLastVisitedAtResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEstimateLastVisitedAtResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEstimateLastVisitedAtResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -59797,6 +63243,89 @@ func (r GetInvoiceSettingsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetInvoiceSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateInvoiceLastVisitedAtResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyAnswerDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON200() *EmptyAnswerDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateInvoiceLastVisitedAtResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateInvoiceLastVisitedAtResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateInvoiceLastVisitedAtResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateInvoiceLastVisitedAtResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateInvoiceLastVisitedAtResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -63040,6 +66569,89 @@ func (r UpdateTagResponse) ContentType() string {
 	return ""
 }
 
+type TaskSearchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationTaskListSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TaskSearchResponse) GetJSON200() *LocationTaskListSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TaskSearchResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TaskSearchResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TaskSearchResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r TaskSearchResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r TaskSearchResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TaskSearchResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r TaskSearchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TaskSearchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TaskSearchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TaskSearchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GETAllOrEmailSmsTemplatesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -63117,6 +66729,172 @@ func (r GETAllOrEmailSmsTemplatesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GETAllOrEmailSmsTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DELETEAnEmailSmsTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyAnswerDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON200() *EmptyAnswerDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DELETEAnEmailSmsTemplateResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DELETEAnEmailSmsTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DELETEAnEmailSmsTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DELETEAnEmailSmsTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DELETEAnEmailSmsTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTimezonesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TimezonesListDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTimezonesResponse) GetJSON200() *TimezonesListDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTimezonesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTimezonesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTimezonesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTimezonesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetTimezonesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTimezonesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTimezonesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTimezonesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTimezonesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTimezonesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -65281,6 +69059,89 @@ func (r CreateIntegrationResponse) ContentType() string {
 	return ""
 }
 
+type ListIntegrationProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListWhitelabelIntegrationProviderResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON200() *ListWhitelabelIntegrationProviderResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntegrationProvidersResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIntegrationProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIntegrationProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIntegrationProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIntegrationProvidersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type CreateIntegrationProviderResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -65524,6 +69385,255 @@ func (r GetOrderByIDResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrderByIDResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListOrderFulfillmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListFulfillmentResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON200() *ListFulfillmentResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOrderFulfillmentResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOrderFulfillmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOrderFulfillmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOrderFulfillmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOrderFulfillmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateOrderFulfillmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CreateFulfillmentResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON200() *CreateFulfillmentResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateOrderFulfillmentResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateOrderFulfillmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateOrderFulfillmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateOrderFulfillmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateOrderFulfillmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListOrderNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListOrderNotesResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOrderNotesResponse) GetJSON200() *ListOrderNotesResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOrderNotesResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOrderNotesResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOrderNotesResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListOrderNotesResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListOrderNotesResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOrderNotesResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOrderNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOrderNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOrderNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOrderNotesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -66188,6 +70298,89 @@ func (r SearchUsersResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SearchUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FilterUsersByEmailResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchUserSuccessfulResponseDto
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestDTO
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedDTO
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UnauthorizedDTO
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *UnauthorizedDTO
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableDTO
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UnauthorizedDTO
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON200() *SearchUserSuccessfulResponseDto {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON400() *BadRequestDTO {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON401() *UnauthorizedDTO {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON403() *UnauthorizedDTO {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON404() *UnauthorizedDTO {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON422() *UnprocessableDTO {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FilterUsersByEmailResponse) GetJSON429() *UnauthorizedDTO {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FilterUsersByEmailResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FilterUsersByEmailResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FilterUsersByEmailResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FilterUsersByEmailResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -68397,6 +72590,36 @@ func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, id str
 	return ParseGetMessageResponse(rsp)
 }
 
+// AddMessageAttachmentsWithBodyWithResponse Add message attachments
+//
+// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+func (c *ClientWithResponses) AddMessageAttachmentsWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMessageAttachmentsResponse, error) {
+	rsp, err := c.AddMessageAttachmentsWithBody(ctx, messageID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddMessageAttachmentsResponse(rsp)
+}
+
+// AddMessageAttachmentsWithResponse Add message attachments
+//
+// Set attachments on an existing message (replaces existing). Maximum 5 URLs. Supported for TYPE_CUSTOM_CALL (34) and TYPE_CALL (1) with subType EXTERNAL_CALL.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/messages/{messageId}/attachments (the `AddMessageAttachments` operationId).
+func (c *ClientWithResponses) AddMessageAttachmentsWithResponse(ctx context.Context, messageID string, body AddMessageAttachmentsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMessageAttachmentsResponse, error) {
+	rsp, err := c.AddMessageAttachments(ctx, messageID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddMessageAttachmentsResponse(rsp)
+}
+
 // GetMessageRecordingWithResponse Get Recording by Message ID
 //
 // Get the recording for a message by passing the message id.
@@ -68455,6 +72678,126 @@ func (c *ClientWithResponses) UpdateMessageStatusWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseUpdateMessageStatusResponse(rsp)
+}
+
+// GetAllCustomSubtypesWithResponse Get All Custom Subtypes
+//
+// Get all custom subtypes for a location.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/preferences/custom-subtypes (the `GetAllCustomSubtypes` operationId).
+func (c *ClientWithResponses) GetAllCustomSubtypesWithResponse(ctx context.Context, params *GetAllCustomSubtypesParams, reqEditors ...RequestEditorFn) (*GetAllCustomSubtypesResponse, error) {
+	rsp, err := c.GetAllCustomSubtypes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAllCustomSubtypesResponse(rsp)
+}
+
+// CreateCustomSubtypeWithBodyWithResponse Create Custom Subtype
+//
+// Create a new custom subtype for a location. Requires agency or account admin role.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+func (c *ClientWithResponses) CreateCustomSubtypeWithBodyWithResponse(ctx context.Context, params *CreateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCustomSubtypeResponse, error) {
+	rsp, err := c.CreateCustomSubtypeWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomSubtypeResponse(rsp)
+}
+
+// CreateCustomSubtypeWithResponse Create Custom Subtype
+//
+// Create a new custom subtype for a location. Requires agency or account admin role.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/preferences/custom-subtypes (the `CreateCustomSubtype` operationId).
+func (c *ClientWithResponses) CreateCustomSubtypeWithResponse(ctx context.Context, params *CreateCustomSubtypeParams, body CreateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCustomSubtypeResponse, error) {
+	rsp, err := c.CreateCustomSubtype(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCustomSubtypeResponse(rsp)
+}
+
+// UpdateCustomSubtypeWithBodyWithResponse Update Custom Subtype
+//
+// Update or archive a custom subtype. Requires agency or account admin role.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+func (c *ClientWithResponses) UpdateCustomSubtypeWithBodyWithResponse(ctx context.Context, id string, params *UpdateCustomSubtypeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomSubtypeResponse, error) {
+	rsp, err := c.UpdateCustomSubtypeWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomSubtypeResponse(rsp)
+}
+
+// UpdateCustomSubtypeWithResponse Update Custom Subtype
+//
+// Update or archive a custom subtype. Requires agency or account admin role.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/preferences/custom-subtypes/{id} (the `UpdateCustomSubtype` operationId).
+func (c *ClientWithResponses) UpdateCustomSubtypeWithResponse(ctx context.Context, id string, params *UpdateCustomSubtypeParams, body UpdateCustomSubtypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomSubtypeResponse, error) {
+	rsp, err := c.UpdateCustomSubtype(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomSubtypeResponse(rsp)
+}
+
+// GetContactUnsubscriptionStatusWithResponse Get Contact Unsubscription Status
+//
+// Get all subscription statuses for a contact (all emails or specific email).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/preferences/unsubscriptions/status (the `GetContactUnsubscriptionStatus` operationId).
+func (c *ClientWithResponses) GetContactUnsubscriptionStatusWithResponse(ctx context.Context, params *GetContactUnsubscriptionStatusParams, reqEditors ...RequestEditorFn) (*GetContactUnsubscriptionStatusResponse, error) {
+	rsp, err := c.GetContactUnsubscriptionStatus(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetContactUnsubscriptionStatusResponse(rsp)
+}
+
+// UserSubscriptionChangeWithBodyWithResponse User Subscription Change
+//
+// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+func (c *ClientWithResponses) UserSubscriptionChangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UserSubscriptionChangeResponse, error) {
+	rsp, err := c.UserSubscriptionChangeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUserSubscriptionChangeResponse(rsp)
+}
+
+// UserSubscriptionChangeWithResponse User Subscription Change
+//
+// Process subscription change initiated by a user (admin/agent). Supports individual custom subscription changes and resub all functionality. Legal forms are automatically created for user-initiated resubscribe actions on custom subscriptions.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/preferences/unsubscriptions/user-change (the `UserSubscriptionChange` operationId).
+func (c *ClientWithResponses) UserSubscriptionChangeWithResponse(ctx context.Context, body UserSubscriptionChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*UserSubscriptionChangeResponse, error) {
+	rsp, err := c.UserSubscriptionChange(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUserSubscriptionChangeResponse(rsp)
 }
 
 // LiveChatAgentTypingWithBodyWithResponse Agent/Ai-Bot is typing a message indicator for live chat
@@ -68680,6 +73023,36 @@ func (c *ClientWithResponses) GenerateEstimateNumberWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseGenerateEstimateNumberResponse2(rsp)
+}
+
+// UpdateEstimateLastVisitedAtWithBodyWithResponse Update estimate last visited at
+//
+// API to update estimate last visited at by estimate id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+func (c *ClientWithResponses) UpdateEstimateLastVisitedAtWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEstimateLastVisitedAtResponse, error) {
+	rsp, err := c.UpdateEstimateLastVisitedAtWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateLastVisitedAtResponse(rsp)
+}
+
+// UpdateEstimateLastVisitedAtWithResponse Update estimate last visited at
+//
+// API to update estimate last visited at by estimate id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/estimate/stats/last-visited-at (the `UpdateEstimateLastVisitedAt` operationId).
+func (c *ClientWithResponses) UpdateEstimateLastVisitedAtWithResponse(ctx context.Context, body UpdateEstimateLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEstimateLastVisitedAtResponse, error) {
+	rsp, err := c.UpdateEstimateLastVisitedAt(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEstimateLastVisitedAtResponse(rsp)
 }
 
 // ListEstimateTemplatesWithResponse List Estimate Templates
@@ -69160,6 +73533,36 @@ func (c *ClientWithResponses) GetInvoiceSettingsWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetInvoiceSettingsResponse(rsp)
+}
+
+// UpdateInvoiceLastVisitedAtWithBodyWithResponse Update invoice last visited at
+//
+// API to update invoice last visited at by invoice id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLastVisitedAtWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateInvoiceLastVisitedAtResponse, error) {
+	rsp, err := c.UpdateInvoiceLastVisitedAtWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLastVisitedAtResponse(rsp)
+}
+
+// UpdateInvoiceLastVisitedAtWithResponse Update invoice last visited at
+//
+// API to update invoice last visited at by invoice id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /invoices/stats/last-visited-at (the `UpdateInvoiceLastVisitedAt` operationId).
+func (c *ClientWithResponses) UpdateInvoiceLastVisitedAtWithResponse(ctx context.Context, body UpdateInvoiceLastVisitedAtJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateInvoiceLastVisitedAtResponse, error) {
+	rsp, err := c.UpdateInvoiceLastVisitedAt(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateInvoiceLastVisitedAtResponse(rsp)
 }
 
 // ListInvoiceTemplatesWithResponse List templates
@@ -70043,6 +74446,36 @@ func (c *ClientWithResponses) UpdateTagWithResponse(ctx context.Context, locatio
 	return ParseUpdateTagResponse(rsp)
 }
 
+// TaskSearchWithBodyWithResponse Task Search Filter
+//
+// Task Search.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+func (c *ClientWithResponses) TaskSearchWithBodyWithResponse(ctx context.Context, locationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TaskSearchResponse, error) {
+	rsp, err := c.TaskSearchWithBody(ctx, locationID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTaskSearchResponse(rsp)
+}
+
+// TaskSearchWithResponse Task Search Filter
+//
+// Task Search.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /locations/{locationId}/tasks/search (the `TaskSearch` operationId).
+func (c *ClientWithResponses) TaskSearchWithResponse(ctx context.Context, locationID string, body TaskSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*TaskSearchResponse, error) {
+	rsp, err := c.TaskSearch(ctx, locationID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTaskSearchResponse(rsp)
+}
+
 // GETAllOrEmailSmsTemplatesWithResponse GET all or email/sms templates
 //
 // Returns a wrapper object for the known response body format(s).
@@ -70054,6 +74487,34 @@ func (c *ClientWithResponses) GETAllOrEmailSmsTemplatesWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseGETAllOrEmailSmsTemplatesResponse(rsp)
+}
+
+// DELETEAnEmailSmsTemplateWithResponse DELETE an email/sms template
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /locations/{locationId}/templates/{id} (the `DELETEAnEmailSmsTemplate` operationId).
+func (c *ClientWithResponses) DELETEAnEmailSmsTemplateWithResponse(ctx context.Context, locationID string, id string, reqEditors ...RequestEditorFn) (*DELETEAnEmailSmsTemplateResponse, error) {
+	rsp, err := c.DELETEAnEmailSmsTemplate(ctx, locationID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDELETEAnEmailSmsTemplateResponse(rsp)
+}
+
+// GetTimezonesWithResponse Fetch Timezones
+//
+// Fetch the available timezones.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /locations/{locationId}/timezones (the `GetTimezones` operationId).
+func (c *ClientWithResponses) GetTimezonesWithResponse(ctx context.Context, locationID string, reqEditors ...RequestEditorFn) (*GetTimezonesResponse, error) {
+	rsp, err := c.GetTimezones(ctx, locationID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTimezonesResponse(rsp)
 }
 
 // GetInstalledLocationWithResponse Get Location where app is installed
@@ -70656,6 +75117,21 @@ func (c *ClientWithResponses) CreateIntegrationWithResponse(ctx context.Context,
 	return ParseCreateIntegrationResponse(rsp)
 }
 
+// ListIntegrationProvidersWithResponse List White-label Integration Providers
+//
+// The "List White-label Integration Providers" API allows to retrieve a paginated list of integration providers. Customize your results by filtering whitelabel integration providers(which are built directly on top of Authorize.net or NMI) based on name or paginate through the list using the provided query parameters. This endpoint provides a straightforward way to explore and retrieve integration provider information.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/integrations/provider/whitelabel (the `ListIntegrationProviders` operationId).
+func (c *ClientWithResponses) ListIntegrationProvidersWithResponse(ctx context.Context, params *ListIntegrationProvidersParams, reqEditors ...RequestEditorFn) (*ListIntegrationProvidersResponse, error) {
+	rsp, err := c.ListIntegrationProviders(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIntegrationProvidersResponse(rsp)
+}
+
 // CreateIntegrationProviderWithBodyWithResponse Create White-label Integration Provider
 //
 // The "Create White-label Integration Provider" API allows adding a new payment provider integration to the system which is built on top of Authorize.net or NMI. Use this endpoint to create a integration provider with the specified details. Ensure that the required information is provided in the request payload. This endpoint can be only invoked using marketplace-app token
@@ -70714,6 +75190,66 @@ func (c *ClientWithResponses) GetOrderByIDWithResponse(ctx context.Context, orde
 		return nil, err
 	}
 	return ParseGetOrderByIDResponse(rsp)
+}
+
+// ListOrderFulfillmentWithResponse List fulfillment
+//
+// List all fulfillment history of an order.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/orders/{orderId}/fulfillments (the `ListOrderFulfillment` operationId).
+func (c *ClientWithResponses) ListOrderFulfillmentWithResponse(ctx context.Context, orderID string, params *ListOrderFulfillmentParams, reqEditors ...RequestEditorFn) (*ListOrderFulfillmentResponse, error) {
+	rsp, err := c.ListOrderFulfillment(ctx, orderID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOrderFulfillmentResponse(rsp)
+}
+
+// CreateOrderFulfillmentWithBodyWithResponse Create order fulfillment
+//
+// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+func (c *ClientWithResponses) CreateOrderFulfillmentWithBodyWithResponse(ctx context.Context, orderID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOrderFulfillmentResponse, error) {
+	rsp, err := c.CreateOrderFulfillmentWithBody(ctx, orderID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOrderFulfillmentResponse(rsp)
+}
+
+// CreateOrderFulfillmentWithResponse Create order fulfillment
+//
+// The "Order Fulfillment" API facilitates the process of fulfilling an order.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /payments/orders/{orderId}/fulfillments (the `CreateOrderFulfillment` operationId).
+func (c *ClientWithResponses) CreateOrderFulfillmentWithResponse(ctx context.Context, orderID string, body CreateOrderFulfillmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrderFulfillmentResponse, error) {
+	rsp, err := c.CreateOrderFulfillment(ctx, orderID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOrderFulfillmentResponse(rsp)
+}
+
+// ListOrderNotesWithResponse List Order Notes
+//
+// List all notes of an order.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /payments/orders/{orderId}/notes (the `ListOrderNotes` operationId).
+func (c *ClientWithResponses) ListOrderNotesWithResponse(ctx context.Context, orderID string, params *ListOrderNotesParams, reqEditors ...RequestEditorFn) (*ListOrderNotesResponse, error) {
+	rsp, err := c.ListOrderNotes(ctx, orderID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOrderNotesResponse(rsp)
 }
 
 // RecordOrderPaymentWithBodyWithResponse Record Order Payment
@@ -70860,6 +75396,36 @@ func (c *ClientWithResponses) SearchUsersWithResponse(ctx context.Context, param
 		return nil, err
 	}
 	return ParseSearchUsersResponse(rsp)
+}
+
+// FilterUsersByEmailWithBodyWithResponse Filter Users by Email
+//
+// # Filter users by company ID, deleted status, and email array
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+func (c *ClientWithResponses) FilterUsersByEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FilterUsersByEmailResponse, error) {
+	rsp, err := c.FilterUsersByEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFilterUsersByEmailResponse(rsp)
+}
+
+// FilterUsersByEmailWithResponse Filter Users by Email
+//
+// # Filter users by company ID, deleted status, and email array
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/search/filter-by-email (the `FilterUsersByEmail` operationId).
+func (c *ClientWithResponses) FilterUsersByEmailWithResponse(ctx context.Context, body FilterUsersByEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*FilterUsersByEmailResponse, error) {
+	rsp, err := c.FilterUsersByEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFilterUsersByEmailResponse(rsp)
 }
 
 // DeleteUserWithResponse Delete User
@@ -76877,6 +81443,74 @@ func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
 	return response, nil
 }
 
+// ParseAddMessageAttachmentsResponse parses an HTTP response from a AddMessageAttachmentsWithResponse call
+func ParseAddMessageAttachmentsResponse(rsp *http.Response) (*AddMessageAttachmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddMessageAttachmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyAnswerDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetMessageRecordingResponse parses an HTTP response from a GetMessageRecordingWithResponse call
 func ParseGetMessageRecordingResponse(rsp *http.Response) (*GetMessageRecordingResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -77046,6 +81680,360 @@ func ParseUpdateMessageStatusResponse(rsp *http.Response) (*UpdateMessageStatusR
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAllCustomSubtypesResponse parses an HTTP response from a GetAllCustomSubtypesWithResponse call
+func ParseGetAllCustomSubtypesResponse(rsp *http.Response) (*GetAllCustomSubtypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAllCustomSubtypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomSubtypeListDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCustomSubtypeResponse parses an HTTP response from a CreateCustomSubtypeWithResponse call
+func ParseCreateCustomSubtypeResponse(rsp *http.Response) (*CreateCustomSubtypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCustomSubtypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomSubtype
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CustomSubtype
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCustomSubtypeResponse parses an HTTP response from a UpdateCustomSubtypeWithResponse call
+func ParseUpdateCustomSubtypeResponse(rsp *http.Response) (*UpdateCustomSubtypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCustomSubtypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomSubtype
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetContactUnsubscriptionStatusResponse parses an HTTP response from a GetContactUnsubscriptionStatusWithResponse call
+func ParseGetContactUnsubscriptionStatusResponse(rsp *http.Response) (*GetContactUnsubscriptionStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetContactUnsubscriptionStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactSubscriptionStatusDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUserSubscriptionChangeResponse parses an HTTP response from a UserSubscriptionChangeWithResponse call
+func ParseUserSubscriptionChangeResponse(rsp *http.Response) (*UserSubscriptionChangeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UserSubscriptionChangeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmailSubscriptionsDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EmailSubscriptionsDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequestDTO
@@ -77790,6 +82778,74 @@ func ParseGenerateEstimateNumberResponse2(rsp *http.Response) (*GenerateEstimate
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GenerateEstimateNumberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEstimateLastVisitedAtResponse parses an HTTP response from a UpdateEstimateLastVisitedAtWithResponse call
+func ParseUpdateEstimateLastVisitedAtResponse(rsp *http.Response) (*UpdateEstimateLastVisitedAtResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEstimateLastVisitedAtResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyAnswerDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -79150,6 +84206,74 @@ func ParseGetInvoiceSettingsResponse(rsp *http.Response) (*GetInvoiceSettingsRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetInvoiceSettingsResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateInvoiceLastVisitedAtResponse parses an HTTP response from a UpdateInvoiceLastVisitedAtWithResponse call
+func ParseUpdateInvoiceLastVisitedAtResponse(rsp *http.Response) (*UpdateInvoiceLastVisitedAtResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateInvoiceLastVisitedAtResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyAnswerDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -81854,6 +86978,74 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 	return response, nil
 }
 
+// ParseTaskSearchResponse parses an HTTP response from a TaskSearchWithResponse call
+func ParseTaskSearchResponse(rsp *http.Response) (*TaskSearchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TaskSearchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationTaskListSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGETAllOrEmailSmsTemplatesResponse parses an HTTP response from a GETAllOrEmailSmsTemplatesWithResponse call
 func ParseGETAllOrEmailSmsTemplatesResponse(rsp *http.Response) (*GETAllOrEmailSmsTemplatesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -81870,6 +87062,142 @@ func ParseGETAllOrEmailSmsTemplatesResponse(rsp *http.Response) (*GETAllOrEmailS
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetTemplatesSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDELETEAnEmailSmsTemplateResponse parses an HTTP response from a DELETEAnEmailSmsTemplateWithResponse call
+func ParseDELETEAnEmailSmsTemplateResponse(rsp *http.Response) (*DELETEAnEmailSmsTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DELETEAnEmailSmsTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyAnswerDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTimezonesResponse parses an HTTP response from a GetTimezonesWithResponse call
+func ParseGetTimezonesResponse(rsp *http.Response) (*GetTimezonesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTimezonesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TimezonesListDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -83690,6 +89018,74 @@ func ParseCreateIntegrationResponse(rsp *http.Response) (*CreateIntegrationRespo
 	return response, nil
 }
 
+// ParseListIntegrationProvidersResponse parses an HTTP response from a ListIntegrationProvidersWithResponse call
+func ParseListIntegrationProvidersResponse(rsp *http.Response) (*ListIntegrationProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIntegrationProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListWhitelabelIntegrationProviderResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCreateIntegrationProviderResponse parses an HTTP response from a CreateIntegrationProviderWithResponse call
 func ParseCreateIntegrationProviderResponse(rsp *http.Response) (*CreateIntegrationProviderResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -83842,6 +89238,210 @@ func ParseGetOrderByIDResponse(rsp *http.Response) (*GetOrderByIDResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetOrderResponseSchema
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListOrderFulfillmentResponse parses an HTTP response from a ListOrderFulfillmentWithResponse call
+func ParseListOrderFulfillmentResponse(rsp *http.Response) (*ListOrderFulfillmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOrderFulfillmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListFulfillmentResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateOrderFulfillmentResponse parses an HTTP response from a CreateOrderFulfillmentWithResponse call
+func ParseCreateOrderFulfillmentResponse(rsp *http.Response) (*CreateOrderFulfillmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateOrderFulfillmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CreateFulfillmentResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListOrderNotesResponse parses an HTTP response from a ListOrderNotesWithResponse call
+func ParseListOrderNotesResponse(rsp *http.Response) (*ListOrderNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOrderNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListOrderNotesResponseDto
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -84379,6 +89979,74 @@ func ParseSearchUsersResponse(rsp *http.Response) (*SearchUsersResponse, error) 
 	}
 
 	response := &SearchUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchUserSuccessfulResponseDto
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UnauthorizedDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFilterUsersByEmailResponse parses an HTTP response from a FilterUsersByEmailWithResponse call
+func ParseFilterUsersByEmailResponse(rsp *http.Response) (*FilterUsersByEmailResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FilterUsersByEmailResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

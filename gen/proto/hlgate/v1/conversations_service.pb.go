@@ -1698,6 +1698,121 @@ func (x *GetMessageResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// AddMessageAttachmentsRequest is the request of AddMessageAttachments.
+type AddMessageAttachmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Message Id
+	MessageId string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Array of attachment URLs to set on the message (replaces existing).
+	// Maximum 5 URLs.
+	Attachments   []string `protobuf:"bytes,3,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddMessageAttachmentsRequest) Reset() {
+	*x = AddMessageAttachmentsRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddMessageAttachmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddMessageAttachmentsRequest) ProtoMessage() {}
+
+func (x *AddMessageAttachmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddMessageAttachmentsRequest.ProtoReflect.Descriptor instead.
+func (*AddMessageAttachmentsRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AddMessageAttachmentsRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *AddMessageAttachmentsRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *AddMessageAttachmentsRequest) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+// AddMessageAttachmentsResponse is HighLevel's answer to
+// AddMessageAttachments, without loss.
+type AddMessageAttachmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddMessageAttachmentsResponse) Reset() {
+	*x = AddMessageAttachmentsResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddMessageAttachmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddMessageAttachmentsResponse) ProtoMessage() {}
+
+func (x *AddMessageAttachmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddMessageAttachmentsResponse.ProtoReflect.Descriptor instead.
+func (*AddMessageAttachmentsResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AddMessageAttachmentsResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CancelScheduledMessageRequest is the request of CancelScheduledMessage.
 type CancelScheduledMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1712,7 +1827,7 @@ type CancelScheduledMessageRequest struct {
 
 func (x *CancelScheduledMessageRequest) Reset() {
 	*x = CancelScheduledMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1839,7 @@ func (x *CancelScheduledMessageRequest) String() string {
 func (*CancelScheduledMessageRequest) ProtoMessage() {}
 
 func (x *CancelScheduledMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[18]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1852,7 @@ func (x *CancelScheduledMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelScheduledMessageRequest.ProtoReflect.Descriptor instead.
 func (*CancelScheduledMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{18}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelScheduledMessageRequest) GetLocationId() string {
@@ -1772,7 +1887,7 @@ type CancelScheduledMessageResponse struct {
 
 func (x *CancelScheduledMessageResponse) Reset() {
 	*x = CancelScheduledMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1899,7 @@ func (x *CancelScheduledMessageResponse) String() string {
 func (*CancelScheduledMessageResponse) ProtoMessage() {}
 
 func (x *CancelScheduledMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[19]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1912,7 @@ func (x *CancelScheduledMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelScheduledMessageResponse.ProtoReflect.Descriptor instead.
 func (*CancelScheduledMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{19}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelScheduledMessageResponse) GetStatus() float64 {
@@ -1843,7 +1958,7 @@ type UpdateMessageStatusRequest struct {
 
 func (x *UpdateMessageStatusRequest) Reset() {
 	*x = UpdateMessageStatusRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1970,7 @@ func (x *UpdateMessageStatusRequest) String() string {
 func (*UpdateMessageStatusRequest) ProtoMessage() {}
 
 func (x *UpdateMessageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[20]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1983,7 @@ func (x *UpdateMessageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMessageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{20}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateMessageStatusRequest) GetLocationId() string {
@@ -1943,7 +2058,7 @@ type UpdateMessageStatusResponse struct {
 
 func (x *UpdateMessageStatusResponse) Reset() {
 	*x = UpdateMessageStatusResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2070,7 @@ func (x *UpdateMessageStatusResponse) String() string {
 func (*UpdateMessageStatusResponse) ProtoMessage() {}
 
 func (x *UpdateMessageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[21]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2083,7 @@ func (x *UpdateMessageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMessageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{21}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateMessageStatusResponse) GetConversationId() string {
@@ -2041,7 +2156,7 @@ type GetEmailByIdRequest struct {
 
 func (x *GetEmailByIdRequest) Reset() {
 	*x = GetEmailByIdRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2168,7 @@ func (x *GetEmailByIdRequest) String() string {
 func (*GetEmailByIdRequest) ProtoMessage() {}
 
 func (x *GetEmailByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2181,7 @@ func (x *GetEmailByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmailByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetEmailByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetEmailByIdRequest) GetLocationId() string {
@@ -2138,7 +2253,7 @@ type GetEmailByIdResponse struct {
 
 func (x *GetEmailByIdResponse) Reset() {
 	*x = GetEmailByIdResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2265,7 @@ func (x *GetEmailByIdResponse) String() string {
 func (*GetEmailByIdResponse) ProtoMessage() {}
 
 func (x *GetEmailByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2278,7 @@ func (x *GetEmailByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEmailByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetEmailByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetEmailByIdResponse) GetId() string {
@@ -2335,7 +2450,7 @@ type CancelScheduledEmailMessageRequest struct {
 
 func (x *CancelScheduledEmailMessageRequest) Reset() {
 	*x = CancelScheduledEmailMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2462,7 @@ func (x *CancelScheduledEmailMessageRequest) String() string {
 func (*CancelScheduledEmailMessageRequest) ProtoMessage() {}
 
 func (x *CancelScheduledEmailMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2475,7 @@ func (x *CancelScheduledEmailMessageRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CancelScheduledEmailMessageRequest.ProtoReflect.Descriptor instead.
 func (*CancelScheduledEmailMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelScheduledEmailMessageRequest) GetLocationId() string {
@@ -2395,7 +2510,7 @@ type CancelScheduledEmailMessageResponse struct {
 
 func (x *CancelScheduledEmailMessageResponse) Reset() {
 	*x = CancelScheduledEmailMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2522,7 @@ func (x *CancelScheduledEmailMessageResponse) String() string {
 func (*CancelScheduledEmailMessageResponse) ProtoMessage() {}
 
 func (x *CancelScheduledEmailMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2535,7 @@ func (x *CancelScheduledEmailMessageResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use CancelScheduledEmailMessageResponse.ProtoReflect.Descriptor instead.
 func (*CancelScheduledEmailMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelScheduledEmailMessageResponse) GetStatus() float64 {
@@ -2476,7 +2591,7 @@ type ExportMessagesByLocationRequest struct {
 
 func (x *ExportMessagesByLocationRequest) Reset() {
 	*x = ExportMessagesByLocationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2603,7 @@ func (x *ExportMessagesByLocationRequest) String() string {
 func (*ExportMessagesByLocationRequest) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2616,7 @@ func (x *ExportMessagesByLocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationRequest.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExportMessagesByLocationRequest) GetLocationId() string {
@@ -2596,7 +2711,7 @@ type ExportMessagesByLocationResponse struct {
 
 func (x *ExportMessagesByLocationResponse) Reset() {
 	*x = ExportMessagesByLocationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2723,7 @@ func (x *ExportMessagesByLocationResponse) String() string {
 func (*ExportMessagesByLocationResponse) ProtoMessage() {}
 
 func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2736,7 @@ func (x *ExportMessagesByLocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportMessagesByLocationResponse.ProtoReflect.Descriptor instead.
 func (*ExportMessagesByLocationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExportMessagesByLocationResponse) GetMessages() []*GetMessageResponseDto {
@@ -2708,7 +2823,7 @@ type AddAnInboundMessageRequest struct {
 
 func (x *AddAnInboundMessageRequest) Reset() {
 	*x = AddAnInboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +2835,7 @@ func (x *AddAnInboundMessageRequest) String() string {
 func (*AddAnInboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +2848,7 @@ func (x *AddAnInboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AddAnInboundMessageRequest) GetLocationId() string {
@@ -2890,7 +3005,7 @@ type AddAnInboundMessageResponse struct {
 
 func (x *AddAnInboundMessageResponse) Reset() {
 	*x = AddAnInboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3017,7 @@ func (x *AddAnInboundMessageResponse) String() string {
 func (*AddAnInboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3030,7 @@ func (x *AddAnInboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnInboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnInboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddAnInboundMessageResponse) GetSuccess() bool {
@@ -3000,7 +3115,7 @@ type AddAnOutboundMessageRequest struct {
 
 func (x *AddAnOutboundMessageRequest) Reset() {
 	*x = AddAnOutboundMessageRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3127,7 @@ func (x *AddAnOutboundMessageRequest) String() string {
 func (*AddAnOutboundMessageRequest) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[30]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3140,7 @@ func (x *AddAnOutboundMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageRequest.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{30}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AddAnOutboundMessageRequest) GetLocationId() string {
@@ -3112,7 +3227,7 @@ type AddAnOutboundMessageResponse struct {
 
 func (x *AddAnOutboundMessageResponse) Reset() {
 	*x = AddAnOutboundMessageResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3124,7 +3239,7 @@ func (x *AddAnOutboundMessageResponse) String() string {
 func (*AddAnOutboundMessageResponse) ProtoMessage() {}
 
 func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[31]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3137,7 +3252,7 @@ func (x *AddAnOutboundMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAnOutboundMessageResponse.ProtoReflect.Descriptor instead.
 func (*AddAnOutboundMessageResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{31}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddAnOutboundMessageResponse) GetSuccess() bool {
@@ -3212,7 +3327,7 @@ type SendReviewReplyRequest struct {
 
 func (x *SendReviewReplyRequest) Reset() {
 	*x = SendReviewReplyRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3224,7 +3339,7 @@ func (x *SendReviewReplyRequest) String() string {
 func (*SendReviewReplyRequest) ProtoMessage() {}
 
 func (x *SendReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3237,7 +3352,7 @@ func (x *SendReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*SendReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SendReviewReplyRequest) GetLocationId() string {
@@ -3291,7 +3406,7 @@ type SendReviewReplyResponse struct {
 
 func (x *SendReviewReplyResponse) Reset() {
 	*x = SendReviewReplyResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3303,7 +3418,7 @@ func (x *SendReviewReplyResponse) String() string {
 func (*SendReviewReplyResponse) ProtoMessage() {}
 
 func (x *SendReviewReplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3316,7 +3431,7 @@ func (x *SendReviewReplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReviewReplyResponse.ProtoReflect.Descriptor instead.
 func (*SendReviewReplyResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SendReviewReplyResponse) GetConversationId() string {
@@ -3400,7 +3515,7 @@ type UploadFileAttachmentsRequest struct {
 
 func (x *UploadFileAttachmentsRequest) Reset() {
 	*x = UploadFileAttachmentsRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3527,7 @@ func (x *UploadFileAttachmentsRequest) String() string {
 func (*UploadFileAttachmentsRequest) ProtoMessage() {}
 
 func (x *UploadFileAttachmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3540,7 @@ func (x *UploadFileAttachmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadFileAttachmentsRequest.ProtoReflect.Descriptor instead.
 func (*UploadFileAttachmentsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UploadFileAttachmentsRequest) GetLocationId() string {
@@ -3495,7 +3610,7 @@ type UploadFileAttachmentsResponse struct {
 
 func (x *UploadFileAttachmentsResponse) Reset() {
 	*x = UploadFileAttachmentsResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3507,7 +3622,7 @@ func (x *UploadFileAttachmentsResponse) String() string {
 func (*UploadFileAttachmentsResponse) ProtoMessage() {}
 
 func (x *UploadFileAttachmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3520,7 +3635,7 @@ func (x *UploadFileAttachmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadFileAttachmentsResponse.ProtoReflect.Descriptor instead.
 func (*UploadFileAttachmentsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UploadFileAttachmentsResponse) GetUploadedFiles() *structpb.Struct {
@@ -3564,7 +3679,7 @@ type CompleteFileUploadRequest struct {
 
 func (x *CompleteFileUploadRequest) Reset() {
 	*x = CompleteFileUploadRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3576,7 +3691,7 @@ func (x *CompleteFileUploadRequest) String() string {
 func (*CompleteFileUploadRequest) ProtoMessage() {}
 
 func (x *CompleteFileUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3589,7 +3704,7 @@ func (x *CompleteFileUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFileUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteFileUploadRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompleteFileUploadRequest) GetLocationId() string {
@@ -3645,7 +3760,7 @@ type CompleteFileUploadResponse struct {
 
 func (x *CompleteFileUploadResponse) Reset() {
 	*x = CompleteFileUploadResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3657,7 +3772,7 @@ func (x *CompleteFileUploadResponse) String() string {
 func (*CompleteFileUploadResponse) ProtoMessage() {}
 
 func (x *CompleteFileUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3670,7 +3785,7 @@ func (x *CompleteFileUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFileUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteFileUploadResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CompleteFileUploadResponse) GetUploadedFiles() *structpb.Struct {
@@ -3716,7 +3831,7 @@ type InitiateFileUploadRequest struct {
 
 func (x *InitiateFileUploadRequest) Reset() {
 	*x = InitiateFileUploadRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +3843,7 @@ func (x *InitiateFileUploadRequest) String() string {
 func (*InitiateFileUploadRequest) ProtoMessage() {}
 
 func (x *InitiateFileUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +3856,7 @@ func (x *InitiateFileUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiateFileUploadRequest.ProtoReflect.Descriptor instead.
 func (*InitiateFileUploadRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *InitiateFileUploadRequest) GetLocationId() string {
@@ -3810,7 +3925,7 @@ type InitiateFileUploadResponse struct {
 
 func (x *InitiateFileUploadResponse) Reset() {
 	*x = InitiateFileUploadResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3822,7 +3937,7 @@ func (x *InitiateFileUploadResponse) String() string {
 func (*InitiateFileUploadResponse) ProtoMessage() {}
 
 func (x *InitiateFileUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3835,7 +3950,7 @@ func (x *InitiateFileUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiateFileUploadResponse.ProtoReflect.Descriptor instead.
 func (*InitiateFileUploadResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *InitiateFileUploadResponse) GetUploadUrl() string {
@@ -3880,6 +3995,803 @@ func (x *InitiateFileUploadResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// GetAllCustomSubtypesRequest is the request of GetAllCustomSubtypes.
+type GetAllCustomSubtypesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllCustomSubtypesRequest) Reset() {
+	*x = GetAllCustomSubtypesRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllCustomSubtypesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllCustomSubtypesRequest) ProtoMessage() {}
+
+func (x *GetAllCustomSubtypesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllCustomSubtypesRequest.ProtoReflect.Descriptor instead.
+func (*GetAllCustomSubtypesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetAllCustomSubtypesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GetAllCustomSubtypesResponse is HighLevel's answer to GetAllCustomSubtypes,
+// without loss.
+type GetAllCustomSubtypesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's customSubtypes.
+	CustomSubtypes []*CustomSubtype `protobuf:"bytes,1,rep,name=custom_subtypes,json=customSubtypes,proto3" json:"custom_subtypes,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAllCustomSubtypesResponse) Reset() {
+	*x = GetAllCustomSubtypesResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAllCustomSubtypesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAllCustomSubtypesResponse) ProtoMessage() {}
+
+func (x *GetAllCustomSubtypesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAllCustomSubtypesResponse.ProtoReflect.Descriptor instead.
+func (*GetAllCustomSubtypesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetAllCustomSubtypesResponse) GetCustomSubtypes() []*CustomSubtype {
+	if x != nil {
+		return x.CustomSubtypes
+	}
+	return nil
+}
+
+func (x *GetAllCustomSubtypesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateCustomSubtypeRequest is the request of CreateCustomSubtype.
+type CreateCustomSubtypeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Name of the custom subtype (max 100 characters)
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of the custom subtype (max 100 characters)
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Communication channel
+	Channel *string `protobuf:"bytes,4,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// Language code
+	Language      *string `protobuf:"bytes,5,opt,name=language,proto3,oneof" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomSubtypeRequest) Reset() {
+	*x = CreateCustomSubtypeRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomSubtypeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomSubtypeRequest) ProtoMessage() {}
+
+func (x *CreateCustomSubtypeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomSubtypeRequest.ProtoReflect.Descriptor instead.
+func (*CreateCustomSubtypeRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CreateCustomSubtypeRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeRequest) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeRequest) GetLanguage() string {
+	if x != nil && x.Language != nil {
+		return *x.Language
+	}
+	return ""
+}
+
+// CreateCustomSubtypeResponse is HighLevel's answer to CreateCustomSubtype,
+// without loss.
+type CreateCustomSubtypeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The answer's locationId.
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The answer's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's description.
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The answer's channel.
+	Channel *string `protobuf:"bytes,5,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// The answer's language.
+	Language *string `protobuf:"bytes,6,opt,name=language,proto3,oneof" json:"language,omitempty"`
+	// The answer's archived.
+	Archived *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomSubtypeResponse) Reset() {
+	*x = CreateCustomSubtypeResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomSubtypeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomSubtypeResponse) ProtoMessage() {}
+
+func (x *CreateCustomSubtypeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomSubtypeResponse.ProtoReflect.Descriptor instead.
+func (*CreateCustomSubtypeResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CreateCustomSubtypeResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetLanguage() string {
+	if x != nil && x.Language != nil {
+		return *x.Language
+	}
+	return ""
+}
+
+func (x *CreateCustomSubtypeResponse) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *CreateCustomSubtypeResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UpdateCustomSubtypeRequest is the request of UpdateCustomSubtype.
+type UpdateCustomSubtypeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Custom Subtype Id
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Name of the custom subtype (max 100 characters)
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Description of the custom subtype (max 100 characters)
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Whether the custom subtype is archived
+	Archived *bool `protobuf:"varint,5,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// Resubscription legal form ID (optional when archiving)
+	ResubscriptionLegalFormId *string `protobuf:"bytes,6,opt,name=resubscription_legal_form_id,proto3,oneof" json:"resubscription_legal_form_id,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *UpdateCustomSubtypeRequest) Reset() {
+	*x = UpdateCustomSubtypeRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCustomSubtypeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCustomSubtypeRequest) ProtoMessage() {}
+
+func (x *UpdateCustomSubtypeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCustomSubtypeRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCustomSubtypeRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateCustomSubtypeRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeRequest) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeRequest) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *UpdateCustomSubtypeRequest) GetResubscriptionLegalFormId() string {
+	if x != nil && x.ResubscriptionLegalFormId != nil {
+		return *x.ResubscriptionLegalFormId
+	}
+	return ""
+}
+
+// UpdateCustomSubtypeResponse is HighLevel's answer to UpdateCustomSubtype,
+// without loss.
+type UpdateCustomSubtypeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The answer's locationId.
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The answer's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The answer's description.
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The answer's channel.
+	Channel *string `protobuf:"bytes,5,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// The answer's language.
+	Language *string `protobuf:"bytes,6,opt,name=language,proto3,oneof" json:"language,omitempty"`
+	// The answer's archived.
+	Archived *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCustomSubtypeResponse) Reset() {
+	*x = UpdateCustomSubtypeResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCustomSubtypeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCustomSubtypeResponse) ProtoMessage() {}
+
+func (x *UpdateCustomSubtypeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCustomSubtypeResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCustomSubtypeResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *UpdateCustomSubtypeResponse) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetLanguage() string {
+	if x != nil && x.Language != nil {
+		return *x.Language
+	}
+	return ""
+}
+
+func (x *UpdateCustomSubtypeResponse) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *UpdateCustomSubtypeResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetContactUnsubscriptionStatusRequest is the request of
+// GetContactUnsubscriptionStatus.
+type GetContactUnsubscriptionStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Email address (optional - if not provided, gets all emails for contact)
+	Email         *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactUnsubscriptionStatusRequest) Reset() {
+	*x = GetContactUnsubscriptionStatusRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactUnsubscriptionStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactUnsubscriptionStatusRequest) ProtoMessage() {}
+
+func (x *GetContactUnsubscriptionStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactUnsubscriptionStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetContactUnsubscriptionStatusRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetContactUnsubscriptionStatusRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *GetContactUnsubscriptionStatusRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetContactUnsubscriptionStatusRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+// GetContactUnsubscriptionStatusResponse is HighLevel's answer to
+// GetContactUnsubscriptionStatus, without loss.
+type GetContactUnsubscriptionStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's contactId.
+	ContactId *string `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// The answer's emails.
+	Emails []*EmailSubscriptionsDto `protobuf:"bytes,2,rep,name=emails,proto3" json:"emails,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactUnsubscriptionStatusResponse) Reset() {
+	*x = GetContactUnsubscriptionStatusResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactUnsubscriptionStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactUnsubscriptionStatusResponse) ProtoMessage() {}
+
+func (x *GetContactUnsubscriptionStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactUnsubscriptionStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetContactUnsubscriptionStatusResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetContactUnsubscriptionStatusResponse) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *GetContactUnsubscriptionStatusResponse) GetEmails() []*EmailSubscriptionsDto {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *GetContactUnsubscriptionStatusResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// UserSubscriptionChangeRequest is the request of UserSubscriptionChange.
+type UserSubscriptionChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Id
+	ContactId *string `protobuf:"bytes,2,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// Email address
+	Email *string `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// Subscription action details
+	SubscriptionAction *SubscriptionActionDto `protobuf:"bytes,4,opt,name=subscription_action,proto3" json:"subscription_action,omitempty"`
+	// Legal reason for the change (required only for resubscribe and resub_all
+	// actions)
+	LegalReason *string `protobuf:"bytes,5,opt,name=legal_reason,proto3,oneof" json:"legal_reason,omitempty"`
+	// Legal description/details
+	LegalDescription *string `protobuf:"bytes,6,opt,name=legal_description,proto3,oneof" json:"legal_description,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UserSubscriptionChangeRequest) Reset() {
+	*x = UserSubscriptionChangeRequest{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSubscriptionChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSubscriptionChangeRequest) ProtoMessage() {}
+
+func (x *UserSubscriptionChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSubscriptionChangeRequest.ProtoReflect.Descriptor instead.
+func (*UserSubscriptionChangeRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *UserSubscriptionChangeRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeRequest) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeRequest) GetSubscriptionAction() *SubscriptionActionDto {
+	if x != nil {
+		return x.SubscriptionAction
+	}
+	return nil
+}
+
+func (x *UserSubscriptionChangeRequest) GetLegalReason() string {
+	if x != nil && x.LegalReason != nil {
+		return *x.LegalReason
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeRequest) GetLegalDescription() string {
+	if x != nil && x.LegalDescription != nil {
+		return *x.LegalDescription
+	}
+	return ""
+}
+
+// UserSubscriptionChangeResponse is HighLevel's answer to
+// UserSubscriptionChange, without loss.
+type UserSubscriptionChangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's email.
+	Email *string `protobuf:"bytes,1,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// The answer's subscriptions.
+	Subscriptions []*UserSubscriptionChangeResponse_Subscription `protobuf:"bytes,2,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserSubscriptionChangeResponse) Reset() {
+	*x = UserSubscriptionChangeResponse{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSubscriptionChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSubscriptionChangeResponse) ProtoMessage() {}
+
+func (x *UserSubscriptionChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSubscriptionChangeResponse.ProtoReflect.Descriptor instead.
+func (*UserSubscriptionChangeResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *UserSubscriptionChangeResponse) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeResponse) GetSubscriptions() []*UserSubscriptionChangeResponse_Subscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *UserSubscriptionChangeResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // LiveChatAgentTypingRequest is the request of LiveChatAgentTyping.
 type LiveChatAgentTypingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3901,7 +4813,7 @@ type LiveChatAgentTypingRequest struct {
 
 func (x *LiveChatAgentTypingRequest) Reset() {
 	*x = LiveChatAgentTypingRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4825,7 @@ func (x *LiveChatAgentTypingRequest) String() string {
 func (*LiveChatAgentTypingRequest) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4838,7 @@ func (x *LiveChatAgentTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingRequest.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LiveChatAgentTypingRequest) GetLocationId() string {
@@ -3973,7 +4885,7 @@ type LiveChatAgentTypingResponse struct {
 
 func (x *LiveChatAgentTypingResponse) Reset() {
 	*x = LiveChatAgentTypingResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +4897,7 @@ func (x *LiveChatAgentTypingResponse) String() string {
 func (*LiveChatAgentTypingResponse) ProtoMessage() {}
 
 func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +4910,7 @@ func (x *LiveChatAgentTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveChatAgentTypingResponse.ProtoReflect.Descriptor instead.
 func (*LiveChatAgentTypingResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LiveChatAgentTypingResponse) GetSuccess() bool {
@@ -4073,7 +4985,7 @@ type SearchConversationRequest struct {
 
 func (x *SearchConversationRequest) Reset() {
 	*x = SearchConversationRequest{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4085,7 +4997,7 @@ func (x *SearchConversationRequest) String() string {
 func (*SearchConversationRequest) ProtoMessage() {}
 
 func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4098,7 +5010,7 @@ func (x *SearchConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationRequest.ProtoReflect.Descriptor instead.
 func (*SearchConversationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SearchConversationRequest) GetLocationId() string {
@@ -4268,7 +5180,7 @@ type SearchConversationResponse struct {
 
 func (x *SearchConversationResponse) Reset() {
 	*x = SearchConversationResponse{}
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +5192,7 @@ func (x *SearchConversationResponse) String() string {
 func (*SearchConversationResponse) ProtoMessage() {}
 
 func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +5205,7 @@ func (x *SearchConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchConversationResponse.ProtoReflect.Descriptor instead.
 func (*SearchConversationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SearchConversationResponse) GetConversations() []*ConversationSchema {
@@ -4318,6 +5230,90 @@ func (x *SearchConversationResponse) GetTotalSize() int32 {
 }
 
 func (x *SearchConversationResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Subscription is the subscription of UserSubscriptionChangeResponse.
+type UserSubscriptionChangeResponse_Subscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's subtype_name.
+	SubtypeName *string `protobuf:"bytes,2,opt,name=subtype_name,proto3,oneof" json:"subtype_name,omitempty"`
+	// HighLevel's subtype_id.
+	SubtypeId *string `protobuf:"bytes,3,opt,name=subtype_id,proto3,oneof" json:"subtype_id,omitempty"`
+	// HighLevel's subtype_status.
+	SubtypeStatus *string `protobuf:"bytes,4,opt,name=subtype_status,proto3,oneof" json:"subtype_status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) Reset() {
+	*x = UserSubscriptionChangeResponse_Subscription{}
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSubscriptionChangeResponse_Subscription) ProtoMessage() {}
+
+func (x *UserSubscriptionChangeResponse_Subscription) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_conversations_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSubscriptionChangeResponse_Subscription.ProtoReflect.Descriptor instead.
+func (*UserSubscriptionChangeResponse_Subscription) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_conversations_service_proto_rawDescGZIP(), []int{51, 0}
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) GetSubtypeName() string {
+	if x != nil && x.SubtypeName != nil {
+		return *x.SubtypeName
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) GetSubtypeId() string {
+	if x != nil && x.SubtypeId != nil {
+		return *x.SubtypeId
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) GetSubtypeStatus() string {
+	if x != nil && x.SubtypeStatus != nil {
+		return *x.SubtypeStatus
+	}
+	return ""
+}
+
+func (x *UserSubscriptionChangeResponse_Subscription) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -4567,7 +5563,15 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_user_idB\x1b\n" +
 	"\x19_conversation_provider_idB\x11\n" +
-	"\x0f_chat_widget_id\"i\n" +
+	"\x0f_chat_widget_id\"\x8f\x01\n" +
+	"\x1cAddMessageAttachmentsRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\"\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\x12%\n" +
+	"\vattachments\x18\x03 \x03(\tB\x03\xe0A\x02R\vattachments\"Y\n" +
+	"\x1dAddMessageAttachmentsResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"i\n" +
 	"\x1dCancelScheduledMessageRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
@@ -4894,7 +5898,117 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"_file_pathB\r\n" +
 	"\v_expires_atB\x10\n" +
-	"\x0e_max_file_size\"\xf6\x01\n" +
+	"\x0e_max_file_size\"C\n" +
+	"\x1bGetAllCustomSubtypesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"\x9b\x01\n" +
+	"\x1cGetAllCustomSubtypesResponse\x12A\n" +
+	"\x0fcustom_subtypes\x18\x01 \x03(\v2\x18.hlgate.v1.CustomSubtypeR\x0ecustomSubtypes\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x83\x02\n" +
+	"\x1aCreateCustomSubtypeRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\"\n" +
+	"\achannel\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\achannel\x88\x01\x01\x12$\n" +
+	"\blanguage\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\blanguage\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_channelB\v\n" +
+	"\t_language\"\x89\x03\n" +
+	"\x1bCreateCustomSubtypeResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\achannel\x18\x05 \x01(\tH\x04R\achannel\x88\x01\x01\x12\x1f\n" +
+	"\blanguage\x18\x06 \x01(\tH\x05R\blanguage\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_channelB\v\n" +
+	"\t_languageB\v\n" +
+	"\t_archived\"\xc8\x02\n" +
+	"\x1aUpdateCustomSubtypeRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\x05 \x01(\bH\x02R\barchived\x88\x01\x01\x12G\n" +
+	"\x1cresubscription_legal_form_id\x18\x06 \x01(\tH\x03R\x1cresubscription_legal_form_id\x88\x01\x01B\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\v\n" +
+	"\t_archivedB\x1f\n" +
+	"\x1d_resubscription_legal_form_id\"\x89\x03\n" +
+	"\x1bUpdateCustomSubtypeResponse\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\achannel\x18\x05 \x01(\tH\x04R\achannel\x88\x01\x01\x12\x1f\n" +
+	"\blanguage\x18\x06 \x01(\tH\x05R\blanguage\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_channelB\v\n" +
+	"\t_languageB\v\n" +
+	"\t_archived\"\xaa\x01\n" +
+	"%GetContactUnsubscriptionStatusRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12'\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcontactId\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01B\r\n" +
+	"\v_contact_idB\b\n" +
+	"\x06_email\"\xcf\x01\n" +
+	"&GetContactUnsubscriptionStatusResponse\x12\"\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tH\x00R\tcontactId\x88\x01\x01\x128\n" +
+	"\x06emails\x18\x02 \x03(\v2 .hlgate.v1.EmailSubscriptionsDtoR\x06emails\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\v_contact_id\"\x83\x03\n" +
+	"\x1dUserSubscriptionChangeRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12'\n" +
+	"\n" +
+	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcontactId\x88\x01\x01\x12\x1e\n" +
+	"\x05email\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x05email\x88\x01\x01\x12W\n" +
+	"\x13subscription_action\x18\x04 \x01(\v2 .hlgate.v1.SubscriptionActionDtoB\x03\xe0A\x02R\x13subscription_action\x12'\n" +
+	"\flegal_reason\x18\x05 \x01(\tH\x02R\flegal_reason\x88\x01\x01\x121\n" +
+	"\x11legal_description\x18\x06 \x01(\tH\x03R\x11legal_description\x88\x01\x01B\r\n" +
+	"\v_contact_idB\b\n" +
+	"\x06_emailB\x0f\n" +
+	"\r_legal_reasonB\x14\n" +
+	"\x12_legal_description\"\x82\x04\n" +
+	"\x1eUserSubscriptionChangeResponse\x12\x19\n" +
+	"\x05email\x18\x01 \x01(\tH\x00R\x05email\x88\x01\x01\x12\\\n" +
+	"\rsubscriptions\x18\x02 \x03(\v26.hlgate.v1.UserSubscriptionChangeResponse.SubscriptionR\rsubscriptions\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xa2\x02\n" +
+	"\fSubscription\x12\x1c\n" +
+	"\x04type\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
+	"\fsubtype_name\x18\x02 \x01(\tH\x01R\fsubtype_name\x88\x01\x01\x12#\n" +
+	"\n" +
+	"subtype_id\x18\x03 \x01(\tH\x02R\n" +
+	"subtype_id\x88\x01\x01\x120\n" +
+	"\x0esubtype_status\x18\x04 \x01(\tB\x03\xe0A\x02H\x03R\x0esubtype_status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_subtype_nameB\r\n" +
+	"\v_subtype_idB\x11\n" +
+	"\x0f_subtype_statusB\b\n" +
+	"\x06_email\"\xf6\x01\n" +
 	"\x1aLiveChatAgentTypingRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12%\n" +
@@ -4965,7 +6079,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa8$\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xfe.\n" +
 	"\x14ConversationsService\x12\xe6\x01\n" +
 	"\x17GetMessageTranscription\x12).hlgate.v1.GetMessageTranscriptionRequest\x1a*.hlgate.v1.GetMessageTranscriptionResponse\"t\xc2\xf3\x18\x1b\n" +
 	"\x19get-message-transcription\x82\xd3\xe4\x93\x02O\x12M/v1/conversations/locations/{location_id}/messages/{message_id}/transcription\x12\xe9\x01\n" +
@@ -4987,7 +6101,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x12send-a-new-message\x82\xd3\xe4\x93\x027:\x01*\"2/v1/locations/{location_id}/conversations/messages\x12\x9b\x01\n" +
 	"\n" +
 	"GetMessage\x12\x1c.hlgate.v1.GetMessageRequest\x1a\x1d.hlgate.v1.GetMessageResponse\"P\xc2\xf3\x18\r\n" +
-	"\vget-message\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/conversations/messages/{id}\x12\xdd\x01\n" +
+	"\vget-message\x82\xd3\xe4\x93\x029\x127/v1/locations/{location_id}/conversations/messages/{id}\x12\xdf\x01\n" +
+	"\x15AddMessageAttachments\x12'.hlgate.v1.AddMessageAttachmentsRequest\x1a(.hlgate.v1.AddMessageAttachmentsResponse\"s\xc2\xf3\x18\x19\n" +
+	"\x17add-message-attachments\x82\xd3\xe4\x93\x02P:\x01*\x1aK/v1/locations/{location_id}/conversations/messages/{message_id}/attachments\x12\xdd\x01\n" +
 	"\x16CancelScheduledMessage\x12(.hlgate.v1.CancelScheduledMessageRequest\x1a).hlgate.v1.CancelScheduledMessageResponse\"n\xc2\xf3\x18\x1a\n" +
 	"\x18cancel-scheduled-message\x82\xd3\xe4\x93\x02J*H/v1/locations/{location_id}/conversations/messages/{message_id}/schedule\x12\xd2\x01\n" +
 	"\x13UpdateMessageStatus\x12%.hlgate.v1.UpdateMessageStatusRequest\x1a&.hlgate.v1.UpdateMessageStatusResponse\"l\xc2\xf3\x18\x17\n" +
@@ -5009,7 +6125,17 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x12CompleteFileUpload\x12$.hlgate.v1.CompleteFileUploadRequest\x1a%.hlgate.v1.CompleteFileUploadResponse\"g\xc2\xf3\x18\x16\n" +
 	"\x14complete-file-upload\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/conversations/messages/upload/complete\x12\xca\x01\n" +
 	"\x12InitiateFileUpload\x12$.hlgate.v1.InitiateFileUploadRequest\x1a%.hlgate.v1.InitiateFileUploadResponse\"g\xc2\xf3\x18\x16\n" +
-	"\x14initiate-file-upload\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/conversations/messages/upload/initiate\x12\xd1\x01\n" +
+	"\x14initiate-file-upload\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/locations/{location_id}/conversations/messages/upload/initiate\x12\xd3\x01\n" +
+	"\x14GetAllCustomSubtypes\x12&.hlgate.v1.GetAllCustomSubtypesRequest\x1a'.hlgate.v1.GetAllCustomSubtypesResponse\"j\xc2\xf3\x18\x19\n" +
+	"\x17get-all-custom-subtypes\x82\xd3\xe4\x93\x02G\x12E/v1/locations/{location_id}/conversations/preferences/custom-subtypes\x12\xd1\x01\n" +
+	"\x13CreateCustomSubtype\x12%.hlgate.v1.CreateCustomSubtypeRequest\x1a&.hlgate.v1.CreateCustomSubtypeResponse\"k\xc2\xf3\x18\x17\n" +
+	"\x15create-custom-subtype\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/conversations/preferences/custom-subtypes\x12\xd6\x01\n" +
+	"\x13UpdateCustomSubtype\x12%.hlgate.v1.UpdateCustomSubtypeRequest\x1a&.hlgate.v1.UpdateCustomSubtypeResponse\"p\xc2\xf3\x18\x17\n" +
+	"\x15update-custom-subtype\x82\xd3\xe4\x93\x02O:\x01*\x1aJ/v1/locations/{location_id}/conversations/preferences/custom-subtypes/{id}\x12\x82\x02\n" +
+	"\x1eGetContactUnsubscriptionStatus\x120.hlgate.v1.GetContactUnsubscriptionStatusRequest\x1a1.hlgate.v1.GetContactUnsubscriptionStatusResponse\"{\xc2\xf3\x18#\n" +
+	"!get-contact-unsubscription-status\x82\xd3\xe4\x93\x02N\x12L/v1/locations/{location_id}/conversations/preferences/unsubscriptions/status\x12\xe9\x01\n" +
+	"\x16UserSubscriptionChange\x12(.hlgate.v1.UserSubscriptionChangeRequest\x1a).hlgate.v1.UserSubscriptionChangeResponse\"z\xc2\xf3\x18\x1a\n" +
+	"\x18user-subscription-change\x82\xd3\xe4\x93\x02V:\x01*\"Q/v1/locations/{location_id}/conversations/preferences/unsubscriptions/user-change\x12\xd1\x01\n" +
 	"\x13LiveChatAgentTyping\x12%.hlgate.v1.LiveChatAgentTypingRequest\x1a&.hlgate.v1.LiveChatAgentTypingResponse\"k\xc2\xf3\x18\x18\n" +
 	"\x16live-chat-agent-typing\x82\xd3\xe4\x93\x02I:\x01*\"D/v1/locations/{location_id}/conversations/providers/live-chat/typing\x12\xb4\x01\n" +
 	"\x12SearchConversation\x12$.hlgate.v1.SearchConversationRequest\x1a%.hlgate.v1.SearchConversationResponse\"Q\xc2\xf3\x18\x15\n" +
@@ -5027,156 +6153,195 @@ func file_hlgate_v1_conversations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_conversations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_hlgate_v1_conversations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_hlgate_v1_conversations_service_proto_goTypes = []any{
-	(*GetMessageTranscriptionRequest)(nil),      // 0: hlgate.v1.GetMessageTranscriptionRequest
-	(*GetMessageTranscriptionResponse)(nil),     // 1: hlgate.v1.GetMessageTranscriptionResponse
-	(*DownloadMessageTranscriptionRequest)(nil), // 2: hlgate.v1.DownloadMessageTranscriptionRequest
-	(*GetMessageRecordingRequest)(nil),          // 3: hlgate.v1.GetMessageRecordingRequest
-	(*CreateConversationRequest)(nil),           // 4: hlgate.v1.CreateConversationRequest
-	(*CreateConversationResponse)(nil),          // 5: hlgate.v1.CreateConversationResponse
-	(*DeleteConversationRequest)(nil),           // 6: hlgate.v1.DeleteConversationRequest
-	(*DeleteConversationResponse)(nil),          // 7: hlgate.v1.DeleteConversationResponse
-	(*GetConversationRequest)(nil),              // 8: hlgate.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 9: hlgate.v1.GetConversationResponse
-	(*UpdateConversationRequest)(nil),           // 10: hlgate.v1.UpdateConversationRequest
-	(*UpdateConversationResponse)(nil),          // 11: hlgate.v1.UpdateConversationResponse
-	(*GetMessagesRequest)(nil),                  // 12: hlgate.v1.GetMessagesRequest
-	(*GetMessagesResponse)(nil),                 // 13: hlgate.v1.GetMessagesResponse
-	(*SendANewMessageRequest)(nil),              // 14: hlgate.v1.SendANewMessageRequest
-	(*SendANewMessageResponse)(nil),             // 15: hlgate.v1.SendANewMessageResponse
-	(*GetMessageRequest)(nil),                   // 16: hlgate.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),                  // 17: hlgate.v1.GetMessageResponse
-	(*CancelScheduledMessageRequest)(nil),       // 18: hlgate.v1.CancelScheduledMessageRequest
-	(*CancelScheduledMessageResponse)(nil),      // 19: hlgate.v1.CancelScheduledMessageResponse
-	(*UpdateMessageStatusRequest)(nil),          // 20: hlgate.v1.UpdateMessageStatusRequest
-	(*UpdateMessageStatusResponse)(nil),         // 21: hlgate.v1.UpdateMessageStatusResponse
-	(*GetEmailByIdRequest)(nil),                 // 22: hlgate.v1.GetEmailByIdRequest
-	(*GetEmailByIdResponse)(nil),                // 23: hlgate.v1.GetEmailByIdResponse
-	(*CancelScheduledEmailMessageRequest)(nil),  // 24: hlgate.v1.CancelScheduledEmailMessageRequest
-	(*CancelScheduledEmailMessageResponse)(nil), // 25: hlgate.v1.CancelScheduledEmailMessageResponse
-	(*ExportMessagesByLocationRequest)(nil),     // 26: hlgate.v1.ExportMessagesByLocationRequest
-	(*ExportMessagesByLocationResponse)(nil),    // 27: hlgate.v1.ExportMessagesByLocationResponse
-	(*AddAnInboundMessageRequest)(nil),          // 28: hlgate.v1.AddAnInboundMessageRequest
-	(*AddAnInboundMessageResponse)(nil),         // 29: hlgate.v1.AddAnInboundMessageResponse
-	(*AddAnOutboundMessageRequest)(nil),         // 30: hlgate.v1.AddAnOutboundMessageRequest
-	(*AddAnOutboundMessageResponse)(nil),        // 31: hlgate.v1.AddAnOutboundMessageResponse
-	(*SendReviewReplyRequest)(nil),              // 32: hlgate.v1.SendReviewReplyRequest
-	(*SendReviewReplyResponse)(nil),             // 33: hlgate.v1.SendReviewReplyResponse
-	(*UploadFileAttachmentsRequest)(nil),        // 34: hlgate.v1.UploadFileAttachmentsRequest
-	(*UploadFileAttachmentsResponse)(nil),       // 35: hlgate.v1.UploadFileAttachmentsResponse
-	(*CompleteFileUploadRequest)(nil),           // 36: hlgate.v1.CompleteFileUploadRequest
-	(*CompleteFileUploadResponse)(nil),          // 37: hlgate.v1.CompleteFileUploadResponse
-	(*InitiateFileUploadRequest)(nil),           // 38: hlgate.v1.InitiateFileUploadRequest
-	(*InitiateFileUploadResponse)(nil),          // 39: hlgate.v1.InitiateFileUploadResponse
-	(*LiveChatAgentTypingRequest)(nil),          // 40: hlgate.v1.LiveChatAgentTypingRequest
-	(*LiveChatAgentTypingResponse)(nil),         // 41: hlgate.v1.LiveChatAgentTypingResponse
-	(*SearchConversationRequest)(nil),           // 42: hlgate.v1.SearchConversationRequest
-	(*SearchConversationResponse)(nil),          // 43: hlgate.v1.SearchConversationResponse
-	(*structpb.Struct)(nil),                     // 44: google.protobuf.Struct
-	(*ConversationCreateResponseDto)(nil),       // 45: hlgate.v1.ConversationCreateResponseDto
-	(*ConversationDto)(nil),                     // 46: hlgate.v1.ConversationDto
-	(*GetMessageResponseDto)(nil),               // 47: hlgate.v1.GetMessageResponseDto
-	(*ForwardConfigDto)(nil),                    // 48: hlgate.v1.ForwardConfigDto
-	(*ForwardResponseDto)(nil),                  // 49: hlgate.v1.ForwardResponseDto
-	(*MessageMeta)(nil),                         // 50: hlgate.v1.MessageMeta
-	(*ErrorDto)(nil),                            // 51: hlgate.v1.ErrorDto
-	(*CallDataDTO)(nil),                         // 52: hlgate.v1.CallDataDTO
-	(*File)(nil),                                // 53: hlgate.v1.File
-	(*ConversationSchema)(nil),                  // 54: hlgate.v1.ConversationSchema
-	(*httpbody.HttpBody)(nil),                   // 55: google.api.HttpBody
+	(*GetMessageTranscriptionRequest)(nil),              // 0: hlgate.v1.GetMessageTranscriptionRequest
+	(*GetMessageTranscriptionResponse)(nil),             // 1: hlgate.v1.GetMessageTranscriptionResponse
+	(*DownloadMessageTranscriptionRequest)(nil),         // 2: hlgate.v1.DownloadMessageTranscriptionRequest
+	(*GetMessageRecordingRequest)(nil),                  // 3: hlgate.v1.GetMessageRecordingRequest
+	(*CreateConversationRequest)(nil),                   // 4: hlgate.v1.CreateConversationRequest
+	(*CreateConversationResponse)(nil),                  // 5: hlgate.v1.CreateConversationResponse
+	(*DeleteConversationRequest)(nil),                   // 6: hlgate.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil),                  // 7: hlgate.v1.DeleteConversationResponse
+	(*GetConversationRequest)(nil),                      // 8: hlgate.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),                     // 9: hlgate.v1.GetConversationResponse
+	(*UpdateConversationRequest)(nil),                   // 10: hlgate.v1.UpdateConversationRequest
+	(*UpdateConversationResponse)(nil),                  // 11: hlgate.v1.UpdateConversationResponse
+	(*GetMessagesRequest)(nil),                          // 12: hlgate.v1.GetMessagesRequest
+	(*GetMessagesResponse)(nil),                         // 13: hlgate.v1.GetMessagesResponse
+	(*SendANewMessageRequest)(nil),                      // 14: hlgate.v1.SendANewMessageRequest
+	(*SendANewMessageResponse)(nil),                     // 15: hlgate.v1.SendANewMessageResponse
+	(*GetMessageRequest)(nil),                           // 16: hlgate.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),                          // 17: hlgate.v1.GetMessageResponse
+	(*AddMessageAttachmentsRequest)(nil),                // 18: hlgate.v1.AddMessageAttachmentsRequest
+	(*AddMessageAttachmentsResponse)(nil),               // 19: hlgate.v1.AddMessageAttachmentsResponse
+	(*CancelScheduledMessageRequest)(nil),               // 20: hlgate.v1.CancelScheduledMessageRequest
+	(*CancelScheduledMessageResponse)(nil),              // 21: hlgate.v1.CancelScheduledMessageResponse
+	(*UpdateMessageStatusRequest)(nil),                  // 22: hlgate.v1.UpdateMessageStatusRequest
+	(*UpdateMessageStatusResponse)(nil),                 // 23: hlgate.v1.UpdateMessageStatusResponse
+	(*GetEmailByIdRequest)(nil),                         // 24: hlgate.v1.GetEmailByIdRequest
+	(*GetEmailByIdResponse)(nil),                        // 25: hlgate.v1.GetEmailByIdResponse
+	(*CancelScheduledEmailMessageRequest)(nil),          // 26: hlgate.v1.CancelScheduledEmailMessageRequest
+	(*CancelScheduledEmailMessageResponse)(nil),         // 27: hlgate.v1.CancelScheduledEmailMessageResponse
+	(*ExportMessagesByLocationRequest)(nil),             // 28: hlgate.v1.ExportMessagesByLocationRequest
+	(*ExportMessagesByLocationResponse)(nil),            // 29: hlgate.v1.ExportMessagesByLocationResponse
+	(*AddAnInboundMessageRequest)(nil),                  // 30: hlgate.v1.AddAnInboundMessageRequest
+	(*AddAnInboundMessageResponse)(nil),                 // 31: hlgate.v1.AddAnInboundMessageResponse
+	(*AddAnOutboundMessageRequest)(nil),                 // 32: hlgate.v1.AddAnOutboundMessageRequest
+	(*AddAnOutboundMessageResponse)(nil),                // 33: hlgate.v1.AddAnOutboundMessageResponse
+	(*SendReviewReplyRequest)(nil),                      // 34: hlgate.v1.SendReviewReplyRequest
+	(*SendReviewReplyResponse)(nil),                     // 35: hlgate.v1.SendReviewReplyResponse
+	(*UploadFileAttachmentsRequest)(nil),                // 36: hlgate.v1.UploadFileAttachmentsRequest
+	(*UploadFileAttachmentsResponse)(nil),               // 37: hlgate.v1.UploadFileAttachmentsResponse
+	(*CompleteFileUploadRequest)(nil),                   // 38: hlgate.v1.CompleteFileUploadRequest
+	(*CompleteFileUploadResponse)(nil),                  // 39: hlgate.v1.CompleteFileUploadResponse
+	(*InitiateFileUploadRequest)(nil),                   // 40: hlgate.v1.InitiateFileUploadRequest
+	(*InitiateFileUploadResponse)(nil),                  // 41: hlgate.v1.InitiateFileUploadResponse
+	(*GetAllCustomSubtypesRequest)(nil),                 // 42: hlgate.v1.GetAllCustomSubtypesRequest
+	(*GetAllCustomSubtypesResponse)(nil),                // 43: hlgate.v1.GetAllCustomSubtypesResponse
+	(*CreateCustomSubtypeRequest)(nil),                  // 44: hlgate.v1.CreateCustomSubtypeRequest
+	(*CreateCustomSubtypeResponse)(nil),                 // 45: hlgate.v1.CreateCustomSubtypeResponse
+	(*UpdateCustomSubtypeRequest)(nil),                  // 46: hlgate.v1.UpdateCustomSubtypeRequest
+	(*UpdateCustomSubtypeResponse)(nil),                 // 47: hlgate.v1.UpdateCustomSubtypeResponse
+	(*GetContactUnsubscriptionStatusRequest)(nil),       // 48: hlgate.v1.GetContactUnsubscriptionStatusRequest
+	(*GetContactUnsubscriptionStatusResponse)(nil),      // 49: hlgate.v1.GetContactUnsubscriptionStatusResponse
+	(*UserSubscriptionChangeRequest)(nil),               // 50: hlgate.v1.UserSubscriptionChangeRequest
+	(*UserSubscriptionChangeResponse)(nil),              // 51: hlgate.v1.UserSubscriptionChangeResponse
+	(*LiveChatAgentTypingRequest)(nil),                  // 52: hlgate.v1.LiveChatAgentTypingRequest
+	(*LiveChatAgentTypingResponse)(nil),                 // 53: hlgate.v1.LiveChatAgentTypingResponse
+	(*SearchConversationRequest)(nil),                   // 54: hlgate.v1.SearchConversationRequest
+	(*SearchConversationResponse)(nil),                  // 55: hlgate.v1.SearchConversationResponse
+	(*UserSubscriptionChangeResponse_Subscription)(nil), // 56: hlgate.v1.UserSubscriptionChangeResponse.Subscription
+	(*structpb.Struct)(nil),                             // 57: google.protobuf.Struct
+	(*ConversationCreateResponseDto)(nil),               // 58: hlgate.v1.ConversationCreateResponseDto
+	(*ConversationDto)(nil),                             // 59: hlgate.v1.ConversationDto
+	(*GetMessageResponseDto)(nil),                       // 60: hlgate.v1.GetMessageResponseDto
+	(*ForwardConfigDto)(nil),                            // 61: hlgate.v1.ForwardConfigDto
+	(*ForwardResponseDto)(nil),                          // 62: hlgate.v1.ForwardResponseDto
+	(*MessageMeta)(nil),                                 // 63: hlgate.v1.MessageMeta
+	(*ErrorDto)(nil),                                    // 64: hlgate.v1.ErrorDto
+	(*CallDataDTO)(nil),                                 // 65: hlgate.v1.CallDataDTO
+	(*File)(nil),                                        // 66: hlgate.v1.File
+	(*CustomSubtype)(nil),                               // 67: hlgate.v1.CustomSubtype
+	(*EmailSubscriptionsDto)(nil),                       // 68: hlgate.v1.EmailSubscriptionsDto
+	(*SubscriptionActionDto)(nil),                       // 69: hlgate.v1.SubscriptionActionDto
+	(*ConversationSchema)(nil),                          // 70: hlgate.v1.ConversationSchema
+	(*httpbody.HttpBody)(nil),                           // 71: google.api.HttpBody
 }
 var file_hlgate_v1_conversations_service_proto_depIdxs = []int32{
-	44, // 0: hlgate.v1.GetMessageTranscriptionResponse.unmapped:type_name -> google.protobuf.Struct
-	45, // 1: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
-	44, // 2: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 3: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 4: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 5: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
-	46, // 6: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
-	44, // 7: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	47, // 8: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	44, // 9: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
-	48, // 10: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
-	49, // 11: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	44, // 12: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	50, // 13: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
-	44, // 14: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 15: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	51, // 16: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
-	49, // 17: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	44, // 18: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 19: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 20: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	47, // 21: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
-	44, // 22: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	52, // 23: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	44, // 24: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	52, // 25: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
-	44, // 26: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
-	49, // 27: hlgate.v1.SendReviewReplyResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
-	44, // 28: hlgate.v1.SendReviewReplyResponse.unmapped:type_name -> google.protobuf.Struct
-	53, // 29: hlgate.v1.UploadFileAttachmentsRequest.file_attachment:type_name -> hlgate.v1.File
-	44, // 30: hlgate.v1.UploadFileAttachmentsResponse.uploaded_files:type_name -> google.protobuf.Struct
-	44, // 31: hlgate.v1.UploadFileAttachmentsResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 32: hlgate.v1.CompleteFileUploadResponse.uploaded_files:type_name -> google.protobuf.Struct
-	44, // 33: hlgate.v1.CompleteFileUploadResponse.metadata:type_name -> google.protobuf.Struct
-	44, // 34: hlgate.v1.CompleteFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 35: hlgate.v1.InitiateFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
-	44, // 36: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
-	54, // 37: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
-	44, // 38: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 39: hlgate.v1.ConversationsService.GetMessageTranscription:input_type -> hlgate.v1.GetMessageTranscriptionRequest
-	2,  // 40: hlgate.v1.ConversationsService.DownloadMessageTranscription:input_type -> hlgate.v1.DownloadMessageTranscriptionRequest
-	3,  // 41: hlgate.v1.ConversationsService.GetMessageRecording:input_type -> hlgate.v1.GetMessageRecordingRequest
-	4,  // 42: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
-	6,  // 43: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
-	8,  // 44: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
-	10, // 45: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
-	12, // 46: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
-	14, // 47: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
-	16, // 48: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
-	18, // 49: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
-	20, // 50: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
-	22, // 51: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
-	24, // 52: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
-	26, // 53: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
-	28, // 54: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
-	30, // 55: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
-	32, // 56: hlgate.v1.ConversationsService.SendReviewReply:input_type -> hlgate.v1.SendReviewReplyRequest
-	34, // 57: hlgate.v1.ConversationsService.UploadFileAttachments:input_type -> hlgate.v1.UploadFileAttachmentsRequest
-	36, // 58: hlgate.v1.ConversationsService.CompleteFileUpload:input_type -> hlgate.v1.CompleteFileUploadRequest
-	38, // 59: hlgate.v1.ConversationsService.InitiateFileUpload:input_type -> hlgate.v1.InitiateFileUploadRequest
-	40, // 60: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
-	42, // 61: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
-	1,  // 62: hlgate.v1.ConversationsService.GetMessageTranscription:output_type -> hlgate.v1.GetMessageTranscriptionResponse
-	55, // 63: hlgate.v1.ConversationsService.DownloadMessageTranscription:output_type -> google.api.HttpBody
-	55, // 64: hlgate.v1.ConversationsService.GetMessageRecording:output_type -> google.api.HttpBody
-	5,  // 65: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
-	7,  // 66: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
-	9,  // 67: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
-	11, // 68: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
-	13, // 69: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
-	15, // 70: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
-	17, // 71: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
-	19, // 72: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
-	21, // 73: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
-	23, // 74: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
-	25, // 75: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
-	27, // 76: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
-	29, // 77: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
-	31, // 78: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
-	33, // 79: hlgate.v1.ConversationsService.SendReviewReply:output_type -> hlgate.v1.SendReviewReplyResponse
-	35, // 80: hlgate.v1.ConversationsService.UploadFileAttachments:output_type -> hlgate.v1.UploadFileAttachmentsResponse
-	37, // 81: hlgate.v1.ConversationsService.CompleteFileUpload:output_type -> hlgate.v1.CompleteFileUploadResponse
-	39, // 82: hlgate.v1.ConversationsService.InitiateFileUpload:output_type -> hlgate.v1.InitiateFileUploadResponse
-	41, // 83: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
-	43, // 84: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
-	62, // [62:85] is the sub-list for method output_type
-	39, // [39:62] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	57, // 0: hlgate.v1.GetMessageTranscriptionResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 1: hlgate.v1.CreateConversationResponse.conversation:type_name -> hlgate.v1.ConversationCreateResponseDto
+	57, // 2: hlgate.v1.CreateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 3: hlgate.v1.DeleteConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 4: hlgate.v1.GetConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 5: hlgate.v1.UpdateConversationRequest.feedback:type_name -> google.protobuf.Struct
+	59, // 6: hlgate.v1.UpdateConversationResponse.conversation:type_name -> hlgate.v1.ConversationDto
+	57, // 7: hlgate.v1.UpdateConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 8: hlgate.v1.GetMessagesResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	57, // 9: hlgate.v1.GetMessagesResponse.unmapped:type_name -> google.protobuf.Struct
+	61, // 10: hlgate.v1.SendANewMessageRequest.forward:type_name -> hlgate.v1.ForwardConfigDto
+	62, // 11: hlgate.v1.SendANewMessageResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	57, // 12: hlgate.v1.SendANewMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 13: hlgate.v1.GetMessageResponse.meta:type_name -> hlgate.v1.MessageMeta
+	57, // 14: hlgate.v1.GetMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 15: hlgate.v1.AddMessageAttachmentsResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 16: hlgate.v1.CancelScheduledMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	64, // 17: hlgate.v1.UpdateMessageStatusRequest.error:type_name -> hlgate.v1.ErrorDto
+	62, // 18: hlgate.v1.UpdateMessageStatusResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	57, // 19: hlgate.v1.UpdateMessageStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 20: hlgate.v1.GetEmailByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 21: hlgate.v1.CancelScheduledEmailMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	60, // 22: hlgate.v1.ExportMessagesByLocationResponse.messages:type_name -> hlgate.v1.GetMessageResponseDto
+	57, // 23: hlgate.v1.ExportMessagesByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	65, // 24: hlgate.v1.AddAnInboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	57, // 25: hlgate.v1.AddAnInboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	65, // 26: hlgate.v1.AddAnOutboundMessageRequest.call:type_name -> hlgate.v1.CallDataDTO
+	57, // 27: hlgate.v1.AddAnOutboundMessageResponse.unmapped:type_name -> google.protobuf.Struct
+	62, // 28: hlgate.v1.SendReviewReplyResponse.forward_data:type_name -> hlgate.v1.ForwardResponseDto
+	57, // 29: hlgate.v1.SendReviewReplyResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 30: hlgate.v1.UploadFileAttachmentsRequest.file_attachment:type_name -> hlgate.v1.File
+	57, // 31: hlgate.v1.UploadFileAttachmentsResponse.uploaded_files:type_name -> google.protobuf.Struct
+	57, // 32: hlgate.v1.UploadFileAttachmentsResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 33: hlgate.v1.CompleteFileUploadResponse.uploaded_files:type_name -> google.protobuf.Struct
+	57, // 34: hlgate.v1.CompleteFileUploadResponse.metadata:type_name -> google.protobuf.Struct
+	57, // 35: hlgate.v1.CompleteFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 36: hlgate.v1.InitiateFileUploadResponse.unmapped:type_name -> google.protobuf.Struct
+	67, // 37: hlgate.v1.GetAllCustomSubtypesResponse.custom_subtypes:type_name -> hlgate.v1.CustomSubtype
+	57, // 38: hlgate.v1.GetAllCustomSubtypesResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 39: hlgate.v1.CreateCustomSubtypeResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 40: hlgate.v1.UpdateCustomSubtypeResponse.unmapped:type_name -> google.protobuf.Struct
+	68, // 41: hlgate.v1.GetContactUnsubscriptionStatusResponse.emails:type_name -> hlgate.v1.EmailSubscriptionsDto
+	57, // 42: hlgate.v1.GetContactUnsubscriptionStatusResponse.unmapped:type_name -> google.protobuf.Struct
+	69, // 43: hlgate.v1.UserSubscriptionChangeRequest.subscription_action:type_name -> hlgate.v1.SubscriptionActionDto
+	56, // 44: hlgate.v1.UserSubscriptionChangeResponse.subscriptions:type_name -> hlgate.v1.UserSubscriptionChangeResponse.Subscription
+	57, // 45: hlgate.v1.UserSubscriptionChangeResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 46: hlgate.v1.LiveChatAgentTypingResponse.unmapped:type_name -> google.protobuf.Struct
+	70, // 47: hlgate.v1.SearchConversationResponse.conversations:type_name -> hlgate.v1.ConversationSchema
+	57, // 48: hlgate.v1.SearchConversationResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 49: hlgate.v1.UserSubscriptionChangeResponse.Subscription.unmapped:type_name -> google.protobuf.Struct
+	0,  // 50: hlgate.v1.ConversationsService.GetMessageTranscription:input_type -> hlgate.v1.GetMessageTranscriptionRequest
+	2,  // 51: hlgate.v1.ConversationsService.DownloadMessageTranscription:input_type -> hlgate.v1.DownloadMessageTranscriptionRequest
+	3,  // 52: hlgate.v1.ConversationsService.GetMessageRecording:input_type -> hlgate.v1.GetMessageRecordingRequest
+	4,  // 53: hlgate.v1.ConversationsService.CreateConversation:input_type -> hlgate.v1.CreateConversationRequest
+	6,  // 54: hlgate.v1.ConversationsService.DeleteConversation:input_type -> hlgate.v1.DeleteConversationRequest
+	8,  // 55: hlgate.v1.ConversationsService.GetConversation:input_type -> hlgate.v1.GetConversationRequest
+	10, // 56: hlgate.v1.ConversationsService.UpdateConversation:input_type -> hlgate.v1.UpdateConversationRequest
+	12, // 57: hlgate.v1.ConversationsService.GetMessages:input_type -> hlgate.v1.GetMessagesRequest
+	14, // 58: hlgate.v1.ConversationsService.SendANewMessage:input_type -> hlgate.v1.SendANewMessageRequest
+	16, // 59: hlgate.v1.ConversationsService.GetMessage:input_type -> hlgate.v1.GetMessageRequest
+	18, // 60: hlgate.v1.ConversationsService.AddMessageAttachments:input_type -> hlgate.v1.AddMessageAttachmentsRequest
+	20, // 61: hlgate.v1.ConversationsService.CancelScheduledMessage:input_type -> hlgate.v1.CancelScheduledMessageRequest
+	22, // 62: hlgate.v1.ConversationsService.UpdateMessageStatus:input_type -> hlgate.v1.UpdateMessageStatusRequest
+	24, // 63: hlgate.v1.ConversationsService.GetEmailById:input_type -> hlgate.v1.GetEmailByIdRequest
+	26, // 64: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:input_type -> hlgate.v1.CancelScheduledEmailMessageRequest
+	28, // 65: hlgate.v1.ConversationsService.ExportMessagesByLocation:input_type -> hlgate.v1.ExportMessagesByLocationRequest
+	30, // 66: hlgate.v1.ConversationsService.AddAnInboundMessage:input_type -> hlgate.v1.AddAnInboundMessageRequest
+	32, // 67: hlgate.v1.ConversationsService.AddAnOutboundMessage:input_type -> hlgate.v1.AddAnOutboundMessageRequest
+	34, // 68: hlgate.v1.ConversationsService.SendReviewReply:input_type -> hlgate.v1.SendReviewReplyRequest
+	36, // 69: hlgate.v1.ConversationsService.UploadFileAttachments:input_type -> hlgate.v1.UploadFileAttachmentsRequest
+	38, // 70: hlgate.v1.ConversationsService.CompleteFileUpload:input_type -> hlgate.v1.CompleteFileUploadRequest
+	40, // 71: hlgate.v1.ConversationsService.InitiateFileUpload:input_type -> hlgate.v1.InitiateFileUploadRequest
+	42, // 72: hlgate.v1.ConversationsService.GetAllCustomSubtypes:input_type -> hlgate.v1.GetAllCustomSubtypesRequest
+	44, // 73: hlgate.v1.ConversationsService.CreateCustomSubtype:input_type -> hlgate.v1.CreateCustomSubtypeRequest
+	46, // 74: hlgate.v1.ConversationsService.UpdateCustomSubtype:input_type -> hlgate.v1.UpdateCustomSubtypeRequest
+	48, // 75: hlgate.v1.ConversationsService.GetContactUnsubscriptionStatus:input_type -> hlgate.v1.GetContactUnsubscriptionStatusRequest
+	50, // 76: hlgate.v1.ConversationsService.UserSubscriptionChange:input_type -> hlgate.v1.UserSubscriptionChangeRequest
+	52, // 77: hlgate.v1.ConversationsService.LiveChatAgentTyping:input_type -> hlgate.v1.LiveChatAgentTypingRequest
+	54, // 78: hlgate.v1.ConversationsService.SearchConversation:input_type -> hlgate.v1.SearchConversationRequest
+	1,  // 79: hlgate.v1.ConversationsService.GetMessageTranscription:output_type -> hlgate.v1.GetMessageTranscriptionResponse
+	71, // 80: hlgate.v1.ConversationsService.DownloadMessageTranscription:output_type -> google.api.HttpBody
+	71, // 81: hlgate.v1.ConversationsService.GetMessageRecording:output_type -> google.api.HttpBody
+	5,  // 82: hlgate.v1.ConversationsService.CreateConversation:output_type -> hlgate.v1.CreateConversationResponse
+	7,  // 83: hlgate.v1.ConversationsService.DeleteConversation:output_type -> hlgate.v1.DeleteConversationResponse
+	9,  // 84: hlgate.v1.ConversationsService.GetConversation:output_type -> hlgate.v1.GetConversationResponse
+	11, // 85: hlgate.v1.ConversationsService.UpdateConversation:output_type -> hlgate.v1.UpdateConversationResponse
+	13, // 86: hlgate.v1.ConversationsService.GetMessages:output_type -> hlgate.v1.GetMessagesResponse
+	15, // 87: hlgate.v1.ConversationsService.SendANewMessage:output_type -> hlgate.v1.SendANewMessageResponse
+	17, // 88: hlgate.v1.ConversationsService.GetMessage:output_type -> hlgate.v1.GetMessageResponse
+	19, // 89: hlgate.v1.ConversationsService.AddMessageAttachments:output_type -> hlgate.v1.AddMessageAttachmentsResponse
+	21, // 90: hlgate.v1.ConversationsService.CancelScheduledMessage:output_type -> hlgate.v1.CancelScheduledMessageResponse
+	23, // 91: hlgate.v1.ConversationsService.UpdateMessageStatus:output_type -> hlgate.v1.UpdateMessageStatusResponse
+	25, // 92: hlgate.v1.ConversationsService.GetEmailById:output_type -> hlgate.v1.GetEmailByIdResponse
+	27, // 93: hlgate.v1.ConversationsService.CancelScheduledEmailMessage:output_type -> hlgate.v1.CancelScheduledEmailMessageResponse
+	29, // 94: hlgate.v1.ConversationsService.ExportMessagesByLocation:output_type -> hlgate.v1.ExportMessagesByLocationResponse
+	31, // 95: hlgate.v1.ConversationsService.AddAnInboundMessage:output_type -> hlgate.v1.AddAnInboundMessageResponse
+	33, // 96: hlgate.v1.ConversationsService.AddAnOutboundMessage:output_type -> hlgate.v1.AddAnOutboundMessageResponse
+	35, // 97: hlgate.v1.ConversationsService.SendReviewReply:output_type -> hlgate.v1.SendReviewReplyResponse
+	37, // 98: hlgate.v1.ConversationsService.UploadFileAttachments:output_type -> hlgate.v1.UploadFileAttachmentsResponse
+	39, // 99: hlgate.v1.ConversationsService.CompleteFileUpload:output_type -> hlgate.v1.CompleteFileUploadResponse
+	41, // 100: hlgate.v1.ConversationsService.InitiateFileUpload:output_type -> hlgate.v1.InitiateFileUploadResponse
+	43, // 101: hlgate.v1.ConversationsService.GetAllCustomSubtypes:output_type -> hlgate.v1.GetAllCustomSubtypesResponse
+	45, // 102: hlgate.v1.ConversationsService.CreateCustomSubtype:output_type -> hlgate.v1.CreateCustomSubtypeResponse
+	47, // 103: hlgate.v1.ConversationsService.UpdateCustomSubtype:output_type -> hlgate.v1.UpdateCustomSubtypeResponse
+	49, // 104: hlgate.v1.ConversationsService.GetContactUnsubscriptionStatus:output_type -> hlgate.v1.GetContactUnsubscriptionStatusResponse
+	51, // 105: hlgate.v1.ConversationsService.UserSubscriptionChange:output_type -> hlgate.v1.UserSubscriptionChangeResponse
+	53, // 106: hlgate.v1.ConversationsService.LiveChatAgentTyping:output_type -> hlgate.v1.LiveChatAgentTypingResponse
+	55, // 107: hlgate.v1.ConversationsService.SearchConversation:output_type -> hlgate.v1.SearchConversationResponse
+	79, // [79:108] is the sub-list for method output_type
+	50, // [50:79] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_conversations_service_proto_init() }
@@ -5199,12 +6364,10 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[19].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[25].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[29].OneofWrappers = []any{}
@@ -5213,19 +6376,30 @@ func file_hlgate_v1_conversations_service_proto_init() {
 	file_hlgate_v1_conversations_service_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[38].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_conversations_service_proto_msgTypes[41].OneofWrappers = []any{}
-	file_hlgate_v1_conversations_service_proto_msgTypes[42].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[45].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[46].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[47].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[48].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[49].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_conversations_service_proto_msgTypes[56].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_conversations_service_proto_rawDesc), len(file_hlgate_v1_conversations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

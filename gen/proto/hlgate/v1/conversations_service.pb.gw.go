@@ -585,6 +585,67 @@ func local_request_ConversationsService_GetMessage_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_ConversationsService_AddMessageAttachments_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AddMessageAttachmentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	val, ok = pathParams["message_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "message_id")
+	}
+	protoReq.MessageId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "message_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.AddMessageAttachments(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_AddMessageAttachments_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AddMessageAttachmentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	val, ok = pathParams["message_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "message_id")
+	}
+	protoReq.MessageId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "message_id", err)
+	}
+	msg, err := server.AddMessageAttachments(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_ConversationsService_CancelScheduledMessage_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CancelScheduledMessageRequest
@@ -1134,6 +1195,249 @@ func local_request_ConversationsService_InitiateFileUpload_0(ctx context.Context
 	return msg, metadata, err
 }
 
+func request_ConversationsService_GetAllCustomSubtypes_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetAllCustomSubtypesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetAllCustomSubtypes(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_GetAllCustomSubtypes_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetAllCustomSubtypesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	msg, err := server.GetAllCustomSubtypes(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_ConversationsService_CreateCustomSubtype_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateCustomSubtypeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CreateCustomSubtype(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_CreateCustomSubtype_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateCustomSubtypeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	msg, err := server.CreateCustomSubtype(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_ConversationsService_UpdateCustomSubtype_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateCustomSubtypeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	val, ok = pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateCustomSubtype(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_UpdateCustomSubtype_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateCustomSubtypeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	val, ok = pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.UpdateCustomSubtype(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_ConversationsService_GetContactUnsubscriptionStatus_0 = &utilities.DoubleArray{Encoding: map[string]int{"location_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_ConversationsService_GetContactUnsubscriptionStatus_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetContactUnsubscriptionStatusRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ConversationsService_GetContactUnsubscriptionStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetContactUnsubscriptionStatus(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_GetContactUnsubscriptionStatus_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetContactUnsubscriptionStatusRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ConversationsService_GetContactUnsubscriptionStatus_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.GetContactUnsubscriptionStatus(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_ConversationsService_UserSubscriptionChange_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UserSubscriptionChangeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UserSubscriptionChange(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ConversationsService_UserSubscriptionChange_0(ctx context.Context, marshaler runtime.Marshaler, server ConversationsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UserSubscriptionChangeRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	msg, err := server.UserSubscriptionChange(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_ConversationsService_LiveChatAgentTyping_0(ctx context.Context, marshaler runtime.Marshaler, client ConversationsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq LiveChatAgentTypingRequest
@@ -1438,6 +1742,26 @@ func RegisterConversationsServiceHandlerServer(ctx context.Context, mux *runtime
 		}
 		forward_ConversationsService_GetMessage_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPut, pattern_ConversationsService_AddMessageAttachments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/AddMessageAttachments", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/messages/{message_id}/attachments"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_AddMessageAttachments_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_AddMessageAttachments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodDelete, pattern_ConversationsService_CancelScheduledMessage_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1657,6 +1981,106 @@ func RegisterConversationsServiceHandlerServer(ctx context.Context, mux *runtime
 			return
 		}
 		forward_ConversationsService_InitiateFileUpload_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_ConversationsService_GetAllCustomSubtypes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/GetAllCustomSubtypes", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_GetAllCustomSubtypes_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_GetAllCustomSubtypes_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ConversationsService_CreateCustomSubtype_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/CreateCustomSubtype", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_CreateCustomSubtype_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_CreateCustomSubtype_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_ConversationsService_UpdateCustomSubtype_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/UpdateCustomSubtype", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_UpdateCustomSubtype_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_UpdateCustomSubtype_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_ConversationsService_GetContactUnsubscriptionStatus_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/GetContactUnsubscriptionStatus", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/unsubscriptions/status"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_GetContactUnsubscriptionStatus_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_GetContactUnsubscriptionStatus_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ConversationsService_UserSubscriptionChange_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.ConversationsService/UserSubscriptionChange", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/unsubscriptions/user-change"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ConversationsService_UserSubscriptionChange_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_UserSubscriptionChange_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_ConversationsService_LiveChatAgentTyping_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1908,6 +2332,23 @@ func RegisterConversationsServiceHandlerClient(ctx context.Context, mux *runtime
 		}
 		forward_ConversationsService_GetMessage_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPut, pattern_ConversationsService_AddMessageAttachments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/AddMessageAttachments", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/messages/{message_id}/attachments"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_AddMessageAttachments_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_AddMessageAttachments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodDelete, pattern_ConversationsService_CancelScheduledMessage_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2095,6 +2536,91 @@ func RegisterConversationsServiceHandlerClient(ctx context.Context, mux *runtime
 		}
 		forward_ConversationsService_InitiateFileUpload_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ConversationsService_GetAllCustomSubtypes_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/GetAllCustomSubtypes", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_GetAllCustomSubtypes_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_GetAllCustomSubtypes_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ConversationsService_CreateCustomSubtype_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/CreateCustomSubtype", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_CreateCustomSubtype_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_CreateCustomSubtype_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_ConversationsService_UpdateCustomSubtype_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/UpdateCustomSubtype", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/custom-subtypes/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_UpdateCustomSubtype_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_UpdateCustomSubtype_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_ConversationsService_GetContactUnsubscriptionStatus_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/GetContactUnsubscriptionStatus", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/unsubscriptions/status"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_GetContactUnsubscriptionStatus_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_GetContactUnsubscriptionStatus_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ConversationsService_UserSubscriptionChange_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.ConversationsService/UserSubscriptionChange", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/conversations/preferences/unsubscriptions/user-change"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ConversationsService_UserSubscriptionChange_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ConversationsService_UserSubscriptionChange_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_ConversationsService_LiveChatAgentTyping_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2133,53 +2659,65 @@ func RegisterConversationsServiceHandlerClient(ctx context.Context, mux *runtime
 }
 
 var (
-	pattern_ConversationsService_GetMessageTranscription_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "conversations", "locations", "location_id", "messages", "message_id", "transcription"}, ""))
-	pattern_ConversationsService_DownloadMessageTranscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6, 2, 7}, []string{"v1", "conversations", "locations", "location_id", "messages", "message_id", "transcription", "download"}, ""))
-	pattern_ConversationsService_GetMessageRecording_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "conversations", "messages", "message_id", "locations", "location_id", "recording"}, ""))
-	pattern_ConversationsService_CreateConversation_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "locations", "location_id", "conversations"}, ""))
-	pattern_ConversationsService_DeleteConversation_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
-	pattern_ConversationsService_GetConversation_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
-	pattern_ConversationsService_UpdateConversation_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
-	pattern_ConversationsService_GetMessages_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "conversation_id", "messages"}, ""))
-	pattern_ConversationsService_SendANewMessage_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "conversations", "messages"}, ""))
-	pattern_ConversationsService_GetMessage_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "id"}, ""))
-	pattern_ConversationsService_CancelScheduledMessage_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "message_id", "schedule"}, ""))
-	pattern_ConversationsService_UpdateMessageStatus_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "message_id", "status"}, ""))
-	pattern_ConversationsService_GetEmailById_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "email", "id"}, ""))
-	pattern_ConversationsService_CancelScheduledEmailMessage_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7}, []string{"v1", "locations", "location_id", "conversations", "messages", "email", "email_message_id", "schedule"}, ""))
-	pattern_ConversationsService_ExportMessagesByLocation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "export"}, ""))
-	pattern_ConversationsService_AddAnInboundMessage_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "inbound"}, ""))
-	pattern_ConversationsService_AddAnOutboundMessage_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "outbound"}, ""))
-	pattern_ConversationsService_SendReviewReply_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "review-reply"}, ""))
-	pattern_ConversationsService_UploadFileAttachments_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload"}, ""))
-	pattern_ConversationsService_CompleteFileUpload_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload", "complete"}, ""))
-	pattern_ConversationsService_InitiateFileUpload_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload", "initiate"}, ""))
-	pattern_ConversationsService_LiveChatAgentTyping_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "providers", "live-chat", "typing"}, ""))
-	pattern_ConversationsService_SearchConversation_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "conversations", "search"}, ""))
+	pattern_ConversationsService_GetMessageTranscription_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "conversations", "locations", "location_id", "messages", "message_id", "transcription"}, ""))
+	pattern_ConversationsService_DownloadMessageTranscription_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6, 2, 7}, []string{"v1", "conversations", "locations", "location_id", "messages", "message_id", "transcription", "download"}, ""))
+	pattern_ConversationsService_GetMessageRecording_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "conversations", "messages", "message_id", "locations", "location_id", "recording"}, ""))
+	pattern_ConversationsService_CreateConversation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "locations", "location_id", "conversations"}, ""))
+	pattern_ConversationsService_DeleteConversation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
+	pattern_ConversationsService_GetConversation_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
+	pattern_ConversationsService_UpdateConversation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "locations", "location_id", "conversations", "conversation_id"}, ""))
+	pattern_ConversationsService_GetMessages_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "conversation_id", "messages"}, ""))
+	pattern_ConversationsService_SendANewMessage_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "conversations", "messages"}, ""))
+	pattern_ConversationsService_GetMessage_0                     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "id"}, ""))
+	pattern_ConversationsService_AddMessageAttachments_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "message_id", "attachments"}, ""))
+	pattern_ConversationsService_CancelScheduledMessage_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "message_id", "schedule"}, ""))
+	pattern_ConversationsService_UpdateMessageStatus_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "message_id", "status"}, ""))
+	pattern_ConversationsService_GetEmailById_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "email", "id"}, ""))
+	pattern_ConversationsService_CancelScheduledEmailMessage_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7}, []string{"v1", "locations", "location_id", "conversations", "messages", "email", "email_message_id", "schedule"}, ""))
+	pattern_ConversationsService_ExportMessagesByLocation_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "export"}, ""))
+	pattern_ConversationsService_AddAnInboundMessage_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "inbound"}, ""))
+	pattern_ConversationsService_AddAnOutboundMessage_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "outbound"}, ""))
+	pattern_ConversationsService_SendReviewReply_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "review-reply"}, ""))
+	pattern_ConversationsService_UploadFileAttachments_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload"}, ""))
+	pattern_ConversationsService_CompleteFileUpload_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload", "complete"}, ""))
+	pattern_ConversationsService_InitiateFileUpload_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "messages", "upload", "initiate"}, ""))
+	pattern_ConversationsService_GetAllCustomSubtypes_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "preferences", "custom-subtypes"}, ""))
+	pattern_ConversationsService_CreateCustomSubtype_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "conversations", "preferences", "custom-subtypes"}, ""))
+	pattern_ConversationsService_UpdateCustomSubtype_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "locations", "location_id", "conversations", "preferences", "custom-subtypes", "id"}, ""))
+	pattern_ConversationsService_GetContactUnsubscriptionStatus_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "preferences", "unsubscriptions", "status"}, ""))
+	pattern_ConversationsService_UserSubscriptionChange_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "preferences", "unsubscriptions", "user-change"}, ""))
+	pattern_ConversationsService_LiveChatAgentTyping_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "conversations", "providers", "live-chat", "typing"}, ""))
+	pattern_ConversationsService_SearchConversation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "conversations", "search"}, ""))
 )
 
 var (
-	forward_ConversationsService_GetMessageTranscription_0      = runtime.ForwardResponseMessage
-	forward_ConversationsService_DownloadMessageTranscription_0 = runtime.ForwardResponseMessage
-	forward_ConversationsService_GetMessageRecording_0          = runtime.ForwardResponseMessage
-	forward_ConversationsService_CreateConversation_0           = runtime.ForwardResponseMessage
-	forward_ConversationsService_DeleteConversation_0           = runtime.ForwardResponseMessage
-	forward_ConversationsService_GetConversation_0              = runtime.ForwardResponseMessage
-	forward_ConversationsService_UpdateConversation_0           = runtime.ForwardResponseMessage
-	forward_ConversationsService_GetMessages_0                  = runtime.ForwardResponseMessage
-	forward_ConversationsService_SendANewMessage_0              = runtime.ForwardResponseMessage
-	forward_ConversationsService_GetMessage_0                   = runtime.ForwardResponseMessage
-	forward_ConversationsService_CancelScheduledMessage_0       = runtime.ForwardResponseMessage
-	forward_ConversationsService_UpdateMessageStatus_0          = runtime.ForwardResponseMessage
-	forward_ConversationsService_GetEmailById_0                 = runtime.ForwardResponseMessage
-	forward_ConversationsService_CancelScheduledEmailMessage_0  = runtime.ForwardResponseMessage
-	forward_ConversationsService_ExportMessagesByLocation_0     = runtime.ForwardResponseMessage
-	forward_ConversationsService_AddAnInboundMessage_0          = runtime.ForwardResponseMessage
-	forward_ConversationsService_AddAnOutboundMessage_0         = runtime.ForwardResponseMessage
-	forward_ConversationsService_SendReviewReply_0              = runtime.ForwardResponseMessage
-	forward_ConversationsService_UploadFileAttachments_0        = runtime.ForwardResponseMessage
-	forward_ConversationsService_CompleteFileUpload_0           = runtime.ForwardResponseMessage
-	forward_ConversationsService_InitiateFileUpload_0           = runtime.ForwardResponseMessage
-	forward_ConversationsService_LiveChatAgentTyping_0          = runtime.ForwardResponseMessage
-	forward_ConversationsService_SearchConversation_0           = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetMessageTranscription_0        = runtime.ForwardResponseMessage
+	forward_ConversationsService_DownloadMessageTranscription_0   = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetMessageRecording_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_CreateConversation_0             = runtime.ForwardResponseMessage
+	forward_ConversationsService_DeleteConversation_0             = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetConversation_0                = runtime.ForwardResponseMessage
+	forward_ConversationsService_UpdateConversation_0             = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetMessages_0                    = runtime.ForwardResponseMessage
+	forward_ConversationsService_SendANewMessage_0                = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetMessage_0                     = runtime.ForwardResponseMessage
+	forward_ConversationsService_AddMessageAttachments_0          = runtime.ForwardResponseMessage
+	forward_ConversationsService_CancelScheduledMessage_0         = runtime.ForwardResponseMessage
+	forward_ConversationsService_UpdateMessageStatus_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetEmailById_0                   = runtime.ForwardResponseMessage
+	forward_ConversationsService_CancelScheduledEmailMessage_0    = runtime.ForwardResponseMessage
+	forward_ConversationsService_ExportMessagesByLocation_0       = runtime.ForwardResponseMessage
+	forward_ConversationsService_AddAnInboundMessage_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_AddAnOutboundMessage_0           = runtime.ForwardResponseMessage
+	forward_ConversationsService_SendReviewReply_0                = runtime.ForwardResponseMessage
+	forward_ConversationsService_UploadFileAttachments_0          = runtime.ForwardResponseMessage
+	forward_ConversationsService_CompleteFileUpload_0             = runtime.ForwardResponseMessage
+	forward_ConversationsService_InitiateFileUpload_0             = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetAllCustomSubtypes_0           = runtime.ForwardResponseMessage
+	forward_ConversationsService_CreateCustomSubtype_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_UpdateCustomSubtype_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_GetContactUnsubscriptionStatus_0 = runtime.ForwardResponseMessage
+	forward_ConversationsService_UserSubscriptionChange_0         = runtime.ForwardResponseMessage
+	forward_ConversationsService_LiveChatAgentTyping_0            = runtime.ForwardResponseMessage
+	forward_ConversationsService_SearchConversation_0             = runtime.ForwardResponseMessage
 )

@@ -26,29 +26,35 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConversationsService_GetMessageTranscription_FullMethodName      = "/hlgate.v1.ConversationsService/GetMessageTranscription"
-	ConversationsService_DownloadMessageTranscription_FullMethodName = "/hlgate.v1.ConversationsService/DownloadMessageTranscription"
-	ConversationsService_GetMessageRecording_FullMethodName          = "/hlgate.v1.ConversationsService/GetMessageRecording"
-	ConversationsService_CreateConversation_FullMethodName           = "/hlgate.v1.ConversationsService/CreateConversation"
-	ConversationsService_DeleteConversation_FullMethodName           = "/hlgate.v1.ConversationsService/DeleteConversation"
-	ConversationsService_GetConversation_FullMethodName              = "/hlgate.v1.ConversationsService/GetConversation"
-	ConversationsService_UpdateConversation_FullMethodName           = "/hlgate.v1.ConversationsService/UpdateConversation"
-	ConversationsService_GetMessages_FullMethodName                  = "/hlgate.v1.ConversationsService/GetMessages"
-	ConversationsService_SendANewMessage_FullMethodName              = "/hlgate.v1.ConversationsService/SendANewMessage"
-	ConversationsService_GetMessage_FullMethodName                   = "/hlgate.v1.ConversationsService/GetMessage"
-	ConversationsService_CancelScheduledMessage_FullMethodName       = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
-	ConversationsService_UpdateMessageStatus_FullMethodName          = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
-	ConversationsService_GetEmailById_FullMethodName                 = "/hlgate.v1.ConversationsService/GetEmailById"
-	ConversationsService_CancelScheduledEmailMessage_FullMethodName  = "/hlgate.v1.ConversationsService/CancelScheduledEmailMessage"
-	ConversationsService_ExportMessagesByLocation_FullMethodName     = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
-	ConversationsService_AddAnInboundMessage_FullMethodName          = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
-	ConversationsService_AddAnOutboundMessage_FullMethodName         = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
-	ConversationsService_SendReviewReply_FullMethodName              = "/hlgate.v1.ConversationsService/SendReviewReply"
-	ConversationsService_UploadFileAttachments_FullMethodName        = "/hlgate.v1.ConversationsService/UploadFileAttachments"
-	ConversationsService_CompleteFileUpload_FullMethodName           = "/hlgate.v1.ConversationsService/CompleteFileUpload"
-	ConversationsService_InitiateFileUpload_FullMethodName           = "/hlgate.v1.ConversationsService/InitiateFileUpload"
-	ConversationsService_LiveChatAgentTyping_FullMethodName          = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
-	ConversationsService_SearchConversation_FullMethodName           = "/hlgate.v1.ConversationsService/SearchConversation"
+	ConversationsService_GetMessageTranscription_FullMethodName        = "/hlgate.v1.ConversationsService/GetMessageTranscription"
+	ConversationsService_DownloadMessageTranscription_FullMethodName   = "/hlgate.v1.ConversationsService/DownloadMessageTranscription"
+	ConversationsService_GetMessageRecording_FullMethodName            = "/hlgate.v1.ConversationsService/GetMessageRecording"
+	ConversationsService_CreateConversation_FullMethodName             = "/hlgate.v1.ConversationsService/CreateConversation"
+	ConversationsService_DeleteConversation_FullMethodName             = "/hlgate.v1.ConversationsService/DeleteConversation"
+	ConversationsService_GetConversation_FullMethodName                = "/hlgate.v1.ConversationsService/GetConversation"
+	ConversationsService_UpdateConversation_FullMethodName             = "/hlgate.v1.ConversationsService/UpdateConversation"
+	ConversationsService_GetMessages_FullMethodName                    = "/hlgate.v1.ConversationsService/GetMessages"
+	ConversationsService_SendANewMessage_FullMethodName                = "/hlgate.v1.ConversationsService/SendANewMessage"
+	ConversationsService_GetMessage_FullMethodName                     = "/hlgate.v1.ConversationsService/GetMessage"
+	ConversationsService_AddMessageAttachments_FullMethodName          = "/hlgate.v1.ConversationsService/AddMessageAttachments"
+	ConversationsService_CancelScheduledMessage_FullMethodName         = "/hlgate.v1.ConversationsService/CancelScheduledMessage"
+	ConversationsService_UpdateMessageStatus_FullMethodName            = "/hlgate.v1.ConversationsService/UpdateMessageStatus"
+	ConversationsService_GetEmailById_FullMethodName                   = "/hlgate.v1.ConversationsService/GetEmailById"
+	ConversationsService_CancelScheduledEmailMessage_FullMethodName    = "/hlgate.v1.ConversationsService/CancelScheduledEmailMessage"
+	ConversationsService_ExportMessagesByLocation_FullMethodName       = "/hlgate.v1.ConversationsService/ExportMessagesByLocation"
+	ConversationsService_AddAnInboundMessage_FullMethodName            = "/hlgate.v1.ConversationsService/AddAnInboundMessage"
+	ConversationsService_AddAnOutboundMessage_FullMethodName           = "/hlgate.v1.ConversationsService/AddAnOutboundMessage"
+	ConversationsService_SendReviewReply_FullMethodName                = "/hlgate.v1.ConversationsService/SendReviewReply"
+	ConversationsService_UploadFileAttachments_FullMethodName          = "/hlgate.v1.ConversationsService/UploadFileAttachments"
+	ConversationsService_CompleteFileUpload_FullMethodName             = "/hlgate.v1.ConversationsService/CompleteFileUpload"
+	ConversationsService_InitiateFileUpload_FullMethodName             = "/hlgate.v1.ConversationsService/InitiateFileUpload"
+	ConversationsService_GetAllCustomSubtypes_FullMethodName           = "/hlgate.v1.ConversationsService/GetAllCustomSubtypes"
+	ConversationsService_CreateCustomSubtype_FullMethodName            = "/hlgate.v1.ConversationsService/CreateCustomSubtype"
+	ConversationsService_UpdateCustomSubtype_FullMethodName            = "/hlgate.v1.ConversationsService/UpdateCustomSubtype"
+	ConversationsService_GetContactUnsubscriptionStatus_FullMethodName = "/hlgate.v1.ConversationsService/GetContactUnsubscriptionStatus"
+	ConversationsService_UserSubscriptionChange_FullMethodName         = "/hlgate.v1.ConversationsService/UserSubscriptionChange"
+	ConversationsService_LiveChatAgentTyping_FullMethodName            = "/hlgate.v1.ConversationsService/LiveChatAgentTyping"
+	ConversationsService_SearchConversation_FullMethodName             = "/hlgate.v1.ConversationsService/SearchConversation"
 )
 
 // ConversationsServiceClient is the client API for ConversationsService service.
@@ -105,6 +111,11 @@ type ConversationsServiceClient interface {
 	// GetMessage calls GET /conversations/messages/{id} (get-message). Get
 	// message by message id: Get message by message id.
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
+	// AddMessageAttachments calls PUT
+	// /conversations/messages/{messageId}/attachments
+	// (add-message-attachments). Add message attachments: Set attachments on an
+	// existing message (replaces existing).
+	AddMessageAttachments(ctx context.Context, in *AddMessageAttachmentsRequest, opts ...grpc.CallOption) (*AddMessageAttachmentsResponse, error)
 	// CancelScheduledMessage calls DELETE
 	// /conversations/messages/{messageId}/schedule (cancel-scheduled-message).
 	// Cancel a scheduled message.: Post the messageId for the API to delete a
@@ -150,6 +161,29 @@ type ConversationsServiceClient interface {
 	// (initiate-file-upload). Initiate file upload to GCS: Generates a signed
 	// URL for direct file upload to Google Cloud Storage.
 	InitiateFileUpload(ctx context.Context, in *InitiateFileUploadRequest, opts ...grpc.CallOption) (*InitiateFileUploadResponse, error)
+	// GetAllCustomSubtypes calls GET /conversations/preferences/custom-subtypes
+	// (get-all-custom-subtypes). Get All Custom Subtypes: Get all custom
+	// subtypes for a location.
+	GetAllCustomSubtypes(ctx context.Context, in *GetAllCustomSubtypesRequest, opts ...grpc.CallOption) (*GetAllCustomSubtypesResponse, error)
+	// CreateCustomSubtype calls POST /conversations/preferences/custom-subtypes
+	// (create-custom-subtype). Create Custom Subtype: Create a new custom
+	// subtype for a location.
+	CreateCustomSubtype(ctx context.Context, in *CreateCustomSubtypeRequest, opts ...grpc.CallOption) (*CreateCustomSubtypeResponse, error)
+	// UpdateCustomSubtype calls PUT
+	// /conversations/preferences/custom-subtypes/{id} (update-custom-subtype).
+	// Update Custom Subtype: Update or archive a custom subtype.
+	UpdateCustomSubtype(ctx context.Context, in *UpdateCustomSubtypeRequest, opts ...grpc.CallOption) (*UpdateCustomSubtypeResponse, error)
+	// GetContactUnsubscriptionStatus calls GET
+	// /conversations/preferences/unsubscriptions/status
+	// (get-contact-unsubscription-status). Get Contact Unsubscription Status:
+	// Get all subscription statuses for a contact (all emails or specific
+	// email).
+	GetContactUnsubscriptionStatus(ctx context.Context, in *GetContactUnsubscriptionStatusRequest, opts ...grpc.CallOption) (*GetContactUnsubscriptionStatusResponse, error)
+	// UserSubscriptionChange calls POST
+	// /conversations/preferences/unsubscriptions/user-change
+	// (user-subscription-change). User Subscription Change: Process
+	// subscription change initiated by a user (admin/agent).
+	UserSubscriptionChange(ctx context.Context, in *UserSubscriptionChangeRequest, opts ...grpc.CallOption) (*UserSubscriptionChangeResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -269,6 +303,16 @@ func (c *conversationsServiceClient) GetMessage(ctx context.Context, in *GetMess
 	return out, nil
 }
 
+func (c *conversationsServiceClient) AddMessageAttachments(ctx context.Context, in *AddMessageAttachmentsRequest, opts ...grpc.CallOption) (*AddMessageAttachmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddMessageAttachmentsResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_AddMessageAttachments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) CancelScheduledMessage(ctx context.Context, in *CancelScheduledMessageRequest, opts ...grpc.CallOption) (*CancelScheduledMessageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CancelScheduledMessageResponse)
@@ -379,6 +423,56 @@ func (c *conversationsServiceClient) InitiateFileUpload(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *conversationsServiceClient) GetAllCustomSubtypes(ctx context.Context, in *GetAllCustomSubtypesRequest, opts ...grpc.CallOption) (*GetAllCustomSubtypesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAllCustomSubtypesResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_GetAllCustomSubtypes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) CreateCustomSubtype(ctx context.Context, in *CreateCustomSubtypeRequest, opts ...grpc.CallOption) (*CreateCustomSubtypeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCustomSubtypeResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_CreateCustomSubtype_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) UpdateCustomSubtype(ctx context.Context, in *UpdateCustomSubtypeRequest, opts ...grpc.CallOption) (*UpdateCustomSubtypeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCustomSubtypeResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_UpdateCustomSubtype_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) GetContactUnsubscriptionStatus(ctx context.Context, in *GetContactUnsubscriptionStatusRequest, opts ...grpc.CallOption) (*GetContactUnsubscriptionStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetContactUnsubscriptionStatusResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_GetContactUnsubscriptionStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *conversationsServiceClient) UserSubscriptionChange(ctx context.Context, in *UserSubscriptionChangeRequest, opts ...grpc.CallOption) (*UserSubscriptionChangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UserSubscriptionChangeResponse)
+	err := c.cc.Invoke(ctx, ConversationsService_UserSubscriptionChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *conversationsServiceClient) LiveChatAgentTyping(ctx context.Context, in *LiveChatAgentTypingRequest, opts ...grpc.CallOption) (*LiveChatAgentTypingResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LiveChatAgentTypingResponse)
@@ -453,6 +547,11 @@ type ConversationsServiceServer interface {
 	// GetMessage calls GET /conversations/messages/{id} (get-message). Get
 	// message by message id: Get message by message id.
 	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
+	// AddMessageAttachments calls PUT
+	// /conversations/messages/{messageId}/attachments
+	// (add-message-attachments). Add message attachments: Set attachments on an
+	// existing message (replaces existing).
+	AddMessageAttachments(context.Context, *AddMessageAttachmentsRequest) (*AddMessageAttachmentsResponse, error)
 	// CancelScheduledMessage calls DELETE
 	// /conversations/messages/{messageId}/schedule (cancel-scheduled-message).
 	// Cancel a scheduled message.: Post the messageId for the API to delete a
@@ -498,6 +597,29 @@ type ConversationsServiceServer interface {
 	// (initiate-file-upload). Initiate file upload to GCS: Generates a signed
 	// URL for direct file upload to Google Cloud Storage.
 	InitiateFileUpload(context.Context, *InitiateFileUploadRequest) (*InitiateFileUploadResponse, error)
+	// GetAllCustomSubtypes calls GET /conversations/preferences/custom-subtypes
+	// (get-all-custom-subtypes). Get All Custom Subtypes: Get all custom
+	// subtypes for a location.
+	GetAllCustomSubtypes(context.Context, *GetAllCustomSubtypesRequest) (*GetAllCustomSubtypesResponse, error)
+	// CreateCustomSubtype calls POST /conversations/preferences/custom-subtypes
+	// (create-custom-subtype). Create Custom Subtype: Create a new custom
+	// subtype for a location.
+	CreateCustomSubtype(context.Context, *CreateCustomSubtypeRequest) (*CreateCustomSubtypeResponse, error)
+	// UpdateCustomSubtype calls PUT
+	// /conversations/preferences/custom-subtypes/{id} (update-custom-subtype).
+	// Update Custom Subtype: Update or archive a custom subtype.
+	UpdateCustomSubtype(context.Context, *UpdateCustomSubtypeRequest) (*UpdateCustomSubtypeResponse, error)
+	// GetContactUnsubscriptionStatus calls GET
+	// /conversations/preferences/unsubscriptions/status
+	// (get-contact-unsubscription-status). Get Contact Unsubscription Status:
+	// Get all subscription statuses for a contact (all emails or specific
+	// email).
+	GetContactUnsubscriptionStatus(context.Context, *GetContactUnsubscriptionStatusRequest) (*GetContactUnsubscriptionStatusResponse, error)
+	// UserSubscriptionChange calls POST
+	// /conversations/preferences/unsubscriptions/user-change
+	// (user-subscription-change). User Subscription Change: Process
+	// subscription change initiated by a user (admin/agent).
+	UserSubscriptionChange(context.Context, *UserSubscriptionChangeRequest) (*UserSubscriptionChangeResponse, error)
 	// LiveChatAgentTyping calls POST /conversations/providers/live-chat/typing
 	// (live-chat-agent-typing). Agent/Ai-Bot is typing a message indicator for
 	// live chat: Agent/AI-Bot will call this when they are typing a message in
@@ -547,6 +669,9 @@ func (UnimplementedConversationsServiceServer) SendANewMessage(context.Context, 
 func (UnimplementedConversationsServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
 }
+func (UnimplementedConversationsServiceServer) AddMessageAttachments(context.Context, *AddMessageAttachmentsRequest) (*AddMessageAttachmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddMessageAttachments not implemented")
+}
 func (UnimplementedConversationsServiceServer) CancelScheduledMessage(context.Context, *CancelScheduledMessageRequest) (*CancelScheduledMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelScheduledMessage not implemented")
 }
@@ -579,6 +704,21 @@ func (UnimplementedConversationsServiceServer) CompleteFileUpload(context.Contex
 }
 func (UnimplementedConversationsServiceServer) InitiateFileUpload(context.Context, *InitiateFileUploadRequest) (*InitiateFileUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InitiateFileUpload not implemented")
+}
+func (UnimplementedConversationsServiceServer) GetAllCustomSubtypes(context.Context, *GetAllCustomSubtypesRequest) (*GetAllCustomSubtypesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAllCustomSubtypes not implemented")
+}
+func (UnimplementedConversationsServiceServer) CreateCustomSubtype(context.Context, *CreateCustomSubtypeRequest) (*CreateCustomSubtypeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCustomSubtype not implemented")
+}
+func (UnimplementedConversationsServiceServer) UpdateCustomSubtype(context.Context, *UpdateCustomSubtypeRequest) (*UpdateCustomSubtypeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCustomSubtype not implemented")
+}
+func (UnimplementedConversationsServiceServer) GetContactUnsubscriptionStatus(context.Context, *GetContactUnsubscriptionStatusRequest) (*GetContactUnsubscriptionStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContactUnsubscriptionStatus not implemented")
+}
+func (UnimplementedConversationsServiceServer) UserSubscriptionChange(context.Context, *UserSubscriptionChangeRequest) (*UserSubscriptionChangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UserSubscriptionChange not implemented")
 }
 func (UnimplementedConversationsServiceServer) LiveChatAgentTyping(context.Context, *LiveChatAgentTypingRequest) (*LiveChatAgentTypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LiveChatAgentTyping not implemented")
@@ -787,6 +927,24 @@ func _ConversationsService_GetMessage_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_AddMessageAttachments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddMessageAttachmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).AddMessageAttachments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_AddMessageAttachments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).AddMessageAttachments(ctx, req.(*AddMessageAttachmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_CancelScheduledMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CancelScheduledMessageRequest)
 	if err := dec(in); err != nil {
@@ -985,6 +1143,96 @@ func _ConversationsService_InitiateFileUpload_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationsService_GetAllCustomSubtypes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAllCustomSubtypesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).GetAllCustomSubtypes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_GetAllCustomSubtypes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).GetAllCustomSubtypes(ctx, req.(*GetAllCustomSubtypesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_CreateCustomSubtype_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCustomSubtypeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).CreateCustomSubtype(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_CreateCustomSubtype_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).CreateCustomSubtype(ctx, req.(*CreateCustomSubtypeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_UpdateCustomSubtype_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCustomSubtypeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).UpdateCustomSubtype(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_UpdateCustomSubtype_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).UpdateCustomSubtype(ctx, req.(*UpdateCustomSubtypeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_GetContactUnsubscriptionStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContactUnsubscriptionStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).GetContactUnsubscriptionStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_GetContactUnsubscriptionStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).GetContactUnsubscriptionStatus(ctx, req.(*GetContactUnsubscriptionStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConversationsService_UserSubscriptionChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UserSubscriptionChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationsServiceServer).UserSubscriptionChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationsService_UserSubscriptionChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationsServiceServer).UserSubscriptionChange(ctx, req.(*UserSubscriptionChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConversationsService_LiveChatAgentTyping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LiveChatAgentTypingRequest)
 	if err := dec(in); err != nil {
@@ -1069,6 +1317,10 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ConversationsService_GetMessage_Handler,
 		},
 		{
+			MethodName: "AddMessageAttachments",
+			Handler:    _ConversationsService_AddMessageAttachments_Handler,
+		},
+		{
 			MethodName: "CancelScheduledMessage",
 			Handler:    _ConversationsService_CancelScheduledMessage_Handler,
 		},
@@ -1111,6 +1363,26 @@ var ConversationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "InitiateFileUpload",
 			Handler:    _ConversationsService_InitiateFileUpload_Handler,
+		},
+		{
+			MethodName: "GetAllCustomSubtypes",
+			Handler:    _ConversationsService_GetAllCustomSubtypes_Handler,
+		},
+		{
+			MethodName: "CreateCustomSubtype",
+			Handler:    _ConversationsService_CreateCustomSubtype_Handler,
+		},
+		{
+			MethodName: "UpdateCustomSubtype",
+			Handler:    _ConversationsService_UpdateCustomSubtype_Handler,
+		},
+		{
+			MethodName: "GetContactUnsubscriptionStatus",
+			Handler:    _ConversationsService_GetContactUnsubscriptionStatus_Handler,
+		},
+		{
+			MethodName: "UserSubscriptionChange",
+			Handler:    _ConversationsService_UserSubscriptionChange_Handler,
 		},
 		{
 			MethodName: "LiveChatAgentTyping",

@@ -5543,6 +5543,112 @@ func (x *GenerateEstimateNumberResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UpdateEstimateLastVisitedAtRequest is the request of
+// UpdateEstimateLastVisitedAt.
+type UpdateEstimateLastVisitedAtRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Estimate Id
+	EstimateId    *string `protobuf:"bytes,2,opt,name=estimate_id,json=estimateId,proto3,oneof" json:"estimate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateLastVisitedAtRequest) Reset() {
+	*x = UpdateEstimateLastVisitedAtRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateLastVisitedAtRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateLastVisitedAtRequest) ProtoMessage() {}
+
+func (x *UpdateEstimateLastVisitedAtRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateLastVisitedAtRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateLastVisitedAtRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpdateEstimateLastVisitedAtRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateEstimateLastVisitedAtRequest) GetEstimateId() string {
+	if x != nil && x.EstimateId != nil {
+		return *x.EstimateId
+	}
+	return ""
+}
+
+// UpdateEstimateLastVisitedAtResponse is HighLevel's answer to
+// UpdateEstimateLastVisitedAt, without loss.
+type UpdateEstimateLastVisitedAtResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEstimateLastVisitedAtResponse) Reset() {
+	*x = UpdateEstimateLastVisitedAtResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEstimateLastVisitedAtResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEstimateLastVisitedAtResponse) ProtoMessage() {}
+
+func (x *UpdateEstimateLastVisitedAtResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEstimateLastVisitedAtResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEstimateLastVisitedAtResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UpdateEstimateLastVisitedAtResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ListEstimateTemplatesRequest is the request of ListEstimateTemplates.
 type ListEstimateTemplatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -5561,7 +5667,7 @@ type ListEstimateTemplatesRequest struct {
 
 func (x *ListEstimateTemplatesRequest) Reset() {
 	*x = ListEstimateTemplatesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5573,7 +5679,7 @@ func (x *ListEstimateTemplatesRequest) String() string {
 func (*ListEstimateTemplatesRequest) ProtoMessage() {}
 
 func (x *ListEstimateTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[32]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5586,7 +5692,7 @@ func (x *ListEstimateTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEstimateTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*ListEstimateTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{32}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListEstimateTemplatesRequest) GetLocationId() string {
@@ -5639,7 +5745,7 @@ type ListEstimateTemplatesResponse struct {
 
 func (x *ListEstimateTemplatesResponse) Reset() {
 	*x = ListEstimateTemplatesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5651,7 +5757,7 @@ func (x *ListEstimateTemplatesResponse) String() string {
 func (*ListEstimateTemplatesResponse) ProtoMessage() {}
 
 func (x *ListEstimateTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[33]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5664,7 +5770,7 @@ func (x *ListEstimateTemplatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEstimateTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*ListEstimateTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{33}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListEstimateTemplatesResponse) GetData() []*EstimateTemplateResponseDTO {
@@ -5744,7 +5850,7 @@ type CreateEstimateTemplateRequest struct {
 
 func (x *CreateEstimateTemplateRequest) Reset() {
 	*x = CreateEstimateTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5756,7 +5862,7 @@ func (x *CreateEstimateTemplateRequest) String() string {
 func (*CreateEstimateTemplateRequest) ProtoMessage() {}
 
 func (x *CreateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[34]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5769,7 +5875,7 @@ func (x *CreateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEstimateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*CreateEstimateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{34}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateEstimateTemplateRequest) GetLocationId() string {
@@ -5938,7 +6044,7 @@ type CreateEstimateTemplateResponse struct {
 
 func (x *CreateEstimateTemplateResponse) Reset() {
 	*x = CreateEstimateTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5950,7 +6056,7 @@ func (x *CreateEstimateTemplateResponse) String() string {
 func (*CreateEstimateTemplateResponse) ProtoMessage() {}
 
 func (x *CreateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[35]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5963,7 +6069,7 @@ func (x *CreateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEstimateTemplateResponse.ProtoReflect.Descriptor instead.
 func (*CreateEstimateTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{35}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateEstimateTemplateResponse) GetAltId() string {
@@ -6129,7 +6235,7 @@ type DeleteEstimateTemplateRequest struct {
 
 func (x *DeleteEstimateTemplateRequest) Reset() {
 	*x = DeleteEstimateTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6141,7 +6247,7 @@ func (x *DeleteEstimateTemplateRequest) String() string {
 func (*DeleteEstimateTemplateRequest) ProtoMessage() {}
 
 func (x *DeleteEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[36]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6154,7 +6260,7 @@ func (x *DeleteEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEstimateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEstimateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{36}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteEstimateTemplateRequest) GetLocationId() string {
@@ -6232,7 +6338,7 @@ type DeleteEstimateTemplateResponse struct {
 
 func (x *DeleteEstimateTemplateResponse) Reset() {
 	*x = DeleteEstimateTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6244,7 +6350,7 @@ func (x *DeleteEstimateTemplateResponse) String() string {
 func (*DeleteEstimateTemplateResponse) ProtoMessage() {}
 
 func (x *DeleteEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[37]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6257,7 +6363,7 @@ func (x *DeleteEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEstimateTemplateResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEstimateTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{37}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteEstimateTemplateResponse) GetAltId() string {
@@ -6451,7 +6557,7 @@ type UpdateEstimateTemplateRequest struct {
 
 func (x *UpdateEstimateTemplateRequest) Reset() {
 	*x = UpdateEstimateTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6463,7 +6569,7 @@ func (x *UpdateEstimateTemplateRequest) String() string {
 func (*UpdateEstimateTemplateRequest) ProtoMessage() {}
 
 func (x *UpdateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[38]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6476,7 +6582,7 @@ func (x *UpdateEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEstimateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEstimateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{38}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateEstimateTemplateRequest) GetLocationId() string {
@@ -6652,7 +6758,7 @@ type UpdateEstimateTemplateResponse struct {
 
 func (x *UpdateEstimateTemplateResponse) Reset() {
 	*x = UpdateEstimateTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6664,7 +6770,7 @@ func (x *UpdateEstimateTemplateResponse) String() string {
 func (*UpdateEstimateTemplateResponse) ProtoMessage() {}
 
 func (x *UpdateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[39]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6677,7 +6783,7 @@ func (x *UpdateEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEstimateTemplateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEstimateTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{39}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateEstimateTemplateResponse) GetAltId() string {
@@ -6841,7 +6947,7 @@ type PreviewEstimateTemplateRequest struct {
 
 func (x *PreviewEstimateTemplateRequest) Reset() {
 	*x = PreviewEstimateTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6853,7 +6959,7 @@ func (x *PreviewEstimateTemplateRequest) String() string {
 func (*PreviewEstimateTemplateRequest) ProtoMessage() {}
 
 func (x *PreviewEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[40]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6866,7 +6972,7 @@ func (x *PreviewEstimateTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewEstimateTemplateRequest.ProtoReflect.Descriptor instead.
 func (*PreviewEstimateTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{40}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PreviewEstimateTemplateRequest) GetLocationId() string {
@@ -6937,7 +7043,7 @@ type PreviewEstimateTemplateResponse struct {
 
 func (x *PreviewEstimateTemplateResponse) Reset() {
 	*x = PreviewEstimateTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6949,7 +7055,7 @@ func (x *PreviewEstimateTemplateResponse) String() string {
 func (*PreviewEstimateTemplateResponse) ProtoMessage() {}
 
 func (x *PreviewEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[41]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6962,7 +7068,7 @@ func (x *PreviewEstimateTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewEstimateTemplateResponse.ProtoReflect.Descriptor instead.
 func (*PreviewEstimateTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PreviewEstimateTemplateResponse) GetAltId() string {
@@ -7124,7 +7230,7 @@ type GenerateInvoiceNumberRequest struct {
 
 func (x *GenerateInvoiceNumberRequest) Reset() {
 	*x = GenerateInvoiceNumberRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7136,7 +7242,7 @@ func (x *GenerateInvoiceNumberRequest) String() string {
 func (*GenerateInvoiceNumberRequest) ProtoMessage() {}
 
 func (x *GenerateInvoiceNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[42]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7149,7 +7255,7 @@ func (x *GenerateInvoiceNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateInvoiceNumberRequest.ProtoReflect.Descriptor instead.
 func (*GenerateInvoiceNumberRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GenerateInvoiceNumberRequest) GetLocationId() string {
@@ -7175,7 +7281,7 @@ type GenerateInvoiceNumberResponse struct {
 
 func (x *GenerateInvoiceNumberResponse) Reset() {
 	*x = GenerateInvoiceNumberResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7187,7 +7293,7 @@ func (x *GenerateInvoiceNumberResponse) String() string {
 func (*GenerateInvoiceNumberResponse) ProtoMessage() {}
 
 func (x *GenerateInvoiceNumberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[43]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7200,7 +7306,7 @@ func (x *GenerateInvoiceNumberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateInvoiceNumberResponse.ProtoReflect.Descriptor instead.
 func (*GenerateInvoiceNumberResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GenerateInvoiceNumberResponse) GetInvoiceNumber() float64 {
@@ -7243,7 +7349,7 @@ type ListInvoiceSchedulesRequest struct {
 
 func (x *ListInvoiceSchedulesRequest) Reset() {
 	*x = ListInvoiceSchedulesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7255,7 +7361,7 @@ func (x *ListInvoiceSchedulesRequest) String() string {
 func (*ListInvoiceSchedulesRequest) ProtoMessage() {}
 
 func (x *ListInvoiceSchedulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[44]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7268,7 +7374,7 @@ func (x *ListInvoiceSchedulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceSchedulesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoiceSchedulesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListInvoiceSchedulesRequest) GetLocationId() string {
@@ -7347,7 +7453,7 @@ type ListInvoiceSchedulesResponse struct {
 
 func (x *ListInvoiceSchedulesResponse) Reset() {
 	*x = ListInvoiceSchedulesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7359,7 +7465,7 @@ func (x *ListInvoiceSchedulesResponse) String() string {
 func (*ListInvoiceSchedulesResponse) ProtoMessage() {}
 
 func (x *ListInvoiceSchedulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[45]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7372,7 +7478,7 @@ func (x *ListInvoiceSchedulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceSchedulesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoiceSchedulesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListInvoiceSchedulesResponse) GetSchedules() []*GetScheduleResponseDto {
@@ -7451,7 +7557,7 @@ type CreateInvoiceScheduleRequest struct {
 
 func (x *CreateInvoiceScheduleRequest) Reset() {
 	*x = CreateInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7463,7 +7569,7 @@ func (x *CreateInvoiceScheduleRequest) String() string {
 func (*CreateInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[46]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7476,7 +7582,7 @@ func (x *CreateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateInvoiceScheduleRequest) GetLocationId() string {
@@ -7664,7 +7770,7 @@ type CreateInvoiceScheduleResponse struct {
 
 func (x *CreateInvoiceScheduleResponse) Reset() {
 	*x = CreateInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7676,7 +7782,7 @@ func (x *CreateInvoiceScheduleResponse) String() string {
 func (*CreateInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[47]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7689,7 +7795,7 @@ func (x *CreateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateInvoiceScheduleResponse) GetId() string {
@@ -7846,7 +7952,7 @@ type DeleteInvoiceScheduleRequest struct {
 
 func (x *DeleteInvoiceScheduleRequest) Reset() {
 	*x = DeleteInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7858,7 +7964,7 @@ func (x *DeleteInvoiceScheduleRequest) String() string {
 func (*DeleteInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *DeleteInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[48]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7871,7 +7977,7 @@ func (x *DeleteInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteInvoiceScheduleRequest) GetLocationId() string {
@@ -7904,7 +8010,7 @@ type DeleteInvoiceScheduleResponse struct {
 
 func (x *DeleteInvoiceScheduleResponse) Reset() {
 	*x = DeleteInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7916,7 +8022,7 @@ func (x *DeleteInvoiceScheduleResponse) String() string {
 func (*DeleteInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *DeleteInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[49]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7929,7 +8035,7 @@ func (x *DeleteInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteInvoiceScheduleResponse) GetSuccess() bool {
@@ -7960,7 +8066,7 @@ type GetInvoiceScheduleRequest struct {
 
 func (x *GetInvoiceScheduleRequest) Reset() {
 	*x = GetInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7972,7 +8078,7 @@ func (x *GetInvoiceScheduleRequest) String() string {
 func (*GetInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *GetInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[50]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7985,7 +8091,7 @@ func (x *GetInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetInvoiceScheduleRequest) GetLocationId() string {
@@ -8054,7 +8160,7 @@ type GetInvoiceScheduleResponse struct {
 
 func (x *GetInvoiceScheduleResponse) Reset() {
 	*x = GetInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8066,7 +8172,7 @@ func (x *GetInvoiceScheduleResponse) String() string {
 func (*GetInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *GetInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[51]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8079,7 +8185,7 @@ func (x *GetInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetInvoiceScheduleResponse) GetId() string {
@@ -8262,7 +8368,7 @@ type UpdateInvoiceScheduleRequest struct {
 
 func (x *UpdateInvoiceScheduleRequest) Reset() {
 	*x = UpdateInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8274,7 +8380,7 @@ func (x *UpdateInvoiceScheduleRequest) String() string {
 func (*UpdateInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[52]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8287,7 +8393,7 @@ func (x *UpdateInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UpdateInvoiceScheduleRequest) GetLocationId() string {
@@ -8447,7 +8553,7 @@ type UpdateInvoiceScheduleResponse struct {
 
 func (x *UpdateInvoiceScheduleResponse) Reset() {
 	*x = UpdateInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8459,7 +8565,7 @@ func (x *UpdateInvoiceScheduleResponse) String() string {
 func (*UpdateInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[53]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8472,7 +8578,7 @@ func (x *UpdateInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UpdateInvoiceScheduleResponse) GetId() string {
@@ -8636,7 +8742,7 @@ type AutoPaymentInvoiceScheduleRequest struct {
 
 func (x *AutoPaymentInvoiceScheduleRequest) Reset() {
 	*x = AutoPaymentInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8648,7 +8754,7 @@ func (x *AutoPaymentInvoiceScheduleRequest) String() string {
 func (*AutoPaymentInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *AutoPaymentInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[54]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8661,7 +8767,7 @@ func (x *AutoPaymentInvoiceScheduleRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use AutoPaymentInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*AutoPaymentInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AutoPaymentInvoiceScheduleRequest) GetLocationId() string {
@@ -8751,7 +8857,7 @@ type AutoPaymentInvoiceScheduleResponse struct {
 
 func (x *AutoPaymentInvoiceScheduleResponse) Reset() {
 	*x = AutoPaymentInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8763,7 +8869,7 @@ func (x *AutoPaymentInvoiceScheduleResponse) String() string {
 func (*AutoPaymentInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *AutoPaymentInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[55]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8776,7 +8882,7 @@ func (x *AutoPaymentInvoiceScheduleResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use AutoPaymentInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*AutoPaymentInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AutoPaymentInvoiceScheduleResponse) GetId() string {
@@ -8935,7 +9041,7 @@ type CancelInvoiceScheduleRequest struct {
 
 func (x *CancelInvoiceScheduleRequest) Reset() {
 	*x = CancelInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8947,7 +9053,7 @@ func (x *CancelInvoiceScheduleRequest) String() string {
 func (*CancelInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *CancelInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[56]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8960,7 +9066,7 @@ func (x *CancelInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*CancelInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CancelInvoiceScheduleRequest) GetLocationId() string {
@@ -9036,7 +9142,7 @@ type CancelInvoiceScheduleResponse struct {
 
 func (x *CancelInvoiceScheduleResponse) Reset() {
 	*x = CancelInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9048,7 +9154,7 @@ func (x *CancelInvoiceScheduleResponse) String() string {
 func (*CancelInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *CancelInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[57]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9061,7 +9167,7 @@ func (x *CancelInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*CancelInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CancelInvoiceScheduleResponse) GetId() string {
@@ -9224,7 +9330,7 @@ type ScheduleInvoiceScheduleRequest struct {
 
 func (x *ScheduleInvoiceScheduleRequest) Reset() {
 	*x = ScheduleInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9236,7 +9342,7 @@ func (x *ScheduleInvoiceScheduleRequest) String() string {
 func (*ScheduleInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *ScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[58]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9249,7 +9355,7 @@ func (x *ScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ScheduleInvoiceScheduleRequest) GetLocationId() string {
@@ -9339,7 +9445,7 @@ type ScheduleInvoiceScheduleResponse struct {
 
 func (x *ScheduleInvoiceScheduleResponse) Reset() {
 	*x = ScheduleInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9351,7 +9457,7 @@ func (x *ScheduleInvoiceScheduleResponse) String() string {
 func (*ScheduleInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *ScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[59]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9364,7 +9470,7 @@ func (x *ScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*ScheduleInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ScheduleInvoiceScheduleResponse) GetId() string {
@@ -9522,7 +9628,7 @@ type UpdateAndScheduleInvoiceScheduleRequest struct {
 
 func (x *UpdateAndScheduleInvoiceScheduleRequest) Reset() {
 	*x = UpdateAndScheduleInvoiceScheduleRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9534,7 +9640,7 @@ func (x *UpdateAndScheduleInvoiceScheduleRequest) String() string {
 func (*UpdateAndScheduleInvoiceScheduleRequest) ProtoMessage() {}
 
 func (x *UpdateAndScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[60]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9547,7 +9653,7 @@ func (x *UpdateAndScheduleInvoiceScheduleRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use UpdateAndScheduleInvoiceScheduleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAndScheduleInvoiceScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *UpdateAndScheduleInvoiceScheduleRequest) GetLocationId() string {
@@ -9616,7 +9722,7 @@ type UpdateAndScheduleInvoiceScheduleResponse struct {
 
 func (x *UpdateAndScheduleInvoiceScheduleResponse) Reset() {
 	*x = UpdateAndScheduleInvoiceScheduleResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9628,7 +9734,7 @@ func (x *UpdateAndScheduleInvoiceScheduleResponse) String() string {
 func (*UpdateAndScheduleInvoiceScheduleResponse) ProtoMessage() {}
 
 func (x *UpdateAndScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[61]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9641,7 +9747,7 @@ func (x *UpdateAndScheduleInvoiceScheduleResponse) ProtoReflect() protoreflect.M
 
 // Deprecated: Use UpdateAndScheduleInvoiceScheduleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAndScheduleInvoiceScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdateAndScheduleInvoiceScheduleResponse) GetId() string {
@@ -9796,7 +9902,7 @@ type GetInvoiceSettingsRequest struct {
 
 func (x *GetInvoiceSettingsRequest) Reset() {
 	*x = GetInvoiceSettingsRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9808,7 +9914,7 @@ func (x *GetInvoiceSettingsRequest) String() string {
 func (*GetInvoiceSettingsRequest) ProtoMessage() {}
 
 func (x *GetInvoiceSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[62]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9821,7 +9927,7 @@ func (x *GetInvoiceSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetInvoiceSettingsRequest) GetLocationId() string {
@@ -9885,7 +9991,7 @@ type GetInvoiceSettingsResponse struct {
 
 func (x *GetInvoiceSettingsResponse) Reset() {
 	*x = GetInvoiceSettingsResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9897,7 +10003,7 @@ func (x *GetInvoiceSettingsResponse) String() string {
 func (*GetInvoiceSettingsResponse) ProtoMessage() {}
 
 func (x *GetInvoiceSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[63]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9910,7 +10016,7 @@ func (x *GetInvoiceSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetInvoiceSettingsResponse) GetAltId() string {
@@ -10060,6 +10166,112 @@ func (x *GetInvoiceSettingsResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// UpdateInvoiceLastVisitedAtRequest is the request of
+// UpdateInvoiceLastVisitedAt.
+type UpdateInvoiceLastVisitedAtRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Invoice Id
+	InvoiceId     *string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3,oneof" json:"invoice_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceLastVisitedAtRequest) Reset() {
+	*x = UpdateInvoiceLastVisitedAtRequest{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceLastVisitedAtRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceLastVisitedAtRequest) ProtoMessage() {}
+
+func (x *UpdateInvoiceLastVisitedAtRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceLastVisitedAtRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceLastVisitedAtRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *UpdateInvoiceLastVisitedAtRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *UpdateInvoiceLastVisitedAtRequest) GetInvoiceId() string {
+	if x != nil && x.InvoiceId != nil {
+		return *x.InvoiceId
+	}
+	return ""
+}
+
+// UpdateInvoiceLastVisitedAtResponse is HighLevel's answer to
+// UpdateInvoiceLastVisitedAt, without loss.
+type UpdateInvoiceLastVisitedAtResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInvoiceLastVisitedAtResponse) Reset() {
+	*x = UpdateInvoiceLastVisitedAtResponse{}
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInvoiceLastVisitedAtResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInvoiceLastVisitedAtResponse) ProtoMessage() {}
+
+func (x *UpdateInvoiceLastVisitedAtResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInvoiceLastVisitedAtResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInvoiceLastVisitedAtResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *UpdateInvoiceLastVisitedAtResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ListInvoiceTemplatesRequest is the request of ListInvoiceTemplates.
 type ListInvoiceTemplatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -10086,7 +10298,7 @@ type ListInvoiceTemplatesRequest struct {
 
 func (x *ListInvoiceTemplatesRequest) Reset() {
 	*x = ListInvoiceTemplatesRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10098,7 +10310,7 @@ func (x *ListInvoiceTemplatesRequest) String() string {
 func (*ListInvoiceTemplatesRequest) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[64]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10111,7 +10323,7 @@ func (x *ListInvoiceTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListInvoiceTemplatesRequest) GetLocationId() string {
@@ -10190,7 +10402,7 @@ type ListInvoiceTemplatesResponse struct {
 
 func (x *ListInvoiceTemplatesResponse) Reset() {
 	*x = ListInvoiceTemplatesResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10202,7 +10414,7 @@ func (x *ListInvoiceTemplatesResponse) String() string {
 func (*ListInvoiceTemplatesResponse) ProtoMessage() {}
 
 func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[65]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10215,7 +10427,7 @@ func (x *ListInvoiceTemplatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoiceTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoiceTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListInvoiceTemplatesResponse) GetData() []*GetTemplateResponseDto {
@@ -10290,7 +10502,7 @@ type CreateInvoiceTemplateRequest struct {
 
 func (x *CreateInvoiceTemplateRequest) Reset() {
 	*x = CreateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10302,7 +10514,7 @@ func (x *CreateInvoiceTemplateRequest) String() string {
 func (*CreateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[66]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10315,7 +10527,7 @@ func (x *CreateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateInvoiceTemplateRequest) GetLocationId() string {
@@ -10475,7 +10687,7 @@ type CreateInvoiceTemplateResponse struct {
 
 func (x *CreateInvoiceTemplateResponse) Reset() {
 	*x = CreateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10487,7 +10699,7 @@ func (x *CreateInvoiceTemplateResponse) String() string {
 func (*CreateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[67]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10500,7 +10712,7 @@ func (x *CreateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateInvoiceTemplateResponse) GetId() string {
@@ -10608,7 +10820,7 @@ type DeleteInvoiceTemplateRequest struct {
 
 func (x *DeleteInvoiceTemplateRequest) Reset() {
 	*x = DeleteInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10620,7 +10832,7 @@ func (x *DeleteInvoiceTemplateRequest) String() string {
 func (*DeleteInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[68]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10633,7 +10845,7 @@ func (x *DeleteInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeleteInvoiceTemplateRequest) GetLocationId() string {
@@ -10666,7 +10878,7 @@ type DeleteInvoiceTemplateResponse struct {
 
 func (x *DeleteInvoiceTemplateResponse) Reset() {
 	*x = DeleteInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10678,7 +10890,7 @@ func (x *DeleteInvoiceTemplateResponse) String() string {
 func (*DeleteInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[69]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10691,7 +10903,7 @@ func (x *DeleteInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*DeleteInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{69}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeleteInvoiceTemplateResponse) GetSuccess() bool {
@@ -10722,7 +10934,7 @@ type GetInvoiceTemplateRequest struct {
 
 func (x *GetInvoiceTemplateRequest) Reset() {
 	*x = GetInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10734,7 +10946,7 @@ func (x *GetInvoiceTemplateRequest) String() string {
 func (*GetInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[70]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10747,7 +10959,7 @@ func (x *GetInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetInvoiceTemplateRequest) GetLocationId() string {
@@ -10802,7 +11014,7 @@ type GetInvoiceTemplateResponse struct {
 
 func (x *GetInvoiceTemplateResponse) Reset() {
 	*x = GetInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10814,7 +11026,7 @@ func (x *GetInvoiceTemplateResponse) String() string {
 func (*GetInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[71]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10827,7 +11039,7 @@ func (x *GetInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{71}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *GetInvoiceTemplateResponse) GetId() string {
@@ -10955,7 +11167,7 @@ type UpdateInvoiceTemplateRequest struct {
 
 func (x *UpdateInvoiceTemplateRequest) Reset() {
 	*x = UpdateInvoiceTemplateRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10967,7 +11179,7 @@ func (x *UpdateInvoiceTemplateRequest) String() string {
 func (*UpdateInvoiceTemplateRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[72]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10980,7 +11192,7 @@ func (x *UpdateInvoiceTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{72}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UpdateInvoiceTemplateRequest) GetLocationId() string {
@@ -11105,7 +11317,7 @@ type UpdateInvoiceTemplateResponse struct {
 
 func (x *UpdateInvoiceTemplateResponse) Reset() {
 	*x = UpdateInvoiceTemplateResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11117,7 +11329,7 @@ func (x *UpdateInvoiceTemplateResponse) String() string {
 func (*UpdateInvoiceTemplateResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[73]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11130,7 +11342,7 @@ func (x *UpdateInvoiceTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInvoiceTemplateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{73}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *UpdateInvoiceTemplateResponse) GetId() string {
@@ -11243,7 +11455,7 @@ type UpdateInvoiceTemplateLateFeesConfigurationRequest struct {
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) Reset() {
 	*x = UpdateInvoiceTemplateLateFeesConfigurationRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11255,7 +11467,7 @@ func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) String() string {
 func (*UpdateInvoiceTemplateLateFeesConfigurationRequest) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[74]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11268,7 +11480,7 @@ func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) ProtoReflect() proto
 
 // Deprecated: Use UpdateInvoiceTemplateLateFeesConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateLateFeesConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{74}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationRequest) GetLocationId() string {
@@ -11337,7 +11549,7 @@ type UpdateInvoiceTemplateLateFeesConfigurationResponse struct {
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) Reset() {
 	*x = UpdateInvoiceTemplateLateFeesConfigurationResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11349,7 +11561,7 @@ func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) String() string {
 func (*UpdateInvoiceTemplateLateFeesConfigurationResponse) ProtoMessage() {}
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[75]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11362,7 +11574,7 @@ func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) ProtoReflect() prot
 
 // Deprecated: Use UpdateInvoiceTemplateLateFeesConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoiceTemplateLateFeesConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{75}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UpdateInvoiceTemplateLateFeesConfigurationResponse) GetId() string {
@@ -11475,7 +11687,7 @@ type UpdateInvoicePaymentMethodsConfigurationRequest struct {
 
 func (x *UpdateInvoicePaymentMethodsConfigurationRequest) Reset() {
 	*x = UpdateInvoicePaymentMethodsConfigurationRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11487,7 +11699,7 @@ func (x *UpdateInvoicePaymentMethodsConfigurationRequest) String() string {
 func (*UpdateInvoicePaymentMethodsConfigurationRequest) ProtoMessage() {}
 
 func (x *UpdateInvoicePaymentMethodsConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[76]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11500,7 +11712,7 @@ func (x *UpdateInvoicePaymentMethodsConfigurationRequest) ProtoReflect() protore
 
 // Deprecated: Use UpdateInvoicePaymentMethodsConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateInvoicePaymentMethodsConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{76}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UpdateInvoicePaymentMethodsConfigurationRequest) GetLocationId() string {
@@ -11569,7 +11781,7 @@ type UpdateInvoicePaymentMethodsConfigurationResponse struct {
 
 func (x *UpdateInvoicePaymentMethodsConfigurationResponse) Reset() {
 	*x = UpdateInvoicePaymentMethodsConfigurationResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11581,7 +11793,7 @@ func (x *UpdateInvoicePaymentMethodsConfigurationResponse) String() string {
 func (*UpdateInvoicePaymentMethodsConfigurationResponse) ProtoMessage() {}
 
 func (x *UpdateInvoicePaymentMethodsConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[77]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11594,7 +11806,7 @@ func (x *UpdateInvoicePaymentMethodsConfigurationResponse) ProtoReflect() protor
 
 // Deprecated: Use UpdateInvoicePaymentMethodsConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateInvoicePaymentMethodsConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{77}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *UpdateInvoicePaymentMethodsConfigurationResponse) GetId() string {
@@ -11752,7 +11964,7 @@ type Text2PayInvoiceRequest struct {
 
 func (x *Text2PayInvoiceRequest) Reset() {
 	*x = Text2PayInvoiceRequest{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11764,7 +11976,7 @@ func (x *Text2PayInvoiceRequest) String() string {
 func (*Text2PayInvoiceRequest) ProtoMessage() {}
 
 func (x *Text2PayInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[78]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11777,7 +11989,7 @@ func (x *Text2PayInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Text2PayInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*Text2PayInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{78}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *Text2PayInvoiceRequest) GetLocationId() string {
@@ -11987,7 +12199,7 @@ type Text2PayInvoiceResponse struct {
 
 func (x *Text2PayInvoiceResponse) Reset() {
 	*x = Text2PayInvoiceResponse{}
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11999,7 +12211,7 @@ func (x *Text2PayInvoiceResponse) String() string {
 func (*Text2PayInvoiceResponse) ProtoMessage() {}
 
 func (x *Text2PayInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[79]
+	mi := &file_hlgate_v1_invoices_service_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12012,7 +12224,7 @@ func (x *Text2PayInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Text2PayInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*Text2PayInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{79}
+	return file_hlgate_v1_invoices_service_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *Text2PayInvoiceResponse) GetInvoice() *DefaultInvoiceResponseDto {
@@ -13022,7 +13234,15 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
 	"\x10_estimate_numberB\v\n" +
-	"\t_trace_id\"\xb3\x01\n" +
+	"\t_trace_id\"\x85\x01\n" +
+	"\"UpdateEstimateLastVisitedAtRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12)\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"estimateId\x88\x01\x01B\x0e\n" +
+	"\f_estimate_id\"_\n" +
+	"#UpdateEstimateLastVisitedAtResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x01\n" +
 	"\x1cListEstimateTemplatesRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -13765,7 +13985,15 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x17_estimate_number_prefixB\x13\n" +
 	"\x11_due_after_x_daysB \n" +
 	"\x1e_estimates_expire_after_x_daysB%\n" +
-	"#_minimum_percentage_partial_payment\"\xe7\x02\n" +
+	"#_minimum_percentage_partial_payment\"\x81\x01\n" +
+	"!UpdateInvoiceLastVisitedAtRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12'\n" +
+	"\n" +
+	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tinvoiceId\x88\x01\x01B\r\n" +
+	"\v_invoice_id\"^\n" +
+	"\"UpdateInvoiceLastVisitedAtResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xe7\x02\n" +
 	"\x1bListInvoiceTemplatesRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -14064,7 +14292,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\vinvoice_url\x18\x02 \x01(\tH\x00R\n" +
 	"invoiceUrl\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
-	"\f_invoice_url2\xd2?\n" +
+	"\f_invoice_url2\xadC\n" +
 	"\x0fInvoicesService\x12\x90\x01\n" +
 	"\fListInvoices\x12\x1e.hlgate.v1.ListInvoicesRequest\x1a\x1f.hlgate.v1.ListInvoicesResponse\"?\xc2\xf3\x18\x0f\n" +
 	"\rlist-invoices\x82\xd3\xe4\x93\x02&\x12$/v1/locations/{location_id}/invoices\x12\x97\x01\n" +
@@ -14098,7 +14326,9 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\rListEstimates\x12\x1f.hlgate.v1.ListEstimatesRequest\x1a .hlgate.v1.ListEstimatesResponse\"N\xc2\xf3\x18\x10\n" +
 	"\x0elist-estimates\x82\xd3\xe4\x93\x024\x122/v1/locations/{location_id}/invoices/estimate/list\x12\xd2\x01\n" +
 	"\x16GenerateEstimateNumber\x12(.hlgate.v1.GenerateEstimateNumberRequest\x1a).hlgate.v1.GenerateEstimateNumberResponse\"c\xc2\xf3\x18\x1a\n" +
-	"\x18generate-estimate-number\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/invoices/estimate/number/generate\x12\xc7\x01\n" +
+	"\x18generate-estimate-number\x82\xd3\xe4\x93\x02?\x12=/v1/locations/{location_id}/invoices/estimate/number/generate\x12\xf1\x01\n" +
+	"\x1bUpdateEstimateLastVisitedAt\x12-.hlgate.v1.UpdateEstimateLastVisitedAtRequest\x1a..hlgate.v1.UpdateEstimateLastVisitedAtResponse\"s\xc2\xf3\x18!\n" +
+	"\x1fupdate-estimate-last-visited-at\x82\xd3\xe4\x93\x02H:\x01*2C/v1/locations/{location_id}/invoices/estimate/stats/last-visited-at\x12\xc7\x01\n" +
 	"\x15ListEstimateTemplates\x12'.hlgate.v1.ListEstimateTemplatesRequest\x1a(.hlgate.v1.ListEstimateTemplatesResponse\"[\xc2\xf3\x18\x19\n" +
 	"\x17list-estimate-templates\x82\xd3\xe4\x93\x028\x126/v1/locations/{location_id}/invoices/estimate/template\x12\xce\x01\n" +
 	"\x16CreateEstimateTemplate\x12(.hlgate.v1.CreateEstimateTemplateRequest\x1a).hlgate.v1.CreateEstimateTemplateResponse\"_\xc2\xf3\x18\x1a\n" +
@@ -14130,7 +14360,9 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	" UpdateAndScheduleInvoiceSchedule\x122.hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest\x1a3.hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse\"\x7f\xc2\xf3\x18&\n" +
 	"$update-and-schedule-invoice-schedule\x82\xd3\xe4\x93\x02O\"M/v1/locations/{location_id}/invoices/schedule/{schedule_id}/updateAndSchedule\x12\xb2\x01\n" +
 	"\x12GetInvoiceSettings\x12$.hlgate.v1.GetInvoiceSettingsRequest\x1a%.hlgate.v1.GetInvoiceSettingsResponse\"O\xc2\xf3\x18\x16\n" +
-	"\x14get-invoice-settings\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/settings\x12\xba\x01\n" +
+	"\x14get-invoice-settings\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/settings\x12\xe4\x01\n" +
+	"\x1aUpdateInvoiceLastVisitedAt\x12,.hlgate.v1.UpdateInvoiceLastVisitedAtRequest\x1a-.hlgate.v1.UpdateInvoiceLastVisitedAtResponse\"i\xc2\xf3\x18 \n" +
+	"\x1eupdate-invoice-last-visited-at\x82\xd3\xe4\x93\x02?:\x01*2:/v1/locations/{location_id}/invoices/stats/last-visited-at\x12\xba\x01\n" +
 	"\x14ListInvoiceTemplates\x12&.hlgate.v1.ListInvoiceTemplatesRequest\x1a'.hlgate.v1.ListInvoiceTemplatesResponse\"Q\xc2\xf3\x18\x18\n" +
 	"\x16list-invoice-templates\x82\xd3\xe4\x93\x02/\x12-/v1/locations/{location_id}/invoices/template\x12\xc1\x01\n" +
 	"\x15CreateInvoiceTemplate\x12'.hlgate.v1.CreateInvoiceTemplateRequest\x1a(.hlgate.v1.CreateInvoiceTemplateResponse\"U\xc2\xf3\x18\x19\n" +
@@ -14160,7 +14392,7 @@ func file_hlgate_v1_invoices_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_invoices_service_proto_rawDescData
 }
 
-var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
+var file_hlgate_v1_invoices_service_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_hlgate_v1_invoices_service_proto_goTypes = []any{
 	(*ListInvoicesRequest)(nil),                                // 0: hlgate.v1.ListInvoicesRequest
 	(*ListInvoicesResponse)(nil),                               // 1: hlgate.v1.ListInvoicesResponse
@@ -14194,493 +14426,503 @@ var file_hlgate_v1_invoices_service_proto_goTypes = []any{
 	(*ListEstimatesResponse)(nil),                              // 29: hlgate.v1.ListEstimatesResponse
 	(*GenerateEstimateNumberRequest)(nil),                      // 30: hlgate.v1.GenerateEstimateNumberRequest
 	(*GenerateEstimateNumberResponse)(nil),                     // 31: hlgate.v1.GenerateEstimateNumberResponse
-	(*ListEstimateTemplatesRequest)(nil),                       // 32: hlgate.v1.ListEstimateTemplatesRequest
-	(*ListEstimateTemplatesResponse)(nil),                      // 33: hlgate.v1.ListEstimateTemplatesResponse
-	(*CreateEstimateTemplateRequest)(nil),                      // 34: hlgate.v1.CreateEstimateTemplateRequest
-	(*CreateEstimateTemplateResponse)(nil),                     // 35: hlgate.v1.CreateEstimateTemplateResponse
-	(*DeleteEstimateTemplateRequest)(nil),                      // 36: hlgate.v1.DeleteEstimateTemplateRequest
-	(*DeleteEstimateTemplateResponse)(nil),                     // 37: hlgate.v1.DeleteEstimateTemplateResponse
-	(*UpdateEstimateTemplateRequest)(nil),                      // 38: hlgate.v1.UpdateEstimateTemplateRequest
-	(*UpdateEstimateTemplateResponse)(nil),                     // 39: hlgate.v1.UpdateEstimateTemplateResponse
-	(*PreviewEstimateTemplateRequest)(nil),                     // 40: hlgate.v1.PreviewEstimateTemplateRequest
-	(*PreviewEstimateTemplateResponse)(nil),                    // 41: hlgate.v1.PreviewEstimateTemplateResponse
-	(*GenerateInvoiceNumberRequest)(nil),                       // 42: hlgate.v1.GenerateInvoiceNumberRequest
-	(*GenerateInvoiceNumberResponse)(nil),                      // 43: hlgate.v1.GenerateInvoiceNumberResponse
-	(*ListInvoiceSchedulesRequest)(nil),                        // 44: hlgate.v1.ListInvoiceSchedulesRequest
-	(*ListInvoiceSchedulesResponse)(nil),                       // 45: hlgate.v1.ListInvoiceSchedulesResponse
-	(*CreateInvoiceScheduleRequest)(nil),                       // 46: hlgate.v1.CreateInvoiceScheduleRequest
-	(*CreateInvoiceScheduleResponse)(nil),                      // 47: hlgate.v1.CreateInvoiceScheduleResponse
-	(*DeleteInvoiceScheduleRequest)(nil),                       // 48: hlgate.v1.DeleteInvoiceScheduleRequest
-	(*DeleteInvoiceScheduleResponse)(nil),                      // 49: hlgate.v1.DeleteInvoiceScheduleResponse
-	(*GetInvoiceScheduleRequest)(nil),                          // 50: hlgate.v1.GetInvoiceScheduleRequest
-	(*GetInvoiceScheduleResponse)(nil),                         // 51: hlgate.v1.GetInvoiceScheduleResponse
-	(*UpdateInvoiceScheduleRequest)(nil),                       // 52: hlgate.v1.UpdateInvoiceScheduleRequest
-	(*UpdateInvoiceScheduleResponse)(nil),                      // 53: hlgate.v1.UpdateInvoiceScheduleResponse
-	(*AutoPaymentInvoiceScheduleRequest)(nil),                  // 54: hlgate.v1.AutoPaymentInvoiceScheduleRequest
-	(*AutoPaymentInvoiceScheduleResponse)(nil),                 // 55: hlgate.v1.AutoPaymentInvoiceScheduleResponse
-	(*CancelInvoiceScheduleRequest)(nil),                       // 56: hlgate.v1.CancelInvoiceScheduleRequest
-	(*CancelInvoiceScheduleResponse)(nil),                      // 57: hlgate.v1.CancelInvoiceScheduleResponse
-	(*ScheduleInvoiceScheduleRequest)(nil),                     // 58: hlgate.v1.ScheduleInvoiceScheduleRequest
-	(*ScheduleInvoiceScheduleResponse)(nil),                    // 59: hlgate.v1.ScheduleInvoiceScheduleResponse
-	(*UpdateAndScheduleInvoiceScheduleRequest)(nil),            // 60: hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
-	(*UpdateAndScheduleInvoiceScheduleResponse)(nil),           // 61: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
-	(*GetInvoiceSettingsRequest)(nil),                          // 62: hlgate.v1.GetInvoiceSettingsRequest
-	(*GetInvoiceSettingsResponse)(nil),                         // 63: hlgate.v1.GetInvoiceSettingsResponse
-	(*ListInvoiceTemplatesRequest)(nil),                        // 64: hlgate.v1.ListInvoiceTemplatesRequest
-	(*ListInvoiceTemplatesResponse)(nil),                       // 65: hlgate.v1.ListInvoiceTemplatesResponse
-	(*CreateInvoiceTemplateRequest)(nil),                       // 66: hlgate.v1.CreateInvoiceTemplateRequest
-	(*CreateInvoiceTemplateResponse)(nil),                      // 67: hlgate.v1.CreateInvoiceTemplateResponse
-	(*DeleteInvoiceTemplateRequest)(nil),                       // 68: hlgate.v1.DeleteInvoiceTemplateRequest
-	(*DeleteInvoiceTemplateResponse)(nil),                      // 69: hlgate.v1.DeleteInvoiceTemplateResponse
-	(*GetInvoiceTemplateRequest)(nil),                          // 70: hlgate.v1.GetInvoiceTemplateRequest
-	(*GetInvoiceTemplateResponse)(nil),                         // 71: hlgate.v1.GetInvoiceTemplateResponse
-	(*UpdateInvoiceTemplateRequest)(nil),                       // 72: hlgate.v1.UpdateInvoiceTemplateRequest
-	(*UpdateInvoiceTemplateResponse)(nil),                      // 73: hlgate.v1.UpdateInvoiceTemplateResponse
-	(*UpdateInvoiceTemplateLateFeesConfigurationRequest)(nil),  // 74: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
-	(*UpdateInvoiceTemplateLateFeesConfigurationResponse)(nil), // 75: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
-	(*UpdateInvoicePaymentMethodsConfigurationRequest)(nil),    // 76: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
-	(*UpdateInvoicePaymentMethodsConfigurationResponse)(nil),   // 77: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
-	(*Text2PayInvoiceRequest)(nil),                             // 78: hlgate.v1.Text2payInvoiceRequest
-	(*Text2PayInvoiceResponse)(nil),                            // 79: hlgate.v1.Text2payInvoiceResponse
-	(*GetInvoiceResponseDto)(nil),                              // 80: hlgate.v1.GetInvoiceResponseDto
-	(*structpb.Struct)(nil),                                    // 81: google.protobuf.Struct
-	(*BusinessDetailsDto)(nil),                                 // 82: hlgate.v1.BusinessDetailsDto
-	(*InvoiceItemDto)(nil),                                     // 83: hlgate.v1.InvoiceItemDto
-	(*DiscountDto)(nil),                                        // 84: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),                                  // 85: hlgate.v1.ContactDetailsDto
-	(*SentToDto)(nil),                                          // 86: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),                                 // 87: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),                           // 88: hlgate.v1.LateFeesConfigurationDto
-	(*TipsConfigurationDto)(nil),                               // 89: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),                                   // 90: hlgate.v1.PaymentMethodDto
-	(*AttachmentsDto)(nil),                                     // 91: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),                                   // 92: hlgate.v1.ProcessingFeeDto
-	(*TotalSummaryDto)(nil),                                    // 93: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),                          // 94: hlgate.v1.RemindersConfigurationDto
-	(*InvoicesCardDto)(nil),                                    // 95: hlgate.v1.InvoicesCardDto
-	(*ChequeDto)(nil),                                          // 96: hlgate.v1.ChequeDto
-	(*DefaultInvoiceResponseDto)(nil),                          // 97: hlgate.v1.DefaultInvoiceResponseDto
-	(*InvoiceSettingsSenderConfigurationDto)(nil),              // 98: hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	(*AutoPaymentDetailsDto)(nil),                              // 99: hlgate.v1.AutoPaymentDetailsDto
-	(*EstimateLineItemDto)(nil),                                // 100: hlgate.v1.EstimateLineItemDto
-	(*SendEstimateDto)(nil),                                    // 101: hlgate.v1.SendEstimateDto
-	(*FrequencySettingsDto)(nil),                               // 102: hlgate.v1.FrequencySettingsDto
-	(*AutoInvoicingDto)(nil),                                   // 103: hlgate.v1.AutoInvoicingDto
-	(*PaymentScheduleConfigDto)(nil),                           // 104: hlgate.v1.PaymentScheduleConfigDto
-	(*BusinessDetails)(nil),                                    // 105: hlgate.v1.BusinessDetails
-	(*ContactDetails)(nil),                                     // 106: hlgate.v1.ContactDetails
-	(*SentTo)(nil),                                             // 107: hlgate.v1.SentTo
-	(*AutoInvoice)(nil),                                        // 108: hlgate.v1.AutoInvoice
-	(*EstimateResponseDto)(nil),                                // 109: hlgate.v1.EstimateResponseDto
-	(*EstimateTemplateResponseDTO)(nil),                        // 110: hlgate.v1.EstimateTemplateResponseDTO
-	(*GetScheduleResponseDto)(nil),                             // 111: hlgate.v1.GetScheduleResponseDto
-	(*InvoicesScheduleOptionsDto)(nil),                         // 112: hlgate.v1.InvoicesScheduleOptionsDto
-	(*CustomNotificationDto)(nil),                              // 113: hlgate.v1.CustomNotificationDto
-	(*InvoiceSettingsBusinessDetailsDto)(nil),                  // 114: hlgate.v1.InvoiceSettingsBusinessDetailsDto
-	(*InvoiceProductSettingsDto)(nil),                          // 115: hlgate.v1.InvoiceProductSettingsDto
-	(*ReminderSettingsDto)(nil),                                // 116: hlgate.v1.ReminderSettingsDto
-	(*GetTemplateResponseDto)(nil),                             // 117: hlgate.v1.GetTemplateResponseDto
+	(*UpdateEstimateLastVisitedAtRequest)(nil),                 // 32: hlgate.v1.UpdateEstimateLastVisitedAtRequest
+	(*UpdateEstimateLastVisitedAtResponse)(nil),                // 33: hlgate.v1.UpdateEstimateLastVisitedAtResponse
+	(*ListEstimateTemplatesRequest)(nil),                       // 34: hlgate.v1.ListEstimateTemplatesRequest
+	(*ListEstimateTemplatesResponse)(nil),                      // 35: hlgate.v1.ListEstimateTemplatesResponse
+	(*CreateEstimateTemplateRequest)(nil),                      // 36: hlgate.v1.CreateEstimateTemplateRequest
+	(*CreateEstimateTemplateResponse)(nil),                     // 37: hlgate.v1.CreateEstimateTemplateResponse
+	(*DeleteEstimateTemplateRequest)(nil),                      // 38: hlgate.v1.DeleteEstimateTemplateRequest
+	(*DeleteEstimateTemplateResponse)(nil),                     // 39: hlgate.v1.DeleteEstimateTemplateResponse
+	(*UpdateEstimateTemplateRequest)(nil),                      // 40: hlgate.v1.UpdateEstimateTemplateRequest
+	(*UpdateEstimateTemplateResponse)(nil),                     // 41: hlgate.v1.UpdateEstimateTemplateResponse
+	(*PreviewEstimateTemplateRequest)(nil),                     // 42: hlgate.v1.PreviewEstimateTemplateRequest
+	(*PreviewEstimateTemplateResponse)(nil),                    // 43: hlgate.v1.PreviewEstimateTemplateResponse
+	(*GenerateInvoiceNumberRequest)(nil),                       // 44: hlgate.v1.GenerateInvoiceNumberRequest
+	(*GenerateInvoiceNumberResponse)(nil),                      // 45: hlgate.v1.GenerateInvoiceNumberResponse
+	(*ListInvoiceSchedulesRequest)(nil),                        // 46: hlgate.v1.ListInvoiceSchedulesRequest
+	(*ListInvoiceSchedulesResponse)(nil),                       // 47: hlgate.v1.ListInvoiceSchedulesResponse
+	(*CreateInvoiceScheduleRequest)(nil),                       // 48: hlgate.v1.CreateInvoiceScheduleRequest
+	(*CreateInvoiceScheduleResponse)(nil),                      // 49: hlgate.v1.CreateInvoiceScheduleResponse
+	(*DeleteInvoiceScheduleRequest)(nil),                       // 50: hlgate.v1.DeleteInvoiceScheduleRequest
+	(*DeleteInvoiceScheduleResponse)(nil),                      // 51: hlgate.v1.DeleteInvoiceScheduleResponse
+	(*GetInvoiceScheduleRequest)(nil),                          // 52: hlgate.v1.GetInvoiceScheduleRequest
+	(*GetInvoiceScheduleResponse)(nil),                         // 53: hlgate.v1.GetInvoiceScheduleResponse
+	(*UpdateInvoiceScheduleRequest)(nil),                       // 54: hlgate.v1.UpdateInvoiceScheduleRequest
+	(*UpdateInvoiceScheduleResponse)(nil),                      // 55: hlgate.v1.UpdateInvoiceScheduleResponse
+	(*AutoPaymentInvoiceScheduleRequest)(nil),                  // 56: hlgate.v1.AutoPaymentInvoiceScheduleRequest
+	(*AutoPaymentInvoiceScheduleResponse)(nil),                 // 57: hlgate.v1.AutoPaymentInvoiceScheduleResponse
+	(*CancelInvoiceScheduleRequest)(nil),                       // 58: hlgate.v1.CancelInvoiceScheduleRequest
+	(*CancelInvoiceScheduleResponse)(nil),                      // 59: hlgate.v1.CancelInvoiceScheduleResponse
+	(*ScheduleInvoiceScheduleRequest)(nil),                     // 60: hlgate.v1.ScheduleInvoiceScheduleRequest
+	(*ScheduleInvoiceScheduleResponse)(nil),                    // 61: hlgate.v1.ScheduleInvoiceScheduleResponse
+	(*UpdateAndScheduleInvoiceScheduleRequest)(nil),            // 62: hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
+	(*UpdateAndScheduleInvoiceScheduleResponse)(nil),           // 63: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
+	(*GetInvoiceSettingsRequest)(nil),                          // 64: hlgate.v1.GetInvoiceSettingsRequest
+	(*GetInvoiceSettingsResponse)(nil),                         // 65: hlgate.v1.GetInvoiceSettingsResponse
+	(*UpdateInvoiceLastVisitedAtRequest)(nil),                  // 66: hlgate.v1.UpdateInvoiceLastVisitedAtRequest
+	(*UpdateInvoiceLastVisitedAtResponse)(nil),                 // 67: hlgate.v1.UpdateInvoiceLastVisitedAtResponse
+	(*ListInvoiceTemplatesRequest)(nil),                        // 68: hlgate.v1.ListInvoiceTemplatesRequest
+	(*ListInvoiceTemplatesResponse)(nil),                       // 69: hlgate.v1.ListInvoiceTemplatesResponse
+	(*CreateInvoiceTemplateRequest)(nil),                       // 70: hlgate.v1.CreateInvoiceTemplateRequest
+	(*CreateInvoiceTemplateResponse)(nil),                      // 71: hlgate.v1.CreateInvoiceTemplateResponse
+	(*DeleteInvoiceTemplateRequest)(nil),                       // 72: hlgate.v1.DeleteInvoiceTemplateRequest
+	(*DeleteInvoiceTemplateResponse)(nil),                      // 73: hlgate.v1.DeleteInvoiceTemplateResponse
+	(*GetInvoiceTemplateRequest)(nil),                          // 74: hlgate.v1.GetInvoiceTemplateRequest
+	(*GetInvoiceTemplateResponse)(nil),                         // 75: hlgate.v1.GetInvoiceTemplateResponse
+	(*UpdateInvoiceTemplateRequest)(nil),                       // 76: hlgate.v1.UpdateInvoiceTemplateRequest
+	(*UpdateInvoiceTemplateResponse)(nil),                      // 77: hlgate.v1.UpdateInvoiceTemplateResponse
+	(*UpdateInvoiceTemplateLateFeesConfigurationRequest)(nil),  // 78: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
+	(*UpdateInvoiceTemplateLateFeesConfigurationResponse)(nil), // 79: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
+	(*UpdateInvoicePaymentMethodsConfigurationRequest)(nil),    // 80: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
+	(*UpdateInvoicePaymentMethodsConfigurationResponse)(nil),   // 81: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
+	(*Text2PayInvoiceRequest)(nil),                             // 82: hlgate.v1.Text2payInvoiceRequest
+	(*Text2PayInvoiceResponse)(nil),                            // 83: hlgate.v1.Text2payInvoiceResponse
+	(*GetInvoiceResponseDto)(nil),                              // 84: hlgate.v1.GetInvoiceResponseDto
+	(*structpb.Struct)(nil),                                    // 85: google.protobuf.Struct
+	(*BusinessDetailsDto)(nil),                                 // 86: hlgate.v1.BusinessDetailsDto
+	(*InvoiceItemDto)(nil),                                     // 87: hlgate.v1.InvoiceItemDto
+	(*DiscountDto)(nil),                                        // 88: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                                  // 89: hlgate.v1.ContactDetailsDto
+	(*SentToDto)(nil),                                          // 90: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                                 // 91: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                           // 92: hlgate.v1.LateFeesConfigurationDto
+	(*TipsConfigurationDto)(nil),                               // 93: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                                   // 94: hlgate.v1.PaymentMethodDto
+	(*AttachmentsDto)(nil),                                     // 95: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                                   // 96: hlgate.v1.ProcessingFeeDto
+	(*TotalSummaryDto)(nil),                                    // 97: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                          // 98: hlgate.v1.RemindersConfigurationDto
+	(*InvoicesCardDto)(nil),                                    // 99: hlgate.v1.InvoicesCardDto
+	(*ChequeDto)(nil),                                          // 100: hlgate.v1.ChequeDto
+	(*DefaultInvoiceResponseDto)(nil),                          // 101: hlgate.v1.DefaultInvoiceResponseDto
+	(*InvoiceSettingsSenderConfigurationDto)(nil),              // 102: hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	(*AutoPaymentDetailsDto)(nil),                              // 103: hlgate.v1.AutoPaymentDetailsDto
+	(*EstimateLineItemDto)(nil),                                // 104: hlgate.v1.EstimateLineItemDto
+	(*SendEstimateDto)(nil),                                    // 105: hlgate.v1.SendEstimateDto
+	(*FrequencySettingsDto)(nil),                               // 106: hlgate.v1.FrequencySettingsDto
+	(*AutoInvoicingDto)(nil),                                   // 107: hlgate.v1.AutoInvoicingDto
+	(*PaymentScheduleConfigDto)(nil),                           // 108: hlgate.v1.PaymentScheduleConfigDto
+	(*BusinessDetails)(nil),                                    // 109: hlgate.v1.BusinessDetails
+	(*ContactDetails)(nil),                                     // 110: hlgate.v1.ContactDetails
+	(*SentTo)(nil),                                             // 111: hlgate.v1.SentTo
+	(*AutoInvoice)(nil),                                        // 112: hlgate.v1.AutoInvoice
+	(*EstimateResponseDto)(nil),                                // 113: hlgate.v1.EstimateResponseDto
+	(*EstimateTemplateResponseDTO)(nil),                        // 114: hlgate.v1.EstimateTemplateResponseDTO
+	(*GetScheduleResponseDto)(nil),                             // 115: hlgate.v1.GetScheduleResponseDto
+	(*InvoicesScheduleOptionsDto)(nil),                         // 116: hlgate.v1.InvoicesScheduleOptionsDto
+	(*CustomNotificationDto)(nil),                              // 117: hlgate.v1.CustomNotificationDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),                  // 118: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*InvoiceProductSettingsDto)(nil),                          // 119: hlgate.v1.InvoiceProductSettingsDto
+	(*ReminderSettingsDto)(nil),                                // 120: hlgate.v1.ReminderSettingsDto
+	(*GetTemplateResponseDto)(nil),                             // 121: hlgate.v1.GetTemplateResponseDto
 }
 var file_hlgate_v1_invoices_service_proto_depIdxs = []int32{
-	80,  // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
-	81,  // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	83,  // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	84,  // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	85,  // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	86,  // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	87,  // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	88,  // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	89,  // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	90,  // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	91,  // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	81,  // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	81,  // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	81,  // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	93,  // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	94,  // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	81,  // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	83,  // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
-	87,  // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	89,  // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	81,  // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
-	90,  // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	91,  // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	81,  // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	81,  // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	88,  // 49: hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	81,  // 50: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 51: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 52: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 53: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 54: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.payment_schedule:type_name -> google.protobuf.Struct
-	81,  // 55: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
-	95,  // 56: hlgate.v1.RecordInvoiceRequest.card:type_name -> hlgate.v1.InvoicesCardDto
-	96,  // 57: hlgate.v1.RecordInvoiceRequest.cheque:type_name -> hlgate.v1.ChequeDto
-	81,  // 58: hlgate.v1.RecordInvoiceRequest.meta:type_name -> google.protobuf.Struct
-	97,  // 59: hlgate.v1.RecordInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	81,  // 60: hlgate.v1.RecordInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	98,  // 61: hlgate.v1.SendInvoiceRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	99,  // 62: hlgate.v1.SendInvoiceRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
-	97,  // 63: hlgate.v1.SendInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	81,  // 64: hlgate.v1.SendInvoiceResponse.sms_data:type_name -> google.protobuf.Struct
-	81,  // 65: hlgate.v1.SendInvoiceResponse.email_data:type_name -> google.protobuf.Struct
-	81,  // 66: hlgate.v1.SendInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 67: hlgate.v1.VoidInvoiceResponse.business_details:type_name -> google.protobuf.Struct
-	81,  // 68: hlgate.v1.VoidInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
-	81,  // 69: hlgate.v1.VoidInvoiceResponse.discount:type_name -> google.protobuf.Struct
-	81,  // 70: hlgate.v1.VoidInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
-	81,  // 71: hlgate.v1.VoidInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
-	81,  // 72: hlgate.v1.VoidInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 73: hlgate.v1.CreateNewEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	100, // 74: hlgate.v1.CreateNewEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 75: hlgate.v1.CreateNewEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	85,  // 76: hlgate.v1.CreateNewEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	86,  // 77: hlgate.v1.CreateNewEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	81,  // 78: hlgate.v1.CreateNewEstimateRequest.meta:type_name -> google.protobuf.Struct
-	101, // 79: hlgate.v1.CreateNewEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
-	102, // 80: hlgate.v1.CreateNewEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	91,  // 81: hlgate.v1.CreateNewEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	103, // 82: hlgate.v1.CreateNewEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
-	92,  // 83: hlgate.v1.CreateNewEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	104, // 84: hlgate.v1.CreateNewEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
-	105, // 85: hlgate.v1.CreateNewEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 86: hlgate.v1.CreateNewEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 87: hlgate.v1.CreateNewEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 88: hlgate.v1.CreateNewEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	106, // 89: hlgate.v1.CreateNewEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
-	81,  // 90: hlgate.v1.CreateNewEstimateResponse.meta:type_name -> google.protobuf.Struct
-	81,  // 91: hlgate.v1.CreateNewEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
-	107, // 92: hlgate.v1.CreateNewEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
-	102, // 93: hlgate.v1.CreateNewEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	108, // 94: hlgate.v1.CreateNewEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	81,  // 95: hlgate.v1.CreateNewEstimateResponse.unmapped:type_name -> google.protobuf.Struct
-	105, // 96: hlgate.v1.DeleteEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 97: hlgate.v1.DeleteEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 98: hlgate.v1.DeleteEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 99: hlgate.v1.DeleteEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	106, // 100: hlgate.v1.DeleteEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
-	81,  // 101: hlgate.v1.DeleteEstimateResponse.meta:type_name -> google.protobuf.Struct
-	81,  // 102: hlgate.v1.DeleteEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
-	107, // 103: hlgate.v1.DeleteEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
-	102, // 104: hlgate.v1.DeleteEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	108, // 105: hlgate.v1.DeleteEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	81,  // 106: hlgate.v1.DeleteEstimateResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 107: hlgate.v1.UpdateEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	100, // 108: hlgate.v1.UpdateEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 109: hlgate.v1.UpdateEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	85,  // 110: hlgate.v1.UpdateEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	86,  // 111: hlgate.v1.UpdateEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	81,  // 112: hlgate.v1.UpdateEstimateRequest.meta:type_name -> google.protobuf.Struct
-	101, // 113: hlgate.v1.UpdateEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
-	102, // 114: hlgate.v1.UpdateEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	91,  // 115: hlgate.v1.UpdateEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	103, // 116: hlgate.v1.UpdateEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
-	92,  // 117: hlgate.v1.UpdateEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	104, // 118: hlgate.v1.UpdateEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
-	105, // 119: hlgate.v1.UpdateEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 120: hlgate.v1.UpdateEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 121: hlgate.v1.UpdateEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 122: hlgate.v1.UpdateEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	106, // 123: hlgate.v1.UpdateEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
-	81,  // 124: hlgate.v1.UpdateEstimateResponse.meta:type_name -> google.protobuf.Struct
-	81,  // 125: hlgate.v1.UpdateEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
-	107, // 126: hlgate.v1.UpdateEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
-	102, // 127: hlgate.v1.UpdateEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	108, // 128: hlgate.v1.UpdateEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	81,  // 129: hlgate.v1.UpdateEstimateResponse.unmapped:type_name -> google.protobuf.Struct
-	109, // 130: hlgate.v1.CreateInvoiceFromEstimateResponse.estimate:type_name -> hlgate.v1.EstimateResponseDto
-	97,  // 131: hlgate.v1.CreateInvoiceFromEstimateResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	81,  // 132: hlgate.v1.CreateInvoiceFromEstimateResponse.unmapped:type_name -> google.protobuf.Struct
-	98,  // 133: hlgate.v1.SendEstimateRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	105, // 134: hlgate.v1.SendEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 135: hlgate.v1.SendEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 136: hlgate.v1.SendEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 137: hlgate.v1.SendEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	106, // 138: hlgate.v1.SendEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
-	81,  // 139: hlgate.v1.SendEstimateResponse.meta:type_name -> google.protobuf.Struct
-	81,  // 140: hlgate.v1.SendEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
-	107, // 141: hlgate.v1.SendEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
-	102, // 142: hlgate.v1.SendEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	108, // 143: hlgate.v1.SendEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	81,  // 144: hlgate.v1.SendEstimateResponse.unmapped:type_name -> google.protobuf.Struct
-	109, // 145: hlgate.v1.ListEstimatesResponse.estimates:type_name -> hlgate.v1.EstimateResponseDto
-	81,  // 146: hlgate.v1.ListEstimatesResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 147: hlgate.v1.GenerateEstimateNumberResponse.unmapped:type_name -> google.protobuf.Struct
-	110, // 148: hlgate.v1.ListEstimateTemplatesResponse.data:type_name -> hlgate.v1.EstimateTemplateResponseDTO
-	81,  // 149: hlgate.v1.ListEstimateTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 150: hlgate.v1.CreateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	100, // 151: hlgate.v1.CreateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 152: hlgate.v1.CreateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 153: hlgate.v1.CreateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
-	101, // 154: hlgate.v1.CreateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
-	91,  // 155: hlgate.v1.CreateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 156: hlgate.v1.CreateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	105, // 157: hlgate.v1.CreateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 158: hlgate.v1.CreateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 159: hlgate.v1.CreateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 160: hlgate.v1.CreateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	81,  // 161: hlgate.v1.CreateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	105, // 162: hlgate.v1.DeleteEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 163: hlgate.v1.DeleteEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 164: hlgate.v1.DeleteEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 165: hlgate.v1.DeleteEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	81,  // 166: hlgate.v1.DeleteEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 167: hlgate.v1.UpdateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	100, // 168: hlgate.v1.UpdateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 169: hlgate.v1.UpdateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 170: hlgate.v1.UpdateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
-	101, // 171: hlgate.v1.UpdateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
-	91,  // 172: hlgate.v1.UpdateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 173: hlgate.v1.UpdateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	105, // 174: hlgate.v1.UpdateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 175: hlgate.v1.UpdateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 176: hlgate.v1.UpdateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 177: hlgate.v1.UpdateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	81,  // 178: hlgate.v1.UpdateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	105, // 179: hlgate.v1.PreviewEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
-	100, // 180: hlgate.v1.PreviewEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
-	84,  // 181: hlgate.v1.PreviewEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 182: hlgate.v1.PreviewEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
-	81,  // 183: hlgate.v1.PreviewEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 184: hlgate.v1.GenerateInvoiceNumberResponse.unmapped:type_name -> google.protobuf.Struct
-	111, // 185: hlgate.v1.ListInvoiceSchedulesResponse.schedules:type_name -> hlgate.v1.GetScheduleResponseDto
-	81,  // 186: hlgate.v1.ListInvoiceSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
-	85,  // 187: hlgate.v1.CreateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	112, // 188: hlgate.v1.CreateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	82,  // 189: hlgate.v1.CreateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	83,  // 190: hlgate.v1.CreateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	84,  // 191: hlgate.v1.CreateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
-	89,  // 192: hlgate.v1.CreateInvoiceScheduleRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	88,  // 193: hlgate.v1.CreateInvoiceScheduleRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	90,  // 194: hlgate.v1.CreateInvoiceScheduleRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	91,  // 195: hlgate.v1.CreateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 196: hlgate.v1.CreateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	112, // 197: hlgate.v1.CreateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 198: hlgate.v1.CreateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 199: hlgate.v1.CreateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 200: hlgate.v1.CreateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 201: hlgate.v1.CreateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 202: hlgate.v1.CreateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 203: hlgate.v1.CreateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 204: hlgate.v1.DeleteInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	112, // 205: hlgate.v1.GetInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 206: hlgate.v1.GetInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 207: hlgate.v1.GetInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 208: hlgate.v1.GetInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 209: hlgate.v1.GetInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 210: hlgate.v1.GetInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 211: hlgate.v1.GetInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	85,  // 212: hlgate.v1.UpdateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	112, // 213: hlgate.v1.UpdateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	82,  // 214: hlgate.v1.UpdateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	83,  // 215: hlgate.v1.UpdateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	84,  // 216: hlgate.v1.UpdateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
-	91,  // 217: hlgate.v1.UpdateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 218: hlgate.v1.UpdateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	112, // 219: hlgate.v1.UpdateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 220: hlgate.v1.UpdateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 221: hlgate.v1.UpdateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 222: hlgate.v1.UpdateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 223: hlgate.v1.UpdateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 224: hlgate.v1.UpdateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 225: hlgate.v1.UpdateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	99,  // 226: hlgate.v1.AutoPaymentInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
-	112, // 227: hlgate.v1.AutoPaymentInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 228: hlgate.v1.AutoPaymentInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 229: hlgate.v1.AutoPaymentInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 230: hlgate.v1.AutoPaymentInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 231: hlgate.v1.AutoPaymentInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 232: hlgate.v1.AutoPaymentInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 233: hlgate.v1.AutoPaymentInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	112, // 234: hlgate.v1.CancelInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 235: hlgate.v1.CancelInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 236: hlgate.v1.CancelInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 237: hlgate.v1.CancelInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 238: hlgate.v1.CancelInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 239: hlgate.v1.CancelInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 240: hlgate.v1.CancelInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	99,  // 241: hlgate.v1.ScheduleInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
-	112, // 242: hlgate.v1.ScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 243: hlgate.v1.ScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 244: hlgate.v1.ScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 245: hlgate.v1.ScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 246: hlgate.v1.ScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 247: hlgate.v1.ScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 248: hlgate.v1.ScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	112, // 249: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	97,  // 250: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	82,  // 251: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	85,  // 252: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	84,  // 253: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 254: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
-	81,  // 255: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
-	113, // 256: hlgate.v1.GetInvoiceSettingsResponse.custom_notification:type_name -> hlgate.v1.CustomNotificationDto
-	114, // 257: hlgate.v1.GetInvoiceSettingsResponse.business_details:type_name -> hlgate.v1.InvoiceSettingsBusinessDetailsDto
-	98,  // 258: hlgate.v1.GetInvoiceSettingsResponse.sender_configuration:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	115, // 259: hlgate.v1.GetInvoiceSettingsResponse.product_settings:type_name -> hlgate.v1.InvoiceProductSettingsDto
-	116, // 260: hlgate.v1.GetInvoiceSettingsResponse.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	88,  // 261: hlgate.v1.GetInvoiceSettingsResponse.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	89,  // 262: hlgate.v1.GetInvoiceSettingsResponse.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	90,  // 263: hlgate.v1.GetInvoiceSettingsResponse.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	81,  // 264: hlgate.v1.GetInvoiceSettingsResponse.unmapped:type_name -> google.protobuf.Struct
-	117, // 265: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
-	81,  // 266: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 267: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	83,  // 268: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	84,  // 269: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	89,  // 270: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	88,  // 271: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	90,  // 272: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	92,  // 273: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	82,  // 274: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	84,  // 275: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 276: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	81,  // 277: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	81,  // 278: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 279: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	84,  // 280: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 281: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	81,  // 282: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	82,  // 283: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	83,  // 284: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	84,  // 285: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
-	92,  // 286: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	82,  // 287: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	84,  // 288: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 289: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
-	81,  // 290: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
-	88,  // 291: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	82,  // 292: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	84,  // 293: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 294: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.items:type_name -> google.protobuf.Struct
-	81,  // 295: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
-	90,  // 296: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	82,  // 297: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	84,  // 298: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
-	81,  // 299: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.items:type_name -> google.protobuf.Struct
-	81,  // 300: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
-	83,  // 301: hlgate.v1.Text2payInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
-	85,  // 302: hlgate.v1.Text2payInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	86,  // 303: hlgate.v1.Text2payInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
-	87,  // 304: hlgate.v1.Text2payInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
-	88,  // 305: hlgate.v1.Text2payInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
-	89,  // 306: hlgate.v1.Text2payInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
-	90,  // 307: hlgate.v1.Text2payInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
-	91,  // 308: hlgate.v1.Text2payInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
-	92,  // 309: hlgate.v1.Text2payInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
-	84,  // 310: hlgate.v1.Text2payInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
-	82,  // 311: hlgate.v1.Text2payInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	97,  // 312: hlgate.v1.Text2payInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	81,  // 313: hlgate.v1.Text2payInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
-	0,   // 314: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
-	2,   // 315: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
-	4,   // 316: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
-	6,   // 317: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
-	8,   // 318: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
-	10,  // 319: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest
-	12,  // 320: hlgate.v1.InvoicesService.RecordInvoice:input_type -> hlgate.v1.RecordInvoiceRequest
-	14,  // 321: hlgate.v1.InvoicesService.SendInvoice:input_type -> hlgate.v1.SendInvoiceRequest
-	16,  // 322: hlgate.v1.InvoicesService.VoidInvoice:input_type -> hlgate.v1.VoidInvoiceRequest
-	18,  // 323: hlgate.v1.InvoicesService.CreateNewEstimate:input_type -> hlgate.v1.CreateNewEstimateRequest
-	20,  // 324: hlgate.v1.InvoicesService.DeleteEstimate:input_type -> hlgate.v1.DeleteEstimateRequest
-	22,  // 325: hlgate.v1.InvoicesService.UpdateEstimate:input_type -> hlgate.v1.UpdateEstimateRequest
-	24,  // 326: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:input_type -> hlgate.v1.CreateInvoiceFromEstimateRequest
-	26,  // 327: hlgate.v1.InvoicesService.SendEstimate:input_type -> hlgate.v1.SendEstimateRequest
-	28,  // 328: hlgate.v1.InvoicesService.ListEstimates:input_type -> hlgate.v1.ListEstimatesRequest
-	30,  // 329: hlgate.v1.InvoicesService.GenerateEstimateNumber:input_type -> hlgate.v1.GenerateEstimateNumberRequest
-	32,  // 330: hlgate.v1.InvoicesService.ListEstimateTemplates:input_type -> hlgate.v1.ListEstimateTemplatesRequest
-	34,  // 331: hlgate.v1.InvoicesService.CreateEstimateTemplate:input_type -> hlgate.v1.CreateEstimateTemplateRequest
-	36,  // 332: hlgate.v1.InvoicesService.DeleteEstimateTemplate:input_type -> hlgate.v1.DeleteEstimateTemplateRequest
-	38,  // 333: hlgate.v1.InvoicesService.UpdateEstimateTemplate:input_type -> hlgate.v1.UpdateEstimateTemplateRequest
-	40,  // 334: hlgate.v1.InvoicesService.PreviewEstimateTemplate:input_type -> hlgate.v1.PreviewEstimateTemplateRequest
-	42,  // 335: hlgate.v1.InvoicesService.GenerateInvoiceNumber:input_type -> hlgate.v1.GenerateInvoiceNumberRequest
-	44,  // 336: hlgate.v1.InvoicesService.ListInvoiceSchedules:input_type -> hlgate.v1.ListInvoiceSchedulesRequest
-	46,  // 337: hlgate.v1.InvoicesService.CreateInvoiceSchedule:input_type -> hlgate.v1.CreateInvoiceScheduleRequest
-	48,  // 338: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:input_type -> hlgate.v1.DeleteInvoiceScheduleRequest
-	50,  // 339: hlgate.v1.InvoicesService.GetInvoiceSchedule:input_type -> hlgate.v1.GetInvoiceScheduleRequest
-	52,  // 340: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:input_type -> hlgate.v1.UpdateInvoiceScheduleRequest
-	54,  // 341: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:input_type -> hlgate.v1.AutoPaymentInvoiceScheduleRequest
-	56,  // 342: hlgate.v1.InvoicesService.CancelInvoiceSchedule:input_type -> hlgate.v1.CancelInvoiceScheduleRequest
-	58,  // 343: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:input_type -> hlgate.v1.ScheduleInvoiceScheduleRequest
-	60,  // 344: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:input_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
-	62,  // 345: hlgate.v1.InvoicesService.GetInvoiceSettings:input_type -> hlgate.v1.GetInvoiceSettingsRequest
-	64,  // 346: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
-	66,  // 347: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
-	68,  // 348: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
-	70,  // 349: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
-	72,  // 350: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
-	74,  // 351: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
-	76,  // 352: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:input_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
-	78,  // 353: hlgate.v1.InvoicesService.Text2payInvoice:input_type -> hlgate.v1.Text2payInvoiceRequest
-	1,   // 354: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
-	3,   // 355: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
-	5,   // 356: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
-	7,   // 357: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
-	9,   // 358: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
-	11,  // 359: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse
-	13,  // 360: hlgate.v1.InvoicesService.RecordInvoice:output_type -> hlgate.v1.RecordInvoiceResponse
-	15,  // 361: hlgate.v1.InvoicesService.SendInvoice:output_type -> hlgate.v1.SendInvoiceResponse
-	17,  // 362: hlgate.v1.InvoicesService.VoidInvoice:output_type -> hlgate.v1.VoidInvoiceResponse
-	19,  // 363: hlgate.v1.InvoicesService.CreateNewEstimate:output_type -> hlgate.v1.CreateNewEstimateResponse
-	21,  // 364: hlgate.v1.InvoicesService.DeleteEstimate:output_type -> hlgate.v1.DeleteEstimateResponse
-	23,  // 365: hlgate.v1.InvoicesService.UpdateEstimate:output_type -> hlgate.v1.UpdateEstimateResponse
-	25,  // 366: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:output_type -> hlgate.v1.CreateInvoiceFromEstimateResponse
-	27,  // 367: hlgate.v1.InvoicesService.SendEstimate:output_type -> hlgate.v1.SendEstimateResponse
-	29,  // 368: hlgate.v1.InvoicesService.ListEstimates:output_type -> hlgate.v1.ListEstimatesResponse
-	31,  // 369: hlgate.v1.InvoicesService.GenerateEstimateNumber:output_type -> hlgate.v1.GenerateEstimateNumberResponse
-	33,  // 370: hlgate.v1.InvoicesService.ListEstimateTemplates:output_type -> hlgate.v1.ListEstimateTemplatesResponse
-	35,  // 371: hlgate.v1.InvoicesService.CreateEstimateTemplate:output_type -> hlgate.v1.CreateEstimateTemplateResponse
-	37,  // 372: hlgate.v1.InvoicesService.DeleteEstimateTemplate:output_type -> hlgate.v1.DeleteEstimateTemplateResponse
-	39,  // 373: hlgate.v1.InvoicesService.UpdateEstimateTemplate:output_type -> hlgate.v1.UpdateEstimateTemplateResponse
-	41,  // 374: hlgate.v1.InvoicesService.PreviewEstimateTemplate:output_type -> hlgate.v1.PreviewEstimateTemplateResponse
-	43,  // 375: hlgate.v1.InvoicesService.GenerateInvoiceNumber:output_type -> hlgate.v1.GenerateInvoiceNumberResponse
-	45,  // 376: hlgate.v1.InvoicesService.ListInvoiceSchedules:output_type -> hlgate.v1.ListInvoiceSchedulesResponse
-	47,  // 377: hlgate.v1.InvoicesService.CreateInvoiceSchedule:output_type -> hlgate.v1.CreateInvoiceScheduleResponse
-	49,  // 378: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:output_type -> hlgate.v1.DeleteInvoiceScheduleResponse
-	51,  // 379: hlgate.v1.InvoicesService.GetInvoiceSchedule:output_type -> hlgate.v1.GetInvoiceScheduleResponse
-	53,  // 380: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:output_type -> hlgate.v1.UpdateInvoiceScheduleResponse
-	55,  // 381: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:output_type -> hlgate.v1.AutoPaymentInvoiceScheduleResponse
-	57,  // 382: hlgate.v1.InvoicesService.CancelInvoiceSchedule:output_type -> hlgate.v1.CancelInvoiceScheduleResponse
-	59,  // 383: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:output_type -> hlgate.v1.ScheduleInvoiceScheduleResponse
-	61,  // 384: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:output_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
-	63,  // 385: hlgate.v1.InvoicesService.GetInvoiceSettings:output_type -> hlgate.v1.GetInvoiceSettingsResponse
-	65,  // 386: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
-	67,  // 387: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
-	69,  // 388: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
-	71,  // 389: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
-	73,  // 390: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
-	75,  // 391: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
-	77,  // 392: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:output_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
-	79,  // 393: hlgate.v1.InvoicesService.Text2payInvoice:output_type -> hlgate.v1.Text2payInvoiceResponse
-	354, // [354:394] is the sub-list for method output_type
-	314, // [314:354] is the sub-list for method input_type
-	314, // [314:314] is the sub-list for extension type_name
-	314, // [314:314] is the sub-list for extension extendee
-	0,   // [0:314] is the sub-list for field type_name
+	84,  // 0: hlgate.v1.ListInvoicesResponse.invoices:type_name -> hlgate.v1.GetInvoiceResponseDto
+	85,  // 1: hlgate.v1.ListInvoicesResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 2: hlgate.v1.CreateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	87,  // 3: hlgate.v1.CreateInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	88,  // 4: hlgate.v1.CreateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	89,  // 5: hlgate.v1.CreateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	90,  // 6: hlgate.v1.CreateInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	91,  // 7: hlgate.v1.CreateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	92,  // 8: hlgate.v1.CreateInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	93,  // 9: hlgate.v1.CreateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	94,  // 10: hlgate.v1.CreateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	95,  // 11: hlgate.v1.CreateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 12: hlgate.v1.CreateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	85,  // 13: hlgate.v1.CreateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 14: hlgate.v1.CreateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 15: hlgate.v1.CreateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 16: hlgate.v1.CreateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 17: hlgate.v1.CreateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	85,  // 18: hlgate.v1.CreateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 19: hlgate.v1.DeleteInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 20: hlgate.v1.DeleteInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 21: hlgate.v1.DeleteInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 22: hlgate.v1.DeleteInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 23: hlgate.v1.DeleteInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	85,  // 24: hlgate.v1.DeleteInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 25: hlgate.v1.GetInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 26: hlgate.v1.GetInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 27: hlgate.v1.GetInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 28: hlgate.v1.GetInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 29: hlgate.v1.GetInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	97,  // 30: hlgate.v1.GetInvoiceResponse.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	98,  // 31: hlgate.v1.GetInvoiceResponse.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	85,  // 32: hlgate.v1.GetInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 33: hlgate.v1.UpdateInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 34: hlgate.v1.UpdateInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 35: hlgate.v1.UpdateInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	87,  // 36: hlgate.v1.UpdateInvoiceRequest.invoice_items:type_name -> hlgate.v1.InvoiceItemDto
+	91,  // 37: hlgate.v1.UpdateInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	93,  // 38: hlgate.v1.UpdateInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	85,  // 39: hlgate.v1.UpdateInvoiceRequest.xero_details:type_name -> google.protobuf.Struct
+	94,  // 40: hlgate.v1.UpdateInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	95,  // 41: hlgate.v1.UpdateInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 42: hlgate.v1.UpdateInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	85,  // 43: hlgate.v1.UpdateInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 44: hlgate.v1.UpdateInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 45: hlgate.v1.UpdateInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 46: hlgate.v1.UpdateInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 47: hlgate.v1.UpdateInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	85,  // 48: hlgate.v1.UpdateInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	92,  // 49: hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	85,  // 50: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 51: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 52: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 53: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 54: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.payment_schedule:type_name -> google.protobuf.Struct
+	85,  // 55: hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	99,  // 56: hlgate.v1.RecordInvoiceRequest.card:type_name -> hlgate.v1.InvoicesCardDto
+	100, // 57: hlgate.v1.RecordInvoiceRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	85,  // 58: hlgate.v1.RecordInvoiceRequest.meta:type_name -> google.protobuf.Struct
+	101, // 59: hlgate.v1.RecordInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	85,  // 60: hlgate.v1.RecordInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	102, // 61: hlgate.v1.SendInvoiceRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	103, // 62: hlgate.v1.SendInvoiceRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	101, // 63: hlgate.v1.SendInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	85,  // 64: hlgate.v1.SendInvoiceResponse.sms_data:type_name -> google.protobuf.Struct
+	85,  // 65: hlgate.v1.SendInvoiceResponse.email_data:type_name -> google.protobuf.Struct
+	85,  // 66: hlgate.v1.SendInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 67: hlgate.v1.VoidInvoiceResponse.business_details:type_name -> google.protobuf.Struct
+	85,  // 68: hlgate.v1.VoidInvoiceResponse.contact_details:type_name -> google.protobuf.Struct
+	85,  // 69: hlgate.v1.VoidInvoiceResponse.discount:type_name -> google.protobuf.Struct
+	85,  // 70: hlgate.v1.VoidInvoiceResponse.invoice_items:type_name -> google.protobuf.Struct
+	85,  // 71: hlgate.v1.VoidInvoiceResponse.payment_schedule:type_name -> google.protobuf.Struct
+	85,  // 72: hlgate.v1.VoidInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 73: hlgate.v1.CreateNewEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	104, // 74: hlgate.v1.CreateNewEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 75: hlgate.v1.CreateNewEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	89,  // 76: hlgate.v1.CreateNewEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	90,  // 77: hlgate.v1.CreateNewEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	85,  // 78: hlgate.v1.CreateNewEstimateRequest.meta:type_name -> google.protobuf.Struct
+	105, // 79: hlgate.v1.CreateNewEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	106, // 80: hlgate.v1.CreateNewEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	95,  // 81: hlgate.v1.CreateNewEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	107, // 82: hlgate.v1.CreateNewEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
+	96,  // 83: hlgate.v1.CreateNewEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	108, // 84: hlgate.v1.CreateNewEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
+	109, // 85: hlgate.v1.CreateNewEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 86: hlgate.v1.CreateNewEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 87: hlgate.v1.CreateNewEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 88: hlgate.v1.CreateNewEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	110, // 89: hlgate.v1.CreateNewEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	85,  // 90: hlgate.v1.CreateNewEstimateResponse.meta:type_name -> google.protobuf.Struct
+	85,  // 91: hlgate.v1.CreateNewEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	111, // 92: hlgate.v1.CreateNewEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	106, // 93: hlgate.v1.CreateNewEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	112, // 94: hlgate.v1.CreateNewEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	85,  // 95: hlgate.v1.CreateNewEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	109, // 96: hlgate.v1.DeleteEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 97: hlgate.v1.DeleteEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 98: hlgate.v1.DeleteEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 99: hlgate.v1.DeleteEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	110, // 100: hlgate.v1.DeleteEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	85,  // 101: hlgate.v1.DeleteEstimateResponse.meta:type_name -> google.protobuf.Struct
+	85,  // 102: hlgate.v1.DeleteEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	111, // 103: hlgate.v1.DeleteEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	106, // 104: hlgate.v1.DeleteEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	112, // 105: hlgate.v1.DeleteEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	85,  // 106: hlgate.v1.DeleteEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 107: hlgate.v1.UpdateEstimateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	104, // 108: hlgate.v1.UpdateEstimateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 109: hlgate.v1.UpdateEstimateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	89,  // 110: hlgate.v1.UpdateEstimateRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	90,  // 111: hlgate.v1.UpdateEstimateRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	85,  // 112: hlgate.v1.UpdateEstimateRequest.meta:type_name -> google.protobuf.Struct
+	105, // 113: hlgate.v1.UpdateEstimateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	106, // 114: hlgate.v1.UpdateEstimateRequest.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	95,  // 115: hlgate.v1.UpdateEstimateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	107, // 116: hlgate.v1.UpdateEstimateRequest.auto_invoice:type_name -> hlgate.v1.AutoInvoicingDto
+	96,  // 117: hlgate.v1.UpdateEstimateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	108, // 118: hlgate.v1.UpdateEstimateRequest.payment_schedule_config:type_name -> hlgate.v1.PaymentScheduleConfigDto
+	109, // 119: hlgate.v1.UpdateEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 120: hlgate.v1.UpdateEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 121: hlgate.v1.UpdateEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 122: hlgate.v1.UpdateEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	110, // 123: hlgate.v1.UpdateEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	85,  // 124: hlgate.v1.UpdateEstimateResponse.meta:type_name -> google.protobuf.Struct
+	85,  // 125: hlgate.v1.UpdateEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	111, // 126: hlgate.v1.UpdateEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	106, // 127: hlgate.v1.UpdateEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	112, // 128: hlgate.v1.UpdateEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	85,  // 129: hlgate.v1.UpdateEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	113, // 130: hlgate.v1.CreateInvoiceFromEstimateResponse.estimate:type_name -> hlgate.v1.EstimateResponseDto
+	101, // 131: hlgate.v1.CreateInvoiceFromEstimateResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	85,  // 132: hlgate.v1.CreateInvoiceFromEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	102, // 133: hlgate.v1.SendEstimateRequest.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	109, // 134: hlgate.v1.SendEstimateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 135: hlgate.v1.SendEstimateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 136: hlgate.v1.SendEstimateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 137: hlgate.v1.SendEstimateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	110, // 138: hlgate.v1.SendEstimateResponse.contact_details:type_name -> hlgate.v1.ContactDetails
+	85,  // 139: hlgate.v1.SendEstimateResponse.meta:type_name -> google.protobuf.Struct
+	85,  // 140: hlgate.v1.SendEstimateResponse.estimate_action_history:type_name -> google.protobuf.Struct
+	111, // 141: hlgate.v1.SendEstimateResponse.sent_to:type_name -> hlgate.v1.SentTo
+	106, // 142: hlgate.v1.SendEstimateResponse.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	112, // 143: hlgate.v1.SendEstimateResponse.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	85,  // 144: hlgate.v1.SendEstimateResponse.unmapped:type_name -> google.protobuf.Struct
+	113, // 145: hlgate.v1.ListEstimatesResponse.estimates:type_name -> hlgate.v1.EstimateResponseDto
+	85,  // 146: hlgate.v1.ListEstimatesResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 147: hlgate.v1.GenerateEstimateNumberResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 148: hlgate.v1.UpdateEstimateLastVisitedAtResponse.unmapped:type_name -> google.protobuf.Struct
+	114, // 149: hlgate.v1.ListEstimateTemplatesResponse.data:type_name -> hlgate.v1.EstimateTemplateResponseDTO
+	85,  // 150: hlgate.v1.ListEstimateTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 151: hlgate.v1.CreateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	104, // 152: hlgate.v1.CreateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 153: hlgate.v1.CreateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 154: hlgate.v1.CreateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
+	105, // 155: hlgate.v1.CreateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	95,  // 156: hlgate.v1.CreateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 157: hlgate.v1.CreateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	109, // 158: hlgate.v1.CreateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 159: hlgate.v1.CreateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 160: hlgate.v1.CreateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 161: hlgate.v1.CreateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	85,  // 162: hlgate.v1.CreateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	109, // 163: hlgate.v1.DeleteEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 164: hlgate.v1.DeleteEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 165: hlgate.v1.DeleteEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 166: hlgate.v1.DeleteEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	85,  // 167: hlgate.v1.DeleteEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 168: hlgate.v1.UpdateEstimateTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	104, // 169: hlgate.v1.UpdateEstimateTemplateRequest.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 170: hlgate.v1.UpdateEstimateTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 171: hlgate.v1.UpdateEstimateTemplateRequest.meta:type_name -> google.protobuf.Struct
+	105, // 172: hlgate.v1.UpdateEstimateTemplateRequest.send_estimate_details:type_name -> hlgate.v1.SendEstimateDto
+	95,  // 173: hlgate.v1.UpdateEstimateTemplateRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 174: hlgate.v1.UpdateEstimateTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	109, // 175: hlgate.v1.UpdateEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 176: hlgate.v1.UpdateEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 177: hlgate.v1.UpdateEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 178: hlgate.v1.UpdateEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	85,  // 179: hlgate.v1.UpdateEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	109, // 180: hlgate.v1.PreviewEstimateTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetails
+	104, // 181: hlgate.v1.PreviewEstimateTemplateResponse.items:type_name -> hlgate.v1.EstimateLineItemDto
+	88,  // 182: hlgate.v1.PreviewEstimateTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 183: hlgate.v1.PreviewEstimateTemplateResponse.attachments:type_name -> hlgate.v1.AttachmentsDto
+	85,  // 184: hlgate.v1.PreviewEstimateTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 185: hlgate.v1.GenerateInvoiceNumberResponse.unmapped:type_name -> google.protobuf.Struct
+	115, // 186: hlgate.v1.ListInvoiceSchedulesResponse.schedules:type_name -> hlgate.v1.GetScheduleResponseDto
+	85,  // 187: hlgate.v1.ListInvoiceSchedulesResponse.unmapped:type_name -> google.protobuf.Struct
+	89,  // 188: hlgate.v1.CreateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	116, // 189: hlgate.v1.CreateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	86,  // 190: hlgate.v1.CreateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	87,  // 191: hlgate.v1.CreateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	88,  // 192: hlgate.v1.CreateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	93,  // 193: hlgate.v1.CreateInvoiceScheduleRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	92,  // 194: hlgate.v1.CreateInvoiceScheduleRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	94,  // 195: hlgate.v1.CreateInvoiceScheduleRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	95,  // 196: hlgate.v1.CreateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 197: hlgate.v1.CreateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	116, // 198: hlgate.v1.CreateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 199: hlgate.v1.CreateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 200: hlgate.v1.CreateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 201: hlgate.v1.CreateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 202: hlgate.v1.CreateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 203: hlgate.v1.CreateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 204: hlgate.v1.CreateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 205: hlgate.v1.DeleteInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	116, // 206: hlgate.v1.GetInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 207: hlgate.v1.GetInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 208: hlgate.v1.GetInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 209: hlgate.v1.GetInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 210: hlgate.v1.GetInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 211: hlgate.v1.GetInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 212: hlgate.v1.GetInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	89,  // 213: hlgate.v1.UpdateInvoiceScheduleRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	116, // 214: hlgate.v1.UpdateInvoiceScheduleRequest.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	86,  // 215: hlgate.v1.UpdateInvoiceScheduleRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	87,  // 216: hlgate.v1.UpdateInvoiceScheduleRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	88,  // 217: hlgate.v1.UpdateInvoiceScheduleRequest.discount:type_name -> hlgate.v1.DiscountDto
+	95,  // 218: hlgate.v1.UpdateInvoiceScheduleRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 219: hlgate.v1.UpdateInvoiceScheduleRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	116, // 220: hlgate.v1.UpdateInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 221: hlgate.v1.UpdateInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 222: hlgate.v1.UpdateInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 223: hlgate.v1.UpdateInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 224: hlgate.v1.UpdateInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 225: hlgate.v1.UpdateInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 226: hlgate.v1.UpdateInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	103, // 227: hlgate.v1.AutoPaymentInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	116, // 228: hlgate.v1.AutoPaymentInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 229: hlgate.v1.AutoPaymentInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 230: hlgate.v1.AutoPaymentInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 231: hlgate.v1.AutoPaymentInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 232: hlgate.v1.AutoPaymentInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 233: hlgate.v1.AutoPaymentInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 234: hlgate.v1.AutoPaymentInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	116, // 235: hlgate.v1.CancelInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 236: hlgate.v1.CancelInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 237: hlgate.v1.CancelInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 238: hlgate.v1.CancelInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 239: hlgate.v1.CancelInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 240: hlgate.v1.CancelInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 241: hlgate.v1.CancelInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	103, // 242: hlgate.v1.ScheduleInvoiceScheduleRequest.auto_payment:type_name -> hlgate.v1.AutoPaymentDetailsDto
+	116, // 243: hlgate.v1.ScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 244: hlgate.v1.ScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 245: hlgate.v1.ScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 246: hlgate.v1.ScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 247: hlgate.v1.ScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 248: hlgate.v1.ScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 249: hlgate.v1.ScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	116, // 250: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	101, // 251: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	86,  // 252: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	89,  // 253: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	88,  // 254: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 255: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.items:type_name -> google.protobuf.Struct
+	85,  // 256: hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse.unmapped:type_name -> google.protobuf.Struct
+	117, // 257: hlgate.v1.GetInvoiceSettingsResponse.custom_notification:type_name -> hlgate.v1.CustomNotificationDto
+	118, // 258: hlgate.v1.GetInvoiceSettingsResponse.business_details:type_name -> hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	102, // 259: hlgate.v1.GetInvoiceSettingsResponse.sender_configuration:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	119, // 260: hlgate.v1.GetInvoiceSettingsResponse.product_settings:type_name -> hlgate.v1.InvoiceProductSettingsDto
+	120, // 261: hlgate.v1.GetInvoiceSettingsResponse.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	92,  // 262: hlgate.v1.GetInvoiceSettingsResponse.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	93,  // 263: hlgate.v1.GetInvoiceSettingsResponse.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	94,  // 264: hlgate.v1.GetInvoiceSettingsResponse.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	85,  // 265: hlgate.v1.GetInvoiceSettingsResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 266: hlgate.v1.UpdateInvoiceLastVisitedAtResponse.unmapped:type_name -> google.protobuf.Struct
+	121, // 267: hlgate.v1.ListInvoiceTemplatesResponse.data:type_name -> hlgate.v1.GetTemplateResponseDto
+	85,  // 268: hlgate.v1.ListInvoiceTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 269: hlgate.v1.CreateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	87,  // 270: hlgate.v1.CreateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	88,  // 271: hlgate.v1.CreateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	93,  // 272: hlgate.v1.CreateInvoiceTemplateRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	92,  // 273: hlgate.v1.CreateInvoiceTemplateRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	94,  // 274: hlgate.v1.CreateInvoiceTemplateRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	96,  // 275: hlgate.v1.CreateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	86,  // 276: hlgate.v1.CreateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	88,  // 277: hlgate.v1.CreateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 278: hlgate.v1.CreateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	85,  // 279: hlgate.v1.CreateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	85,  // 280: hlgate.v1.DeleteInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 281: hlgate.v1.GetInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	88,  // 282: hlgate.v1.GetInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 283: hlgate.v1.GetInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	85,  // 284: hlgate.v1.GetInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	86,  // 285: hlgate.v1.UpdateInvoiceTemplateRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	87,  // 286: hlgate.v1.UpdateInvoiceTemplateRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	88,  // 287: hlgate.v1.UpdateInvoiceTemplateRequest.discount:type_name -> hlgate.v1.DiscountDto
+	96,  // 288: hlgate.v1.UpdateInvoiceTemplateRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	86,  // 289: hlgate.v1.UpdateInvoiceTemplateResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	88,  // 290: hlgate.v1.UpdateInvoiceTemplateResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 291: hlgate.v1.UpdateInvoiceTemplateResponse.items:type_name -> google.protobuf.Struct
+	85,  // 292: hlgate.v1.UpdateInvoiceTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	92,  // 293: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	86,  // 294: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	88,  // 295: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 296: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.items:type_name -> google.protobuf.Struct
+	85,  // 297: hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	94,  // 298: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	86,  // 299: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	88,  // 300: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.discount:type_name -> hlgate.v1.DiscountDto
+	85,  // 301: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.items:type_name -> google.protobuf.Struct
+	85,  // 302: hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	87,  // 303: hlgate.v1.Text2payInvoiceRequest.items:type_name -> hlgate.v1.InvoiceItemDto
+	89,  // 304: hlgate.v1.Text2payInvoiceRequest.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	90,  // 305: hlgate.v1.Text2payInvoiceRequest.sent_to:type_name -> hlgate.v1.SentToDto
+	91,  // 306: hlgate.v1.Text2payInvoiceRequest.payment_schedule:type_name -> hlgate.v1.PaymentScheduleDto
+	92,  // 307: hlgate.v1.Text2payInvoiceRequest.late_fees_configuration:type_name -> hlgate.v1.LateFeesConfigurationDto
+	93,  // 308: hlgate.v1.Text2payInvoiceRequest.tips_configuration:type_name -> hlgate.v1.TipsConfigurationDto
+	94,  // 309: hlgate.v1.Text2payInvoiceRequest.payment_methods:type_name -> hlgate.v1.PaymentMethodDto
+	95,  // 310: hlgate.v1.Text2payInvoiceRequest.attachments:type_name -> hlgate.v1.AttachmentsDto
+	96,  // 311: hlgate.v1.Text2payInvoiceRequest.miscellaneous_charges:type_name -> hlgate.v1.ProcessingFeeDto
+	88,  // 312: hlgate.v1.Text2payInvoiceRequest.discount:type_name -> hlgate.v1.DiscountDto
+	86,  // 313: hlgate.v1.Text2payInvoiceRequest.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	101, // 314: hlgate.v1.Text2payInvoiceResponse.invoice:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	85,  // 315: hlgate.v1.Text2payInvoiceResponse.unmapped:type_name -> google.protobuf.Struct
+	0,   // 316: hlgate.v1.InvoicesService.ListInvoices:input_type -> hlgate.v1.ListInvoicesRequest
+	2,   // 317: hlgate.v1.InvoicesService.CreateInvoice:input_type -> hlgate.v1.CreateInvoiceRequest
+	4,   // 318: hlgate.v1.InvoicesService.DeleteInvoice:input_type -> hlgate.v1.DeleteInvoiceRequest
+	6,   // 319: hlgate.v1.InvoicesService.GetInvoice:input_type -> hlgate.v1.GetInvoiceRequest
+	8,   // 320: hlgate.v1.InvoicesService.UpdateInvoice:input_type -> hlgate.v1.UpdateInvoiceRequest
+	10,  // 321: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationRequest
+	12,  // 322: hlgate.v1.InvoicesService.RecordInvoice:input_type -> hlgate.v1.RecordInvoiceRequest
+	14,  // 323: hlgate.v1.InvoicesService.SendInvoice:input_type -> hlgate.v1.SendInvoiceRequest
+	16,  // 324: hlgate.v1.InvoicesService.VoidInvoice:input_type -> hlgate.v1.VoidInvoiceRequest
+	18,  // 325: hlgate.v1.InvoicesService.CreateNewEstimate:input_type -> hlgate.v1.CreateNewEstimateRequest
+	20,  // 326: hlgate.v1.InvoicesService.DeleteEstimate:input_type -> hlgate.v1.DeleteEstimateRequest
+	22,  // 327: hlgate.v1.InvoicesService.UpdateEstimate:input_type -> hlgate.v1.UpdateEstimateRequest
+	24,  // 328: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:input_type -> hlgate.v1.CreateInvoiceFromEstimateRequest
+	26,  // 329: hlgate.v1.InvoicesService.SendEstimate:input_type -> hlgate.v1.SendEstimateRequest
+	28,  // 330: hlgate.v1.InvoicesService.ListEstimates:input_type -> hlgate.v1.ListEstimatesRequest
+	30,  // 331: hlgate.v1.InvoicesService.GenerateEstimateNumber:input_type -> hlgate.v1.GenerateEstimateNumberRequest
+	32,  // 332: hlgate.v1.InvoicesService.UpdateEstimateLastVisitedAt:input_type -> hlgate.v1.UpdateEstimateLastVisitedAtRequest
+	34,  // 333: hlgate.v1.InvoicesService.ListEstimateTemplates:input_type -> hlgate.v1.ListEstimateTemplatesRequest
+	36,  // 334: hlgate.v1.InvoicesService.CreateEstimateTemplate:input_type -> hlgate.v1.CreateEstimateTemplateRequest
+	38,  // 335: hlgate.v1.InvoicesService.DeleteEstimateTemplate:input_type -> hlgate.v1.DeleteEstimateTemplateRequest
+	40,  // 336: hlgate.v1.InvoicesService.UpdateEstimateTemplate:input_type -> hlgate.v1.UpdateEstimateTemplateRequest
+	42,  // 337: hlgate.v1.InvoicesService.PreviewEstimateTemplate:input_type -> hlgate.v1.PreviewEstimateTemplateRequest
+	44,  // 338: hlgate.v1.InvoicesService.GenerateInvoiceNumber:input_type -> hlgate.v1.GenerateInvoiceNumberRequest
+	46,  // 339: hlgate.v1.InvoicesService.ListInvoiceSchedules:input_type -> hlgate.v1.ListInvoiceSchedulesRequest
+	48,  // 340: hlgate.v1.InvoicesService.CreateInvoiceSchedule:input_type -> hlgate.v1.CreateInvoiceScheduleRequest
+	50,  // 341: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:input_type -> hlgate.v1.DeleteInvoiceScheduleRequest
+	52,  // 342: hlgate.v1.InvoicesService.GetInvoiceSchedule:input_type -> hlgate.v1.GetInvoiceScheduleRequest
+	54,  // 343: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:input_type -> hlgate.v1.UpdateInvoiceScheduleRequest
+	56,  // 344: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:input_type -> hlgate.v1.AutoPaymentInvoiceScheduleRequest
+	58,  // 345: hlgate.v1.InvoicesService.CancelInvoiceSchedule:input_type -> hlgate.v1.CancelInvoiceScheduleRequest
+	60,  // 346: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:input_type -> hlgate.v1.ScheduleInvoiceScheduleRequest
+	62,  // 347: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:input_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleRequest
+	64,  // 348: hlgate.v1.InvoicesService.GetInvoiceSettings:input_type -> hlgate.v1.GetInvoiceSettingsRequest
+	66,  // 349: hlgate.v1.InvoicesService.UpdateInvoiceLastVisitedAt:input_type -> hlgate.v1.UpdateInvoiceLastVisitedAtRequest
+	68,  // 350: hlgate.v1.InvoicesService.ListInvoiceTemplates:input_type -> hlgate.v1.ListInvoiceTemplatesRequest
+	70,  // 351: hlgate.v1.InvoicesService.CreateInvoiceTemplate:input_type -> hlgate.v1.CreateInvoiceTemplateRequest
+	72,  // 352: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:input_type -> hlgate.v1.DeleteInvoiceTemplateRequest
+	74,  // 353: hlgate.v1.InvoicesService.GetInvoiceTemplate:input_type -> hlgate.v1.GetInvoiceTemplateRequest
+	76,  // 354: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:input_type -> hlgate.v1.UpdateInvoiceTemplateRequest
+	78,  // 355: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:input_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationRequest
+	80,  // 356: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:input_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationRequest
+	82,  // 357: hlgate.v1.InvoicesService.Text2payInvoice:input_type -> hlgate.v1.Text2payInvoiceRequest
+	1,   // 358: hlgate.v1.InvoicesService.ListInvoices:output_type -> hlgate.v1.ListInvoicesResponse
+	3,   // 359: hlgate.v1.InvoicesService.CreateInvoice:output_type -> hlgate.v1.CreateInvoiceResponse
+	5,   // 360: hlgate.v1.InvoicesService.DeleteInvoice:output_type -> hlgate.v1.DeleteInvoiceResponse
+	7,   // 361: hlgate.v1.InvoicesService.GetInvoice:output_type -> hlgate.v1.GetInvoiceResponse
+	9,   // 362: hlgate.v1.InvoicesService.UpdateInvoice:output_type -> hlgate.v1.UpdateInvoiceResponse
+	11,  // 363: hlgate.v1.InvoicesService.UpdateInvoiceLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceLateFeesConfigurationResponse
+	13,  // 364: hlgate.v1.InvoicesService.RecordInvoice:output_type -> hlgate.v1.RecordInvoiceResponse
+	15,  // 365: hlgate.v1.InvoicesService.SendInvoice:output_type -> hlgate.v1.SendInvoiceResponse
+	17,  // 366: hlgate.v1.InvoicesService.VoidInvoice:output_type -> hlgate.v1.VoidInvoiceResponse
+	19,  // 367: hlgate.v1.InvoicesService.CreateNewEstimate:output_type -> hlgate.v1.CreateNewEstimateResponse
+	21,  // 368: hlgate.v1.InvoicesService.DeleteEstimate:output_type -> hlgate.v1.DeleteEstimateResponse
+	23,  // 369: hlgate.v1.InvoicesService.UpdateEstimate:output_type -> hlgate.v1.UpdateEstimateResponse
+	25,  // 370: hlgate.v1.InvoicesService.CreateInvoiceFromEstimate:output_type -> hlgate.v1.CreateInvoiceFromEstimateResponse
+	27,  // 371: hlgate.v1.InvoicesService.SendEstimate:output_type -> hlgate.v1.SendEstimateResponse
+	29,  // 372: hlgate.v1.InvoicesService.ListEstimates:output_type -> hlgate.v1.ListEstimatesResponse
+	31,  // 373: hlgate.v1.InvoicesService.GenerateEstimateNumber:output_type -> hlgate.v1.GenerateEstimateNumberResponse
+	33,  // 374: hlgate.v1.InvoicesService.UpdateEstimateLastVisitedAt:output_type -> hlgate.v1.UpdateEstimateLastVisitedAtResponse
+	35,  // 375: hlgate.v1.InvoicesService.ListEstimateTemplates:output_type -> hlgate.v1.ListEstimateTemplatesResponse
+	37,  // 376: hlgate.v1.InvoicesService.CreateEstimateTemplate:output_type -> hlgate.v1.CreateEstimateTemplateResponse
+	39,  // 377: hlgate.v1.InvoicesService.DeleteEstimateTemplate:output_type -> hlgate.v1.DeleteEstimateTemplateResponse
+	41,  // 378: hlgate.v1.InvoicesService.UpdateEstimateTemplate:output_type -> hlgate.v1.UpdateEstimateTemplateResponse
+	43,  // 379: hlgate.v1.InvoicesService.PreviewEstimateTemplate:output_type -> hlgate.v1.PreviewEstimateTemplateResponse
+	45,  // 380: hlgate.v1.InvoicesService.GenerateInvoiceNumber:output_type -> hlgate.v1.GenerateInvoiceNumberResponse
+	47,  // 381: hlgate.v1.InvoicesService.ListInvoiceSchedules:output_type -> hlgate.v1.ListInvoiceSchedulesResponse
+	49,  // 382: hlgate.v1.InvoicesService.CreateInvoiceSchedule:output_type -> hlgate.v1.CreateInvoiceScheduleResponse
+	51,  // 383: hlgate.v1.InvoicesService.DeleteInvoiceSchedule:output_type -> hlgate.v1.DeleteInvoiceScheduleResponse
+	53,  // 384: hlgate.v1.InvoicesService.GetInvoiceSchedule:output_type -> hlgate.v1.GetInvoiceScheduleResponse
+	55,  // 385: hlgate.v1.InvoicesService.UpdateInvoiceSchedule:output_type -> hlgate.v1.UpdateInvoiceScheduleResponse
+	57,  // 386: hlgate.v1.InvoicesService.AutoPaymentInvoiceSchedule:output_type -> hlgate.v1.AutoPaymentInvoiceScheduleResponse
+	59,  // 387: hlgate.v1.InvoicesService.CancelInvoiceSchedule:output_type -> hlgate.v1.CancelInvoiceScheduleResponse
+	61,  // 388: hlgate.v1.InvoicesService.ScheduleInvoiceSchedule:output_type -> hlgate.v1.ScheduleInvoiceScheduleResponse
+	63,  // 389: hlgate.v1.InvoicesService.UpdateAndScheduleInvoiceSchedule:output_type -> hlgate.v1.UpdateAndScheduleInvoiceScheduleResponse
+	65,  // 390: hlgate.v1.InvoicesService.GetInvoiceSettings:output_type -> hlgate.v1.GetInvoiceSettingsResponse
+	67,  // 391: hlgate.v1.InvoicesService.UpdateInvoiceLastVisitedAt:output_type -> hlgate.v1.UpdateInvoiceLastVisitedAtResponse
+	69,  // 392: hlgate.v1.InvoicesService.ListInvoiceTemplates:output_type -> hlgate.v1.ListInvoiceTemplatesResponse
+	71,  // 393: hlgate.v1.InvoicesService.CreateInvoiceTemplate:output_type -> hlgate.v1.CreateInvoiceTemplateResponse
+	73,  // 394: hlgate.v1.InvoicesService.DeleteInvoiceTemplate:output_type -> hlgate.v1.DeleteInvoiceTemplateResponse
+	75,  // 395: hlgate.v1.InvoicesService.GetInvoiceTemplate:output_type -> hlgate.v1.GetInvoiceTemplateResponse
+	77,  // 396: hlgate.v1.InvoicesService.UpdateInvoiceTemplate:output_type -> hlgate.v1.UpdateInvoiceTemplateResponse
+	79,  // 397: hlgate.v1.InvoicesService.UpdateInvoiceTemplateLateFeesConfiguration:output_type -> hlgate.v1.UpdateInvoiceTemplateLateFeesConfigurationResponse
+	81,  // 398: hlgate.v1.InvoicesService.UpdateInvoicePaymentMethodsConfiguration:output_type -> hlgate.v1.UpdateInvoicePaymentMethodsConfigurationResponse
+	83,  // 399: hlgate.v1.InvoicesService.Text2payInvoice:output_type -> hlgate.v1.Text2payInvoiceResponse
+	358, // [358:400] is the sub-list for method output_type
+	316, // [316:358] is the sub-list for method input_type
+	316, // [316:316] is the sub-list for extension type_name
+	316, // [316:316] is the sub-list for extension extendee
+	0,   // [0:316] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_invoices_service_proto_init() }
@@ -14717,7 +14959,6 @@ func file_hlgate_v1_invoices_service_proto_init() {
 	file_hlgate_v1_invoices_service_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[32].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[36].OneofWrappers = []any{}
@@ -14726,13 +14967,13 @@ func file_hlgate_v1_invoices_service_proto_init() {
 	file_hlgate_v1_invoices_service_proto_msgTypes[39].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[40].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[43].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[45].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[46].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[47].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[49].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[51].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[52].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[53].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[54].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[55].OneofWrappers = []any{}
@@ -14740,28 +14981,31 @@ func file_hlgate_v1_invoices_service_proto_init() {
 	file_hlgate_v1_invoices_service_proto_msgTypes[57].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[58].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[59].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[60].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[61].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[63].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[64].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[65].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[66].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[67].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[69].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[68].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[70].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[71].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[72].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[73].OneofWrappers = []any{}
-	file_hlgate_v1_invoices_service_proto_msgTypes[74].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[75].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[76].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[77].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[78].OneofWrappers = []any{}
 	file_hlgate_v1_invoices_service_proto_msgTypes[79].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[80].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[81].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[82].OneofWrappers = []any{}
+	file_hlgate_v1_invoices_service_proto_msgTypes[83].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_invoices_service_proto_rawDesc), len(file_hlgate_v1_invoices_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   80,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

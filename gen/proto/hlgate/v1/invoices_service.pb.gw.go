@@ -937,6 +937,51 @@ func local_request_InvoicesService_GenerateEstimateNumber_0(ctx context.Context,
 	return msg, metadata, err
 }
 
+func request_InvoicesService_UpdateEstimateLastVisitedAt_0(ctx context.Context, marshaler runtime.Marshaler, client InvoicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateEstimateLastVisitedAtRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateEstimateLastVisitedAt(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_InvoicesService_UpdateEstimateLastVisitedAt_0(ctx context.Context, marshaler runtime.Marshaler, server InvoicesServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateEstimateLastVisitedAtRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	msg, err := server.UpdateEstimateLastVisitedAt(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_InvoicesService_ListEstimateTemplates_0 = &utilities.DoubleArray{Encoding: map[string]int{"location_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_InvoicesService_ListEstimateTemplates_0(ctx context.Context, marshaler runtime.Marshaler, client InvoicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1803,6 +1848,51 @@ func local_request_InvoicesService_GetInvoiceSettings_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+func request_InvoicesService_UpdateInvoiceLastVisitedAt_0(ctx context.Context, marshaler runtime.Marshaler, client InvoicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateInvoiceLastVisitedAtRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateInvoiceLastVisitedAt(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_InvoicesService_UpdateInvoiceLastVisitedAt_0(ctx context.Context, marshaler runtime.Marshaler, server InvoicesServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateInvoiceLastVisitedAtRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["location_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "location_id")
+	}
+	protoReq.LocationId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "location_id", err)
+	}
+	msg, err := server.UpdateInvoiceLastVisitedAt(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_InvoicesService_ListInvoiceTemplates_0 = &utilities.DoubleArray{Encoding: map[string]int{"location_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_InvoicesService_ListInvoiceTemplates_0(ctx context.Context, marshaler runtime.Marshaler, client InvoicesServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -2565,6 +2655,26 @@ func RegisterInvoicesServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_InvoicesService_GenerateEstimateNumber_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPatch, pattern_InvoicesService_UpdateEstimateLastVisitedAt_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.InvoicesService/UpdateEstimateLastVisitedAt", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/invoices/estimate/stats/last-visited-at"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_InvoicesService_UpdateEstimateLastVisitedAt_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_InvoicesService_UpdateEstimateLastVisitedAt_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_InvoicesService_ListEstimateTemplates_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2884,6 +2994,26 @@ func RegisterInvoicesServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 			return
 		}
 		forward_InvoicesService_GetInvoiceSettings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPatch, pattern_InvoicesService_UpdateInvoiceLastVisitedAt_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/hlgate.v1.InvoicesService/UpdateInvoiceLastVisitedAt", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/invoices/stats/last-visited-at"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_InvoicesService_UpdateInvoiceLastVisitedAt_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_InvoicesService_UpdateInvoiceLastVisitedAt_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodGet, pattern_InvoicesService_ListInvoiceTemplates_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -3357,6 +3487,23 @@ func RegisterInvoicesServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_InvoicesService_GenerateEstimateNumber_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPatch, pattern_InvoicesService_UpdateEstimateLastVisitedAt_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.InvoicesService/UpdateEstimateLastVisitedAt", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/invoices/estimate/stats/last-visited-at"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_InvoicesService_UpdateEstimateLastVisitedAt_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_InvoicesService_UpdateEstimateLastVisitedAt_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_InvoicesService_ListEstimateTemplates_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -3629,6 +3776,23 @@ func RegisterInvoicesServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_InvoicesService_GetInvoiceSettings_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPatch, pattern_InvoicesService_UpdateInvoiceLastVisitedAt_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/hlgate.v1.InvoicesService/UpdateInvoiceLastVisitedAt", runtime.WithHTTPPathPattern("/v1/locations/{location_id}/invoices/stats/last-visited-at"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_InvoicesService_UpdateInvoiceLastVisitedAt_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_InvoicesService_UpdateInvoiceLastVisitedAt_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_InvoicesService_ListInvoiceTemplates_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -3785,6 +3949,7 @@ var (
 	pattern_InvoicesService_SendEstimate_0                               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "invoices", "estimate", "estimate_id", "send"}, ""))
 	pattern_InvoicesService_ListEstimates_0                              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "invoices", "estimate", "list"}, ""))
 	pattern_InvoicesService_GenerateEstimateNumber_0                     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "invoices", "estimate", "number", "generate"}, ""))
+	pattern_InvoicesService_UpdateEstimateLastVisitedAt_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 2, 6}, []string{"v1", "locations", "location_id", "invoices", "estimate", "stats", "last-visited-at"}, ""))
 	pattern_InvoicesService_ListEstimateTemplates_0                      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "invoices", "estimate", "template"}, ""))
 	pattern_InvoicesService_CreateEstimateTemplate_0                     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "invoices", "estimate", "template"}, ""))
 	pattern_InvoicesService_DeleteEstimateTemplate_0                     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "locations", "location_id", "invoices", "estimate", "template", "template_id"}, ""))
@@ -3801,6 +3966,7 @@ var (
 	pattern_InvoicesService_ScheduleInvoiceSchedule_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 4}, []string{"v1", "locations", "location_id", "invoices", "schedule", "schedule_id"}, ""))
 	pattern_InvoicesService_UpdateAndScheduleInvoiceSchedule_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"v1", "locations", "location_id", "invoices", "schedule", "schedule_id", "updateAndSchedule"}, ""))
 	pattern_InvoicesService_GetInvoiceSettings_0                         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "invoices", "settings"}, ""))
+	pattern_InvoicesService_UpdateInvoiceLastVisitedAt_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 2, 5}, []string{"v1", "locations", "location_id", "invoices", "stats", "last-visited-at"}, ""))
 	pattern_InvoicesService_ListInvoiceTemplates_0                       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "invoices", "template"}, ""))
 	pattern_InvoicesService_CreateInvoiceTemplate_0                      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "locations", "location_id", "invoices", "template"}, ""))
 	pattern_InvoicesService_DeleteInvoiceTemplate_0                      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"v1", "locations", "location_id", "invoices", "template", "template_id"}, ""))
@@ -3828,6 +3994,7 @@ var (
 	forward_InvoicesService_SendEstimate_0                               = runtime.ForwardResponseMessage
 	forward_InvoicesService_ListEstimates_0                              = runtime.ForwardResponseMessage
 	forward_InvoicesService_GenerateEstimateNumber_0                     = runtime.ForwardResponseMessage
+	forward_InvoicesService_UpdateEstimateLastVisitedAt_0                = runtime.ForwardResponseMessage
 	forward_InvoicesService_ListEstimateTemplates_0                      = runtime.ForwardResponseMessage
 	forward_InvoicesService_CreateEstimateTemplate_0                     = runtime.ForwardResponseMessage
 	forward_InvoicesService_DeleteEstimateTemplate_0                     = runtime.ForwardResponseMessage
@@ -3844,6 +4011,7 @@ var (
 	forward_InvoicesService_ScheduleInvoiceSchedule_0                    = runtime.ForwardResponseMessage
 	forward_InvoicesService_UpdateAndScheduleInvoiceSchedule_0           = runtime.ForwardResponseMessage
 	forward_InvoicesService_GetInvoiceSettings_0                         = runtime.ForwardResponseMessage
+	forward_InvoicesService_UpdateInvoiceLastVisitedAt_0                 = runtime.ForwardResponseMessage
 	forward_InvoicesService_ListInvoiceTemplates_0                       = runtime.ForwardResponseMessage
 	forward_InvoicesService_CreateInvoiceTemplate_0                      = runtime.ForwardResponseMessage
 	forward_InvoicesService_DeleteInvoiceTemplate_0                      = runtime.ForwardResponseMessage

@@ -41,6 +41,7 @@ const (
 	InvoicesService_SendEstimate_FullMethodName                               = "/hlgate.v1.InvoicesService/SendEstimate"
 	InvoicesService_ListEstimates_FullMethodName                              = "/hlgate.v1.InvoicesService/ListEstimates"
 	InvoicesService_GenerateEstimateNumber_FullMethodName                     = "/hlgate.v1.InvoicesService/GenerateEstimateNumber"
+	InvoicesService_UpdateEstimateLastVisitedAt_FullMethodName                = "/hlgate.v1.InvoicesService/UpdateEstimateLastVisitedAt"
 	InvoicesService_ListEstimateTemplates_FullMethodName                      = "/hlgate.v1.InvoicesService/ListEstimateTemplates"
 	InvoicesService_CreateEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/CreateEstimateTemplate"
 	InvoicesService_DeleteEstimateTemplate_FullMethodName                     = "/hlgate.v1.InvoicesService/DeleteEstimateTemplate"
@@ -57,6 +58,7 @@ const (
 	InvoicesService_ScheduleInvoiceSchedule_FullMethodName                    = "/hlgate.v1.InvoicesService/ScheduleInvoiceSchedule"
 	InvoicesService_UpdateAndScheduleInvoiceSchedule_FullMethodName           = "/hlgate.v1.InvoicesService/UpdateAndScheduleInvoiceSchedule"
 	InvoicesService_GetInvoiceSettings_FullMethodName                         = "/hlgate.v1.InvoicesService/GetInvoiceSettings"
+	InvoicesService_UpdateInvoiceLastVisitedAt_FullMethodName                 = "/hlgate.v1.InvoicesService/UpdateInvoiceLastVisitedAt"
 	InvoicesService_ListInvoiceTemplates_FullMethodName                       = "/hlgate.v1.InvoicesService/ListInvoiceTemplates"
 	InvoicesService_CreateInvoiceTemplate_FullMethodName                      = "/hlgate.v1.InvoicesService/CreateInvoiceTemplate"
 	InvoicesService_DeleteInvoiceTemplate_FullMethodName                      = "/hlgate.v1.InvoicesService/DeleteInvoiceTemplate"
@@ -131,6 +133,11 @@ type InvoicesServiceClient interface {
 	// (generate-estimate-number). Generate Estimate Number: Get the next
 	// estimate number for the given location.
 	GenerateEstimateNumber(ctx context.Context, in *GenerateEstimateNumberRequest, opts ...grpc.CallOption) (*GenerateEstimateNumberResponse, error)
+	// UpdateEstimateLastVisitedAt calls PATCH
+	// /invoices/estimate/stats/last-visited-at
+	// (update-estimate-last-visited-at). Update estimate last visited at: API
+	// to update estimate last visited at by estimate id.
+	UpdateEstimateLastVisitedAt(ctx context.Context, in *UpdateEstimateLastVisitedAtRequest, opts ...grpc.CallOption) (*UpdateEstimateLastVisitedAtResponse, error)
 	// ListEstimateTemplates calls GET /invoices/estimate/template
 	// (list-estimate-templates). List Estimate Templates: Get a list of
 	// estimate templates or a specific template by ID.
@@ -196,6 +203,10 @@ type InvoicesServiceClient interface {
 	// GetInvoiceSettings calls GET /invoices/settings (get-invoice-settings).
 	// Get Invoice Settings: Get the invoice settings for the given location.
 	GetInvoiceSettings(ctx context.Context, in *GetInvoiceSettingsRequest, opts ...grpc.CallOption) (*GetInvoiceSettingsResponse, error)
+	// UpdateInvoiceLastVisitedAt calls PATCH /invoices/stats/last-visited-at
+	// (update-invoice-last-visited-at). Update invoice last visited at: API to
+	// update invoice last visited at by invoice id.
+	UpdateInvoiceLastVisitedAt(ctx context.Context, in *UpdateInvoiceLastVisitedAtRequest, opts ...grpc.CallOption) (*UpdateInvoiceLastVisitedAtResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(ctx context.Context, in *ListInvoiceTemplatesRequest, opts ...grpc.CallOption) (*ListInvoiceTemplatesResponse, error)
@@ -399,6 +410,16 @@ func (c *invoicesServiceClient) GenerateEstimateNumber(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *invoicesServiceClient) UpdateEstimateLastVisitedAt(ctx context.Context, in *UpdateEstimateLastVisitedAtRequest, opts ...grpc.CallOption) (*UpdateEstimateLastVisitedAtResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateEstimateLastVisitedAtResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateEstimateLastVisitedAt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *invoicesServiceClient) ListEstimateTemplates(ctx context.Context, in *ListEstimateTemplatesRequest, opts ...grpc.CallOption) (*ListEstimateTemplatesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEstimateTemplatesResponse)
@@ -559,6 +580,16 @@ func (c *invoicesServiceClient) GetInvoiceSettings(ctx context.Context, in *GetI
 	return out, nil
 }
 
+func (c *invoicesServiceClient) UpdateInvoiceLastVisitedAt(ctx context.Context, in *UpdateInvoiceLastVisitedAtRequest, opts ...grpc.CallOption) (*UpdateInvoiceLastVisitedAtResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInvoiceLastVisitedAtResponse)
+	err := c.cc.Invoke(ctx, InvoicesService_UpdateInvoiceLastVisitedAt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *invoicesServiceClient) ListInvoiceTemplates(ctx context.Context, in *ListInvoiceTemplatesRequest, opts ...grpc.CallOption) (*ListInvoiceTemplatesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListInvoiceTemplatesResponse)
@@ -703,6 +734,11 @@ type InvoicesServiceServer interface {
 	// (generate-estimate-number). Generate Estimate Number: Get the next
 	// estimate number for the given location.
 	GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error)
+	// UpdateEstimateLastVisitedAt calls PATCH
+	// /invoices/estimate/stats/last-visited-at
+	// (update-estimate-last-visited-at). Update estimate last visited at: API
+	// to update estimate last visited at by estimate id.
+	UpdateEstimateLastVisitedAt(context.Context, *UpdateEstimateLastVisitedAtRequest) (*UpdateEstimateLastVisitedAtResponse, error)
 	// ListEstimateTemplates calls GET /invoices/estimate/template
 	// (list-estimate-templates). List Estimate Templates: Get a list of
 	// estimate templates or a specific template by ID.
@@ -768,6 +804,10 @@ type InvoicesServiceServer interface {
 	// GetInvoiceSettings calls GET /invoices/settings (get-invoice-settings).
 	// Get Invoice Settings: Get the invoice settings for the given location.
 	GetInvoiceSettings(context.Context, *GetInvoiceSettingsRequest) (*GetInvoiceSettingsResponse, error)
+	// UpdateInvoiceLastVisitedAt calls PATCH /invoices/stats/last-visited-at
+	// (update-invoice-last-visited-at). Update invoice last visited at: API to
+	// update invoice last visited at by invoice id.
+	UpdateInvoiceLastVisitedAt(context.Context, *UpdateInvoiceLastVisitedAtRequest) (*UpdateInvoiceLastVisitedAtResponse, error)
 	// ListInvoiceTemplates calls GET /invoices/template
 	// (list-invoice-templates). List templates: API to get list of templates.
 	ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error)
@@ -859,6 +899,9 @@ func (UnimplementedInvoicesServiceServer) ListEstimates(context.Context, *ListEs
 func (UnimplementedInvoicesServiceServer) GenerateEstimateNumber(context.Context, *GenerateEstimateNumberRequest) (*GenerateEstimateNumberResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GenerateEstimateNumber not implemented")
 }
+func (UnimplementedInvoicesServiceServer) UpdateEstimateLastVisitedAt(context.Context, *UpdateEstimateLastVisitedAtRequest) (*UpdateEstimateLastVisitedAtResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEstimateLastVisitedAt not implemented")
+}
 func (UnimplementedInvoicesServiceServer) ListEstimateTemplates(context.Context, *ListEstimateTemplatesRequest) (*ListEstimateTemplatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEstimateTemplates not implemented")
 }
@@ -906,6 +949,9 @@ func (UnimplementedInvoicesServiceServer) UpdateAndScheduleInvoiceSchedule(conte
 }
 func (UnimplementedInvoicesServiceServer) GetInvoiceSettings(context.Context, *GetInvoiceSettingsRequest) (*GetInvoiceSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetInvoiceSettings not implemented")
+}
+func (UnimplementedInvoicesServiceServer) UpdateInvoiceLastVisitedAt(context.Context, *UpdateInvoiceLastVisitedAtRequest) (*UpdateInvoiceLastVisitedAtResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInvoiceLastVisitedAt not implemented")
 }
 func (UnimplementedInvoicesServiceServer) ListInvoiceTemplates(context.Context, *ListInvoiceTemplatesRequest) (*ListInvoiceTemplatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInvoiceTemplates not implemented")
@@ -1240,6 +1286,24 @@ func _InvoicesService_GenerateEstimateNumber_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoicesService_UpdateEstimateLastVisitedAt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEstimateLastVisitedAtRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateEstimateLastVisitedAt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateEstimateLastVisitedAt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateEstimateLastVisitedAt(ctx, req.(*UpdateEstimateLastVisitedAtRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _InvoicesService_ListEstimateTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListEstimateTemplatesRequest)
 	if err := dec(in); err != nil {
@@ -1528,6 +1592,24 @@ func _InvoicesService_GetInvoiceSettings_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoicesService_UpdateInvoiceLastVisitedAt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInvoiceLastVisitedAtRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoicesServiceServer).UpdateInvoiceLastVisitedAt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoicesService_UpdateInvoiceLastVisitedAt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoicesServiceServer).UpdateInvoiceLastVisitedAt(ctx, req.(*UpdateInvoiceLastVisitedAtRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _InvoicesService_ListInvoiceTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListInvoiceTemplatesRequest)
 	if err := dec(in); err != nil {
@@ -1744,6 +1826,10 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _InvoicesService_GenerateEstimateNumber_Handler,
 		},
 		{
+			MethodName: "UpdateEstimateLastVisitedAt",
+			Handler:    _InvoicesService_UpdateEstimateLastVisitedAt_Handler,
+		},
+		{
 			MethodName: "ListEstimateTemplates",
 			Handler:    _InvoicesService_ListEstimateTemplates_Handler,
 		},
@@ -1806,6 +1892,10 @@ var InvoicesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetInvoiceSettings",
 			Handler:    _InvoicesService_GetInvoiceSettings_Handler,
+		},
+		{
+			MethodName: "UpdateInvoiceLastVisitedAt",
+			Handler:    _InvoicesService_UpdateInvoiceLastVisitedAt_Handler,
 		},
 		{
 			MethodName: "ListInvoiceTemplates",

@@ -3604,6 +3604,182 @@ func (x *UpdateTagResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// TaskSearchRequest is the request of TaskSearch.
+type TaskSearchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Contact Ids
+	ContactId []string `protobuf:"bytes,2,rep,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// Task Completed Or Pending
+	Completed *bool `protobuf:"varint,3,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	// Assigned User Ids
+	AssignedTo []string `protobuf:"bytes,4,rep,name=assigned_to,json=assignedTo,proto3" json:"assigned_to,omitempty"`
+	// Search Value
+	Query *string `protobuf:"bytes,5,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	// Bussiness Id
+	BusinessId *string `protobuf:"bytes,6,opt,name=business_id,json=businessId,proto3,oneof" json:"business_id,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSearchRequest) Reset() {
+	*x = TaskSearchRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSearchRequest) ProtoMessage() {}
+
+func (x *TaskSearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSearchRequest.ProtoReflect.Descriptor instead.
+func (*TaskSearchRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *TaskSearchRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *TaskSearchRequest) GetContactId() []string {
+	if x != nil {
+		return x.ContactId
+	}
+	return nil
+}
+
+func (x *TaskSearchRequest) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+func (x *TaskSearchRequest) GetAssignedTo() []string {
+	if x != nil {
+		return x.AssignedTo
+	}
+	return nil
+}
+
+func (x *TaskSearchRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *TaskSearchRequest) GetBusinessId() string {
+	if x != nil && x.BusinessId != nil {
+		return *x.BusinessId
+	}
+	return ""
+}
+
+func (x *TaskSearchRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *TaskSearchRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// TaskSearchResponse is HighLevel's answer to TaskSearch, without loss.
+type TaskSearchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's tasks.
+	Tasks []*TaskSearchResponse_Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSearchResponse) Reset() {
+	*x = TaskSearchResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSearchResponse) ProtoMessage() {}
+
+func (x *TaskSearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSearchResponse.ProtoReflect.Descriptor instead.
+func (*TaskSearchResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *TaskSearchResponse) GetTasks() []*TaskSearchResponse_Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *TaskSearchResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetAllOrEmailSmsTemplatesRequest is the request of
 // GetAllOrEmailSmsTemplates.
 type GetAllOrEmailSmsTemplatesRequest struct {
@@ -3627,7 +3803,7 @@ type GetAllOrEmailSmsTemplatesRequest struct {
 
 func (x *GetAllOrEmailSmsTemplatesRequest) Reset() {
 	*x = GetAllOrEmailSmsTemplatesRequest{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3639,7 +3815,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) String() string {
 func (*GetAllOrEmailSmsTemplatesRequest) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[48]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3652,7 +3828,7 @@ func (x *GetAllOrEmailSmsTemplatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesRequest.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetAllOrEmailSmsTemplatesRequest) GetLocationId() string {
@@ -3717,7 +3893,7 @@ type GetAllOrEmailSmsTemplatesResponse struct {
 
 func (x *GetAllOrEmailSmsTemplatesResponse) Reset() {
 	*x = GetAllOrEmailSmsTemplatesResponse{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3729,7 +3905,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) String() string {
 func (*GetAllOrEmailSmsTemplatesResponse) ProtoMessage() {}
 
 func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[49]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3742,7 +3918,7 @@ func (x *GetAllOrEmailSmsTemplatesResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use GetAllOrEmailSmsTemplatesResponse.ProtoReflect.Descriptor instead.
 func (*GetAllOrEmailSmsTemplatesResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetAllOrEmailSmsTemplatesResponse) GetTemplates() []*structpb.Value {
@@ -3767,6 +3943,215 @@ func (x *GetAllOrEmailSmsTemplatesResponse) GetTotalSize() int32 {
 }
 
 func (x *GetAllOrEmailSmsTemplatesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DeleteAnEmailSmsTemplateRequest is the request of DeleteAnEmailSmsTemplate.
+type DeleteAnEmailSmsTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// Template Id
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAnEmailSmsTemplateRequest) Reset() {
+	*x = DeleteAnEmailSmsTemplateRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAnEmailSmsTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAnEmailSmsTemplateRequest) ProtoMessage() {}
+
+func (x *DeleteAnEmailSmsTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAnEmailSmsTemplateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAnEmailSmsTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *DeleteAnEmailSmsTemplateRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *DeleteAnEmailSmsTemplateRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteAnEmailSmsTemplateResponse is HighLevel's answer to
+// DeleteAnEmailSmsTemplate, without loss.
+type DeleteAnEmailSmsTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAnEmailSmsTemplateResponse) Reset() {
+	*x = DeleteAnEmailSmsTemplateResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAnEmailSmsTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAnEmailSmsTemplateResponse) ProtoMessage() {}
+
+func (x *DeleteAnEmailSmsTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAnEmailSmsTemplateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAnEmailSmsTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *DeleteAnEmailSmsTemplateResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// GetTimezonesRequest is the request of GetTimezones.
+type GetTimezonesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses;
+	// HighLevel's locationId where the operation names one.
+	LocationId    string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimezonesRequest) Reset() {
+	*x = GetTimezonesRequest{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimezonesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimezonesRequest) ProtoMessage() {}
+
+func (x *GetTimezonesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimezonesRequest.ProtoReflect.Descriptor instead.
+func (*GetTimezonesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GetTimezonesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+// GetTimezonesResponse is HighLevel's answer to GetTimezones, without loss.
+type GetTimezonesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's timeZones.
+	TimeZones []string `protobuf:"bytes,2,rep,name=time_zones,json=timeZones,proto3" json:"time_zones,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimezonesResponse) Reset() {
+	*x = GetTimezonesResponse{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimezonesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimezonesResponse) ProtoMessage() {}
+
+func (x *GetTimezonesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimezonesResponse.ProtoReflect.Descriptor instead.
+func (*GetTimezonesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GetTimezonesResponse) GetTimeZones() []string {
+	if x != nil {
+		return x.TimeZones
+	}
+	return nil
+}
+
+func (x *GetTimezonesResponse) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -3798,7 +4183,7 @@ type UploadFileCustomFieldsResponse_MetaItem struct {
 
 func (x *UploadFileCustomFieldsResponse_MetaItem) Reset() {
 	*x = UploadFileCustomFieldsResponse_MetaItem{}
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3810,7 +4195,7 @@ func (x *UploadFileCustomFieldsResponse_MetaItem) String() string {
 func (*UploadFileCustomFieldsResponse_MetaItem) ProtoMessage() {}
 
 func (x *UploadFileCustomFieldsResponse_MetaItem) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_locations_service_proto_msgTypes[50]
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,6 +4254,117 @@ func (x *UploadFileCustomFieldsResponse_MetaItem) GetUrl() string {
 }
 
 func (x *UploadFileCustomFieldsResponse_MetaItem) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Task is the task of TaskSearchResponse.
+type TaskSearchResponse_Task struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's title.
+	Title *string `protobuf:"bytes,2,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// HighLevel's body.
+	Body *string `protobuf:"bytes,3,opt,name=body,proto3,oneof" json:"body,omitempty"`
+	// HighLevel's assignedTo.
+	AssignedTo *string `protobuf:"bytes,4,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
+	// HighLevel's dueDate.
+	DueDate *string `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3,oneof" json:"due_date,omitempty"`
+	// HighLevel's completed.
+	Completed *bool `protobuf:"varint,6,opt,name=completed,proto3,oneof" json:"completed,omitempty"`
+	// HighLevel's contactId.
+	ContactId *string `protobuf:"bytes,7,opt,name=contact_id,json=contactId,proto3,oneof" json:"contact_id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSearchResponse_Task) Reset() {
+	*x = TaskSearchResponse_Task{}
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSearchResponse_Task) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSearchResponse_Task) ProtoMessage() {}
+
+func (x *TaskSearchResponse_Task) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_locations_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSearchResponse_Task.ProtoReflect.Descriptor instead.
+func (*TaskSearchResponse_Task) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_locations_service_proto_rawDescGZIP(), []int{49, 0}
+}
+
+func (x *TaskSearchResponse_Task) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetBody() string {
+	if x != nil && x.Body != nil {
+		return *x.Body
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetAssignedTo() string {
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetDueDate() string {
+	if x != nil && x.DueDate != nil {
+		return *x.DueDate
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetCompleted() bool {
+	if x != nil && x.Completed != nil {
+		return *x.Completed
+	}
+	return false
+}
+
+func (x *TaskSearchResponse_Task) GetContactId() string {
+	if x != nil && x.ContactId != nil {
+		return *x.ContactId
+	}
+	return ""
+}
+
+func (x *TaskSearchResponse_Task) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -4267,7 +4763,48 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x05_name\"~\n" +
 	"\x11UpdateTagResponse\x12/\n" +
 	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x86\x02\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x02\n" +
+	"\x11TaskSearchRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x02 \x03(\tR\tcontactId\x12!\n" +
+	"\tcompleted\x18\x03 \x01(\bH\x00R\tcompleted\x88\x01\x01\x12\x1f\n" +
+	"\vassigned_to\x18\x04 \x03(\tR\n" +
+	"assignedTo\x12\x19\n" +
+	"\x05query\x18\x05 \x01(\tH\x01R\x05query\x88\x01\x01\x12$\n" +
+	"\vbusiness_id\x18\x06 \x01(\tH\x02R\n" +
+	"businessId\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageTokenB\f\n" +
+	"\n" +
+	"_completedB\b\n" +
+	"\x06_queryB\x0e\n" +
+	"\f_business_id\"\x9d\x04\n" +
+	"\x12TaskSearchResponse\x128\n" +
+	"\x05tasks\x18\x01 \x03(\v2\".hlgate.v1.TaskSearchResponse.TaskR\x05tasks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xea\x02\n" +
+	"\x04Task\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x02 \x01(\tH\x01R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x03 \x01(\tH\x02R\x04body\x88\x01\x01\x12$\n" +
+	"\vassigned_to\x18\x04 \x01(\tH\x03R\n" +
+	"assignedTo\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\x05 \x01(\tH\x04R\adueDate\x88\x01\x01\x12!\n" +
+	"\tcompleted\x18\x06 \x01(\bH\x05R\tcompleted\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"contact_id\x18\a \x01(\tH\x06R\tcontactId\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\b\n" +
+	"\x06_titleB\a\n" +
+	"\x05_bodyB\x0e\n" +
+	"\f_assigned_toB\v\n" +
+	"\t_due_dateB\f\n" +
+	"\n" +
+	"_completedB\r\n" +
+	"\v_contact_id\"\x86\x02\n" +
 	" GetAllOrEmailSmsTemplatesRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x1d\n" +
@@ -4287,7 +4824,20 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x92!\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\\\n" +
+	"\x1fDeleteAnEmailSmsTemplateRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\x12\x13\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\\\n" +
+	" DeleteAnEmailSmsTemplateResponse\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\";\n" +
+	"\x13GetTimezonesRequest\x12$\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"locationId\"o\n" +
+	"\x14GetTimezonesResponse\x12\x1d\n" +
+	"\n" +
+	"time_zones\x18\x02 \x03(\tR\ttimeZones\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x84%\n" +
 	"\x10LocationsService\x12\x9b\x01\n" +
 	"\x0eCreateLocation\x12 .hlgate.v1.CreateLocationRequest\x1a!.hlgate.v1.CreateLocationResponse\"D\xc2\xf3\x18\x11\n" +
 	"\x0fcreate-location\x82\xd3\xe4\x93\x02):\x01*\"$/v1/companies/{company_id}/locations\x12\x9d\x01\n" +
@@ -4340,9 +4890,16 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\rget-tag-by-id\x82\xd3\xe4\x93\x02+\x12)/v1/locations/{location_id}/tags/{tag_id}\x12\x8c\x01\n" +
 	"\tUpdateTag\x12\x1b.hlgate.v1.UpdateTagRequest\x1a\x1c.hlgate.v1.UpdateTagResponse\"D\xc2\xf3\x18\f\n" +
 	"\n" +
-	"update-tag\x82\xd3\xe4\x93\x02.:\x01*\x1a)/v1/locations/{location_id}/tags/{tag_id}\x12\xc9\x01\n" +
+	"update-tag\x82\xd3\xe4\x93\x02.:\x01*\x1a)/v1/locations/{location_id}/tags/{tag_id}\x12\x8f\x01\n" +
+	"\n" +
+	"TaskSearch\x12\x1c.hlgate.v1.TaskSearchRequest\x1a\x1d.hlgate.v1.TaskSearchResponse\"D\xc2\xf3\x18\r\n" +
+	"\vtask-search\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/locations/{location_id}/tasks/search\x12\xc9\x01\n" +
 	"\x19GetAllOrEmailSmsTemplates\x12+.hlgate.v1.GetAllOrEmailSmsTemplatesRequest\x1a,.hlgate.v1.GetAllOrEmailSmsTemplatesResponse\"Q\xc2\xf3\x18 \n" +
-	"\x1eGET-all-or-email-sms-templates\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/templatesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x1eGET-all-or-email-sms-templates\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/templates\x12\xc9\x01\n" +
+	"\x18DeleteAnEmailSmsTemplate\x12*.hlgate.v1.DeleteAnEmailSmsTemplateRequest\x1a+.hlgate.v1.DeleteAnEmailSmsTemplateResponse\"T\xc2\xf3\x18\x1e\n" +
+	"\x1cDELETE-an-email-sms-template\x82\xd3\xe4\x93\x02,**/v1/locations/{location_id}/templates/{id}\x12\x91\x01\n" +
+	"\fGetTimezones\x12\x1e.hlgate.v1.GetTimezonesRequest\x1a\x1f.hlgate.v1.GetTimezonesResponse\"@\xc2\xf3\x18\x0f\n" +
+	"\rget-timezones\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/timezonesB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_locations_service_proto_rawDescOnce sync.Once
@@ -4356,7 +4913,7 @@ func file_hlgate_v1_locations_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_locations_service_proto_rawDescData
 }
 
-var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_hlgate_v1_locations_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_hlgate_v1_locations_service_proto_goTypes = []any{
 	(*CreateLocationRequest)(nil),                   // 0: hlgate.v1.CreateLocationRequest
 	(*CreateLocationResponse)(nil),                  // 1: hlgate.v1.CreateLocationResponse
@@ -4406,148 +4963,166 @@ var file_hlgate_v1_locations_service_proto_goTypes = []any{
 	(*GetTagByIdResponse)(nil),                      // 45: hlgate.v1.GetTagByIdResponse
 	(*UpdateTagRequest)(nil),                        // 46: hlgate.v1.UpdateTagRequest
 	(*UpdateTagResponse)(nil),                       // 47: hlgate.v1.UpdateTagResponse
-	(*GetAllOrEmailSmsTemplatesRequest)(nil),        // 48: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	(*GetAllOrEmailSmsTemplatesResponse)(nil),       // 49: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	(*UploadFileCustomFieldsResponse_MetaItem)(nil), // 50: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
-	(*ProspectInfoDto)(nil),                         // 51: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                          // 52: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                            // 53: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                            // 54: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                           // 55: hlgate.v1.MailgunSchema
-	(*structpb.Struct)(nil),                         // 56: google.protobuf.Struct
-	(*SnapshotPutSchema)(nil),                       // 57: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),                       // 58: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),                   // 59: hlgate.v1.GetLocationByIdSchema
-	(*LocationsCustomFieldSchema)(nil),              // 60: hlgate.v1.LocationsCustomFieldSchema
-	(*structpb.Value)(nil),                          // 61: google.protobuf.Value
-	(*File)(nil),                                    // 62: hlgate.v1.File
-	(*CustomValueSchema)(nil),                       // 63: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                     // 64: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),                // 65: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                      // 66: hlgate.v1.LocationTagsSchema
+	(*TaskSearchRequest)(nil),                       // 48: hlgate.v1.TaskSearchRequest
+	(*TaskSearchResponse)(nil),                      // 49: hlgate.v1.TaskSearchResponse
+	(*GetAllOrEmailSmsTemplatesRequest)(nil),        // 50: hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	(*GetAllOrEmailSmsTemplatesResponse)(nil),       // 51: hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	(*DeleteAnEmailSmsTemplateRequest)(nil),         // 52: hlgate.v1.DeleteAnEmailSmsTemplateRequest
+	(*DeleteAnEmailSmsTemplateResponse)(nil),        // 53: hlgate.v1.DeleteAnEmailSmsTemplateResponse
+	(*GetTimezonesRequest)(nil),                     // 54: hlgate.v1.GetTimezonesRequest
+	(*GetTimezonesResponse)(nil),                    // 55: hlgate.v1.GetTimezonesResponse
+	(*UploadFileCustomFieldsResponse_MetaItem)(nil), // 56: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
+	(*TaskSearchResponse_Task)(nil),                 // 57: hlgate.v1.TaskSearchResponse.Task
+	(*ProspectInfoDto)(nil),                         // 58: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                          // 59: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                            // 60: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                            // 61: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                           // 62: hlgate.v1.MailgunSchema
+	(*structpb.Struct)(nil),                         // 63: google.protobuf.Struct
+	(*SnapshotPutSchema)(nil),                       // 64: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                       // 65: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                   // 66: hlgate.v1.GetLocationByIdSchema
+	(*LocationsCustomFieldSchema)(nil),              // 67: hlgate.v1.LocationsCustomFieldSchema
+	(*structpb.Value)(nil),                          // 68: google.protobuf.Value
+	(*File)(nil),                                    // 69: hlgate.v1.File
+	(*CustomValueSchema)(nil),                       // 70: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                     // 71: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                // 72: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                      // 73: hlgate.v1.LocationTagsSchema
 }
 var file_hlgate_v1_locations_service_proto_depIdxs = []int32{
-	51, // 0: hlgate.v1.CreateLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
-	52, // 1: hlgate.v1.CreateLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
-	53, // 2: hlgate.v1.CreateLocationRequest.social:type_name -> hlgate.v1.SocialSchema
-	54, // 3: hlgate.v1.CreateLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
-	55, // 4: hlgate.v1.CreateLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
-	52, // 5: hlgate.v1.CreateLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
-	53, // 6: hlgate.v1.CreateLocationResponse.social:type_name -> hlgate.v1.SocialSchema
-	56, // 7: hlgate.v1.CreateLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	51, // 8: hlgate.v1.PutLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
-	52, // 9: hlgate.v1.PutLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
-	53, // 10: hlgate.v1.PutLocationRequest.social:type_name -> hlgate.v1.SocialSchema
-	54, // 11: hlgate.v1.PutLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
-	55, // 12: hlgate.v1.PutLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
-	57, // 13: hlgate.v1.PutLocationRequest.snapshot:type_name -> hlgate.v1.SnapshotPutSchema
-	52, // 14: hlgate.v1.PutLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
-	53, // 15: hlgate.v1.PutLocationResponse.social:type_name -> hlgate.v1.SocialSchema
-	56, // 16: hlgate.v1.PutLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	58, // 17: hlgate.v1.SearchLocationsResponse.locations:type_name -> hlgate.v1.GetLocationSchema
-	56, // 18: hlgate.v1.SearchLocationsResponse.unmapped:type_name -> google.protobuf.Struct
-	59, // 19: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
-	56, // 20: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 21: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	56, // 22: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
-	61, // 23: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	60, // 24: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	56, // 25: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 26: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	60, // 27: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	56, // 28: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	61, // 29: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
-	60, // 30: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
-	56, // 31: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
-	62, // 32: hlgate.v1.UploadFileCustomFieldsRequest.file:type_name -> hlgate.v1.File
-	56, // 33: hlgate.v1.UploadFileCustomFieldsResponse.uploaded_files:type_name -> google.protobuf.Struct
-	50, // 34: hlgate.v1.UploadFileCustomFieldsResponse.meta:type_name -> hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
-	56, // 35: hlgate.v1.UploadFileCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
-	63, // 36: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
-	56, // 37: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
-	63, // 38: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	56, // 39: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 40: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	63, // 41: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	56, // 42: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	63, // 43: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
-	56, // 44: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
-	64, // 45: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	65, // 46: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	56, // 47: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 48: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	65, // 49: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	56, // 50: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	64, // 51: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	65, // 52: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
-	56, // 53: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
-	66, // 54: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
-	56, // 55: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
-	66, // 56: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	56, // 57: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 58: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
-	66, // 59: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	56, // 60: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	66, // 61: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
-	56, // 62: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
-	61, // 63: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
-	56, // 64: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
-	56, // 65: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem.unmapped:type_name -> google.protobuf.Struct
-	0,  // 66: hlgate.v1.LocationsService.CreateLocation:input_type -> hlgate.v1.CreateLocationRequest
-	2,  // 67: hlgate.v1.LocationsService.PutLocation:input_type -> hlgate.v1.PutLocationRequest
-	4,  // 68: hlgate.v1.LocationsService.SearchLocations:input_type -> hlgate.v1.SearchLocationsRequest
-	6,  // 69: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
-	8,  // 70: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
-	10, // 71: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
-	12, // 72: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
-	14, // 73: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
-	16, // 74: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
-	18, // 75: hlgate.v1.LocationsService.UploadFileCustomFields:input_type -> hlgate.v1.UploadFileCustomFieldsRequest
-	20, // 76: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
-	22, // 77: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
-	24, // 78: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
-	26, // 79: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
-	28, // 80: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
-	30, // 81: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
-	32, // 82: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
-	34, // 83: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
-	36, // 84: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
-	38, // 85: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
-	40, // 86: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
-	42, // 87: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
-	44, // 88: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
-	46, // 89: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
-	48, // 90: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
-	1,  // 91: hlgate.v1.LocationsService.CreateLocation:output_type -> hlgate.v1.CreateLocationResponse
-	3,  // 92: hlgate.v1.LocationsService.PutLocation:output_type -> hlgate.v1.PutLocationResponse
-	5,  // 93: hlgate.v1.LocationsService.SearchLocations:output_type -> hlgate.v1.SearchLocationsResponse
-	7,  // 94: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
-	9,  // 95: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
-	11, // 96: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
-	13, // 97: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
-	15, // 98: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
-	17, // 99: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
-	19, // 100: hlgate.v1.LocationsService.UploadFileCustomFields:output_type -> hlgate.v1.UploadFileCustomFieldsResponse
-	21, // 101: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
-	23, // 102: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
-	25, // 103: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
-	27, // 104: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
-	29, // 105: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
-	31, // 106: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
-	33, // 107: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
-	35, // 108: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
-	37, // 109: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
-	39, // 110: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
-	41, // 111: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
-	43, // 112: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
-	45, // 113: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
-	47, // 114: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
-	49, // 115: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
-	91, // [91:116] is the sub-list for method output_type
-	66, // [66:91] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	58, // 0: hlgate.v1.CreateLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	59, // 1: hlgate.v1.CreateLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	60, // 2: hlgate.v1.CreateLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	61, // 3: hlgate.v1.CreateLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	62, // 4: hlgate.v1.CreateLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	59, // 5: hlgate.v1.CreateLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	60, // 6: hlgate.v1.CreateLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	63, // 7: hlgate.v1.CreateLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	58, // 8: hlgate.v1.PutLocationRequest.prospect_info:type_name -> hlgate.v1.ProspectInfoDto
+	59, // 9: hlgate.v1.PutLocationRequest.settings:type_name -> hlgate.v1.SettingsSchema
+	60, // 10: hlgate.v1.PutLocationRequest.social:type_name -> hlgate.v1.SocialSchema
+	61, // 11: hlgate.v1.PutLocationRequest.twilio:type_name -> hlgate.v1.TwilioSchema
+	62, // 12: hlgate.v1.PutLocationRequest.mailgun:type_name -> hlgate.v1.MailgunSchema
+	64, // 13: hlgate.v1.PutLocationRequest.snapshot:type_name -> hlgate.v1.SnapshotPutSchema
+	59, // 14: hlgate.v1.PutLocationResponse.settings:type_name -> hlgate.v1.SettingsSchema
+	60, // 15: hlgate.v1.PutLocationResponse.social:type_name -> hlgate.v1.SocialSchema
+	63, // 16: hlgate.v1.PutLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	65, // 17: hlgate.v1.SearchLocationsResponse.locations:type_name -> hlgate.v1.GetLocationSchema
+	63, // 18: hlgate.v1.SearchLocationsResponse.unmapped:type_name -> google.protobuf.Struct
+	66, // 19: hlgate.v1.GetLocationResponse.location:type_name -> hlgate.v1.GetLocationByIdSchema
+	63, // 20: hlgate.v1.GetLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	67, // 21: hlgate.v1.GetCustomFieldsResponse.custom_fields:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	63, // 22: hlgate.v1.GetCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	68, // 23: hlgate.v1.CreateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	67, // 24: hlgate.v1.CreateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	63, // 25: hlgate.v1.CreateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 26: hlgate.v1.DeleteCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	67, // 27: hlgate.v1.GetCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	63, // 28: hlgate.v1.GetCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	68, // 29: hlgate.v1.UpdateCustomFieldRequest.text_box_list_options:type_name -> google.protobuf.Value
+	67, // 30: hlgate.v1.UpdateCustomFieldResponse.custom_field:type_name -> hlgate.v1.LocationsCustomFieldSchema
+	63, // 31: hlgate.v1.UpdateCustomFieldResponse.unmapped:type_name -> google.protobuf.Struct
+	69, // 32: hlgate.v1.UploadFileCustomFieldsRequest.file:type_name -> hlgate.v1.File
+	63, // 33: hlgate.v1.UploadFileCustomFieldsResponse.uploaded_files:type_name -> google.protobuf.Struct
+	56, // 34: hlgate.v1.UploadFileCustomFieldsResponse.meta:type_name -> hlgate.v1.UploadFileCustomFieldsResponse.MetaItem
+	63, // 35: hlgate.v1.UploadFileCustomFieldsResponse.unmapped:type_name -> google.protobuf.Struct
+	70, // 36: hlgate.v1.GetCustomValuesResponse.custom_values:type_name -> hlgate.v1.CustomValueSchema
+	63, // 37: hlgate.v1.GetCustomValuesResponse.unmapped:type_name -> google.protobuf.Struct
+	70, // 38: hlgate.v1.CreateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	63, // 39: hlgate.v1.CreateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 40: hlgate.v1.DeleteCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	70, // 41: hlgate.v1.GetCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	63, // 42: hlgate.v1.GetCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	70, // 43: hlgate.v1.UpdateCustomValueResponse.custom_value:type_name -> hlgate.v1.CustomValueSchema
+	63, // 44: hlgate.v1.UpdateCustomValueResponse.unmapped:type_name -> google.protobuf.Struct
+	71, // 45: hlgate.v1.CreateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	72, // 46: hlgate.v1.CreateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	63, // 47: hlgate.v1.CreateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 48: hlgate.v1.DeleteRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	72, // 49: hlgate.v1.GetRecurringTaskByIdResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	63, // 50: hlgate.v1.GetRecurringTaskByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	71, // 51: hlgate.v1.UpdateRecurringTaskRequest.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	72, // 52: hlgate.v1.UpdateRecurringTaskResponse.recurring_task:type_name -> hlgate.v1.RecurringTaskResponseDTO
+	63, // 53: hlgate.v1.UpdateRecurringTaskResponse.unmapped:type_name -> google.protobuf.Struct
+	73, // 54: hlgate.v1.GetLocationTagsResponse.tags:type_name -> hlgate.v1.LocationTagsSchema
+	63, // 55: hlgate.v1.GetLocationTagsResponse.unmapped:type_name -> google.protobuf.Struct
+	73, // 56: hlgate.v1.CreateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	63, // 57: hlgate.v1.CreateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 58: hlgate.v1.DeleteTagResponse.unmapped:type_name -> google.protobuf.Struct
+	73, // 59: hlgate.v1.GetTagByIdResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	63, // 60: hlgate.v1.GetTagByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	73, // 61: hlgate.v1.UpdateTagResponse.tag:type_name -> hlgate.v1.LocationTagsSchema
+	63, // 62: hlgate.v1.UpdateTagResponse.unmapped:type_name -> google.protobuf.Struct
+	57, // 63: hlgate.v1.TaskSearchResponse.tasks:type_name -> hlgate.v1.TaskSearchResponse.Task
+	63, // 64: hlgate.v1.TaskSearchResponse.unmapped:type_name -> google.protobuf.Struct
+	68, // 65: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.templates:type_name -> google.protobuf.Value
+	63, // 66: hlgate.v1.GetAllOrEmailSmsTemplatesResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 67: hlgate.v1.DeleteAnEmailSmsTemplateResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 68: hlgate.v1.GetTimezonesResponse.unmapped:type_name -> google.protobuf.Struct
+	63, // 69: hlgate.v1.UploadFileCustomFieldsResponse.MetaItem.unmapped:type_name -> google.protobuf.Struct
+	63, // 70: hlgate.v1.TaskSearchResponse.Task.unmapped:type_name -> google.protobuf.Struct
+	0,  // 71: hlgate.v1.LocationsService.CreateLocation:input_type -> hlgate.v1.CreateLocationRequest
+	2,  // 72: hlgate.v1.LocationsService.PutLocation:input_type -> hlgate.v1.PutLocationRequest
+	4,  // 73: hlgate.v1.LocationsService.SearchLocations:input_type -> hlgate.v1.SearchLocationsRequest
+	6,  // 74: hlgate.v1.LocationsService.GetLocation:input_type -> hlgate.v1.GetLocationRequest
+	8,  // 75: hlgate.v1.LocationsService.GetCustomFields:input_type -> hlgate.v1.GetCustomFieldsRequest
+	10, // 76: hlgate.v1.LocationsService.CreateCustomField:input_type -> hlgate.v1.CreateCustomFieldRequest
+	12, // 77: hlgate.v1.LocationsService.DeleteCustomField:input_type -> hlgate.v1.DeleteCustomFieldRequest
+	14, // 78: hlgate.v1.LocationsService.GetCustomField:input_type -> hlgate.v1.GetCustomFieldRequest
+	16, // 79: hlgate.v1.LocationsService.UpdateCustomField:input_type -> hlgate.v1.UpdateCustomFieldRequest
+	18, // 80: hlgate.v1.LocationsService.UploadFileCustomFields:input_type -> hlgate.v1.UploadFileCustomFieldsRequest
+	20, // 81: hlgate.v1.LocationsService.GetCustomValues:input_type -> hlgate.v1.GetCustomValuesRequest
+	22, // 82: hlgate.v1.LocationsService.CreateCustomValue:input_type -> hlgate.v1.CreateCustomValueRequest
+	24, // 83: hlgate.v1.LocationsService.DeleteCustomValue:input_type -> hlgate.v1.DeleteCustomValueRequest
+	26, // 84: hlgate.v1.LocationsService.GetCustomValue:input_type -> hlgate.v1.GetCustomValueRequest
+	28, // 85: hlgate.v1.LocationsService.UpdateCustomValue:input_type -> hlgate.v1.UpdateCustomValueRequest
+	30, // 86: hlgate.v1.LocationsService.CreateRecurringTask:input_type -> hlgate.v1.CreateRecurringTaskRequest
+	32, // 87: hlgate.v1.LocationsService.DeleteRecurringTask:input_type -> hlgate.v1.DeleteRecurringTaskRequest
+	34, // 88: hlgate.v1.LocationsService.GetRecurringTaskById:input_type -> hlgate.v1.GetRecurringTaskByIdRequest
+	36, // 89: hlgate.v1.LocationsService.UpdateRecurringTask:input_type -> hlgate.v1.UpdateRecurringTaskRequest
+	38, // 90: hlgate.v1.LocationsService.GetLocationTags:input_type -> hlgate.v1.GetLocationTagsRequest
+	40, // 91: hlgate.v1.LocationsService.CreateTag:input_type -> hlgate.v1.CreateTagRequest
+	42, // 92: hlgate.v1.LocationsService.DeleteTag:input_type -> hlgate.v1.DeleteTagRequest
+	44, // 93: hlgate.v1.LocationsService.GetTagById:input_type -> hlgate.v1.GetTagByIdRequest
+	46, // 94: hlgate.v1.LocationsService.UpdateTag:input_type -> hlgate.v1.UpdateTagRequest
+	48, // 95: hlgate.v1.LocationsService.TaskSearch:input_type -> hlgate.v1.TaskSearchRequest
+	50, // 96: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:input_type -> hlgate.v1.GetAllOrEmailSmsTemplatesRequest
+	52, // 97: hlgate.v1.LocationsService.DeleteAnEmailSmsTemplate:input_type -> hlgate.v1.DeleteAnEmailSmsTemplateRequest
+	54, // 98: hlgate.v1.LocationsService.GetTimezones:input_type -> hlgate.v1.GetTimezonesRequest
+	1,  // 99: hlgate.v1.LocationsService.CreateLocation:output_type -> hlgate.v1.CreateLocationResponse
+	3,  // 100: hlgate.v1.LocationsService.PutLocation:output_type -> hlgate.v1.PutLocationResponse
+	5,  // 101: hlgate.v1.LocationsService.SearchLocations:output_type -> hlgate.v1.SearchLocationsResponse
+	7,  // 102: hlgate.v1.LocationsService.GetLocation:output_type -> hlgate.v1.GetLocationResponse
+	9,  // 103: hlgate.v1.LocationsService.GetCustomFields:output_type -> hlgate.v1.GetCustomFieldsResponse
+	11, // 104: hlgate.v1.LocationsService.CreateCustomField:output_type -> hlgate.v1.CreateCustomFieldResponse
+	13, // 105: hlgate.v1.LocationsService.DeleteCustomField:output_type -> hlgate.v1.DeleteCustomFieldResponse
+	15, // 106: hlgate.v1.LocationsService.GetCustomField:output_type -> hlgate.v1.GetCustomFieldResponse
+	17, // 107: hlgate.v1.LocationsService.UpdateCustomField:output_type -> hlgate.v1.UpdateCustomFieldResponse
+	19, // 108: hlgate.v1.LocationsService.UploadFileCustomFields:output_type -> hlgate.v1.UploadFileCustomFieldsResponse
+	21, // 109: hlgate.v1.LocationsService.GetCustomValues:output_type -> hlgate.v1.GetCustomValuesResponse
+	23, // 110: hlgate.v1.LocationsService.CreateCustomValue:output_type -> hlgate.v1.CreateCustomValueResponse
+	25, // 111: hlgate.v1.LocationsService.DeleteCustomValue:output_type -> hlgate.v1.DeleteCustomValueResponse
+	27, // 112: hlgate.v1.LocationsService.GetCustomValue:output_type -> hlgate.v1.GetCustomValueResponse
+	29, // 113: hlgate.v1.LocationsService.UpdateCustomValue:output_type -> hlgate.v1.UpdateCustomValueResponse
+	31, // 114: hlgate.v1.LocationsService.CreateRecurringTask:output_type -> hlgate.v1.CreateRecurringTaskResponse
+	33, // 115: hlgate.v1.LocationsService.DeleteRecurringTask:output_type -> hlgate.v1.DeleteRecurringTaskResponse
+	35, // 116: hlgate.v1.LocationsService.GetRecurringTaskById:output_type -> hlgate.v1.GetRecurringTaskByIdResponse
+	37, // 117: hlgate.v1.LocationsService.UpdateRecurringTask:output_type -> hlgate.v1.UpdateRecurringTaskResponse
+	39, // 118: hlgate.v1.LocationsService.GetLocationTags:output_type -> hlgate.v1.GetLocationTagsResponse
+	41, // 119: hlgate.v1.LocationsService.CreateTag:output_type -> hlgate.v1.CreateTagResponse
+	43, // 120: hlgate.v1.LocationsService.DeleteTag:output_type -> hlgate.v1.DeleteTagResponse
+	45, // 121: hlgate.v1.LocationsService.GetTagById:output_type -> hlgate.v1.GetTagByIdResponse
+	47, // 122: hlgate.v1.LocationsService.UpdateTag:output_type -> hlgate.v1.UpdateTagResponse
+	49, // 123: hlgate.v1.LocationsService.TaskSearch:output_type -> hlgate.v1.TaskSearchResponse
+	51, // 124: hlgate.v1.LocationsService.GetAllOrEmailSmsTemplates:output_type -> hlgate.v1.GetAllOrEmailSmsTemplatesResponse
+	53, // 125: hlgate.v1.LocationsService.DeleteAnEmailSmsTemplate:output_type -> hlgate.v1.DeleteAnEmailSmsTemplateResponse
+	55, // 126: hlgate.v1.LocationsService.GetTimezones:output_type -> hlgate.v1.GetTimezonesResponse
+	99, // [99:127] is the sub-list for method output_type
+	71, // [71:99] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_locations_service_proto_init() }
@@ -4576,13 +5151,15 @@ func file_hlgate_v1_locations_service_proto_init() {
 	file_hlgate_v1_locations_service_proto_msgTypes[46].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_locations_service_proto_msgTypes[50].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[56].OneofWrappers = []any{}
+	file_hlgate_v1_locations_service_proto_msgTypes[57].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_locations_service_proto_rawDesc), len(file_hlgate_v1_locations_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -49,7 +49,10 @@ const (
 	LocationsService_DeleteTag_FullMethodName                 = "/hlgate.v1.LocationsService/DeleteTag"
 	LocationsService_GetTagById_FullMethodName                = "/hlgate.v1.LocationsService/GetTagById"
 	LocationsService_UpdateTag_FullMethodName                 = "/hlgate.v1.LocationsService/UpdateTag"
+	LocationsService_TaskSearch_FullMethodName                = "/hlgate.v1.LocationsService/TaskSearch"
 	LocationsService_GetAllOrEmailSmsTemplates_FullMethodName = "/hlgate.v1.LocationsService/GetAllOrEmailSmsTemplates"
+	LocationsService_DeleteAnEmailSmsTemplate_FullMethodName  = "/hlgate.v1.LocationsService/DeleteAnEmailSmsTemplate"
+	LocationsService_GetTimezones_FullMethodName              = "/hlgate.v1.LocationsService/GetTimezones"
 )
 
 // LocationsServiceClient is the client API for LocationsService service.
@@ -145,9 +148,19 @@ type LocationsServiceClient interface {
 	// UpdateTag calls PUT /locations/{locationId}/tags/{tagId} (update-tag).
 	// Update tag.
 	UpdateTag(ctx context.Context, in *UpdateTagRequest, opts ...grpc.CallOption) (*UpdateTagResponse, error)
+	// TaskSearch calls POST /locations/{locationId}/tasks/search (task-search).
+	// Task Search Filter: Task Search.
+	TaskSearch(ctx context.Context, in *TaskSearchRequest, opts ...grpc.CallOption) (*TaskSearchResponse, error)
 	// GetAllOrEmailSmsTemplates calls GET /locations/{locationId}/templates
 	// (GET-all-or-email-sms-templates). GET all or email/sms templates.
 	GetAllOrEmailSmsTemplates(ctx context.Context, in *GetAllOrEmailSmsTemplatesRequest, opts ...grpc.CallOption) (*GetAllOrEmailSmsTemplatesResponse, error)
+	// DeleteAnEmailSmsTemplate calls DELETE
+	// /locations/{locationId}/templates/{id} (DELETE-an-email-sms-template).
+	// DELETE an email/sms template.
+	DeleteAnEmailSmsTemplate(ctx context.Context, in *DeleteAnEmailSmsTemplateRequest, opts ...grpc.CallOption) (*DeleteAnEmailSmsTemplateResponse, error)
+	// GetTimezones calls GET /locations/{locationId}/timezones (get-timezones).
+	// Fetch Timezones: Fetch the available timezones.
+	GetTimezones(ctx context.Context, in *GetTimezonesRequest, opts ...grpc.CallOption) (*GetTimezonesResponse, error)
 }
 
 type locationsServiceClient struct {
@@ -398,10 +411,40 @@ func (c *locationsServiceClient) UpdateTag(ctx context.Context, in *UpdateTagReq
 	return out, nil
 }
 
+func (c *locationsServiceClient) TaskSearch(ctx context.Context, in *TaskSearchRequest, opts ...grpc.CallOption) (*TaskSearchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskSearchResponse)
+	err := c.cc.Invoke(ctx, LocationsService_TaskSearch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *locationsServiceClient) GetAllOrEmailSmsTemplates(ctx context.Context, in *GetAllOrEmailSmsTemplatesRequest, opts ...grpc.CallOption) (*GetAllOrEmailSmsTemplatesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAllOrEmailSmsTemplatesResponse)
 	err := c.cc.Invoke(ctx, LocationsService_GetAllOrEmailSmsTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) DeleteAnEmailSmsTemplate(ctx context.Context, in *DeleteAnEmailSmsTemplateRequest, opts ...grpc.CallOption) (*DeleteAnEmailSmsTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAnEmailSmsTemplateResponse)
+	err := c.cc.Invoke(ctx, LocationsService_DeleteAnEmailSmsTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *locationsServiceClient) GetTimezones(ctx context.Context, in *GetTimezonesRequest, opts ...grpc.CallOption) (*GetTimezonesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTimezonesResponse)
+	err := c.cc.Invoke(ctx, LocationsService_GetTimezones_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -501,9 +544,19 @@ type LocationsServiceServer interface {
 	// UpdateTag calls PUT /locations/{locationId}/tags/{tagId} (update-tag).
 	// Update tag.
 	UpdateTag(context.Context, *UpdateTagRequest) (*UpdateTagResponse, error)
+	// TaskSearch calls POST /locations/{locationId}/tasks/search (task-search).
+	// Task Search Filter: Task Search.
+	TaskSearch(context.Context, *TaskSearchRequest) (*TaskSearchResponse, error)
 	// GetAllOrEmailSmsTemplates calls GET /locations/{locationId}/templates
 	// (GET-all-or-email-sms-templates). GET all or email/sms templates.
 	GetAllOrEmailSmsTemplates(context.Context, *GetAllOrEmailSmsTemplatesRequest) (*GetAllOrEmailSmsTemplatesResponse, error)
+	// DeleteAnEmailSmsTemplate calls DELETE
+	// /locations/{locationId}/templates/{id} (DELETE-an-email-sms-template).
+	// DELETE an email/sms template.
+	DeleteAnEmailSmsTemplate(context.Context, *DeleteAnEmailSmsTemplateRequest) (*DeleteAnEmailSmsTemplateResponse, error)
+	// GetTimezones calls GET /locations/{locationId}/timezones (get-timezones).
+	// Fetch Timezones: Fetch the available timezones.
+	GetTimezones(context.Context, *GetTimezonesRequest) (*GetTimezonesResponse, error)
 	mustEmbedUnimplementedLocationsServiceServer()
 }
 
@@ -586,8 +639,17 @@ func (UnimplementedLocationsServiceServer) GetTagById(context.Context, *GetTagBy
 func (UnimplementedLocationsServiceServer) UpdateTag(context.Context, *UpdateTagRequest) (*UpdateTagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTag not implemented")
 }
+func (UnimplementedLocationsServiceServer) TaskSearch(context.Context, *TaskSearchRequest) (*TaskSearchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TaskSearch not implemented")
+}
 func (UnimplementedLocationsServiceServer) GetAllOrEmailSmsTemplates(context.Context, *GetAllOrEmailSmsTemplatesRequest) (*GetAllOrEmailSmsTemplatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAllOrEmailSmsTemplates not implemented")
+}
+func (UnimplementedLocationsServiceServer) DeleteAnEmailSmsTemplate(context.Context, *DeleteAnEmailSmsTemplateRequest) (*DeleteAnEmailSmsTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAnEmailSmsTemplate not implemented")
+}
+func (UnimplementedLocationsServiceServer) GetTimezones(context.Context, *GetTimezonesRequest) (*GetTimezonesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTimezones not implemented")
 }
 func (UnimplementedLocationsServiceServer) mustEmbedUnimplementedLocationsServiceServer() {}
 func (UnimplementedLocationsServiceServer) testEmbeddedByValue()                          {}
@@ -1042,6 +1104,24 @@ func _LocationsService_UpdateTag_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocationsService_TaskSearch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TaskSearchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).TaskSearch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_TaskSearch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).TaskSearch(ctx, req.(*TaskSearchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LocationsService_GetAllOrEmailSmsTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetAllOrEmailSmsTemplatesRequest)
 	if err := dec(in); err != nil {
@@ -1056,6 +1136,42 @@ func _LocationsService_GetAllOrEmailSmsTemplates_Handler(srv interface{}, ctx co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LocationsServiceServer).GetAllOrEmailSmsTemplates(ctx, req.(*GetAllOrEmailSmsTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_DeleteAnEmailSmsTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAnEmailSmsTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).DeleteAnEmailSmsTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_DeleteAnEmailSmsTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).DeleteAnEmailSmsTemplate(ctx, req.(*DeleteAnEmailSmsTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LocationsService_GetTimezones_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTimezonesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocationsServiceServer).GetTimezones(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocationsService_GetTimezones_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocationsServiceServer).GetTimezones(ctx, req.(*GetTimezonesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1164,8 +1280,20 @@ var LocationsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _LocationsService_UpdateTag_Handler,
 		},
 		{
+			MethodName: "TaskSearch",
+			Handler:    _LocationsService_TaskSearch_Handler,
+		},
+		{
 			MethodName: "GetAllOrEmailSmsTemplates",
 			Handler:    _LocationsService_GetAllOrEmailSmsTemplates_Handler,
+		},
+		{
+			MethodName: "DeleteAnEmailSmsTemplate",
+			Handler:    _LocationsService_DeleteAnEmailSmsTemplate_Handler,
+		},
+		{
+			MethodName: "GetTimezones",
+			Handler:    _LocationsService_GetTimezones_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2412,6 +2412,138 @@ func (x *CreateIntegrationResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ListIntegrationProvidersRequest is the request of ListIntegrationProviders.
+type ListIntegrationProvidersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// The most records per page; 0 means the default. At most 100.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntegrationProvidersRequest) Reset() {
+	*x = ListIntegrationProvidersRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntegrationProvidersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntegrationProvidersRequest) ProtoMessage() {}
+
+func (x *ListIntegrationProvidersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntegrationProvidersRequest.ProtoReflect.Descriptor instead.
+func (*ListIntegrationProvidersRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListIntegrationProvidersRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListIntegrationProvidersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIntegrationProvidersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListIntegrationProvidersResponse is HighLevel's answer to
+// ListIntegrationProviders, without loss.
+type ListIntegrationProvidersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// list of integration provider.
+	Providers []*IntegrationProviderSchema `protobuf:"bytes,1,rep,name=providers,proto3" json:"providers,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIntegrationProvidersResponse) Reset() {
+	*x = ListIntegrationProvidersResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIntegrationProvidersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIntegrationProvidersResponse) ProtoMessage() {}
+
+func (x *ListIntegrationProvidersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIntegrationProvidersResponse.ProtoReflect.Descriptor instead.
+func (*ListIntegrationProvidersResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListIntegrationProvidersResponse) GetProviders() []*IntegrationProviderSchema {
+	if x != nil {
+		return x.Providers
+	}
+	return nil
+}
+
+func (x *ListIntegrationProvidersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListIntegrationProvidersResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // CreateIntegrationProviderRequest is the request of
 // CreateIntegrationProvider.
 type CreateIntegrationProviderRequest struct {
@@ -2442,7 +2574,7 @@ type CreateIntegrationProviderRequest struct {
 
 func (x *CreateIntegrationProviderRequest) Reset() {
 	*x = CreateIntegrationProviderRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2586,7 @@ func (x *CreateIntegrationProviderRequest) String() string {
 func (*CreateIntegrationProviderRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[22]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2599,7 @@ func (x *CreateIntegrationProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationProviderRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationProviderRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{22}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateIntegrationProviderRequest) GetLocationId() string {
@@ -2554,7 +2686,7 @@ type CreateIntegrationProviderResponse struct {
 
 func (x *CreateIntegrationProviderResponse) Reset() {
 	*x = CreateIntegrationProviderResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2698,7 @@ func (x *CreateIntegrationProviderResponse) String() string {
 func (*CreateIntegrationProviderResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[23]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2711,7 @@ func (x *CreateIntegrationProviderResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CreateIntegrationProviderResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationProviderResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{23}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateIntegrationProviderResponse) GetId() string {
@@ -2659,6 +2791,411 @@ func (x *CreateIntegrationProviderResponse) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// ListOrderFulfillmentRequest is the request of ListOrderFulfillment.
+type ListOrderFulfillmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// ID of the order that needs to be returned
+	OrderId       string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrderFulfillmentRequest) Reset() {
+	*x = ListOrderFulfillmentRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrderFulfillmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrderFulfillmentRequest) ProtoMessage() {}
+
+func (x *ListOrderFulfillmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrderFulfillmentRequest.ProtoReflect.Descriptor instead.
+func (*ListOrderFulfillmentRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListOrderFulfillmentRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListOrderFulfillmentRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// ListOrderFulfillmentResponse is HighLevel's answer to ListOrderFulfillment,
+// without loss.
+type ListOrderFulfillmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Status of api action
+	Status *bool `protobuf:"varint,1,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// An array of fulfilled items
+	Data []*FulfillmentSchema `protobuf:"bytes,2,rep,name=data,proto3" json:"data,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrderFulfillmentResponse) Reset() {
+	*x = ListOrderFulfillmentResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrderFulfillmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrderFulfillmentResponse) ProtoMessage() {}
+
+func (x *ListOrderFulfillmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrderFulfillmentResponse.ProtoReflect.Descriptor instead.
+func (*ListOrderFulfillmentResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListOrderFulfillmentResponse) GetStatus() bool {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return false
+}
+
+func (x *ListOrderFulfillmentResponse) GetData() []*FulfillmentSchema {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ListOrderFulfillmentResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// CreateOrderFulfillmentRequest is the request of CreateOrderFulfillment.
+type CreateOrderFulfillmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// ID of the order that needs to be returned
+	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The body's altType.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Fulfillment tracking information
+	Trackings []*FulfillmentTracking `protobuf:"bytes,4,rep,name=trackings,proto3" json:"trackings,omitempty"`
+	// Fulfilled items
+	Items []*FulfillmentItems `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
+	// Need to send a notification to customer
+	NotifyCustomer *bool `protobuf:"varint,6,opt,name=notify_customer,json=notifyCustomer,proto3,oneof" json:"notify_customer,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateOrderFulfillmentRequest) Reset() {
+	*x = CreateOrderFulfillmentRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrderFulfillmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrderFulfillmentRequest) ProtoMessage() {}
+
+func (x *CreateOrderFulfillmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrderFulfillmentRequest.ProtoReflect.Descriptor instead.
+func (*CreateOrderFulfillmentRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateOrderFulfillmentRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *CreateOrderFulfillmentRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *CreateOrderFulfillmentRequest) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *CreateOrderFulfillmentRequest) GetTrackings() []*FulfillmentTracking {
+	if x != nil {
+		return x.Trackings
+	}
+	return nil
+}
+
+func (x *CreateOrderFulfillmentRequest) GetItems() []*FulfillmentItems {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CreateOrderFulfillmentRequest) GetNotifyCustomer() bool {
+	if x != nil && x.NotifyCustomer != nil {
+		return *x.NotifyCustomer
+	}
+	return false
+}
+
+// CreateOrderFulfillmentResponse is HighLevel's answer to
+// CreateOrderFulfillment, without loss.
+type CreateOrderFulfillmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Status of api action
+	Status *bool `protobuf:"varint,1,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// fulfillment data
+	Data *FulfillmentSchema `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOrderFulfillmentResponse) Reset() {
+	*x = CreateOrderFulfillmentResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrderFulfillmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrderFulfillmentResponse) ProtoMessage() {}
+
+func (x *CreateOrderFulfillmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrderFulfillmentResponse.ProtoReflect.Descriptor instead.
+func (*CreateOrderFulfillmentResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CreateOrderFulfillmentResponse) GetStatus() bool {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return false
+}
+
+func (x *CreateOrderFulfillmentResponse) GetData() *FulfillmentSchema {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *CreateOrderFulfillmentResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ListOrderNotesRequest is the request of ListOrderNotes.
+type ListOrderNotesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location (sub-account) whose token and quota the call uses; sent as
+	// HighLevel's altId.
+	LocationId string `protobuf:"bytes,1,opt,name=location_id,json=locationId,proto3" json:"location_id,omitempty"`
+	// ID of the order that needs to be returned
+	OrderId       string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrderNotesRequest) Reset() {
+	*x = ListOrderNotesRequest{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrderNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrderNotesRequest) ProtoMessage() {}
+
+func (x *ListOrderNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrderNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListOrderNotesRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListOrderNotesRequest) GetLocationId() string {
+	if x != nil {
+		return x.LocationId
+	}
+	return ""
+}
+
+func (x *ListOrderNotesRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// ListOrderNotesResponse is HighLevel's answer to ListOrderNotes, without
+// loss.
+type ListOrderNotesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's status.
+	Status *bool `protobuf:"varint,2,opt,name=status,proto3,oneof" json:"status,omitempty"`
+	// The answer's data.
+	Data []*ListOrderNotesResponse_DataItem `protobuf:"bytes,3,rep,name=data,proto3" json:"data,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,1,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrderNotesResponse) Reset() {
+	*x = ListOrderNotesResponse{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrderNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrderNotesResponse) ProtoMessage() {}
+
+func (x *ListOrderNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrderNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListOrderNotesResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListOrderNotesResponse) GetStatus() bool {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return false
+}
+
+func (x *ListOrderNotesResponse) GetData() []*ListOrderNotesResponse_DataItem {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ListOrderNotesResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // RecordOrderPaymentRequest is the request of RecordOrderPayment.
 type RecordOrderPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2689,7 +3226,7 @@ type RecordOrderPaymentRequest struct {
 
 func (x *RecordOrderPaymentRequest) Reset() {
 	*x = RecordOrderPaymentRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +3238,7 @@ func (x *RecordOrderPaymentRequest) String() string {
 func (*RecordOrderPaymentRequest) ProtoMessage() {}
 
 func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[24]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +3251,7 @@ func (x *RecordOrderPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{24}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RecordOrderPaymentRequest) GetLocationId() string {
@@ -2803,7 +3340,7 @@ type RecordOrderPaymentResponse struct {
 
 func (x *RecordOrderPaymentResponse) Reset() {
 	*x = RecordOrderPaymentResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +3352,7 @@ func (x *RecordOrderPaymentResponse) String() string {
 func (*RecordOrderPaymentResponse) ProtoMessage() {}
 
 func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[25]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +3365,7 @@ func (x *RecordOrderPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOrderPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordOrderPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{25}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordOrderPaymentResponse) GetSuccess() bool {
@@ -2879,7 +3416,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3428,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[26]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3441,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{26}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSubscriptionsRequest) GetLocationId() string {
@@ -3011,7 +3548,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +3560,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[27]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +3573,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{27}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListSubscriptionsResponse) GetData() []*SubscriptionResponseSchema {
@@ -3081,7 +3618,7 @@ type GetSubscriptionByIdRequest struct {
 
 func (x *GetSubscriptionByIdRequest) Reset() {
 	*x = GetSubscriptionByIdRequest{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3630,7 @@ func (x *GetSubscriptionByIdRequest) String() string {
 func (*GetSubscriptionByIdRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[28]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3643,7 @@ func (x *GetSubscriptionByIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{28}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetSubscriptionByIdRequest) GetLocationId() string {
@@ -3193,7 +3730,7 @@ type GetSubscriptionByIdResponse struct {
 
 func (x *GetSubscriptionByIdResponse) Reset() {
 	*x = GetSubscriptionByIdResponse{}
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3205,7 +3742,7 @@ func (x *GetSubscriptionByIdResponse) String() string {
 func (*GetSubscriptionByIdResponse) ProtoMessage() {}
 
 func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_payments_service_proto_msgTypes[29]
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3218,7 +3755,7 @@ func (x *GetSubscriptionByIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionByIdResponse.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionByIdResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{29}
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetSubscriptionByIdResponse) GetId() string {
@@ -3418,6 +3955,63 @@ func (x *GetSubscriptionByIdResponse) GetCreatedBy() string {
 }
 
 func (x *GetSubscriptionByIdResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DataItem is the data_item of ListOrderNotesResponse.
+type ListOrderNotesResponse_DataItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's _id.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,2,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrderNotesResponse_DataItem) Reset() {
+	*x = ListOrderNotesResponse_DataItem{}
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrderNotesResponse_DataItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrderNotesResponse_DataItem) ProtoMessage() {}
+
+func (x *ListOrderNotesResponse_DataItem) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_payments_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrderNotesResponse_DataItem.ProtoReflect.Descriptor instead.
+func (*ListOrderNotesResponse_DataItem) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_payments_service_proto_rawDescGZIP(), []int{31, 0}
+}
+
+func (x *ListOrderNotesResponse_DataItem) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ListOrderNotesResponse_DataItem) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -3827,7 +4421,18 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_deletedB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\x8e\x03\n" +
+	"\t_trace_id\"\x8e\x01\n" +
+	"\x1fListIntegrationProvidersRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc8\x01\n" +
+	" ListIntegrationProvidersResponse\x12B\n" +
+	"\tproviders\x18\x01 \x03(\v2$.hlgate.v1.IntegrationProviderSchemaR\tproviders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x03\n" +
 	" CreateIntegrationProviderRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -3871,7 +4476,47 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"_image_urlB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xe7\x03\n" +
+	"\v_updated_at\"n\n" +
+	"\x1bListOrderFulfillmentRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1e\n" +
+	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\"\xb2\x01\n" +
+	"\x1cListOrderFulfillmentResponse\x12\x1b\n" +
+	"\x06status\x18\x01 \x01(\bH\x00R\x06status\x88\x01\x01\x120\n" +
+	"\x04data\x18\x02 \x03(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_status\"\xe4\x02\n" +
+	"\x1dCreateOrderFulfillmentRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1e\n" +
+	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12A\n" +
+	"\ttrackings\x18\x04 \x03(\v2\x1e.hlgate.v1.FulfillmentTrackingB\x03\xe0A\x02R\ttrackings\x126\n" +
+	"\x05items\x18\x05 \x03(\v2\x1b.hlgate.v1.FulfillmentItemsB\x03\xe0A\x02R\x05items\x121\n" +
+	"\x0fnotify_customer\x18\x06 \x01(\bB\x03\xe0A\x02H\x01R\x0enotifyCustomer\x88\x01\x01B\v\n" +
+	"\t_alt_typeB\x12\n" +
+	"\x10_notify_customer\"\xb4\x01\n" +
+	"\x1eCreateOrderFulfillmentResponse\x12\x1b\n" +
+	"\x06status\x18\x01 \x01(\bH\x00R\x06status\x88\x01\x01\x120\n" +
+	"\x04data\x18\x02 \x01(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_status\"h\n" +
+	"\x15ListOrderNotesRequest\x12/\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x05altIdR\n" +
+	"locationId\x12\x1e\n" +
+	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\"\xa2\x02\n" +
+	"\x16ListOrderNotesResponse\x12\x1b\n" +
+	"\x06status\x18\x02 \x01(\bH\x00R\x06status\x88\x01\x01\x12>\n" +
+	"\x04data\x18\x03 \x03(\v2*.hlgate.v1.ListOrderNotesResponse.DataItemR\x04data\x128\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1af\n" +
+	"\bDataItem\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_status\"\xe7\x03\n" +
 	"\x19RecordOrderPaymentRequest\x12/\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
@@ -3996,7 +4641,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\f_canceled_atB\x0e\n" +
 	"\f_canceled_byB\v\n" +
 	"\t_trace_idB\r\n" +
-	"\v_created_by2\xa1\x1b\n" +
+	"\v_created_by2\xeb!\n" +
 	"\x0fPaymentsService\x12\x86\x01\n" +
 	"\n" +
 	"ListOrders\x12\x1c.hlgate.v1.ListOrdersRequest\x1a\x1d.hlgate.v1.ListOrdersResponse\";\xc2\xf3\x18\r\n" +
@@ -4025,9 +4670,17 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\x11DeleteIntegration\x12#.hlgate.v1.DeleteIntegrationRequest\x1a$.hlgate.v1.DeleteIntegrationResponse\"]\xc2\xf3\x18\x14\n" +
 	"\x12delete-integration\x82\xd3\xe4\x93\x02?*=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xc0\x01\n" +
 	"\x11CreateIntegration\x12#.hlgate.v1.CreateIntegrationRequest\x1a$.hlgate.v1.CreateIntegrationResponse\"`\xc2\xf3\x18\x14\n" +
-	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe9\x01\n" +
+	"\x12create-integration\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/locations/{location_id}/payments/custom-provider/provider\x12\xe2\x01\n" +
+	"\x18ListIntegrationProviders\x12*.hlgate.v1.ListIntegrationProvidersRequest\x1a+.hlgate.v1.ListIntegrationProvidersResponse\"m\xc2\xf3\x18\x1c\n" +
+	"\x1alist-integration-providers\x82\xd3\xe4\x93\x02G\x12E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xe9\x01\n" +
 	"\x19CreateIntegrationProvider\x12+.hlgate.v1.CreateIntegrationProviderRequest\x1a,.hlgate.v1.CreateIntegrationProviderResponse\"q\xc2\xf3\x18\x1d\n" +
-	"\x1bcreate-integration provider\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xcd\x01\n" +
+	"\x1bcreate-integration provider\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/integrations/provider/whitelabel\x12\xd0\x01\n" +
+	"\x14ListOrderFulfillment\x12&.hlgate.v1.ListOrderFulfillmentRequest\x1a'.hlgate.v1.ListOrderFulfillmentResponse\"g\xc2\xf3\x18\x18\n" +
+	"\x16list-order-fulfillment\x82\xd3\xe4\x93\x02E\x12C/v1/locations/{location_id}/payments/orders/{order_id}/fulfillments\x12\xdb\x01\n" +
+	"\x16CreateOrderFulfillment\x12(.hlgate.v1.CreateOrderFulfillmentRequest\x1a).hlgate.v1.CreateOrderFulfillmentResponse\"l\xc2\xf3\x18\x1a\n" +
+	"\x18create-order-fulfillment\x82\xd3\xe4\x93\x02H:\x01*\"C/v1/locations/{location_id}/payments/orders/{order_id}/fulfillments\x12\xb1\x01\n" +
+	"\x0eListOrderNotes\x12 .hlgate.v1.ListOrderNotesRequest\x1a!.hlgate.v1.ListOrderNotesResponse\"Z\xc2\xf3\x18\x12\n" +
+	"\x10list-order-notes\x82\xd3\xe4\x93\x02>\x12</v1/locations/{location_id}/payments/orders/{order_id}/notes\x12\xcd\x01\n" +
 	"\x12RecordOrderPayment\x12$.hlgate.v1.RecordOrderPaymentRequest\x1a%.hlgate.v1.RecordOrderPaymentResponse\"j\xc2\xf3\x18\x16\n" +
 	"\x14record-order-payment\x82\xd3\xe4\x93\x02J:\x01*\"E/v1/locations/{location_id}/payments/orders/{order_id}/record-payment\x12\xb2\x01\n" +
 	"\x11ListSubscriptions\x12#.hlgate.v1.ListSubscriptionsRequest\x1a$.hlgate.v1.ListSubscriptionsResponse\"R\xc2\xf3\x18\x14\n" +
@@ -4051,7 +4704,7 @@ func file_hlgate_v1_payments_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_payments_service_proto_rawDescData
 }
 
-var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_hlgate_v1_payments_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_hlgate_v1_payments_service_proto_goTypes = []any{
 	(*DeleteCouponRequest)(nil),                                    // 0: hlgate.v1.DeleteCouponRequest
 	(*DeleteCouponResponse)(nil),                                   // 1: hlgate.v1.DeleteCouponResponse
@@ -4075,116 +4728,148 @@ var file_hlgate_v1_payments_service_proto_goTypes = []any{
 	(*DeleteIntegrationResponse)(nil),                              // 19: hlgate.v1.DeleteIntegrationResponse
 	(*CreateIntegrationRequest)(nil),                               // 20: hlgate.v1.CreateIntegrationRequest
 	(*CreateIntegrationResponse)(nil),                              // 21: hlgate.v1.CreateIntegrationResponse
-	(*CreateIntegrationProviderRequest)(nil),                       // 22: hlgate.v1.CreateIntegrationProviderRequest
-	(*CreateIntegrationProviderResponse)(nil),                      // 23: hlgate.v1.CreateIntegrationProviderResponse
-	(*RecordOrderPaymentRequest)(nil),                              // 24: hlgate.v1.RecordOrderPaymentRequest
-	(*RecordOrderPaymentResponse)(nil),                             // 25: hlgate.v1.RecordOrderPaymentResponse
-	(*ListSubscriptionsRequest)(nil),                               // 26: hlgate.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),                              // 27: hlgate.v1.ListSubscriptionsResponse
-	(*GetSubscriptionByIdRequest)(nil),                             // 28: hlgate.v1.GetSubscriptionByIdRequest
-	(*GetSubscriptionByIdResponse)(nil),                            // 29: hlgate.v1.GetSubscriptionByIdResponse
-	(*structpb.Struct)(nil),                                        // 30: google.protobuf.Struct
-	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 31: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),                            // 32: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                                              // 33: hlgate.v1.CouponDto
-	(*CustomProviderKeys)(nil),                                     // 34: hlgate.v1.CustomProviderKeys
-	(*PaymentsCardDto)(nil),                                        // 35: hlgate.v1.PaymentsCardDto
-	(*ChequeDto)(nil),                                              // 36: hlgate.v1.ChequeDto
-	(*SubscriptionResponseSchema)(nil),                             // 37: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                                            // 38: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),                             // 39: hlgate.v1.PaymentsScheduleOptionsDto
-	(*ListOrdersRequest)(nil),                                      // 40: hlgate.v1.ListOrdersRequest
-	(*GetOrderRequest)(nil),                                        // 41: hlgate.v1.GetOrderRequest
-	(*ListTransactionsRequest)(nil),                                // 42: hlgate.v1.ListTransactionsRequest
-	(*GetTransactionRequest)(nil),                                  // 43: hlgate.v1.GetTransactionRequest
-	(*ListOrdersResponse)(nil),                                     // 44: hlgate.v1.ListOrdersResponse
-	(*GetOrderResponse)(nil),                                       // 45: hlgate.v1.GetOrderResponse
-	(*ListTransactionsResponse)(nil),                               // 46: hlgate.v1.ListTransactionsResponse
-	(*GetTransactionResponse)(nil),                                 // 47: hlgate.v1.GetTransactionResponse
+	(*ListIntegrationProvidersRequest)(nil),                        // 22: hlgate.v1.ListIntegrationProvidersRequest
+	(*ListIntegrationProvidersResponse)(nil),                       // 23: hlgate.v1.ListIntegrationProvidersResponse
+	(*CreateIntegrationProviderRequest)(nil),                       // 24: hlgate.v1.CreateIntegrationProviderRequest
+	(*CreateIntegrationProviderResponse)(nil),                      // 25: hlgate.v1.CreateIntegrationProviderResponse
+	(*ListOrderFulfillmentRequest)(nil),                            // 26: hlgate.v1.ListOrderFulfillmentRequest
+	(*ListOrderFulfillmentResponse)(nil),                           // 27: hlgate.v1.ListOrderFulfillmentResponse
+	(*CreateOrderFulfillmentRequest)(nil),                          // 28: hlgate.v1.CreateOrderFulfillmentRequest
+	(*CreateOrderFulfillmentResponse)(nil),                         // 29: hlgate.v1.CreateOrderFulfillmentResponse
+	(*ListOrderNotesRequest)(nil),                                  // 30: hlgate.v1.ListOrderNotesRequest
+	(*ListOrderNotesResponse)(nil),                                 // 31: hlgate.v1.ListOrderNotesResponse
+	(*RecordOrderPaymentRequest)(nil),                              // 32: hlgate.v1.RecordOrderPaymentRequest
+	(*RecordOrderPaymentResponse)(nil),                             // 33: hlgate.v1.RecordOrderPaymentResponse
+	(*ListSubscriptionsRequest)(nil),                               // 34: hlgate.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),                              // 35: hlgate.v1.ListSubscriptionsResponse
+	(*GetSubscriptionByIdRequest)(nil),                             // 36: hlgate.v1.GetSubscriptionByIdRequest
+	(*GetSubscriptionByIdResponse)(nil),                            // 37: hlgate.v1.GetSubscriptionByIdResponse
+	(*ListOrderNotesResponse_DataItem)(nil),                        // 38: hlgate.v1.ListOrderNotesResponse.DataItem
+	(*structpb.Struct)(nil),                                        // 39: google.protobuf.Struct
+	(*ApplyToFuturePaymentsConfigDto)(nil),                         // 40: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),                            // 41: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                              // 42: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                                     // 43: hlgate.v1.CustomProviderKeys
+	(*IntegrationProviderSchema)(nil),                              // 44: hlgate.v1.IntegrationProviderSchema
+	(*FulfillmentSchema)(nil),                                      // 45: hlgate.v1.FulfillmentSchema
+	(*FulfillmentTracking)(nil),                                    // 46: hlgate.v1.FulfillmentTracking
+	(*FulfillmentItems)(nil),                                       // 47: hlgate.v1.FulfillmentItems
+	(*PaymentsCardDto)(nil),                                        // 48: hlgate.v1.PaymentsCardDto
+	(*ChequeDto)(nil),                                              // 49: hlgate.v1.ChequeDto
+	(*SubscriptionResponseSchema)(nil),                             // 50: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                                            // 51: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),                             // 52: hlgate.v1.PaymentsScheduleOptionsDto
+	(*ListOrdersRequest)(nil),                                      // 53: hlgate.v1.ListOrdersRequest
+	(*GetOrderRequest)(nil),                                        // 54: hlgate.v1.GetOrderRequest
+	(*ListTransactionsRequest)(nil),                                // 55: hlgate.v1.ListTransactionsRequest
+	(*GetTransactionRequest)(nil),                                  // 56: hlgate.v1.GetTransactionRequest
+	(*ListOrdersResponse)(nil),                                     // 57: hlgate.v1.ListOrdersResponse
+	(*GetOrderResponse)(nil),                                       // 58: hlgate.v1.GetOrderResponse
+	(*ListTransactionsResponse)(nil),                               // 59: hlgate.v1.ListTransactionsResponse
+	(*GetTransactionResponse)(nil),                                 // 60: hlgate.v1.GetTransactionResponse
 }
 var file_hlgate_v1_payments_service_proto_depIdxs = []int32{
-	30, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	31, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	30, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	31, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	30, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	32, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
-	31, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	30, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
-	33, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
-	30, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
-	30, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	34, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
-	34, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
-	30, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
-	30, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
-	30, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 22: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
-	35, // 23: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
-	36, // 24: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
-	30, // 25: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
-	30, // 26: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
-	37, // 27: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
-	30, // 28: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
-	30, // 29: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
-	30, // 30: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
-	38, // 31: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
-	30, // 32: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
-	30, // 33: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
-	30, // 34: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
-	39, // 35: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
-	30, // 36: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
-	30, // 37: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
-	30, // 38: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
-	40, // 39: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
-	41, // 40: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
-	0,  // 41: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
-	2,  // 42: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
-	4,  // 43: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
-	6,  // 44: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
-	8,  // 45: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
-	10, // 46: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
-	12, // 47: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
-	14, // 48: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
-	16, // 49: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
-	18, // 50: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
-	20, // 51: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
-	22, // 52: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
-	24, // 53: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
-	26, // 54: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
-	28, // 55: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
-	42, // 56: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
-	43, // 57: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
-	44, // 58: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
-	45, // 59: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
-	1,  // 60: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
-	3,  // 61: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
-	5,  // 62: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
-	7,  // 63: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
-	9,  // 64: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
-	11, // 65: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
-	13, // 66: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
-	15, // 67: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
-	17, // 68: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
-	19, // 69: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
-	21, // 70: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
-	23, // 71: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
-	25, // 72: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
-	27, // 73: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
-	29, // 74: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
-	46, // 75: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
-	47, // 76: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
-	58, // [58:77] is the sub-list for method output_type
-	39, // [39:58] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	39, // 0: hlgate.v1.DeleteCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	40, // 1: hlgate.v1.GetCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	39, // 2: hlgate.v1.GetCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	41, // 3: hlgate.v1.CreateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	40, // 4: hlgate.v1.CreateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	39, // 5: hlgate.v1.CreateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	41, // 6: hlgate.v1.UpdateCouponRequest.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfig
+	40, // 7: hlgate.v1.UpdateCouponResponse.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	39, // 8: hlgate.v1.UpdateCouponResponse.unmapped:type_name -> google.protobuf.Struct
+	42, // 9: hlgate.v1.ListCouponsResponse.data:type_name -> hlgate.v1.CouponDto
+	39, // 10: hlgate.v1.ListCouponsResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 11: hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 12: hlgate.v1.FetchConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	39, // 13: hlgate.v1.FetchConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	43, // 14: hlgate.v1.CreateConfigRequest.live:type_name -> hlgate.v1.CustomProviderKeys
+	43, // 15: hlgate.v1.CreateConfigRequest.test:type_name -> hlgate.v1.CustomProviderKeys
+	39, // 16: hlgate.v1.CreateConfigResponse.payment_provider:type_name -> google.protobuf.Struct
+	39, // 17: hlgate.v1.CreateConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 18: hlgate.v1.DisconnectConfigResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 19: hlgate.v1.DeleteIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 20: hlgate.v1.CreateIntegrationResponse.payment_provider:type_name -> google.protobuf.Struct
+	39, // 21: hlgate.v1.CreateIntegrationResponse.unmapped:type_name -> google.protobuf.Struct
+	44, // 22: hlgate.v1.ListIntegrationProvidersResponse.providers:type_name -> hlgate.v1.IntegrationProviderSchema
+	39, // 23: hlgate.v1.ListIntegrationProvidersResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 24: hlgate.v1.CreateIntegrationProviderResponse.unmapped:type_name -> google.protobuf.Struct
+	45, // 25: hlgate.v1.ListOrderFulfillmentResponse.data:type_name -> hlgate.v1.FulfillmentSchema
+	39, // 26: hlgate.v1.ListOrderFulfillmentResponse.unmapped:type_name -> google.protobuf.Struct
+	46, // 27: hlgate.v1.CreateOrderFulfillmentRequest.trackings:type_name -> hlgate.v1.FulfillmentTracking
+	47, // 28: hlgate.v1.CreateOrderFulfillmentRequest.items:type_name -> hlgate.v1.FulfillmentItems
+	45, // 29: hlgate.v1.CreateOrderFulfillmentResponse.data:type_name -> hlgate.v1.FulfillmentSchema
+	39, // 30: hlgate.v1.CreateOrderFulfillmentResponse.unmapped:type_name -> google.protobuf.Struct
+	38, // 31: hlgate.v1.ListOrderNotesResponse.data:type_name -> hlgate.v1.ListOrderNotesResponse.DataItem
+	39, // 32: hlgate.v1.ListOrderNotesResponse.unmapped:type_name -> google.protobuf.Struct
+	48, // 33: hlgate.v1.RecordOrderPaymentRequest.card:type_name -> hlgate.v1.PaymentsCardDto
+	49, // 34: hlgate.v1.RecordOrderPaymentRequest.cheque:type_name -> hlgate.v1.ChequeDto
+	39, // 35: hlgate.v1.RecordOrderPaymentRequest.meta:type_name -> google.protobuf.Struct
+	39, // 36: hlgate.v1.RecordOrderPaymentResponse.unmapped:type_name -> google.protobuf.Struct
+	50, // 37: hlgate.v1.ListSubscriptionsResponse.data:type_name -> hlgate.v1.SubscriptionResponseSchema
+	39, // 38: hlgate.v1.ListSubscriptionsResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 39: hlgate.v1.GetSubscriptionByIdResponse.contact_snapshot:type_name -> google.protobuf.Struct
+	39, // 40: hlgate.v1.GetSubscriptionByIdResponse.coupon:type_name -> google.protobuf.Struct
+	51, // 41: hlgate.v1.GetSubscriptionByIdResponse.entity_source:type_name -> hlgate.v1.OrderSource
+	39, // 42: hlgate.v1.GetSubscriptionByIdResponse.subscription_snapshot:type_name -> google.protobuf.Struct
+	39, // 43: hlgate.v1.GetSubscriptionByIdResponse.payment_provider:type_name -> google.protobuf.Struct
+	39, // 44: hlgate.v1.GetSubscriptionByIdResponse.meta:type_name -> google.protobuf.Struct
+	52, // 45: hlgate.v1.GetSubscriptionByIdResponse.schedule:type_name -> hlgate.v1.PaymentsScheduleOptionsDto
+	39, // 46: hlgate.v1.GetSubscriptionByIdResponse.auto_payment:type_name -> google.protobuf.Struct
+	39, // 47: hlgate.v1.GetSubscriptionByIdResponse.recurring_product:type_name -> google.protobuf.Struct
+	39, // 48: hlgate.v1.GetSubscriptionByIdResponse.unmapped:type_name -> google.protobuf.Struct
+	39, // 49: hlgate.v1.ListOrderNotesResponse.DataItem.unmapped:type_name -> google.protobuf.Struct
+	53, // 50: hlgate.v1.PaymentsService.ListOrders:input_type -> hlgate.v1.ListOrdersRequest
+	54, // 51: hlgate.v1.PaymentsService.GetOrder:input_type -> hlgate.v1.GetOrderRequest
+	0,  // 52: hlgate.v1.PaymentsService.DeleteCoupon:input_type -> hlgate.v1.DeleteCouponRequest
+	2,  // 53: hlgate.v1.PaymentsService.GetCoupon:input_type -> hlgate.v1.GetCouponRequest
+	4,  // 54: hlgate.v1.PaymentsService.CreateCoupon:input_type -> hlgate.v1.CreateCouponRequest
+	6,  // 55: hlgate.v1.PaymentsService.UpdateCoupon:input_type -> hlgate.v1.UpdateCouponRequest
+	8,  // 56: hlgate.v1.PaymentsService.ListCoupons:input_type -> hlgate.v1.ListCouponsRequest
+	10, // 57: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:input_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesRequest
+	12, // 58: hlgate.v1.PaymentsService.FetchConfig:input_type -> hlgate.v1.FetchConfigRequest
+	14, // 59: hlgate.v1.PaymentsService.CreateConfig:input_type -> hlgate.v1.CreateConfigRequest
+	16, // 60: hlgate.v1.PaymentsService.DisconnectConfig:input_type -> hlgate.v1.DisconnectConfigRequest
+	18, // 61: hlgate.v1.PaymentsService.DeleteIntegration:input_type -> hlgate.v1.DeleteIntegrationRequest
+	20, // 62: hlgate.v1.PaymentsService.CreateIntegration:input_type -> hlgate.v1.CreateIntegrationRequest
+	22, // 63: hlgate.v1.PaymentsService.ListIntegrationProviders:input_type -> hlgate.v1.ListIntegrationProvidersRequest
+	24, // 64: hlgate.v1.PaymentsService.CreateIntegrationProvider:input_type -> hlgate.v1.CreateIntegrationProviderRequest
+	26, // 65: hlgate.v1.PaymentsService.ListOrderFulfillment:input_type -> hlgate.v1.ListOrderFulfillmentRequest
+	28, // 66: hlgate.v1.PaymentsService.CreateOrderFulfillment:input_type -> hlgate.v1.CreateOrderFulfillmentRequest
+	30, // 67: hlgate.v1.PaymentsService.ListOrderNotes:input_type -> hlgate.v1.ListOrderNotesRequest
+	32, // 68: hlgate.v1.PaymentsService.RecordOrderPayment:input_type -> hlgate.v1.RecordOrderPaymentRequest
+	34, // 69: hlgate.v1.PaymentsService.ListSubscriptions:input_type -> hlgate.v1.ListSubscriptionsRequest
+	36, // 70: hlgate.v1.PaymentsService.GetSubscriptionById:input_type -> hlgate.v1.GetSubscriptionByIdRequest
+	55, // 71: hlgate.v1.PaymentsService.ListTransactions:input_type -> hlgate.v1.ListTransactionsRequest
+	56, // 72: hlgate.v1.PaymentsService.GetTransaction:input_type -> hlgate.v1.GetTransactionRequest
+	57, // 73: hlgate.v1.PaymentsService.ListOrders:output_type -> hlgate.v1.ListOrdersResponse
+	58, // 74: hlgate.v1.PaymentsService.GetOrder:output_type -> hlgate.v1.GetOrderResponse
+	1,  // 75: hlgate.v1.PaymentsService.DeleteCoupon:output_type -> hlgate.v1.DeleteCouponResponse
+	3,  // 76: hlgate.v1.PaymentsService.GetCoupon:output_type -> hlgate.v1.GetCouponResponse
+	5,  // 77: hlgate.v1.PaymentsService.CreateCoupon:output_type -> hlgate.v1.CreateCouponResponse
+	7,  // 78: hlgate.v1.PaymentsService.UpdateCoupon:output_type -> hlgate.v1.UpdateCouponResponse
+	9,  // 79: hlgate.v1.PaymentsService.ListCoupons:output_type -> hlgate.v1.ListCouponsResponse
+	11, // 80: hlgate.v1.PaymentsService.CustomProviderMarketplaceAppUpdateCapabilities:output_type -> hlgate.v1.CustomProviderMarketplaceAppUpdateCapabilitiesResponse
+	13, // 81: hlgate.v1.PaymentsService.FetchConfig:output_type -> hlgate.v1.FetchConfigResponse
+	15, // 82: hlgate.v1.PaymentsService.CreateConfig:output_type -> hlgate.v1.CreateConfigResponse
+	17, // 83: hlgate.v1.PaymentsService.DisconnectConfig:output_type -> hlgate.v1.DisconnectConfigResponse
+	19, // 84: hlgate.v1.PaymentsService.DeleteIntegration:output_type -> hlgate.v1.DeleteIntegrationResponse
+	21, // 85: hlgate.v1.PaymentsService.CreateIntegration:output_type -> hlgate.v1.CreateIntegrationResponse
+	23, // 86: hlgate.v1.PaymentsService.ListIntegrationProviders:output_type -> hlgate.v1.ListIntegrationProvidersResponse
+	25, // 87: hlgate.v1.PaymentsService.CreateIntegrationProvider:output_type -> hlgate.v1.CreateIntegrationProviderResponse
+	27, // 88: hlgate.v1.PaymentsService.ListOrderFulfillment:output_type -> hlgate.v1.ListOrderFulfillmentResponse
+	29, // 89: hlgate.v1.PaymentsService.CreateOrderFulfillment:output_type -> hlgate.v1.CreateOrderFulfillmentResponse
+	31, // 90: hlgate.v1.PaymentsService.ListOrderNotes:output_type -> hlgate.v1.ListOrderNotesResponse
+	33, // 91: hlgate.v1.PaymentsService.RecordOrderPayment:output_type -> hlgate.v1.RecordOrderPaymentResponse
+	35, // 92: hlgate.v1.PaymentsService.ListSubscriptions:output_type -> hlgate.v1.ListSubscriptionsResponse
+	37, // 93: hlgate.v1.PaymentsService.GetSubscriptionById:output_type -> hlgate.v1.GetSubscriptionByIdResponse
+	59, // 94: hlgate.v1.PaymentsService.ListTransactions:output_type -> hlgate.v1.ListTransactionsResponse
+	60, // 95: hlgate.v1.PaymentsService.GetTransaction:output_type -> hlgate.v1.GetTransactionResponse
+	73, // [73:96] is the sub-list for method output_type
+	50, // [50:73] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_payments_service_proto_init() }
@@ -4214,19 +4899,24 @@ func file_hlgate_v1_payments_service_proto_init() {
 	file_hlgate_v1_payments_service_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[21].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[22].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[25].OneofWrappers = []any{}
-	file_hlgate_v1_payments_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hlgate_v1_payments_service_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hlgate_v1_payments_service_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_payments_service_proto_rawDesc), len(file_hlgate_v1_payments_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

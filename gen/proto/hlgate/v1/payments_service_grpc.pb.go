@@ -38,7 +38,11 @@ const (
 	PaymentsService_DisconnectConfig_FullMethodName                               = "/hlgate.v1.PaymentsService/DisconnectConfig"
 	PaymentsService_DeleteIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/DeleteIntegration"
 	PaymentsService_CreateIntegration_FullMethodName                              = "/hlgate.v1.PaymentsService/CreateIntegration"
+	PaymentsService_ListIntegrationProviders_FullMethodName                       = "/hlgate.v1.PaymentsService/ListIntegrationProviders"
 	PaymentsService_CreateIntegrationProvider_FullMethodName                      = "/hlgate.v1.PaymentsService/CreateIntegrationProvider"
+	PaymentsService_ListOrderFulfillment_FullMethodName                           = "/hlgate.v1.PaymentsService/ListOrderFulfillment"
+	PaymentsService_CreateOrderFulfillment_FullMethodName                         = "/hlgate.v1.PaymentsService/CreateOrderFulfillment"
+	PaymentsService_ListOrderNotes_FullMethodName                                 = "/hlgate.v1.PaymentsService/ListOrderNotes"
 	PaymentsService_RecordOrderPayment_FullMethodName                             = "/hlgate.v1.PaymentsService/RecordOrderPayment"
 	PaymentsService_ListSubscriptions_FullMethodName                              = "/hlgate.v1.PaymentsService/ListSubscriptions"
 	PaymentsService_GetSubscriptionById_FullMethodName                            = "/hlgate.v1.PaymentsService/GetSubscriptionById"
@@ -109,12 +113,29 @@ type PaymentsServiceClient interface {
 	// (create-integration). Create new integration: API to create a new
 	// association for an app and location.
 	CreateIntegration(ctx context.Context, in *CreateIntegrationRequest, opts ...grpc.CallOption) (*CreateIntegrationResponse, error)
+	// ListIntegrationProviders calls GET
+	// /payments/integrations/provider/whitelabel (list-integration-providers).
+	// List White-label Integration Providers: The "List White-label Integration
+	// Providers" API allows to retrieve a paginated list of integration
+	// providers.
+	ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error)
 	// CreateIntegrationProvider calls POST
 	// /payments/integrations/provider/whitelabel (create-integration provider).
 	// Create White-label Integration Provider: The "Create White-label
 	// Integration Provider" API allows adding a new payment provider
 	// integration to the system which is built on top of Authorize.net or NMI.
 	CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error)
+	// ListOrderFulfillment calls GET /payments/orders/{orderId}/fulfillments
+	// (list-order-fulfillment). List fulfillment: List all fulfillment history
+	// of an order.
+	ListOrderFulfillment(ctx context.Context, in *ListOrderFulfillmentRequest, opts ...grpc.CallOption) (*ListOrderFulfillmentResponse, error)
+	// CreateOrderFulfillment calls POST /payments/orders/{orderId}/fulfillments
+	// (create-order-fulfillment). Create order fulfillment: The "Order
+	// Fulfillment" API facilitates the process of fulfilling an order.
+	CreateOrderFulfillment(ctx context.Context, in *CreateOrderFulfillmentRequest, opts ...grpc.CallOption) (*CreateOrderFulfillmentResponse, error)
+	// ListOrderNotes calls GET /payments/orders/{orderId}/notes
+	// (list-order-notes). List Order Notes: List all notes of an order.
+	ListOrderNotes(ctx context.Context, in *ListOrderNotesRequest, opts ...grpc.CallOption) (*ListOrderNotesResponse, error)
 	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
 	// (record-order-payment). Record Order Payment: The "Record Order Payment"
 	// API allows to record a payment for an order.
@@ -275,10 +296,50 @@ func (c *paymentsServiceClient) CreateIntegration(ctx context.Context, in *Creat
 	return out, nil
 }
 
+func (c *paymentsServiceClient) ListIntegrationProviders(ctx context.Context, in *ListIntegrationProvidersRequest, opts ...grpc.CallOption) (*ListIntegrationProvidersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIntegrationProvidersResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListIntegrationProviders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *paymentsServiceClient) CreateIntegrationProvider(ctx context.Context, in *CreateIntegrationProviderRequest, opts ...grpc.CallOption) (*CreateIntegrationProviderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateIntegrationProviderResponse)
 	err := c.cc.Invoke(ctx, PaymentsService_CreateIntegrationProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListOrderFulfillment(ctx context.Context, in *ListOrderFulfillmentRequest, opts ...grpc.CallOption) (*ListOrderFulfillmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOrderFulfillmentResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListOrderFulfillment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) CreateOrderFulfillment(ctx context.Context, in *CreateOrderFulfillmentRequest, opts ...grpc.CallOption) (*CreateOrderFulfillmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateOrderFulfillmentResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_CreateOrderFulfillment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentsServiceClient) ListOrderNotes(ctx context.Context, in *ListOrderNotesRequest, opts ...grpc.CallOption) (*ListOrderNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOrderNotesResponse)
+	err := c.cc.Invoke(ctx, PaymentsService_ListOrderNotes_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -398,12 +459,29 @@ type PaymentsServiceServer interface {
 	// (create-integration). Create new integration: API to create a new
 	// association for an app and location.
 	CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error)
+	// ListIntegrationProviders calls GET
+	// /payments/integrations/provider/whitelabel (list-integration-providers).
+	// List White-label Integration Providers: The "List White-label Integration
+	// Providers" API allows to retrieve a paginated list of integration
+	// providers.
+	ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error)
 	// CreateIntegrationProvider calls POST
 	// /payments/integrations/provider/whitelabel (create-integration provider).
 	// Create White-label Integration Provider: The "Create White-label
 	// Integration Provider" API allows adding a new payment provider
 	// integration to the system which is built on top of Authorize.net or NMI.
 	CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error)
+	// ListOrderFulfillment calls GET /payments/orders/{orderId}/fulfillments
+	// (list-order-fulfillment). List fulfillment: List all fulfillment history
+	// of an order.
+	ListOrderFulfillment(context.Context, *ListOrderFulfillmentRequest) (*ListOrderFulfillmentResponse, error)
+	// CreateOrderFulfillment calls POST /payments/orders/{orderId}/fulfillments
+	// (create-order-fulfillment). Create order fulfillment: The "Order
+	// Fulfillment" API facilitates the process of fulfilling an order.
+	CreateOrderFulfillment(context.Context, *CreateOrderFulfillmentRequest) (*CreateOrderFulfillmentResponse, error)
+	// ListOrderNotes calls GET /payments/orders/{orderId}/notes
+	// (list-order-notes). List Order Notes: List all notes of an order.
+	ListOrderNotes(context.Context, *ListOrderNotesRequest) (*ListOrderNotesResponse, error)
 	// RecordOrderPayment calls POST /payments/orders/{orderId}/record-payment
 	// (record-order-payment). Record Order Payment: The "Record Order Payment"
 	// API allows to record a payment for an order.
@@ -473,8 +551,20 @@ func (UnimplementedPaymentsServiceServer) DeleteIntegration(context.Context, *De
 func (UnimplementedPaymentsServiceServer) CreateIntegration(context.Context, *CreateIntegrationRequest) (*CreateIntegrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateIntegration not implemented")
 }
+func (UnimplementedPaymentsServiceServer) ListIntegrationProviders(context.Context, *ListIntegrationProvidersRequest) (*ListIntegrationProvidersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIntegrationProviders not implemented")
+}
 func (UnimplementedPaymentsServiceServer) CreateIntegrationProvider(context.Context, *CreateIntegrationProviderRequest) (*CreateIntegrationProviderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateIntegrationProvider not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListOrderFulfillment(context.Context, *ListOrderFulfillmentRequest) (*ListOrderFulfillmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrderFulfillment not implemented")
+}
+func (UnimplementedPaymentsServiceServer) CreateOrderFulfillment(context.Context, *CreateOrderFulfillmentRequest) (*CreateOrderFulfillmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateOrderFulfillment not implemented")
+}
+func (UnimplementedPaymentsServiceServer) ListOrderNotes(context.Context, *ListOrderNotesRequest) (*ListOrderNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrderNotes not implemented")
 }
 func (UnimplementedPaymentsServiceServer) RecordOrderPayment(context.Context, *RecordOrderPaymentRequest) (*RecordOrderPaymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordOrderPayment not implemented")
@@ -746,6 +836,24 @@ func _PaymentsService_CreateIntegration_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentsService_ListIntegrationProviders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIntegrationProvidersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListIntegrationProviders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListIntegrationProviders(ctx, req.(*ListIntegrationProvidersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PaymentsService_CreateIntegrationProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateIntegrationProviderRequest)
 	if err := dec(in); err != nil {
@@ -760,6 +868,60 @@ func _PaymentsService_CreateIntegrationProvider_Handler(srv interface{}, ctx con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PaymentsServiceServer).CreateIntegrationProvider(ctx, req.(*CreateIntegrationProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListOrderFulfillment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrderFulfillmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListOrderFulfillment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListOrderFulfillment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListOrderFulfillment(ctx, req.(*ListOrderFulfillmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_CreateOrderFulfillment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateOrderFulfillmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).CreateOrderFulfillment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_CreateOrderFulfillment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).CreateOrderFulfillment(ctx, req.(*CreateOrderFulfillmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentsService_ListOrderNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrderNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentsServiceServer).ListOrderNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentsService_ListOrderNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentsServiceServer).ListOrderNotes(ctx, req.(*ListOrderNotesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -914,8 +1076,24 @@ var PaymentsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PaymentsService_CreateIntegration_Handler,
 		},
 		{
+			MethodName: "ListIntegrationProviders",
+			Handler:    _PaymentsService_ListIntegrationProviders_Handler,
+		},
+		{
 			MethodName: "CreateIntegrationProvider",
 			Handler:    _PaymentsService_CreateIntegrationProvider_Handler,
+		},
+		{
+			MethodName: "ListOrderFulfillment",
+			Handler:    _PaymentsService_ListOrderFulfillment_Handler,
+		},
+		{
+			MethodName: "CreateOrderFulfillment",
+			Handler:    _PaymentsService_CreateOrderFulfillment_Handler,
+		},
+		{
+			MethodName: "ListOrderNotes",
+			Handler:    _PaymentsService_ListOrderNotes_Handler,
 		},
 		{
 			MethodName: "RecordOrderPayment",

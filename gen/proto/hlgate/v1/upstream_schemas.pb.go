@@ -5365,6 +5365,270 @@ func (x *CallDataDTO) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// CustomSubtype is the schema CustomSubtype of HighLevel's conversations
+// document.
+type CustomSubtype struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's id.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's locationId.
+	LocationId *string `protobuf:"bytes,2,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// HighLevel's name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's description.
+	Description *string `protobuf:"bytes,4,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// HighLevel's channel.
+	Channel *string `protobuf:"bytes,5,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// HighLevel's language.
+	Language *string `protobuf:"bytes,6,opt,name=language,proto3,oneof" json:"language,omitempty"`
+	// HighLevel's archived.
+	Archived *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomSubtype) Reset() {
+	*x = CustomSubtype{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomSubtype) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomSubtype) ProtoMessage() {}
+
+func (x *CustomSubtype) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomSubtype.ProtoReflect.Descriptor instead.
+func (*CustomSubtype) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CustomSubtype) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetLanguage() string {
+	if x != nil && x.Language != nil {
+		return *x.Language
+	}
+	return ""
+}
+
+func (x *CustomSubtype) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *CustomSubtype) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// EmailSubscriptionsDto is the schema EmailSubscriptionsDto of HighLevel's
+// conversations document.
+type EmailSubscriptionsDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's email.
+	Email *string `protobuf:"bytes,1,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// HighLevel's subscriptions.
+	Subscriptions []*EmailSubscriptionsDto_Subscription `protobuf:"bytes,2,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailSubscriptionsDto) Reset() {
+	*x = EmailSubscriptionsDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailSubscriptionsDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailSubscriptionsDto) ProtoMessage() {}
+
+func (x *EmailSubscriptionsDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailSubscriptionsDto.ProtoReflect.Descriptor instead.
+func (*EmailSubscriptionsDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EmailSubscriptionsDto) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+func (x *EmailSubscriptionsDto) GetSubscriptions() []*EmailSubscriptionsDto_Subscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *EmailSubscriptionsDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// SubscriptionActionDto is the schema SubscriptionActionDto of HighLevel's
+// conversations document.
+type SubscriptionActionDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Type of subscription action
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// Subscription type name (required for default types: "One on One")
+	SubtypeName *string `protobuf:"bytes,2,opt,name=subtype_name,proto3,oneof" json:"subtype_name,omitempty"`
+	// Custom subscription type ID (required for custom types)
+	SubtypeId *string `protobuf:"bytes,3,opt,name=subtype_id,proto3,oneof" json:"subtype_id,omitempty"`
+	// Subscription status
+	SubtypeStatus *string `protobuf:"bytes,4,opt,name=subtype_status,proto3,oneof" json:"subtype_status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionActionDto) Reset() {
+	*x = SubscriptionActionDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionActionDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionActionDto) ProtoMessage() {}
+
+func (x *SubscriptionActionDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionActionDto.ProtoReflect.Descriptor instead.
+func (*SubscriptionActionDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SubscriptionActionDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *SubscriptionActionDto) GetSubtypeName() string {
+	if x != nil && x.SubtypeName != nil {
+		return *x.SubtypeName
+	}
+	return ""
+}
+
+func (x *SubscriptionActionDto) GetSubtypeId() string {
+	if x != nil && x.SubtypeId != nil {
+		return *x.SubtypeId
+	}
+	return ""
+}
+
+func (x *SubscriptionActionDto) GetSubtypeStatus() string {
+	if x != nil && x.SubtypeStatus != nil {
+		return *x.SubtypeStatus
+	}
+	return ""
+}
+
+func (x *SubscriptionActionDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // ConversationSchema is the schema ConversationSchema of HighLevel's
 // conversations document.
 type ConversationSchema struct {
@@ -5405,7 +5669,7 @@ type ConversationSchema struct {
 
 func (x *ConversationSchema) Reset() {
 	*x = ConversationSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5417,7 +5681,7 @@ func (x *ConversationSchema) String() string {
 func (*ConversationSchema) ProtoMessage() {}
 
 func (x *ConversationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[41]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5430,7 +5694,7 @@ func (x *ConversationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationSchema.ProtoReflect.Descriptor instead.
 func (*ConversationSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{41}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ConversationSchema) GetId() string {
@@ -5588,7 +5852,7 @@ type GetInvoiceResponseDto struct {
 
 func (x *GetInvoiceResponseDto) Reset() {
 	*x = GetInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5600,7 +5864,7 @@ func (x *GetInvoiceResponseDto) String() string {
 func (*GetInvoiceResponseDto) ProtoMessage() {}
 
 func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[42]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5613,7 +5877,7 @@ func (x *GetInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetInvoiceResponseDto) GetId() string {
@@ -5818,7 +6082,7 @@ type TotalSummaryDto struct {
 
 func (x *TotalSummaryDto) Reset() {
 	*x = TotalSummaryDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5830,7 +6094,7 @@ func (x *TotalSummaryDto) String() string {
 func (*TotalSummaryDto) ProtoMessage() {}
 
 func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[43]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5843,7 +6107,7 @@ func (x *TotalSummaryDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TotalSummaryDto.ProtoReflect.Descriptor instead.
 func (*TotalSummaryDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{43}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TotalSummaryDto) GetSubTotal() float64 {
@@ -5892,7 +6156,7 @@ type RemindersConfigurationDto struct {
 
 func (x *RemindersConfigurationDto) Reset() {
 	*x = RemindersConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5904,7 +6168,7 @@ func (x *RemindersConfigurationDto) String() string {
 func (*RemindersConfigurationDto) ProtoMessage() {}
 
 func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[44]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5917,7 +6181,7 @@ func (x *RemindersConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemindersConfigurationDto.ProtoReflect.Descriptor instead.
 func (*RemindersConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{44}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RemindersConfigurationDto) GetReminderExecutionDetailsList() *ReminderExecutionDetailsList {
@@ -5955,7 +6219,7 @@ type ReminderExecutionDetailsList struct {
 
 func (x *ReminderExecutionDetailsList) Reset() {
 	*x = ReminderExecutionDetailsList{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5967,7 +6231,7 @@ func (x *ReminderExecutionDetailsList) String() string {
 func (*ReminderExecutionDetailsList) ProtoMessage() {}
 
 func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[45]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5980,7 +6244,7 @@ func (x *ReminderExecutionDetailsList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderExecutionDetailsList.ProtoReflect.Descriptor instead.
 func (*ReminderExecutionDetailsList) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{45}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReminderExecutionDetailsList) GetUnmapped() *structpb.Struct {
@@ -6008,7 +6272,7 @@ type ReminderSettingsDto struct {
 
 func (x *ReminderSettingsDto) Reset() {
 	*x = ReminderSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6284,7 @@ func (x *ReminderSettingsDto) String() string {
 func (*ReminderSettingsDto) ProtoMessage() {}
 
 func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[46]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6297,7 @@ func (x *ReminderSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderSettingsDto.ProtoReflect.Descriptor instead.
 func (*ReminderSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{46}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReminderSettingsDto) GetDefaultEmailTemplateId() string {
@@ -6098,7 +6362,7 @@ type ReminderDto struct {
 
 func (x *ReminderDto) Reset() {
 	*x = ReminderDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6110,7 +6374,7 @@ func (x *ReminderDto) String() string {
 func (*ReminderDto) ProtoMessage() {}
 
 func (x *ReminderDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[47]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6123,7 +6387,7 @@ func (x *ReminderDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReminderDto.ProtoReflect.Descriptor instead.
 func (*ReminderDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{47}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReminderDto) GetEnabled() bool {
@@ -6257,7 +6521,7 @@ type BusinessDetailsDto struct {
 
 func (x *BusinessDetailsDto) Reset() {
 	*x = BusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6269,7 +6533,7 @@ func (x *BusinessDetailsDto) String() string {
 func (*BusinessDetailsDto) ProtoMessage() {}
 
 func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[48]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6282,7 +6546,7 @@ func (x *BusinessDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*BusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{48}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *BusinessDetailsDto) GetLogoUrl() string {
@@ -6359,7 +6623,7 @@ type AddressDto struct {
 
 func (x *AddressDto) Reset() {
 	*x = AddressDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6371,7 +6635,7 @@ func (x *AddressDto) String() string {
 func (*AddressDto) ProtoMessage() {}
 
 func (x *AddressDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[49]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6384,7 +6648,7 @@ func (x *AddressDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressDto.ProtoReflect.Descriptor instead.
 func (*AddressDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{49}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AddressDto) GetAddressLine1() string {
@@ -6475,7 +6739,7 @@ type InvoiceItemDto struct {
 
 func (x *InvoiceItemDto) Reset() {
 	*x = InvoiceItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6487,7 +6751,7 @@ func (x *InvoiceItemDto) String() string {
 func (*InvoiceItemDto) ProtoMessage() {}
 
 func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[50]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6500,7 +6764,7 @@ func (x *InvoiceItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceItemDto.ProtoReflect.Descriptor instead.
 func (*InvoiceItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{50}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *InvoiceItemDto) GetName() string {
@@ -6619,7 +6883,7 @@ type ItemTaxDto struct {
 
 func (x *ItemTaxDto) Reset() {
 	*x = ItemTaxDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6631,7 +6895,7 @@ func (x *ItemTaxDto) String() string {
 func (*ItemTaxDto) ProtoMessage() {}
 
 func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[51]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6644,7 +6908,7 @@ func (x *ItemTaxDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemTaxDto.ProtoReflect.Descriptor instead.
 func (*ItemTaxDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{51}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ItemTaxDto) GetId() string {
@@ -6715,7 +6979,7 @@ type DiscountDto struct {
 
 func (x *DiscountDto) Reset() {
 	*x = DiscountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6727,7 +6991,7 @@ func (x *DiscountDto) String() string {
 func (*DiscountDto) ProtoMessage() {}
 
 func (x *DiscountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[52]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6740,7 +7004,7 @@ func (x *DiscountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountDto.ProtoReflect.Descriptor instead.
 func (*DiscountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{52}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DiscountDto) GetValue() float64 {
@@ -6801,7 +7065,7 @@ type ContactDetailsDto struct {
 
 func (x *ContactDetailsDto) Reset() {
 	*x = ContactDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6813,7 +7077,7 @@ func (x *ContactDetailsDto) String() string {
 func (*ContactDetailsDto) ProtoMessage() {}
 
 func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[53]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6826,7 +7090,7 @@ func (x *ContactDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetailsDto.ProtoReflect.Descriptor instead.
 func (*ContactDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{53}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ContactDetailsDto) GetId() string {
@@ -6908,7 +7172,7 @@ type AdditionalEmailsDto struct {
 
 func (x *AdditionalEmailsDto) Reset() {
 	*x = AdditionalEmailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6920,7 +7184,7 @@ func (x *AdditionalEmailsDto) String() string {
 func (*AdditionalEmailsDto) ProtoMessage() {}
 
 func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[54]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6933,7 +7197,7 @@ func (x *AdditionalEmailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalEmailsDto.ProtoReflect.Descriptor instead.
 func (*AdditionalEmailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{54}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AdditionalEmailsDto) GetEmail() string {
@@ -6971,7 +7235,7 @@ type SentToDto struct {
 
 func (x *SentToDto) Reset() {
 	*x = SentToDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6983,7 +7247,7 @@ func (x *SentToDto) String() string {
 func (*SentToDto) ProtoMessage() {}
 
 func (x *SentToDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[55]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6996,7 +7260,7 @@ func (x *SentToDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentToDto.ProtoReflect.Descriptor instead.
 func (*SentToDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{55}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SentToDto) GetEmail() []string {
@@ -7052,7 +7316,7 @@ type PaymentScheduleDto struct {
 
 func (x *PaymentScheduleDto) Reset() {
 	*x = PaymentScheduleDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7064,7 +7328,7 @@ func (x *PaymentScheduleDto) String() string {
 func (*PaymentScheduleDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[56]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7077,7 +7341,7 @@ func (x *PaymentScheduleDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{56}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *PaymentScheduleDto) GetType() string {
@@ -7127,7 +7391,7 @@ type LateFeesConfigurationDto struct {
 
 func (x *LateFeesConfigurationDto) Reset() {
 	*x = LateFeesConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7139,7 +7403,7 @@ func (x *LateFeesConfigurationDto) String() string {
 func (*LateFeesConfigurationDto) ProtoMessage() {}
 
 func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[57]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7152,7 +7416,7 @@ func (x *LateFeesConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesConfigurationDto.ProtoReflect.Descriptor instead.
 func (*LateFeesConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{57}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LateFeesConfigurationDto) GetEnable() bool {
@@ -7222,7 +7486,7 @@ type LateFeesFrequencyDto struct {
 
 func (x *LateFeesFrequencyDto) Reset() {
 	*x = LateFeesFrequencyDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7234,7 +7498,7 @@ func (x *LateFeesFrequencyDto) String() string {
 func (*LateFeesFrequencyDto) ProtoMessage() {}
 
 func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[58]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7247,7 +7511,7 @@ func (x *LateFeesFrequencyDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesFrequencyDto.ProtoReflect.Descriptor instead.
 func (*LateFeesFrequencyDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{58}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *LateFeesFrequencyDto) GetIntervalCount() float64 {
@@ -7289,7 +7553,7 @@ type LateFeesGraceDto struct {
 
 func (x *LateFeesGraceDto) Reset() {
 	*x = LateFeesGraceDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7301,7 +7565,7 @@ func (x *LateFeesGraceDto) String() string {
 func (*LateFeesGraceDto) ProtoMessage() {}
 
 func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[59]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7314,7 +7578,7 @@ func (x *LateFeesGraceDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesGraceDto.ProtoReflect.Descriptor instead.
 func (*LateFeesGraceDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{59}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *LateFeesGraceDto) GetIntervalCount() float64 {
@@ -7356,7 +7620,7 @@ type LateFeesMaxFeesDto struct {
 
 func (x *LateFeesMaxFeesDto) Reset() {
 	*x = LateFeesMaxFeesDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7368,7 +7632,7 @@ func (x *LateFeesMaxFeesDto) String() string {
 func (*LateFeesMaxFeesDto) ProtoMessage() {}
 
 func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[60]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7381,7 +7645,7 @@ func (x *LateFeesMaxFeesDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateFeesMaxFeesDto.ProtoReflect.Descriptor instead.
 func (*LateFeesMaxFeesDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{60}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *LateFeesMaxFeesDto) GetType() string {
@@ -7423,7 +7687,7 @@ type TipsConfigurationDto struct {
 
 func (x *TipsConfigurationDto) Reset() {
 	*x = TipsConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7435,7 +7699,7 @@ func (x *TipsConfigurationDto) String() string {
 func (*TipsConfigurationDto) ProtoMessage() {}
 
 func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[61]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7448,7 +7712,7 @@ func (x *TipsConfigurationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TipsConfigurationDto.ProtoReflect.Descriptor instead.
 func (*TipsConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{61}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *TipsConfigurationDto) GetTipsPercentage() []string {
@@ -7488,7 +7752,7 @@ type PaymentMethodDto struct {
 
 func (x *PaymentMethodDto) Reset() {
 	*x = PaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7500,7 +7764,7 @@ func (x *PaymentMethodDto) String() string {
 func (*PaymentMethodDto) ProtoMessage() {}
 
 func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[62]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7513,7 +7777,7 @@ func (x *PaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*PaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{62}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PaymentMethodDto) GetStripe() *StripePaymentMethodDto {
@@ -7546,7 +7810,7 @@ type StripePaymentMethodDto struct {
 
 func (x *StripePaymentMethodDto) Reset() {
 	*x = StripePaymentMethodDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7558,7 +7822,7 @@ func (x *StripePaymentMethodDto) String() string {
 func (*StripePaymentMethodDto) ProtoMessage() {}
 
 func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[63]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7571,7 +7835,7 @@ func (x *StripePaymentMethodDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StripePaymentMethodDto.ProtoReflect.Descriptor instead.
 func (*StripePaymentMethodDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{63}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *StripePaymentMethodDto) GetEnableBankDebitOnly() bool {
@@ -7612,7 +7876,7 @@ type AttachmentsDto struct {
 
 func (x *AttachmentsDto) Reset() {
 	*x = AttachmentsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7624,7 +7888,7 @@ func (x *AttachmentsDto) String() string {
 func (*AttachmentsDto) ProtoMessage() {}
 
 func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[64]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7637,7 +7901,7 @@ func (x *AttachmentsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentsDto.ProtoReflect.Descriptor instead.
 func (*AttachmentsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{64}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AttachmentsDto) GetId() string {
@@ -7702,7 +7966,7 @@ type ProcessingFeeDto struct {
 
 func (x *ProcessingFeeDto) Reset() {
 	*x = ProcessingFeeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7714,7 +7978,7 @@ func (x *ProcessingFeeDto) String() string {
 func (*ProcessingFeeDto) ProtoMessage() {}
 
 func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[65]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7727,7 +7991,7 @@ func (x *ProcessingFeeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{65}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ProcessingFeeDto) GetCharges() []*structpb.ListValue {
@@ -7780,7 +8044,7 @@ type ProcessingFeePaidChargeDto struct {
 
 func (x *ProcessingFeePaidChargeDto) Reset() {
 	*x = ProcessingFeePaidChargeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7792,7 +8056,7 @@ func (x *ProcessingFeePaidChargeDto) String() string {
 func (*ProcessingFeePaidChargeDto) ProtoMessage() {}
 
 func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[66]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7805,7 +8069,7 @@ func (x *ProcessingFeePaidChargeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessingFeePaidChargeDto.ProtoReflect.Descriptor instead.
 func (*ProcessingFeePaidChargeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{66}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ProcessingFeePaidChargeDto) GetName() string {
@@ -7860,7 +8124,7 @@ type InvoicesCardDto struct {
 
 func (x *InvoicesCardDto) Reset() {
 	*x = InvoicesCardDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7872,7 +8136,7 @@ func (x *InvoicesCardDto) String() string {
 func (*InvoicesCardDto) ProtoMessage() {}
 
 func (x *InvoicesCardDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[67]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7885,7 +8149,7 @@ func (x *InvoicesCardDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCardDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCardDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{67}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *InvoicesCardDto) GetBrand() string {
@@ -7924,7 +8188,7 @@ type ChequeDto struct {
 
 func (x *ChequeDto) Reset() {
 	*x = ChequeDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7936,7 +8200,7 @@ func (x *ChequeDto) String() string {
 func (*ChequeDto) ProtoMessage() {}
 
 func (x *ChequeDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[68]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7949,7 +8213,7 @@ func (x *ChequeDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChequeDto.ProtoReflect.Descriptor instead.
 func (*ChequeDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{68}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ChequeDto) GetNumber() string {
@@ -8026,7 +8290,7 @@ type DefaultInvoiceResponseDto struct {
 
 func (x *DefaultInvoiceResponseDto) Reset() {
 	*x = DefaultInvoiceResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8038,7 +8302,7 @@ func (x *DefaultInvoiceResponseDto) String() string {
 func (*DefaultInvoiceResponseDto) ProtoMessage() {}
 
 func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[69]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8051,7 +8315,7 @@ func (x *DefaultInvoiceResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefaultInvoiceResponseDto.ProtoReflect.Descriptor instead.
 func (*DefaultInvoiceResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{69}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DefaultInvoiceResponseDto) GetId() string {
@@ -8240,7 +8504,7 @@ type InvoiceSettingsSenderConfigurationDto struct {
 
 func (x *InvoiceSettingsSenderConfigurationDto) Reset() {
 	*x = InvoiceSettingsSenderConfigurationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8252,7 +8516,7 @@ func (x *InvoiceSettingsSenderConfigurationDto) String() string {
 func (*InvoiceSettingsSenderConfigurationDto) ProtoMessage() {}
 
 func (x *InvoiceSettingsSenderConfigurationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[70]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8265,7 +8529,7 @@ func (x *InvoiceSettingsSenderConfigurationDto) ProtoReflect() protoreflect.Mess
 
 // Deprecated: Use InvoiceSettingsSenderConfigurationDto.ProtoReflect.Descriptor instead.
 func (*InvoiceSettingsSenderConfigurationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{70}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *InvoiceSettingsSenderConfigurationDto) GetFromName() string {
@@ -8325,7 +8589,7 @@ type AutoPaymentDetailsDto struct {
 
 func (x *AutoPaymentDetailsDto) Reset() {
 	*x = AutoPaymentDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8337,7 +8601,7 @@ func (x *AutoPaymentDetailsDto) String() string {
 func (*AutoPaymentDetailsDto) ProtoMessage() {}
 
 func (x *AutoPaymentDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[71]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8350,7 +8614,7 @@ func (x *AutoPaymentDetailsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoPaymentDetailsDto.ProtoReflect.Descriptor instead.
 func (*AutoPaymentDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{71}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AutoPaymentDetailsDto) GetEnable() bool {
@@ -8455,7 +8719,7 @@ type USBankAccountDto struct {
 
 func (x *USBankAccountDto) Reset() {
 	*x = USBankAccountDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8467,7 +8731,7 @@ func (x *USBankAccountDto) String() string {
 func (*USBankAccountDto) ProtoMessage() {}
 
 func (x *USBankAccountDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[72]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8480,7 +8744,7 @@ func (x *USBankAccountDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use USBankAccountDto.ProtoReflect.Descriptor instead.
 func (*USBankAccountDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{72}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *USBankAccountDto) GetBankName() string {
@@ -8524,7 +8788,7 @@ type SepaDirectDebitDTO struct {
 
 func (x *SepaDirectDebitDTO) Reset() {
 	*x = SepaDirectDebitDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8536,7 +8800,7 @@ func (x *SepaDirectDebitDTO) String() string {
 func (*SepaDirectDebitDTO) ProtoMessage() {}
 
 func (x *SepaDirectDebitDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[73]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8549,7 +8813,7 @@ func (x *SepaDirectDebitDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SepaDirectDebitDTO.ProtoReflect.Descriptor instead.
 func (*SepaDirectDebitDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{73}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SepaDirectDebitDTO) GetBankCode() string {
@@ -8598,7 +8862,7 @@ type BacsDirectDebitDTO struct {
 
 func (x *BacsDirectDebitDTO) Reset() {
 	*x = BacsDirectDebitDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8610,7 +8874,7 @@ func (x *BacsDirectDebitDTO) String() string {
 func (*BacsDirectDebitDTO) ProtoMessage() {}
 
 func (x *BacsDirectDebitDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[74]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8623,7 +8887,7 @@ func (x *BacsDirectDebitDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacsDirectDebitDTO.ProtoReflect.Descriptor instead.
 func (*BacsDirectDebitDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{74}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *BacsDirectDebitDTO) GetSortCode() string {
@@ -8665,7 +8929,7 @@ type BecsDirectDebitDTO struct {
 
 func (x *BecsDirectDebitDTO) Reset() {
 	*x = BecsDirectDebitDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8677,7 +8941,7 @@ func (x *BecsDirectDebitDTO) String() string {
 func (*BecsDirectDebitDTO) ProtoMessage() {}
 
 func (x *BecsDirectDebitDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[75]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8690,7 +8954,7 @@ func (x *BecsDirectDebitDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BecsDirectDebitDTO.ProtoReflect.Descriptor instead.
 func (*BecsDirectDebitDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{75}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *BecsDirectDebitDTO) GetBsbNumber() string {
@@ -8755,7 +9019,7 @@ type EstimateLineItemDto struct {
 
 func (x *EstimateLineItemDto) Reset() {
 	*x = EstimateLineItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8767,7 +9031,7 @@ func (x *EstimateLineItemDto) String() string {
 func (*EstimateLineItemDto) ProtoMessage() {}
 
 func (x *EstimateLineItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[76]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8780,7 +9044,7 @@ func (x *EstimateLineItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EstimateLineItemDto.ProtoReflect.Descriptor instead.
 func (*EstimateLineItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{76}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *EstimateLineItemDto) GetName() string {
@@ -8912,7 +9176,7 @@ type SendEstimateDto struct {
 
 func (x *SendEstimateDto) Reset() {
 	*x = SendEstimateDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8924,7 +9188,7 @@ func (x *SendEstimateDto) String() string {
 func (*SendEstimateDto) ProtoMessage() {}
 
 func (x *SendEstimateDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[77]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8937,7 +9201,7 @@ func (x *SendEstimateDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEstimateDto.ProtoReflect.Descriptor instead.
 func (*SendEstimateDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{77}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SendEstimateDto) GetAltId() string {
@@ -9014,7 +9278,7 @@ type FrequencySettingsDto struct {
 
 func (x *FrequencySettingsDto) Reset() {
 	*x = FrequencySettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9026,7 +9290,7 @@ func (x *FrequencySettingsDto) String() string {
 func (*FrequencySettingsDto) ProtoMessage() {}
 
 func (x *FrequencySettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[78]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9039,7 +9303,7 @@ func (x *FrequencySettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrequencySettingsDto.ProtoReflect.Descriptor instead.
 func (*FrequencySettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{78}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *FrequencySettingsDto) GetEnabled() bool {
@@ -9081,7 +9345,7 @@ type InvoicesScheduleOptionsDto struct {
 
 func (x *InvoicesScheduleOptionsDto) Reset() {
 	*x = InvoicesScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9093,7 +9357,7 @@ func (x *InvoicesScheduleOptionsDto) String() string {
 func (*InvoicesScheduleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[79]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9106,7 +9370,7 @@ func (x *InvoicesScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{79}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *InvoicesScheduleOptionsDto) GetExecuteAt() string {
@@ -9172,7 +9436,7 @@ type InvoicesCustomRRuleOptionsDto struct {
 
 func (x *InvoicesCustomRRuleOptionsDto) Reset() {
 	*x = InvoicesCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9184,7 +9448,7 @@ func (x *InvoicesCustomRRuleOptionsDto) String() string {
 func (*InvoicesCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[80]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9197,7 +9461,7 @@ func (x *InvoicesCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoicesCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*InvoicesCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{80}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *InvoicesCustomRRuleOptionsDto) GetIntervalType() string {
@@ -9323,7 +9587,7 @@ type AutoInvoicingDto struct {
 
 func (x *AutoInvoicingDto) Reset() {
 	*x = AutoInvoicingDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9335,7 +9599,7 @@ func (x *AutoInvoicingDto) String() string {
 func (*AutoInvoicingDto) ProtoMessage() {}
 
 func (x *AutoInvoicingDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[81]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9348,7 +9612,7 @@ func (x *AutoInvoicingDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoInvoicingDto.ProtoReflect.Descriptor instead.
 func (*AutoInvoicingDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{81}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AutoInvoicingDto) GetEnabled() bool {
@@ -9392,7 +9656,7 @@ type PaymentScheduleConfigDto struct {
 
 func (x *PaymentScheduleConfigDto) Reset() {
 	*x = PaymentScheduleConfigDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9404,7 +9668,7 @@ func (x *PaymentScheduleConfigDto) String() string {
 func (*PaymentScheduleConfigDto) ProtoMessage() {}
 
 func (x *PaymentScheduleConfigDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[82]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9417,7 +9681,7 @@ func (x *PaymentScheduleConfigDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleConfigDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleConfigDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{82}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *PaymentScheduleConfigDto) GetType() string {
@@ -9466,7 +9730,7 @@ type PaymentScheduleDateConfigDto struct {
 
 func (x *PaymentScheduleDateConfigDto) Reset() {
 	*x = PaymentScheduleDateConfigDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9478,7 +9742,7 @@ func (x *PaymentScheduleDateConfigDto) String() string {
 func (*PaymentScheduleDateConfigDto) ProtoMessage() {}
 
 func (x *PaymentScheduleDateConfigDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[83]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9491,7 +9755,7 @@ func (x *PaymentScheduleDateConfigDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentScheduleDateConfigDto.ProtoReflect.Descriptor instead.
 func (*PaymentScheduleDateConfigDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{83}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *PaymentScheduleDateConfigDto) GetDepositDateType() string {
@@ -9529,7 +9793,7 @@ type BusinessDetails struct {
 
 func (x *BusinessDetails) Reset() {
 	*x = BusinessDetails{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9541,7 +9805,7 @@ func (x *BusinessDetails) String() string {
 func (*BusinessDetails) ProtoMessage() {}
 
 func (x *BusinessDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[84]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9554,7 +9818,7 @@ func (x *BusinessDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessDetails.ProtoReflect.Descriptor instead.
 func (*BusinessDetails) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{84}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *BusinessDetails) GetUnmapped() *structpb.Struct {
@@ -9578,7 +9842,7 @@ type ContactDetails struct {
 
 func (x *ContactDetails) Reset() {
 	*x = ContactDetails{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9590,7 +9854,7 @@ func (x *ContactDetails) String() string {
 func (*ContactDetails) ProtoMessage() {}
 
 func (x *ContactDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[85]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9603,7 +9867,7 @@ func (x *ContactDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactDetails.ProtoReflect.Descriptor instead.
 func (*ContactDetails) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{85}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ContactDetails) GetUnmapped() *structpb.Struct {
@@ -9626,7 +9890,7 @@ type SentTo struct {
 
 func (x *SentTo) Reset() {
 	*x = SentTo{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9638,7 +9902,7 @@ func (x *SentTo) String() string {
 func (*SentTo) ProtoMessage() {}
 
 func (x *SentTo) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[86]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9651,7 +9915,7 @@ func (x *SentTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentTo.ProtoReflect.Descriptor instead.
 func (*SentTo) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{86}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SentTo) GetUnmapped() *structpb.Struct {
@@ -9674,7 +9938,7 @@ type AutoInvoice struct {
 
 func (x *AutoInvoice) Reset() {
 	*x = AutoInvoice{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9686,7 +9950,7 @@ func (x *AutoInvoice) String() string {
 func (*AutoInvoice) ProtoMessage() {}
 
 func (x *AutoInvoice) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[87]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9699,7 +9963,7 @@ func (x *AutoInvoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoInvoice.ProtoReflect.Descriptor instead.
 func (*AutoInvoice) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{87}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AutoInvoice) GetUnmapped() *structpb.Struct {
@@ -9791,7 +10055,7 @@ type EstimateResponseDto struct {
 
 func (x *EstimateResponseDto) Reset() {
 	*x = EstimateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9803,7 +10067,7 @@ func (x *EstimateResponseDto) String() string {
 func (*EstimateResponseDto) ProtoMessage() {}
 
 func (x *EstimateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[88]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9816,7 +10080,7 @@ func (x *EstimateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EstimateResponseDto.ProtoReflect.Descriptor instead.
 func (*EstimateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{88}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *EstimateResponseDto) GetAltId() string {
@@ -10118,7 +10382,7 @@ type EstimateTemplateResponseDTO struct {
 
 func (x *EstimateTemplateResponseDTO) Reset() {
 	*x = EstimateTemplateResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10130,7 +10394,7 @@ func (x *EstimateTemplateResponseDTO) String() string {
 func (*EstimateTemplateResponseDTO) ProtoMessage() {}
 
 func (x *EstimateTemplateResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[89]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10143,7 +10407,7 @@ func (x *EstimateTemplateResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EstimateTemplateResponseDTO.ProtoReflect.Descriptor instead.
 func (*EstimateTemplateResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{89}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *EstimateTemplateResponseDTO) GetAltId() string {
@@ -10345,7 +10609,7 @@ type GetScheduleResponseDto struct {
 
 func (x *GetScheduleResponseDto) Reset() {
 	*x = GetScheduleResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10357,7 +10621,7 @@ func (x *GetScheduleResponseDto) String() string {
 func (*GetScheduleResponseDto) ProtoMessage() {}
 
 func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[90]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10370,7 +10634,7 @@ func (x *GetScheduleResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScheduleResponseDto.ProtoReflect.Descriptor instead.
 func (*GetScheduleResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{90}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetScheduleResponseDto) GetId() string {
@@ -10559,7 +10823,7 @@ type CustomNotificationDto struct {
 
 func (x *CustomNotificationDto) Reset() {
 	*x = CustomNotificationDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10571,7 +10835,7 @@ func (x *CustomNotificationDto) String() string {
 func (*CustomNotificationDto) ProtoMessage() {}
 
 func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[91]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10584,7 +10848,7 @@ func (x *CustomNotificationDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomNotificationDto.ProtoReflect.Descriptor instead.
 func (*CustomNotificationDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{91}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *CustomNotificationDto) GetCustomerSendInvoice() *CustomNotificationItemDto {
@@ -10734,7 +10998,7 @@ type CustomNotificationItemDto struct {
 
 func (x *CustomNotificationItemDto) Reset() {
 	*x = CustomNotificationItemDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10746,7 +11010,7 @@ func (x *CustomNotificationItemDto) String() string {
 func (*CustomNotificationItemDto) ProtoMessage() {}
 
 func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[92]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10759,7 +11023,7 @@ func (x *CustomNotificationItemDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomNotificationItemDto.ProtoReflect.Descriptor instead.
 func (*CustomNotificationItemDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{92}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *CustomNotificationItemDto) GetEnabled() bool {
@@ -10844,7 +11108,7 @@ type InvoiceSettingsBusinessDetailsDto struct {
 
 func (x *InvoiceSettingsBusinessDetailsDto) Reset() {
 	*x = InvoiceSettingsBusinessDetailsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10856,7 +11120,7 @@ func (x *InvoiceSettingsBusinessDetailsDto) String() string {
 func (*InvoiceSettingsBusinessDetailsDto) ProtoMessage() {}
 
 func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[93]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10869,7 +11133,7 @@ func (x *InvoiceSettingsBusinessDetailsDto) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use InvoiceSettingsBusinessDetailsDto.ProtoReflect.Descriptor instead.
 func (*InvoiceSettingsBusinessDetailsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{93}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *InvoiceSettingsBusinessDetailsDto) GetLogoUrl() string {
@@ -10946,7 +11210,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10958,7 +11222,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[94]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10971,7 +11235,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{94}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *Address) GetAddressLine1() string {
@@ -11041,7 +11305,7 @@ type InvoiceProductSettingsDto struct {
 
 func (x *InvoiceProductSettingsDto) Reset() {
 	*x = InvoiceProductSettingsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11053,7 +11317,7 @@ func (x *InvoiceProductSettingsDto) String() string {
 func (*InvoiceProductSettingsDto) ProtoMessage() {}
 
 func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[95]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11066,7 +11330,7 @@ func (x *InvoiceProductSettingsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceProductSettingsDto.ProtoReflect.Descriptor instead.
 func (*InvoiceProductSettingsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{95}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *InvoiceProductSettingsDto) GetEnableImportProductDescription() bool {
@@ -11128,7 +11392,7 @@ type GetTemplateResponseDto struct {
 
 func (x *GetTemplateResponseDto) Reset() {
 	*x = GetTemplateResponseDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11140,7 +11404,7 @@ func (x *GetTemplateResponseDto) String() string {
 func (*GetTemplateResponseDto) ProtoMessage() {}
 
 func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[96]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11153,7 +11417,7 @@ func (x *GetTemplateResponseDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTemplateResponseDto.ProtoReflect.Descriptor instead.
 func (*GetTemplateResponseDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{96}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *GetTemplateResponseDto) GetId() string {
@@ -11267,7 +11531,7 @@ type ProspectInfoDto struct {
 
 func (x *ProspectInfoDto) Reset() {
 	*x = ProspectInfoDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11279,7 +11543,7 @@ func (x *ProspectInfoDto) String() string {
 func (*ProspectInfoDto) ProtoMessage() {}
 
 func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[97]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11292,7 +11556,7 @@ func (x *ProspectInfoDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProspectInfoDto.ProtoReflect.Descriptor instead.
 func (*ProspectInfoDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{97}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ProspectInfoDto) GetFirstName() string {
@@ -11345,7 +11609,7 @@ type SettingsSchema struct {
 
 func (x *SettingsSchema) Reset() {
 	*x = SettingsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11357,7 +11621,7 @@ func (x *SettingsSchema) String() string {
 func (*SettingsSchema) ProtoMessage() {}
 
 func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[98]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11370,7 +11634,7 @@ func (x *SettingsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsSchema.ProtoReflect.Descriptor instead.
 func (*SettingsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{98}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SettingsSchema) GetAllowDuplicateContact() bool {
@@ -11443,7 +11707,7 @@ type SocialSchema struct {
 
 func (x *SocialSchema) Reset() {
 	*x = SocialSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11455,7 +11719,7 @@ func (x *SocialSchema) String() string {
 func (*SocialSchema) ProtoMessage() {}
 
 func (x *SocialSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[99]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11468,7 +11732,7 @@ func (x *SocialSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialSchema.ProtoReflect.Descriptor instead.
 func (*SocialSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{99}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SocialSchema) GetFacebookUrl() string {
@@ -11572,7 +11836,7 @@ type TwilioSchema struct {
 
 func (x *TwilioSchema) Reset() {
 	*x = TwilioSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11584,7 +11848,7 @@ func (x *TwilioSchema) String() string {
 func (*TwilioSchema) ProtoMessage() {}
 
 func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[100]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11597,7 +11861,7 @@ func (x *TwilioSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwilioSchema.ProtoReflect.Descriptor instead.
 func (*TwilioSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{100}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *TwilioSchema) GetSid() string {
@@ -11639,7 +11903,7 @@ type MailgunSchema struct {
 
 func (x *MailgunSchema) Reset() {
 	*x = MailgunSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11651,7 +11915,7 @@ func (x *MailgunSchema) String() string {
 func (*MailgunSchema) ProtoMessage() {}
 
 func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[101]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11664,7 +11928,7 @@ func (x *MailgunSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailgunSchema.ProtoReflect.Descriptor instead.
 func (*MailgunSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{101}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *MailgunSchema) GetApiKey() string {
@@ -11707,7 +11971,7 @@ type SnapshotPutSchema struct {
 
 func (x *SnapshotPutSchema) Reset() {
 	*x = SnapshotPutSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11719,7 +11983,7 @@ func (x *SnapshotPutSchema) String() string {
 func (*SnapshotPutSchema) ProtoMessage() {}
 
 func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[102]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11732,7 +11996,7 @@ func (x *SnapshotPutSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPutSchema.ProtoReflect.Descriptor instead.
 func (*SnapshotPutSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{102}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *SnapshotPutSchema) GetId() string {
@@ -11797,7 +12061,7 @@ type GetLocationSchema struct {
 
 func (x *GetLocationSchema) Reset() {
 	*x = GetLocationSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11809,7 +12073,7 @@ func (x *GetLocationSchema) String() string {
 func (*GetLocationSchema) ProtoMessage() {}
 
 func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[103]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11822,7 +12086,7 @@ func (x *GetLocationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{103}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *GetLocationSchema) GetId() string {
@@ -11977,7 +12241,7 @@ type GetLocationByIdSchema struct {
 
 func (x *GetLocationByIdSchema) Reset() {
 	*x = GetLocationByIdSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11989,7 +12253,7 @@ func (x *GetLocationByIdSchema) String() string {
 func (*GetLocationByIdSchema) ProtoMessage() {}
 
 func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[104]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12002,7 +12266,7 @@ func (x *GetLocationByIdSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLocationByIdSchema.ProtoReflect.Descriptor instead.
 func (*GetLocationByIdSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{104}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *GetLocationByIdSchema) GetId() string {
@@ -12184,7 +12448,7 @@ type BusinessSchema struct {
 
 func (x *BusinessSchema) Reset() {
 	*x = BusinessSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12196,7 +12460,7 @@ func (x *BusinessSchema) String() string {
 func (*BusinessSchema) ProtoMessage() {}
 
 func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[105]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12209,7 +12473,7 @@ func (x *BusinessSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessSchema.ProtoReflect.Descriptor instead.
 func (*BusinessSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{105}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *BusinessSchema) GetName() string {
@@ -12322,7 +12586,7 @@ type LocationsCustomFieldSchema struct {
 
 func (x *LocationsCustomFieldSchema) Reset() {
 	*x = LocationsCustomFieldSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12334,7 +12598,7 @@ func (x *LocationsCustomFieldSchema) String() string {
 func (*LocationsCustomFieldSchema) ProtoMessage() {}
 
 func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[106]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12347,7 +12611,7 @@ func (x *LocationsCustomFieldSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationsCustomFieldSchema.ProtoReflect.Descriptor instead.
 func (*LocationsCustomFieldSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{106}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *LocationsCustomFieldSchema) GetId() string {
@@ -12472,7 +12736,7 @@ type CustomValueSchema struct {
 
 func (x *CustomValueSchema) Reset() {
 	*x = CustomValueSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12484,7 +12748,7 @@ func (x *CustomValueSchema) String() string {
 func (*CustomValueSchema) ProtoMessage() {}
 
 func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[107]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12497,7 +12761,7 @@ func (x *CustomValueSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomValueSchema.ProtoReflect.Descriptor instead.
 func (*CustomValueSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{107}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CustomValueSchema) GetId() string {
@@ -12576,7 +12840,7 @@ type CustomRRulesOptions struct {
 
 func (x *CustomRRulesOptions) Reset() {
 	*x = CustomRRulesOptions{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12588,7 +12852,7 @@ func (x *CustomRRulesOptions) String() string {
 func (*CustomRRulesOptions) ProtoMessage() {}
 
 func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[108]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12601,7 +12865,7 @@ func (x *CustomRRulesOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomRRulesOptions.ProtoReflect.Descriptor instead.
 func (*CustomRRulesOptions) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{108}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *CustomRRulesOptions) GetIntervalType() string {
@@ -12717,7 +12981,7 @@ type RecurringTaskResponseDTO struct {
 
 func (x *RecurringTaskResponseDTO) Reset() {
 	*x = RecurringTaskResponseDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12729,7 +12993,7 @@ func (x *RecurringTaskResponseDTO) String() string {
 func (*RecurringTaskResponseDTO) ProtoMessage() {}
 
 func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[109]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12742,7 +13006,7 @@ func (x *RecurringTaskResponseDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecurringTaskResponseDTO.ProtoReflect.Descriptor instead.
 func (*RecurringTaskResponseDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{109}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *RecurringTaskResponseDTO) GetId() string {
@@ -12849,7 +13113,7 @@ type LocationTagsSchema struct {
 
 func (x *LocationTagsSchema) Reset() {
 	*x = LocationTagsSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12861,7 +13125,7 @@ func (x *LocationTagsSchema) String() string {
 func (*LocationTagsSchema) ProtoMessage() {}
 
 func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[110]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12874,7 +13138,7 @@ func (x *LocationTagsSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocationTagsSchema.ProtoReflect.Descriptor instead.
 func (*LocationTagsSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{110}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *LocationTagsSchema) GetName() string {
@@ -12929,7 +13193,7 @@ type LostReasonResponseSchema struct {
 
 func (x *LostReasonResponseSchema) Reset() {
 	*x = LostReasonResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12941,7 +13205,7 @@ func (x *LostReasonResponseSchema) String() string {
 func (*LostReasonResponseSchema) ProtoMessage() {}
 
 func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[111]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12954,7 +13218,7 @@ func (x *LostReasonResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LostReasonResponseSchema.ProtoReflect.Descriptor instead.
 func (*LostReasonResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{111}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *LostReasonResponseSchema) GetId() string {
@@ -13021,7 +13285,7 @@ type AdditionalDetailsDTO struct {
 
 func (x *AdditionalDetailsDTO) Reset() {
 	*x = AdditionalDetailsDTO{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13033,7 +13297,7 @@ func (x *AdditionalDetailsDTO) String() string {
 func (*AdditionalDetailsDTO) ProtoMessage() {}
 
 func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[112]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13046,7 +13310,7 @@ func (x *AdditionalDetailsDTO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdditionalDetailsDTO.ProtoReflect.Descriptor instead.
 func (*AdditionalDetailsDTO) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{112}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *AdditionalDetailsDTO) GetNotes() bool {
@@ -13146,7 +13410,7 @@ type SearchOpportunitiesResponseSchema struct {
 
 func (x *SearchOpportunitiesResponseSchema) Reset() {
 	*x = SearchOpportunitiesResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13158,7 +13422,7 @@ func (x *SearchOpportunitiesResponseSchema) String() string {
 func (*SearchOpportunitiesResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[113]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13171,7 +13435,7 @@ func (x *SearchOpportunitiesResponseSchema) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SearchOpportunitiesResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{113}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *SearchOpportunitiesResponseSchema) GetId() string {
@@ -13376,7 +13640,7 @@ type SearchOpportunitiesContactResponseSchema struct {
 
 func (x *SearchOpportunitiesContactResponseSchema) Reset() {
 	*x = SearchOpportunitiesContactResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13388,7 +13652,7 @@ func (x *SearchOpportunitiesContactResponseSchema) String() string {
 func (*SearchOpportunitiesContactResponseSchema) ProtoMessage() {}
 
 func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[114]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13401,7 +13665,7 @@ func (x *SearchOpportunitiesContactResponseSchema) ProtoReflect() protoreflect.M
 
 // Deprecated: Use SearchOpportunitiesContactResponseSchema.ProtoReflect.Descriptor instead.
 func (*SearchOpportunitiesContactResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{114}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *SearchOpportunitiesContactResponseSchema) GetId() string {
@@ -13471,7 +13735,7 @@ type CustomFieldResponseSchema struct {
 
 func (x *CustomFieldResponseSchema) Reset() {
 	*x = CustomFieldResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13483,7 +13747,7 @@ func (x *CustomFieldResponseSchema) String() string {
 func (*CustomFieldResponseSchema) ProtoMessage() {}
 
 func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[115]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13496,7 +13760,7 @@ func (x *CustomFieldResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldResponseSchema.ProtoReflect.Descriptor instead.
 func (*CustomFieldResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{115}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *CustomFieldResponseSchema) GetId() string {
@@ -13540,7 +13804,7 @@ type ApplyToFuturePaymentsConfigDto struct {
 
 func (x *ApplyToFuturePaymentsConfigDto) Reset() {
 	*x = ApplyToFuturePaymentsConfigDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13552,7 +13816,7 @@ func (x *ApplyToFuturePaymentsConfigDto) String() string {
 func (*ApplyToFuturePaymentsConfigDto) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[116]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13565,7 +13829,7 @@ func (x *ApplyToFuturePaymentsConfigDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfigDto.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfigDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{116}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ApplyToFuturePaymentsConfigDto) GetType() string {
@@ -13616,7 +13880,7 @@ type ApplyToFuturePaymentsConfig struct {
 
 func (x *ApplyToFuturePaymentsConfig) Reset() {
 	*x = ApplyToFuturePaymentsConfig{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13628,7 +13892,7 @@ func (x *ApplyToFuturePaymentsConfig) String() string {
 func (*ApplyToFuturePaymentsConfig) ProtoMessage() {}
 
 func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[117]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13641,7 +13905,7 @@ func (x *ApplyToFuturePaymentsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyToFuturePaymentsConfig.ProtoReflect.Descriptor instead.
 func (*ApplyToFuturePaymentsConfig) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{117}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ApplyToFuturePaymentsConfig) GetType() string {
@@ -13719,7 +13983,7 @@ type CouponDto struct {
 
 func (x *CouponDto) Reset() {
 	*x = CouponDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13731,7 +13995,7 @@ func (x *CouponDto) String() string {
 func (*CouponDto) ProtoMessage() {}
 
 func (x *CouponDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[118]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13744,7 +14008,7 @@ func (x *CouponDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponDto.ProtoReflect.Descriptor instead.
 func (*CouponDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{118}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *CouponDto) GetId() string {
@@ -13891,7 +14155,7 @@ type CustomProviderKeys struct {
 
 func (x *CustomProviderKeys) Reset() {
 	*x = CustomProviderKeys{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13903,7 +14167,7 @@ func (x *CustomProviderKeys) String() string {
 func (*CustomProviderKeys) ProtoMessage() {}
 
 func (x *CustomProviderKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[119]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13916,7 +14180,7 @@ func (x *CustomProviderKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomProviderKeys.ProtoReflect.Descriptor instead.
 func (*CustomProviderKeys) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{119}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CustomProviderKeys) GetApiKey() string {
@@ -13940,6 +14204,1261 @@ func (x *CustomProviderKeys) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+// IntegrationProviderSchema is the schema IntegrationProviderSchema of
+// HighLevel's payments document.
+type IntegrationProviderSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier of the integration provider.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// The altId / locationId of the integration provider.
+	AltId *string `protobuf:"bytes,2,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// The altType of the integration provider.
+	AltType *string `protobuf:"bytes,3,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// The title or name of the integration provider.
+	Title *string `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// The route name associated with the integration provider.
+	Route *string `protobuf:"bytes,5,opt,name=route,proto3,oneof" json:"route,omitempty"`
+	// The payment provider associated with the integration provider.
+	Provider *string `protobuf:"bytes,6,opt,name=provider,proto3,oneof" json:"provider,omitempty"`
+	// A brief description providing additional information about the
+	// integration provider.
+	Description *string `protobuf:"bytes,7,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// The URL to an image representing the integration provider.
+	ImageUrl *string `protobuf:"bytes,8,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// The timestamp when the integration provider was created.
+	CreatedAt *string `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The timestamp when the integration provider was last updated.
+	UpdatedAt *string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,11,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntegrationProviderSchema) Reset() {
+	*x = IntegrationProviderSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationProviderSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationProviderSchema) ProtoMessage() {}
+
+func (x *IntegrationProviderSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationProviderSchema.ProtoReflect.Descriptor instead.
+func (*IntegrationProviderSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *IntegrationProviderSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetRoute() string {
+	if x != nil && x.Route != nil {
+		return *x.Route
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetProvider() string {
+	if x != nil && x.Provider != nil {
+		return *x.Provider
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetImageUrl() string {
+	if x != nil && x.ImageUrl != nil {
+		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *IntegrationProviderSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FulfillmentSchema is the schema FulfillmentSchema of HighLevel's payments
+// document.
+type FulfillmentSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Location Id or Agency Id
+	AltId *string `protobuf:"bytes,1,opt,name=alt_id,json=altId,proto3,oneof" json:"alt_id,omitempty"`
+	// HighLevel's altType.
+	AltType *string `protobuf:"bytes,2,opt,name=alt_type,json=altType,proto3,oneof" json:"alt_type,omitempty"`
+	// Fulfillment tracking information
+	Trackings []*FulfillmentTracking `protobuf:"bytes,3,rep,name=trackings,proto3" json:"trackings,omitempty"`
+	// The unique identifier for the fulfillment item.
+	Id *string `protobuf:"bytes,4,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Fulfilled items
+	Items []*FulfilledItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
+	// created at
+	CreatedAt *string `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// updated at
+	UpdatedAt *string `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,8,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FulfillmentSchema) Reset() {
+	*x = FulfillmentSchema{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FulfillmentSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FulfillmentSchema) ProtoMessage() {}
+
+func (x *FulfillmentSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FulfillmentSchema.ProtoReflect.Descriptor instead.
+func (*FulfillmentSchema) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *FulfillmentSchema) GetAltId() string {
+	if x != nil && x.AltId != nil {
+		return *x.AltId
+	}
+	return ""
+}
+
+func (x *FulfillmentSchema) GetAltType() string {
+	if x != nil && x.AltType != nil {
+		return *x.AltType
+	}
+	return ""
+}
+
+func (x *FulfillmentSchema) GetTrackings() []*FulfillmentTracking {
+	if x != nil {
+		return x.Trackings
+	}
+	return nil
+}
+
+func (x *FulfillmentSchema) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *FulfillmentSchema) GetItems() []*FulfilledItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *FulfillmentSchema) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *FulfillmentSchema) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *FulfillmentSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FulfillmentTracking is the schema FulfillmentTracking of HighLevel's
+// payments document.
+type FulfillmentTracking struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tracking number provided by the shipping carrier
+	TrackingNumber *string `protobuf:"bytes,1,opt,name=tracking_number,json=trackingNumber,proto3,oneof" json:"tracking_number,omitempty"`
+	// Shipping carrier name
+	ShippingCarrier *string `protobuf:"bytes,2,opt,name=shipping_carrier,json=shippingCarrier,proto3,oneof" json:"shipping_carrier,omitempty"`
+	// Tracking URL
+	TrackingUrl *string `protobuf:"bytes,3,opt,name=tracking_url,json=trackingUrl,proto3,oneof" json:"tracking_url,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FulfillmentTracking) Reset() {
+	*x = FulfillmentTracking{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FulfillmentTracking) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FulfillmentTracking) ProtoMessage() {}
+
+func (x *FulfillmentTracking) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FulfillmentTracking.ProtoReflect.Descriptor instead.
+func (*FulfillmentTracking) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *FulfillmentTracking) GetTrackingNumber() string {
+	if x != nil && x.TrackingNumber != nil {
+		return *x.TrackingNumber
+	}
+	return ""
+}
+
+func (x *FulfillmentTracking) GetShippingCarrier() string {
+	if x != nil && x.ShippingCarrier != nil {
+		return *x.ShippingCarrier
+	}
+	return ""
+}
+
+func (x *FulfillmentTracking) GetTrackingUrl() string {
+	if x != nil && x.TrackingUrl != nil {
+		return *x.TrackingUrl
+	}
+	return ""
+}
+
+func (x *FulfillmentTracking) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FulfilledItem is the schema FulfilledItem of HighLevel's payments document.
+type FulfilledItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of product price
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// Name
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Product details
+	Product *DefaultProductResponseDto `protobuf:"bytes,3,opt,name=product,proto3" json:"product,omitempty"`
+	// Price details
+	Price *DefaultPriceResponseDto `protobuf:"bytes,4,opt,name=price,proto3" json:"price,omitempty"`
+	// The no of quantity of the current fulfilled item
+	Qty *float64 `protobuf:"fixed64,5,opt,name=qty,proto3,oneof" json:"qty,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,6,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FulfilledItem) Reset() {
+	*x = FulfilledItem{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FulfilledItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FulfilledItem) ProtoMessage() {}
+
+func (x *FulfilledItem) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FulfilledItem.ProtoReflect.Descriptor instead.
+func (*FulfilledItem) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *FulfilledItem) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *FulfilledItem) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *FulfilledItem) GetProduct() *DefaultProductResponseDto {
+	if x != nil {
+		return x.Product
+	}
+	return nil
+}
+
+func (x *FulfilledItem) GetPrice() *DefaultPriceResponseDto {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *FulfilledItem) GetQty() float64 {
+	if x != nil && x.Qty != nil {
+		return *x.Qty
+	}
+	return 0
+}
+
+func (x *FulfilledItem) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DefaultProductResponseDto is the schema DefaultProductResponseDto of
+// HighLevel's payments document.
+type DefaultProductResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the product.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// product description
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// An array of variants for the product.
+	Variants []*ProductVariantDto `protobuf:"bytes,3,rep,name=variants,proto3" json:"variants,omitempty"`
+	// The unique identifier for the location.
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The name of the product.
+	Name *string `protobuf:"bytes,5,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The type of the product (e.g., PHYSICAL).
+	ProductType *string `protobuf:"bytes,6,opt,name=product_type,json=productType,proto3,oneof" json:"product_type,omitempty"`
+	// Indicates whether the product is available in-store.
+	AvailableInStore *bool `protobuf:"varint,7,opt,name=available_in_store,json=availableInStore,proto3,oneof" json:"available_in_store,omitempty"`
+	// The creation timestamp of the product.
+	CreatedAt *string `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the product.
+	UpdatedAt *string `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// The statement descriptor for the product.
+	StatementDescriptor *string `protobuf:"bytes,10,opt,name=statement_descriptor,json=statementDescriptor,proto3,oneof" json:"statement_descriptor,omitempty"`
+	// The URL for the product image.
+	Image *string `protobuf:"bytes,11,opt,name=image,proto3,oneof" json:"image,omitempty"`
+	// An array of category Ids for the product
+	CollectionIds []string `protobuf:"bytes,12,rep,name=collection_ids,json=collectionIds,proto3" json:"collection_ids,omitempty"`
+	// The field indicates whether taxes are enabled for the product or not.
+	IsTaxesEnabled *bool `protobuf:"varint,13,opt,name=is_taxes_enabled,json=isTaxesEnabled,proto3,oneof" json:"is_taxes_enabled,omitempty"`
+	// An array of ids of Taxes attached to the Product. If the expand query
+	// includes tax, the taxes will be of type `ProductTaxDto`. Please refer to
+	// the `ProductTaxDto` for additional details.
+	Taxes []string `protobuf:"bytes,14,rep,name=taxes,proto3" json:"taxes,omitempty"`
+	// Tax category ID for Automatic taxes calculation.
+	AutomaticTaxCategoryId *string `protobuf:"bytes,15,opt,name=automatic_tax_category_id,json=automaticTaxCategoryId,proto3,oneof" json:"automatic_tax_category_id,omitempty"`
+	// The Product label details
+	Label *ProductLabelDto `protobuf:"bytes,16,opt,name=label,proto3" json:"label,omitempty"`
+	// The slug of the product by which the product will be navigated
+	Slug *string `protobuf:"bytes,17,opt,name=slug,proto3,oneof" json:"slug,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefaultProductResponseDto) Reset() {
+	*x = DefaultProductResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefaultProductResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefaultProductResponseDto) ProtoMessage() {}
+
+func (x *DefaultProductResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefaultProductResponseDto.ProtoReflect.Descriptor instead.
+func (*DefaultProductResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *DefaultProductResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetVariants() []*ProductVariantDto {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+func (x *DefaultProductResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetProductType() string {
+	if x != nil && x.ProductType != nil {
+		return *x.ProductType
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetAvailableInStore() bool {
+	if x != nil && x.AvailableInStore != nil {
+		return *x.AvailableInStore
+	}
+	return false
+}
+
+func (x *DefaultProductResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetStatementDescriptor() string {
+	if x != nil && x.StatementDescriptor != nil {
+		return *x.StatementDescriptor
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetImage() string {
+	if x != nil && x.Image != nil {
+		return *x.Image
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetCollectionIds() []string {
+	if x != nil {
+		return x.CollectionIds
+	}
+	return nil
+}
+
+func (x *DefaultProductResponseDto) GetIsTaxesEnabled() bool {
+	if x != nil && x.IsTaxesEnabled != nil {
+		return *x.IsTaxesEnabled
+	}
+	return false
+}
+
+func (x *DefaultProductResponseDto) GetTaxes() []string {
+	if x != nil {
+		return x.Taxes
+	}
+	return nil
+}
+
+func (x *DefaultProductResponseDto) GetAutomaticTaxCategoryId() string {
+	if x != nil && x.AutomaticTaxCategoryId != nil {
+		return *x.AutomaticTaxCategoryId
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetLabel() *ProductLabelDto {
+	if x != nil {
+		return x.Label
+	}
+	return nil
+}
+
+func (x *DefaultProductResponseDto) GetSlug() string {
+	if x != nil && x.Slug != nil {
+		return *x.Slug
+	}
+	return ""
+}
+
+func (x *DefaultProductResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ProductVariantDto is the schema ProductVariantDto of HighLevel's payments
+// document.
+type ProductVariantDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A unique identifier for the variant.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The name of the variant.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// An array of options for the variant.
+	Options []*ProductVariantOptionDto `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProductVariantDto) Reset() {
+	*x = ProductVariantDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProductVariantDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProductVariantDto) ProtoMessage() {}
+
+func (x *ProductVariantDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProductVariantDto.ProtoReflect.Descriptor instead.
+func (*ProductVariantDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *ProductVariantDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ProductVariantDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ProductVariantDto) GetOptions() []*ProductVariantOptionDto {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *ProductVariantDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ProductVariantOptionDto is the schema ProductVariantOptionDto of
+// HighLevel's payments document.
+type ProductVariantOptionDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the option.
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
+	// The name of the option.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProductVariantOptionDto) Reset() {
+	*x = ProductVariantOptionDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProductVariantOptionDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProductVariantOptionDto) ProtoMessage() {}
+
+func (x *ProductVariantOptionDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProductVariantOptionDto.ProtoReflect.Descriptor instead.
+func (*ProductVariantOptionDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *ProductVariantOptionDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *ProductVariantOptionDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ProductVariantOptionDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// ProductLabelDto is the schema ProductLabelDto of HighLevel's payments
+// document.
+type ProductLabelDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The content for the product label.
+	Title *string `protobuf:"bytes,1,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Start date in YYYY-MM-DDTHH:mm:ssZ format
+	StartDate *string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3,oneof" json:"start_date,omitempty"`
+	// Start date in YYYY-MM-DDTHH:mm:ssZ format
+	EndDate *string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3,oneof" json:"end_date,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProductLabelDto) Reset() {
+	*x = ProductLabelDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProductLabelDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProductLabelDto) ProtoMessage() {}
+
+func (x *ProductLabelDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProductLabelDto.ProtoReflect.Descriptor instead.
+func (*ProductLabelDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *ProductLabelDto) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *ProductLabelDto) GetStartDate() string {
+	if x != nil && x.StartDate != nil {
+		return *x.StartDate
+	}
+	return ""
+}
+
+func (x *ProductLabelDto) GetEndDate() string {
+	if x != nil && x.EndDate != nil {
+		return *x.EndDate
+	}
+	return ""
+}
+
+func (x *ProductLabelDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// DefaultPriceResponseDto is the schema DefaultPriceResponseDto of
+// HighLevel's payments document.
+type DefaultPriceResponseDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unique identifier for the price.
+	Id *string `protobuf:"bytes,1,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// An array of membership offers associated with the price.
+	MembershipOffers []*MembershipOfferDto `protobuf:"bytes,2,rep,name=membership_offers,json=membershipOffers,proto3" json:"membership_offers,omitempty"`
+	// An array of variant option IDs associated with the price.
+	VariantOptionIds []string `protobuf:"bytes,3,rep,name=variant_option_ids,json=variantOptionIds,proto3" json:"variant_option_ids,omitempty"`
+	// The unique identifier for the location.
+	LocationId *string `protobuf:"bytes,4,opt,name=location_id,json=locationId,proto3,oneof" json:"location_id,omitempty"`
+	// The unique identifier for the associated product.
+	Product *string `protobuf:"bytes,5,opt,name=product,proto3,oneof" json:"product,omitempty"`
+	// The unique identifier for the user.
+	UserId *string `protobuf:"bytes,6,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	// The name of the price.
+	Name *string `protobuf:"bytes,7,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// The type of the price (e.g., one_time).
+	Type *string `protobuf:"bytes,8,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// The currency code for the price.
+	Currency *string `protobuf:"bytes,9,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	// The amount of the price.
+	Amount *float64 `protobuf:"fixed64,10,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
+	// The recurring details of the price (if type is recurring).
+	Recurring *RecurringDto `protobuf:"bytes,11,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// The creation timestamp of the price.
+	CreatedAt *string `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	// The last update timestamp of the price.
+	UpdatedAt *string `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3,oneof" json:"updated_at,omitempty"`
+	// The compare-at price for comparison purposes.
+	CompareAtPrice *float64 `protobuf:"fixed64,14,opt,name=compare_at_price,json=compareAtPrice,proto3,oneof" json:"compare_at_price,omitempty"`
+	// Indicates whether inventory tracking is enabled.
+	TrackInventory *bool `protobuf:"varint,15,opt,name=track_inventory,json=trackInventory,proto3,oneof" json:"track_inventory,omitempty"`
+	// Available inventory stock quantity
+	AvailableQuantity *float64 `protobuf:"fixed64,16,opt,name=available_quantity,json=availableQuantity,proto3,oneof" json:"available_quantity,omitempty"`
+	// Continue selling when out of stock
+	AllowOutOfStockPurchases *bool `protobuf:"varint,17,opt,name=allow_out_of_stock_purchases,json=allowOutOfStockPurchases,proto3,oneof" json:"allow_out_of_stock_purchases,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,18,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefaultPriceResponseDto) Reset() {
+	*x = DefaultPriceResponseDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefaultPriceResponseDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefaultPriceResponseDto) ProtoMessage() {}
+
+func (x *DefaultPriceResponseDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefaultPriceResponseDto.ProtoReflect.Descriptor instead.
+func (*DefaultPriceResponseDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *DefaultPriceResponseDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetMembershipOffers() []*MembershipOfferDto {
+	if x != nil {
+		return x.MembershipOffers
+	}
+	return nil
+}
+
+func (x *DefaultPriceResponseDto) GetVariantOptionIds() []string {
+	if x != nil {
+		return x.VariantOptionIds
+	}
+	return nil
+}
+
+func (x *DefaultPriceResponseDto) GetLocationId() string {
+	if x != nil && x.LocationId != nil {
+		return *x.LocationId
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetProduct() string {
+	if x != nil && x.Product != nil {
+		return *x.Product
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetUserId() string {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetCurrency() string {
+	if x != nil && x.Currency != nil {
+		return *x.Currency
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetAmount() float64 {
+	if x != nil && x.Amount != nil {
+		return *x.Amount
+	}
+	return 0
+}
+
+func (x *DefaultPriceResponseDto) GetRecurring() *RecurringDto {
+	if x != nil {
+		return x.Recurring
+	}
+	return nil
+}
+
+func (x *DefaultPriceResponseDto) GetCreatedAt() string {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetUpdatedAt() string {
+	if x != nil && x.UpdatedAt != nil {
+		return *x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *DefaultPriceResponseDto) GetCompareAtPrice() float64 {
+	if x != nil && x.CompareAtPrice != nil {
+		return *x.CompareAtPrice
+	}
+	return 0
+}
+
+func (x *DefaultPriceResponseDto) GetTrackInventory() bool {
+	if x != nil && x.TrackInventory != nil {
+		return *x.TrackInventory
+	}
+	return false
+}
+
+func (x *DefaultPriceResponseDto) GetAvailableQuantity() float64 {
+	if x != nil && x.AvailableQuantity != nil {
+		return *x.AvailableQuantity
+	}
+	return 0
+}
+
+func (x *DefaultPriceResponseDto) GetAllowOutOfStockPurchases() bool {
+	if x != nil && x.AllowOutOfStockPurchases != nil {
+		return *x.AllowOutOfStockPurchases
+	}
+	return false
+}
+
+func (x *DefaultPriceResponseDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// MembershipOfferDto is the schema MembershipOfferDto of HighLevel's payments
+// document.
+type MembershipOfferDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Membership offer label
+	Label *string `protobuf:"bytes,1,opt,name=label,proto3,oneof" json:"label,omitempty"`
+	// Membership offer label
+	Value *string `protobuf:"bytes,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// The unique identifier for the membership offer.
+	Id *string `protobuf:"bytes,3,opt,name=id,json=_id,proto3,oneof" json:"id,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,4,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipOfferDto) Reset() {
+	*x = MembershipOfferDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipOfferDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipOfferDto) ProtoMessage() {}
+
+func (x *MembershipOfferDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipOfferDto.ProtoReflect.Descriptor instead.
+func (*MembershipOfferDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *MembershipOfferDto) GetLabel() string {
+	if x != nil && x.Label != nil {
+		return *x.Label
+	}
+	return ""
+}
+
+func (x *MembershipOfferDto) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+func (x *MembershipOfferDto) GetId() string {
+	if x != nil && x.Id != nil {
+		return *x.Id
+	}
+	return ""
+}
+
+func (x *MembershipOfferDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// RecurringDto is the schema RecurringDto of HighLevel's payments document.
+type RecurringDto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interval at which the recurring event occurs.
+	Interval *string `protobuf:"bytes,1,opt,name=interval,proto3,oneof" json:"interval,omitempty"`
+	// The number of intervals between each occurrence of the event.
+	IntervalCount *float64 `protobuf:"fixed64,2,opt,name=interval_count,json=intervalCount,proto3,oneof" json:"interval_count,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecurringDto) Reset() {
+	*x = RecurringDto{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecurringDto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecurringDto) ProtoMessage() {}
+
+func (x *RecurringDto) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecurringDto.ProtoReflect.Descriptor instead.
+func (*RecurringDto) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *RecurringDto) GetInterval() string {
+	if x != nil && x.Interval != nil {
+		return *x.Interval
+	}
+	return ""
+}
+
+func (x *RecurringDto) GetIntervalCount() float64 {
+	if x != nil && x.IntervalCount != nil {
+		return *x.IntervalCount
+	}
+	return 0
+}
+
+func (x *RecurringDto) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// FulfillmentItems is the schema FulfillmentItems of HighLevel's payments
+// document.
+type FulfillmentItems struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of product price
+	PriceId *string `protobuf:"bytes,1,opt,name=price_id,json=priceId,proto3,oneof" json:"price_id,omitempty"`
+	// The no of quantity of the item
+	Qty *float64 `protobuf:"fixed64,2,opt,name=qty,proto3,oneof" json:"qty,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FulfillmentItems) Reset() {
+	*x = FulfillmentItems{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FulfillmentItems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FulfillmentItems) ProtoMessage() {}
+
+func (x *FulfillmentItems) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FulfillmentItems.ProtoReflect.Descriptor instead.
+func (*FulfillmentItems) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *FulfillmentItems) GetPriceId() string {
+	if x != nil && x.PriceId != nil {
+		return *x.PriceId
+	}
+	return ""
+}
+
+func (x *FulfillmentItems) GetQty() float64 {
+	if x != nil && x.Qty != nil {
+		return *x.Qty
+	}
+	return 0
+}
+
+func (x *FulfillmentItems) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // PaymentsCardDto is the schema CardDto of HighLevel's payments document.
 type PaymentsCardDto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -13957,7 +15476,7 @@ type PaymentsCardDto struct {
 
 func (x *PaymentsCardDto) Reset() {
 	*x = PaymentsCardDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13969,7 +15488,7 @@ func (x *PaymentsCardDto) String() string {
 func (*PaymentsCardDto) ProtoMessage() {}
 
 func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[120]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13982,7 +15501,7 @@ func (x *PaymentsCardDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCardDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCardDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{120}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *PaymentsCardDto) GetType() string {
@@ -14068,7 +15587,7 @@ type SubscriptionResponseSchema struct {
 
 func (x *SubscriptionResponseSchema) Reset() {
 	*x = SubscriptionResponseSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14080,7 +15599,7 @@ func (x *SubscriptionResponseSchema) String() string {
 func (*SubscriptionResponseSchema) ProtoMessage() {}
 
 func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[121]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14093,7 +15612,7 @@ func (x *SubscriptionResponseSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionResponseSchema.ProtoReflect.Descriptor instead.
 func (*SubscriptionResponseSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{121}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *SubscriptionResponseSchema) GetId() string {
@@ -14294,7 +15813,7 @@ type OrderSource struct {
 
 func (x *OrderSource) Reset() {
 	*x = OrderSource{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14306,7 +15825,7 @@ func (x *OrderSource) String() string {
 func (*OrderSource) ProtoMessage() {}
 
 func (x *OrderSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[122]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14319,7 +15838,7 @@ func (x *OrderSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderSource.ProtoReflect.Descriptor instead.
 func (*OrderSource) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{122}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *OrderSource) GetType() string {
@@ -14382,7 +15901,7 @@ type PaymentsScheduleOptionsDto struct {
 
 func (x *PaymentsScheduleOptionsDto) Reset() {
 	*x = PaymentsScheduleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14394,7 +15913,7 @@ func (x *PaymentsScheduleOptionsDto) String() string {
 func (*PaymentsScheduleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[123]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14407,7 +15926,7 @@ func (x *PaymentsScheduleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsScheduleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsScheduleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{123}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *PaymentsScheduleOptionsDto) GetExecuteAt() string {
@@ -14469,7 +15988,7 @@ type PaymentsCustomRRuleOptionsDto struct {
 
 func (x *PaymentsCustomRRuleOptionsDto) Reset() {
 	*x = PaymentsCustomRRuleOptionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14481,7 +16000,7 @@ func (x *PaymentsCustomRRuleOptionsDto) String() string {
 func (*PaymentsCustomRRuleOptionsDto) ProtoMessage() {}
 
 func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[124]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14494,7 +16013,7 @@ func (x *PaymentsCustomRRuleOptionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentsCustomRRuleOptionsDto.ProtoReflect.Descriptor instead.
 func (*PaymentsCustomRRuleOptionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{124}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *PaymentsCustomRRuleOptionsDto) GetIntervalType() string {
@@ -14627,7 +16146,7 @@ type UserSchema struct {
 
 func (x *UserSchema) Reset() {
 	*x = UserSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14639,7 +16158,7 @@ func (x *UserSchema) String() string {
 func (*UserSchema) ProtoMessage() {}
 
 func (x *UserSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[125]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14652,7 +16171,7 @@ func (x *UserSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSchema.ProtoReflect.Descriptor instead.
 func (*UserSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{125}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *UserSchema) GetId() string {
@@ -14842,7 +16361,7 @@ type PermissionsDto struct {
 
 func (x *PermissionsDto) Reset() {
 	*x = PermissionsDto{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14854,7 +16373,7 @@ func (x *PermissionsDto) String() string {
 func (*PermissionsDto) ProtoMessage() {}
 
 func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[126]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14867,7 +16386,7 @@ func (x *PermissionsDto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionsDto.ProtoReflect.Descriptor instead.
 func (*PermissionsDto) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{126}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *PermissionsDto) GetCampaignsEnabled() bool {
@@ -15164,7 +16683,7 @@ type RoleSchema struct {
 
 func (x *RoleSchema) Reset() {
 	*x = RoleSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -15176,7 +16695,7 @@ func (x *RoleSchema) String() string {
 func (*RoleSchema) ProtoMessage() {}
 
 func (x *RoleSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[127]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -15189,7 +16708,7 @@ func (x *RoleSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleSchema.ProtoReflect.Descriptor instead.
 func (*RoleSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{127}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *RoleSchema) GetType() string {
@@ -15255,7 +16774,7 @@ type WorkflowSchema struct {
 
 func (x *WorkflowSchema) Reset() {
 	*x = WorkflowSchema{}
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -15267,7 +16786,7 @@ func (x *WorkflowSchema) String() string {
 func (*WorkflowSchema) ProtoMessage() {}
 
 func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[128]
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -15280,7 +16799,7 @@ func (x *WorkflowSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowSchema.ProtoReflect.Descriptor instead.
 func (*WorkflowSchema) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{128}
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *WorkflowSchema) GetId() string {
@@ -15333,6 +16852,90 @@ func (x *WorkflowSchema) GetLocationId() string {
 }
 
 func (x *WorkflowSchema) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+// Subscription is the subscription of EmailSubscriptionsDto.
+type EmailSubscriptionsDto_Subscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HighLevel's type.
+	Type *string `protobuf:"bytes,1,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// HighLevel's subtype_name.
+	SubtypeName *string `protobuf:"bytes,2,opt,name=subtype_name,proto3,oneof" json:"subtype_name,omitempty"`
+	// HighLevel's subtype_id.
+	SubtypeId *string `protobuf:"bytes,3,opt,name=subtype_id,proto3,oneof" json:"subtype_id,omitempty"`
+	// HighLevel's subtype_status.
+	SubtypeStatus *string `protobuf:"bytes,4,opt,name=subtype_status,proto3,oneof" json:"subtype_status,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit
+	// its field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,5,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailSubscriptionsDto_Subscription) Reset() {
+	*x = EmailSubscriptionsDto_Subscription{}
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[144]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailSubscriptionsDto_Subscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailSubscriptionsDto_Subscription) ProtoMessage() {}
+
+func (x *EmailSubscriptionsDto_Subscription) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_upstream_schemas_proto_msgTypes[144]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailSubscriptionsDto_Subscription.ProtoReflect.Descriptor instead.
+func (*EmailSubscriptionsDto_Subscription) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_upstream_schemas_proto_rawDescGZIP(), []int{42, 0}
+}
+
+func (x *EmailSubscriptionsDto_Subscription) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *EmailSubscriptionsDto_Subscription) GetSubtypeName() string {
+	if x != nil && x.SubtypeName != nil {
+		return *x.SubtypeName
+	}
+	return ""
+}
+
+func (x *EmailSubscriptionsDto_Subscription) GetSubtypeId() string {
+	if x != nil && x.SubtypeId != nil {
+		return *x.SubtypeId
+	}
+	return ""
+}
+
+func (x *EmailSubscriptionsDto_Subscription) GetSubtypeStatus() string {
+	if x != nil && x.SubtypeStatus != nil {
+		return *x.SubtypeStatus
+	}
+	return ""
+}
+
+func (x *EmailSubscriptionsDto_Subscription) GetUnmapped() *structpb.Struct {
 	if x != nil {
 		return x.Unmapped
 	}
@@ -16239,7 +17842,54 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
 	"\x03_toB\a\n" +
 	"\x05_fromB\t\n" +
-	"\a_status\"\xb0\x05\n" +
+	"\a_status\"\x80\x03\n" +
+	"\rCustomSubtype\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12$\n" +
+	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x02R\x04name\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\achannel\x18\x05 \x01(\tH\x04R\achannel\x88\x01\x01\x12\x1f\n" +
+	"\blanguage\x18\x06 \x01(\tH\x05R\blanguage\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_channelB\v\n" +
+	"\t_languageB\v\n" +
+	"\t_archived\"\xfa\x03\n" +
+	"\x15EmailSubscriptionsDto\x12\x1e\n" +
+	"\x05email\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x05email\x88\x01\x01\x12X\n" +
+	"\rsubscriptions\x18\x02 \x03(\v2-.hlgate.v1.EmailSubscriptionsDto.SubscriptionB\x03\xe0A\x02R\rsubscriptions\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xa2\x02\n" +
+	"\fSubscription\x12\x1c\n" +
+	"\x04type\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
+	"\fsubtype_name\x18\x02 \x01(\tH\x01R\fsubtype_name\x88\x01\x01\x12#\n" +
+	"\n" +
+	"subtype_id\x18\x03 \x01(\tH\x02R\n" +
+	"subtype_id\x88\x01\x01\x120\n" +
+	"\x0esubtype_status\x18\x04 \x01(\tB\x03\xe0A\x02H\x03R\x0esubtype_status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_subtype_nameB\r\n" +
+	"\v_subtype_idB\x11\n" +
+	"\x0f_subtype_statusB\b\n" +
+	"\x06_email\"\xab\x02\n" +
+	"\x15SubscriptionActionDto\x12\x1c\n" +
+	"\x04type\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
+	"\fsubtype_name\x18\x02 \x01(\tH\x01R\fsubtype_name\x88\x01\x01\x12#\n" +
+	"\n" +
+	"subtype_id\x18\x03 \x01(\tH\x02R\n" +
+	"subtype_id\x88\x01\x01\x120\n" +
+	"\x0esubtype_status\x18\x04 \x01(\tB\x03\xe0A\x02H\x03R\x0esubtype_status\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\x05_typeB\x0f\n" +
+	"\r_subtype_nameB\r\n" +
+	"\v_subtype_idB\x11\n" +
+	"\x0f_subtype_status\"\xb0\x05\n" +
 	"\x12ConversationSchema\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12'\n" +
 	"\n" +
@@ -17503,7 +19153,186 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
 	"\n" +
 	"\b_api_keyB\x12\n" +
-	"\x10_publishable_key\"\x9c\x01\n" +
+	"\x10_publishable_key\"\xbd\x04\n" +
+	"\x19IntegrationProviderSchema\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x12\x1f\n" +
+	"\x06alt_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x05altId\x88\x01\x01\x12#\n" +
+	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x02R\aaltType\x88\x01\x01\x12\x1e\n" +
+	"\x05title\x18\x04 \x01(\tB\x03\xe0A\x02H\x03R\x05title\x88\x01\x01\x12\x1e\n" +
+	"\x05route\x18\x05 \x01(\tB\x03\xe0A\x02H\x04R\x05route\x88\x01\x01\x12$\n" +
+	"\bprovider\x18\x06 \x01(\tB\x03\xe0A\x02H\x05R\bprovider\x88\x01\x01\x12*\n" +
+	"\vdescription\x18\a \x01(\tB\x03\xe0A\x02H\x06R\vdescription\x88\x01\x01\x12%\n" +
+	"\timage_url\x18\b \x01(\tB\x03\xe0A\x02H\aR\bimageUrl\x88\x01\x01\x12'\n" +
+	"\n" +
+	"created_at\x18\t \x01(\tB\x03\xe0A\x02H\bR\tcreatedAt\x88\x01\x01\x12'\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\tB\x03\xe0A\x02H\tR\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\b\n" +
+	"\x06_titleB\b\n" +
+	"\x06_routeB\v\n" +
+	"\t_providerB\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_image_urlB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\xb5\x03\n" +
+	"\x11FulfillmentSchema\x12\x1f\n" +
+	"\x06alt_id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x05altId\x88\x01\x01\x12#\n" +
+	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\aaltType\x88\x01\x01\x12A\n" +
+	"\ttrackings\x18\x03 \x03(\v2\x1e.hlgate.v1.FulfillmentTrackingB\x03\xe0A\x02R\ttrackings\x12\x19\n" +
+	"\x02id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x03_id\x88\x01\x01\x123\n" +
+	"\x05items\x18\x05 \x03(\v2\x18.hlgate.v1.FulfilledItemB\x03\xe0A\x02R\x05items\x12'\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\tcreatedAt\x88\x01\x01\x12'\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\tB\x03\xe0A\x02H\x04R\tupdatedAt\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\a_alt_idB\v\n" +
+	"\t_alt_typeB\x05\n" +
+	"\x03_idB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_at\"\x8f\x02\n" +
+	"\x13FulfillmentTracking\x12,\n" +
+	"\x0ftracking_number\x18\x01 \x01(\tH\x00R\x0etrackingNumber\x88\x01\x01\x12.\n" +
+	"\x10shipping_carrier\x18\x02 \x01(\tH\x01R\x0fshippingCarrier\x88\x01\x01\x12&\n" +
+	"\ftracking_url\x18\x03 \x01(\tH\x02R\vtrackingUrl\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x10_tracking_numberB\x13\n" +
+	"\x11_shipping_carrierB\x0f\n" +
+	"\r_tracking_url\"\xba\x02\n" +
+	"\rFulfilledItem\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12C\n" +
+	"\aproduct\x18\x03 \x01(\v2$.hlgate.v1.DefaultProductResponseDtoB\x03\xe0A\x02R\aproduct\x12=\n" +
+	"\x05price\x18\x04 \x01(\v2\".hlgate.v1.DefaultPriceResponseDtoB\x03\xe0A\x02R\x05price\x12\x1a\n" +
+	"\x03qty\x18\x05 \x01(\x01B\x03\xe0A\x02H\x02R\x03qty\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_nameB\x06\n" +
+	"\x04_qty\"\xeb\a\n" +
+	"\x19DefaultProductResponseDto\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x128\n" +
+	"\bvariants\x18\x03 \x03(\v2\x1c.hlgate.v1.ProductVariantDtoR\bvariants\x12)\n" +
+	"\vlocation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\n" +
+	"locationId\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\x04name\x88\x01\x01\x12+\n" +
+	"\fproduct_type\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\vproductType\x88\x01\x01\x121\n" +
+	"\x12available_in_store\x18\a \x01(\bH\x05R\x10availableInStore\x88\x01\x01\x12'\n" +
+	"\n" +
+	"created_at\x18\b \x01(\tB\x03\xe0A\x02H\x06R\tcreatedAt\x88\x01\x01\x12'\n" +
+	"\n" +
+	"updated_at\x18\t \x01(\tB\x03\xe0A\x02H\aR\tupdatedAt\x88\x01\x01\x126\n" +
+	"\x14statement_descriptor\x18\n" +
+	" \x01(\tH\bR\x13statementDescriptor\x88\x01\x01\x12\x19\n" +
+	"\x05image\x18\v \x01(\tH\tR\x05image\x88\x01\x01\x12%\n" +
+	"\x0ecollection_ids\x18\f \x03(\tR\rcollectionIds\x12-\n" +
+	"\x10is_taxes_enabled\x18\r \x01(\bH\n" +
+	"R\x0eisTaxesEnabled\x88\x01\x01\x12\x14\n" +
+	"\x05taxes\x18\x0e \x03(\tR\x05taxes\x12>\n" +
+	"\x19automatic_tax_category_id\x18\x0f \x01(\tH\vR\x16automaticTaxCategoryId\x88\x01\x01\x120\n" +
+	"\x05label\x18\x10 \x01(\v2\x1a.hlgate.v1.ProductLabelDtoR\x05label\x12\x17\n" +
+	"\x04slug\x18\x11 \x01(\tH\fR\x04slug\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_descriptionB\x0e\n" +
+	"\f_location_idB\a\n" +
+	"\x05_nameB\x0f\n" +
+	"\r_product_typeB\x15\n" +
+	"\x13_available_in_storeB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x17\n" +
+	"\x15_statement_descriptorB\b\n" +
+	"\x06_imageB\x13\n" +
+	"\x11_is_taxes_enabledB\x1c\n" +
+	"\x1a_automatic_tax_category_idB\a\n" +
+	"\x05_slug\"\xd8\x01\n" +
+	"\x11ProductVariantDto\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12A\n" +
+	"\aoptions\x18\x03 \x03(\v2\".hlgate.v1.ProductVariantOptionDtoB\x03\xe0A\x02R\aoptions\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_name\"\x9b\x01\n" +
+	"\x17ProductVariantOptionDto\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_name\"\xd5\x01\n" +
+	"\x0fProductLabelDto\x12\x1e\n" +
+	"\x05title\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x05title\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tH\x01R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"\bend_date\x18\x03 \x01(\tH\x02R\aendDate\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_titleB\r\n" +
+	"\v_start_dateB\v\n" +
+	"\t_end_date\"\xfc\a\n" +
+	"\x17DefaultPriceResponseDto\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x12J\n" +
+	"\x11membership_offers\x18\x02 \x03(\v2\x1d.hlgate.v1.MembershipOfferDtoR\x10membershipOffers\x12,\n" +
+	"\x12variant_option_ids\x18\x03 \x03(\tR\x10variantOptionIds\x12$\n" +
+	"\vlocation_id\x18\x04 \x01(\tH\x01R\n" +
+	"locationId\x88\x01\x01\x12\x1d\n" +
+	"\aproduct\x18\x05 \x01(\tH\x02R\aproduct\x88\x01\x01\x12\x1c\n" +
+	"\auser_id\x18\x06 \x01(\tH\x03R\x06userId\x88\x01\x01\x12\x1c\n" +
+	"\x04name\x18\a \x01(\tB\x03\xe0A\x02H\x04R\x04name\x88\x01\x01\x12\x1c\n" +
+	"\x04type\x18\b \x01(\tB\x03\xe0A\x02H\x05R\x04type\x88\x01\x01\x12$\n" +
+	"\bcurrency\x18\t \x01(\tB\x03\xe0A\x02H\x06R\bcurrency\x88\x01\x01\x12 \n" +
+	"\x06amount\x18\n" +
+	" \x01(\x01B\x03\xe0A\x02H\aR\x06amount\x88\x01\x01\x125\n" +
+	"\trecurring\x18\v \x01(\v2\x17.hlgate.v1.RecurringDtoR\trecurring\x12\"\n" +
+	"\n" +
+	"created_at\x18\f \x01(\tH\bR\tcreatedAt\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"updated_at\x18\r \x01(\tH\tR\tupdatedAt\x88\x01\x01\x12-\n" +
+	"\x10compare_at_price\x18\x0e \x01(\x01H\n" +
+	"R\x0ecompareAtPrice\x88\x01\x01\x12,\n" +
+	"\x0ftrack_inventory\x18\x0f \x01(\bH\vR\x0etrackInventory\x88\x01\x01\x122\n" +
+	"\x12available_quantity\x18\x10 \x01(\x01H\fR\x11availableQuantity\x88\x01\x01\x12C\n" +
+	"\x1callow_out_of_stock_purchases\x18\x11 \x01(\bH\rR\x18allowOutOfStockPurchases\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x03_idB\x0e\n" +
+	"\f_location_idB\n" +
+	"\n" +
+	"\b_productB\n" +
+	"\n" +
+	"\b_user_idB\a\n" +
+	"\x05_nameB\a\n" +
+	"\x05_typeB\v\n" +
+	"\t_currencyB\t\n" +
+	"\a_amountB\r\n" +
+	"\v_created_atB\r\n" +
+	"\v_updated_atB\x13\n" +
+	"\x11_compare_at_priceB\x12\n" +
+	"\x10_track_inventoryB\x15\n" +
+	"\x13_available_quantityB\x1f\n" +
+	"\x1d_allow_out_of_stock_purchases\"\xc4\x01\n" +
+	"\x12MembershipOfferDto\x12\x1e\n" +
+	"\x05label\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x05label\x88\x01\x01\x12\x1e\n" +
+	"\x05value\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x05value\x88\x01\x01\x12\x19\n" +
+	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02H\x02R\x03_id\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_labelB\b\n" +
+	"\x06_valueB\x05\n" +
+	"\x03_id\"\xbf\x01\n" +
+	"\fRecurringDto\x12$\n" +
+	"\binterval\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\binterval\x88\x01\x01\x12/\n" +
+	"\x0einterval_count\x18\x02 \x01(\x01B\x03\xe0A\x02H\x01R\rintervalCount\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_intervalB\x11\n" +
+	"\x0f_interval_count\"\xa2\x01\n" +
+	"\x10FulfillmentItems\x12#\n" +
+	"\bprice_id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\apriceId\x88\x01\x01\x12\x1a\n" +
+	"\x03qty\x18\x02 \x01(\x01B\x03\xe0A\x02H\x01R\x03qty\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
+	"\t_price_idB\x06\n" +
+	"\x04_qty\"\x9c\x01\n" +
 	"\x0fPaymentsCardDto\x12\x1c\n" +
 	"\x04type\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12\x1e\n" +
 	"\x05last4\x18\x02 \x01(\tB\x03\xe0A\x02H\x01R\x05last4\x88\x01\x01\x128\n" +
@@ -17772,7 +19601,7 @@ func file_hlgate_v1_upstream_schemas_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_upstream_schemas_proto_rawDescData
 }
 
-var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 129)
+var file_hlgate_v1_upstream_schemas_proto_msgTypes = make([]protoimpl.MessageInfo, 145)
 var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*CalendarNotification)(nil),                     // 0: hlgate.v1.CalendarNotification
 	(*CalendarsTeamMember)(nil),                      // 1: hlgate.v1.CalendarsTeamMember
@@ -17815,110 +19644,126 @@ var file_hlgate_v1_upstream_schemas_proto_goTypes = []any{
 	(*ForwardResponseDto)(nil),                       // 38: hlgate.v1.ForwardResponseDto
 	(*ErrorDto)(nil),                                 // 39: hlgate.v1.ErrorDto
 	(*CallDataDTO)(nil),                              // 40: hlgate.v1.CallDataDTO
-	(*ConversationSchema)(nil),                       // 41: hlgate.v1.ConversationSchema
-	(*GetInvoiceResponseDto)(nil),                    // 42: hlgate.v1.GetInvoiceResponseDto
-	(*TotalSummaryDto)(nil),                          // 43: hlgate.v1.TotalSummaryDto
-	(*RemindersConfigurationDto)(nil),                // 44: hlgate.v1.RemindersConfigurationDto
-	(*ReminderExecutionDetailsList)(nil),             // 45: hlgate.v1.ReminderExecutionDetailsList
-	(*ReminderSettingsDto)(nil),                      // 46: hlgate.v1.ReminderSettingsDto
-	(*ReminderDto)(nil),                              // 47: hlgate.v1.ReminderDto
-	(*BusinessDetailsDto)(nil),                       // 48: hlgate.v1.BusinessDetailsDto
-	(*AddressDto)(nil),                               // 49: hlgate.v1.AddressDto
-	(*InvoiceItemDto)(nil),                           // 50: hlgate.v1.InvoiceItemDto
-	(*ItemTaxDto)(nil),                               // 51: hlgate.v1.ItemTaxDto
-	(*DiscountDto)(nil),                              // 52: hlgate.v1.DiscountDto
-	(*ContactDetailsDto)(nil),                        // 53: hlgate.v1.ContactDetailsDto
-	(*AdditionalEmailsDto)(nil),                      // 54: hlgate.v1.AdditionalEmailsDto
-	(*SentToDto)(nil),                                // 55: hlgate.v1.SentToDto
-	(*PaymentScheduleDto)(nil),                       // 56: hlgate.v1.PaymentScheduleDto
-	(*LateFeesConfigurationDto)(nil),                 // 57: hlgate.v1.LateFeesConfigurationDto
-	(*LateFeesFrequencyDto)(nil),                     // 58: hlgate.v1.LateFeesFrequencyDto
-	(*LateFeesGraceDto)(nil),                         // 59: hlgate.v1.LateFeesGraceDto
-	(*LateFeesMaxFeesDto)(nil),                       // 60: hlgate.v1.LateFeesMaxFeesDto
-	(*TipsConfigurationDto)(nil),                     // 61: hlgate.v1.TipsConfigurationDto
-	(*PaymentMethodDto)(nil),                         // 62: hlgate.v1.PaymentMethodDto
-	(*StripePaymentMethodDto)(nil),                   // 63: hlgate.v1.StripePaymentMethodDto
-	(*AttachmentsDto)(nil),                           // 64: hlgate.v1.AttachmentsDto
-	(*ProcessingFeeDto)(nil),                         // 65: hlgate.v1.ProcessingFeeDto
-	(*ProcessingFeePaidChargeDto)(nil),               // 66: hlgate.v1.ProcessingFeePaidChargeDto
-	(*InvoicesCardDto)(nil),                          // 67: hlgate.v1.InvoicesCardDto
-	(*ChequeDto)(nil),                                // 68: hlgate.v1.ChequeDto
-	(*DefaultInvoiceResponseDto)(nil),                // 69: hlgate.v1.DefaultInvoiceResponseDto
-	(*InvoiceSettingsSenderConfigurationDto)(nil),    // 70: hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	(*AutoPaymentDetailsDto)(nil),                    // 71: hlgate.v1.AutoPaymentDetailsDto
-	(*USBankAccountDto)(nil),                         // 72: hlgate.v1.USBankAccountDto
-	(*SepaDirectDebitDTO)(nil),                       // 73: hlgate.v1.SepaDirectDebitDTO
-	(*BacsDirectDebitDTO)(nil),                       // 74: hlgate.v1.BacsDirectDebitDTO
-	(*BecsDirectDebitDTO)(nil),                       // 75: hlgate.v1.BecsDirectDebitDTO
-	(*EstimateLineItemDto)(nil),                      // 76: hlgate.v1.EstimateLineItemDto
-	(*SendEstimateDto)(nil),                          // 77: hlgate.v1.SendEstimateDto
-	(*FrequencySettingsDto)(nil),                     // 78: hlgate.v1.FrequencySettingsDto
-	(*InvoicesScheduleOptionsDto)(nil),               // 79: hlgate.v1.InvoicesScheduleOptionsDto
-	(*InvoicesCustomRRuleOptionsDto)(nil),            // 80: hlgate.v1.InvoicesCustomRRuleOptionsDto
-	(*AutoInvoicingDto)(nil),                         // 81: hlgate.v1.AutoInvoicingDto
-	(*PaymentScheduleConfigDto)(nil),                 // 82: hlgate.v1.PaymentScheduleConfigDto
-	(*PaymentScheduleDateConfigDto)(nil),             // 83: hlgate.v1.PaymentScheduleDateConfigDto
-	(*BusinessDetails)(nil),                          // 84: hlgate.v1.BusinessDetails
-	(*ContactDetails)(nil),                           // 85: hlgate.v1.ContactDetails
-	(*SentTo)(nil),                                   // 86: hlgate.v1.SentTo
-	(*AutoInvoice)(nil),                              // 87: hlgate.v1.AutoInvoice
-	(*EstimateResponseDto)(nil),                      // 88: hlgate.v1.EstimateResponseDto
-	(*EstimateTemplateResponseDTO)(nil),              // 89: hlgate.v1.EstimateTemplateResponseDTO
-	(*GetScheduleResponseDto)(nil),                   // 90: hlgate.v1.GetScheduleResponseDto
-	(*CustomNotificationDto)(nil),                    // 91: hlgate.v1.CustomNotificationDto
-	(*CustomNotificationItemDto)(nil),                // 92: hlgate.v1.CustomNotificationItemDto
-	(*InvoiceSettingsBusinessDetailsDto)(nil),        // 93: hlgate.v1.InvoiceSettingsBusinessDetailsDto
-	(*Address)(nil),                                  // 94: hlgate.v1.Address
-	(*InvoiceProductSettingsDto)(nil),                // 95: hlgate.v1.InvoiceProductSettingsDto
-	(*GetTemplateResponseDto)(nil),                   // 96: hlgate.v1.GetTemplateResponseDto
-	(*ProspectInfoDto)(nil),                          // 97: hlgate.v1.ProspectInfoDto
-	(*SettingsSchema)(nil),                           // 98: hlgate.v1.SettingsSchema
-	(*SocialSchema)(nil),                             // 99: hlgate.v1.SocialSchema
-	(*TwilioSchema)(nil),                             // 100: hlgate.v1.TwilioSchema
-	(*MailgunSchema)(nil),                            // 101: hlgate.v1.MailgunSchema
-	(*SnapshotPutSchema)(nil),                        // 102: hlgate.v1.SnapshotPutSchema
-	(*GetLocationSchema)(nil),                        // 103: hlgate.v1.GetLocationSchema
-	(*GetLocationByIdSchema)(nil),                    // 104: hlgate.v1.GetLocationByIdSchema
-	(*BusinessSchema)(nil),                           // 105: hlgate.v1.BusinessSchema
-	(*LocationsCustomFieldSchema)(nil),               // 106: hlgate.v1.LocationsCustomFieldSchema
-	(*CustomValueSchema)(nil),                        // 107: hlgate.v1.CustomValueSchema
-	(*CustomRRulesOptions)(nil),                      // 108: hlgate.v1.CustomRRulesOptions
-	(*RecurringTaskResponseDTO)(nil),                 // 109: hlgate.v1.RecurringTaskResponseDTO
-	(*LocationTagsSchema)(nil),                       // 110: hlgate.v1.LocationTagsSchema
-	(*LostReasonResponseSchema)(nil),                 // 111: hlgate.v1.LostReasonResponseSchema
-	(*AdditionalDetailsDTO)(nil),                     // 112: hlgate.v1.AdditionalDetailsDTO
-	(*SearchOpportunitiesResponseSchema)(nil),        // 113: hlgate.v1.SearchOpportunitiesResponseSchema
-	(*SearchOpportunitiesContactResponseSchema)(nil), // 114: hlgate.v1.SearchOpportunitiesContactResponseSchema
-	(*CustomFieldResponseSchema)(nil),                // 115: hlgate.v1.CustomFieldResponseSchema
-	(*ApplyToFuturePaymentsConfigDto)(nil),           // 116: hlgate.v1.ApplyToFuturePaymentsConfigDto
-	(*ApplyToFuturePaymentsConfig)(nil),              // 117: hlgate.v1.ApplyToFuturePaymentsConfig
-	(*CouponDto)(nil),                                // 118: hlgate.v1.CouponDto
-	(*CustomProviderKeys)(nil),                       // 119: hlgate.v1.CustomProviderKeys
-	(*PaymentsCardDto)(nil),                          // 120: hlgate.v1.PaymentsCardDto
-	(*SubscriptionResponseSchema)(nil),               // 121: hlgate.v1.SubscriptionResponseSchema
-	(*OrderSource)(nil),                              // 122: hlgate.v1.OrderSource
-	(*PaymentsScheduleOptionsDto)(nil),               // 123: hlgate.v1.PaymentsScheduleOptionsDto
-	(*PaymentsCustomRRuleOptionsDto)(nil),            // 124: hlgate.v1.PaymentsCustomRRuleOptionsDto
-	(*UserSchema)(nil),                               // 125: hlgate.v1.UserSchema
-	(*PermissionsDto)(nil),                           // 126: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                               // 127: hlgate.v1.RoleSchema
-	(*WorkflowSchema)(nil),                           // 128: hlgate.v1.WorkflowSchema
-	(*structpb.Struct)(nil),                          // 129: google.protobuf.Struct
-	(*structpb.Value)(nil),                           // 130: google.protobuf.Value
-	(*structpb.ListValue)(nil),                       // 131: google.protobuf.ListValue
+	(*CustomSubtype)(nil),                            // 41: hlgate.v1.CustomSubtype
+	(*EmailSubscriptionsDto)(nil),                    // 42: hlgate.v1.EmailSubscriptionsDto
+	(*SubscriptionActionDto)(nil),                    // 43: hlgate.v1.SubscriptionActionDto
+	(*ConversationSchema)(nil),                       // 44: hlgate.v1.ConversationSchema
+	(*GetInvoiceResponseDto)(nil),                    // 45: hlgate.v1.GetInvoiceResponseDto
+	(*TotalSummaryDto)(nil),                          // 46: hlgate.v1.TotalSummaryDto
+	(*RemindersConfigurationDto)(nil),                // 47: hlgate.v1.RemindersConfigurationDto
+	(*ReminderExecutionDetailsList)(nil),             // 48: hlgate.v1.ReminderExecutionDetailsList
+	(*ReminderSettingsDto)(nil),                      // 49: hlgate.v1.ReminderSettingsDto
+	(*ReminderDto)(nil),                              // 50: hlgate.v1.ReminderDto
+	(*BusinessDetailsDto)(nil),                       // 51: hlgate.v1.BusinessDetailsDto
+	(*AddressDto)(nil),                               // 52: hlgate.v1.AddressDto
+	(*InvoiceItemDto)(nil),                           // 53: hlgate.v1.InvoiceItemDto
+	(*ItemTaxDto)(nil),                               // 54: hlgate.v1.ItemTaxDto
+	(*DiscountDto)(nil),                              // 55: hlgate.v1.DiscountDto
+	(*ContactDetailsDto)(nil),                        // 56: hlgate.v1.ContactDetailsDto
+	(*AdditionalEmailsDto)(nil),                      // 57: hlgate.v1.AdditionalEmailsDto
+	(*SentToDto)(nil),                                // 58: hlgate.v1.SentToDto
+	(*PaymentScheduleDto)(nil),                       // 59: hlgate.v1.PaymentScheduleDto
+	(*LateFeesConfigurationDto)(nil),                 // 60: hlgate.v1.LateFeesConfigurationDto
+	(*LateFeesFrequencyDto)(nil),                     // 61: hlgate.v1.LateFeesFrequencyDto
+	(*LateFeesGraceDto)(nil),                         // 62: hlgate.v1.LateFeesGraceDto
+	(*LateFeesMaxFeesDto)(nil),                       // 63: hlgate.v1.LateFeesMaxFeesDto
+	(*TipsConfigurationDto)(nil),                     // 64: hlgate.v1.TipsConfigurationDto
+	(*PaymentMethodDto)(nil),                         // 65: hlgate.v1.PaymentMethodDto
+	(*StripePaymentMethodDto)(nil),                   // 66: hlgate.v1.StripePaymentMethodDto
+	(*AttachmentsDto)(nil),                           // 67: hlgate.v1.AttachmentsDto
+	(*ProcessingFeeDto)(nil),                         // 68: hlgate.v1.ProcessingFeeDto
+	(*ProcessingFeePaidChargeDto)(nil),               // 69: hlgate.v1.ProcessingFeePaidChargeDto
+	(*InvoicesCardDto)(nil),                          // 70: hlgate.v1.InvoicesCardDto
+	(*ChequeDto)(nil),                                // 71: hlgate.v1.ChequeDto
+	(*DefaultInvoiceResponseDto)(nil),                // 72: hlgate.v1.DefaultInvoiceResponseDto
+	(*InvoiceSettingsSenderConfigurationDto)(nil),    // 73: hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	(*AutoPaymentDetailsDto)(nil),                    // 74: hlgate.v1.AutoPaymentDetailsDto
+	(*USBankAccountDto)(nil),                         // 75: hlgate.v1.USBankAccountDto
+	(*SepaDirectDebitDTO)(nil),                       // 76: hlgate.v1.SepaDirectDebitDTO
+	(*BacsDirectDebitDTO)(nil),                       // 77: hlgate.v1.BacsDirectDebitDTO
+	(*BecsDirectDebitDTO)(nil),                       // 78: hlgate.v1.BecsDirectDebitDTO
+	(*EstimateLineItemDto)(nil),                      // 79: hlgate.v1.EstimateLineItemDto
+	(*SendEstimateDto)(nil),                          // 80: hlgate.v1.SendEstimateDto
+	(*FrequencySettingsDto)(nil),                     // 81: hlgate.v1.FrequencySettingsDto
+	(*InvoicesScheduleOptionsDto)(nil),               // 82: hlgate.v1.InvoicesScheduleOptionsDto
+	(*InvoicesCustomRRuleOptionsDto)(nil),            // 83: hlgate.v1.InvoicesCustomRRuleOptionsDto
+	(*AutoInvoicingDto)(nil),                         // 84: hlgate.v1.AutoInvoicingDto
+	(*PaymentScheduleConfigDto)(nil),                 // 85: hlgate.v1.PaymentScheduleConfigDto
+	(*PaymentScheduleDateConfigDto)(nil),             // 86: hlgate.v1.PaymentScheduleDateConfigDto
+	(*BusinessDetails)(nil),                          // 87: hlgate.v1.BusinessDetails
+	(*ContactDetails)(nil),                           // 88: hlgate.v1.ContactDetails
+	(*SentTo)(nil),                                   // 89: hlgate.v1.SentTo
+	(*AutoInvoice)(nil),                              // 90: hlgate.v1.AutoInvoice
+	(*EstimateResponseDto)(nil),                      // 91: hlgate.v1.EstimateResponseDto
+	(*EstimateTemplateResponseDTO)(nil),              // 92: hlgate.v1.EstimateTemplateResponseDTO
+	(*GetScheduleResponseDto)(nil),                   // 93: hlgate.v1.GetScheduleResponseDto
+	(*CustomNotificationDto)(nil),                    // 94: hlgate.v1.CustomNotificationDto
+	(*CustomNotificationItemDto)(nil),                // 95: hlgate.v1.CustomNotificationItemDto
+	(*InvoiceSettingsBusinessDetailsDto)(nil),        // 96: hlgate.v1.InvoiceSettingsBusinessDetailsDto
+	(*Address)(nil),                                  // 97: hlgate.v1.Address
+	(*InvoiceProductSettingsDto)(nil),                // 98: hlgate.v1.InvoiceProductSettingsDto
+	(*GetTemplateResponseDto)(nil),                   // 99: hlgate.v1.GetTemplateResponseDto
+	(*ProspectInfoDto)(nil),                          // 100: hlgate.v1.ProspectInfoDto
+	(*SettingsSchema)(nil),                           // 101: hlgate.v1.SettingsSchema
+	(*SocialSchema)(nil),                             // 102: hlgate.v1.SocialSchema
+	(*TwilioSchema)(nil),                             // 103: hlgate.v1.TwilioSchema
+	(*MailgunSchema)(nil),                            // 104: hlgate.v1.MailgunSchema
+	(*SnapshotPutSchema)(nil),                        // 105: hlgate.v1.SnapshotPutSchema
+	(*GetLocationSchema)(nil),                        // 106: hlgate.v1.GetLocationSchema
+	(*GetLocationByIdSchema)(nil),                    // 107: hlgate.v1.GetLocationByIdSchema
+	(*BusinessSchema)(nil),                           // 108: hlgate.v1.BusinessSchema
+	(*LocationsCustomFieldSchema)(nil),               // 109: hlgate.v1.LocationsCustomFieldSchema
+	(*CustomValueSchema)(nil),                        // 110: hlgate.v1.CustomValueSchema
+	(*CustomRRulesOptions)(nil),                      // 111: hlgate.v1.CustomRRulesOptions
+	(*RecurringTaskResponseDTO)(nil),                 // 112: hlgate.v1.RecurringTaskResponseDTO
+	(*LocationTagsSchema)(nil),                       // 113: hlgate.v1.LocationTagsSchema
+	(*LostReasonResponseSchema)(nil),                 // 114: hlgate.v1.LostReasonResponseSchema
+	(*AdditionalDetailsDTO)(nil),                     // 115: hlgate.v1.AdditionalDetailsDTO
+	(*SearchOpportunitiesResponseSchema)(nil),        // 116: hlgate.v1.SearchOpportunitiesResponseSchema
+	(*SearchOpportunitiesContactResponseSchema)(nil), // 117: hlgate.v1.SearchOpportunitiesContactResponseSchema
+	(*CustomFieldResponseSchema)(nil),                // 118: hlgate.v1.CustomFieldResponseSchema
+	(*ApplyToFuturePaymentsConfigDto)(nil),           // 119: hlgate.v1.ApplyToFuturePaymentsConfigDto
+	(*ApplyToFuturePaymentsConfig)(nil),              // 120: hlgate.v1.ApplyToFuturePaymentsConfig
+	(*CouponDto)(nil),                                // 121: hlgate.v1.CouponDto
+	(*CustomProviderKeys)(nil),                       // 122: hlgate.v1.CustomProviderKeys
+	(*IntegrationProviderSchema)(nil),                // 123: hlgate.v1.IntegrationProviderSchema
+	(*FulfillmentSchema)(nil),                        // 124: hlgate.v1.FulfillmentSchema
+	(*FulfillmentTracking)(nil),                      // 125: hlgate.v1.FulfillmentTracking
+	(*FulfilledItem)(nil),                            // 126: hlgate.v1.FulfilledItem
+	(*DefaultProductResponseDto)(nil),                // 127: hlgate.v1.DefaultProductResponseDto
+	(*ProductVariantDto)(nil),                        // 128: hlgate.v1.ProductVariantDto
+	(*ProductVariantOptionDto)(nil),                  // 129: hlgate.v1.ProductVariantOptionDto
+	(*ProductLabelDto)(nil),                          // 130: hlgate.v1.ProductLabelDto
+	(*DefaultPriceResponseDto)(nil),                  // 131: hlgate.v1.DefaultPriceResponseDto
+	(*MembershipOfferDto)(nil),                       // 132: hlgate.v1.MembershipOfferDto
+	(*RecurringDto)(nil),                             // 133: hlgate.v1.RecurringDto
+	(*FulfillmentItems)(nil),                         // 134: hlgate.v1.FulfillmentItems
+	(*PaymentsCardDto)(nil),                          // 135: hlgate.v1.PaymentsCardDto
+	(*SubscriptionResponseSchema)(nil),               // 136: hlgate.v1.SubscriptionResponseSchema
+	(*OrderSource)(nil),                              // 137: hlgate.v1.OrderSource
+	(*PaymentsScheduleOptionsDto)(nil),               // 138: hlgate.v1.PaymentsScheduleOptionsDto
+	(*PaymentsCustomRRuleOptionsDto)(nil),            // 139: hlgate.v1.PaymentsCustomRRuleOptionsDto
+	(*UserSchema)(nil),                               // 140: hlgate.v1.UserSchema
+	(*PermissionsDto)(nil),                           // 141: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                               // 142: hlgate.v1.RoleSchema
+	(*WorkflowSchema)(nil),                           // 143: hlgate.v1.WorkflowSchema
+	(*EmailSubscriptionsDto_Subscription)(nil),       // 144: hlgate.v1.EmailSubscriptionsDto.Subscription
+	(*structpb.Struct)(nil),                          // 145: google.protobuf.Struct
+	(*structpb.Value)(nil),                           // 146: google.protobuf.Value
+	(*structpb.ListValue)(nil),                       // 147: google.protobuf.ListValue
 }
 var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
-	129, // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
+	145, // 0: hlgate.v1.CalendarNotification.unmapped:type_name -> google.protobuf.Struct
 	2,   // 1: hlgate.v1.CalendarsTeamMember.location_configurations:type_name -> hlgate.v1.LocationConfiguration
-	129, // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
-	129, // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
+	145, // 2: hlgate.v1.CalendarsTeamMember.unmapped:type_name -> google.protobuf.Struct
+	145, // 3: hlgate.v1.LocationConfiguration.unmapped:type_name -> google.protobuf.Struct
 	4,   // 4: hlgate.v1.OpenHour.hours:type_name -> hlgate.v1.Hour
-	129, // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
-	129, // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
-	129, // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
+	145, // 5: hlgate.v1.OpenHour.unmapped:type_name -> google.protobuf.Struct
+	145, // 6: hlgate.v1.Hour.unmapped:type_name -> google.protobuf.Struct
+	145, // 7: hlgate.v1.Recurring.unmapped:type_name -> google.protobuf.Struct
 	4,   // 8: hlgate.v1.Availability.hours:type_name -> hlgate.v1.Hour
-	129, // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
-	129, // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
+	145, // 9: hlgate.v1.Availability.unmapped:type_name -> google.protobuf.Struct
+	145, // 10: hlgate.v1.LookBusyConfiguration.unmapped:type_name -> google.protobuf.Struct
 	0,   // 11: hlgate.v1.CalendarDTO.notifications:type_name -> hlgate.v1.CalendarNotification
 	9,   // 12: hlgate.v1.CalendarDTO.team_members:type_name -> hlgate.v1.TeamMemberResponse
 	10,  // 13: hlgate.v1.CalendarDTO.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
@@ -17926,255 +19771,281 @@ var file_hlgate_v1_upstream_schemas_proto_depIdxs = []int32{
 	5,   // 15: hlgate.v1.CalendarDTO.recurring:type_name -> hlgate.v1.Recurring
 	6,   // 16: hlgate.v1.CalendarDTO.availabilities:type_name -> hlgate.v1.Availability
 	7,   // 17: hlgate.v1.CalendarDTO.look_busy_config:type_name -> hlgate.v1.LookBusyConfiguration
-	129, // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 18: hlgate.v1.CalendarDTO.unmapped:type_name -> google.protobuf.Struct
 	10,  // 19: hlgate.v1.TeamMemberResponse.location_configurations:type_name -> hlgate.v1.LocationConfigurationResponse
-	129, // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
-	129, // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
+	145, // 20: hlgate.v1.TeamMemberResponse.unmapped:type_name -> google.protobuf.Struct
+	145, // 21: hlgate.v1.LocationConfigurationResponse.unmapped:type_name -> google.protobuf.Struct
 	4,   // 22: hlgate.v1.UpdateAvailability.hours:type_name -> hlgate.v1.Hour
-	129, // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
+	145, // 23: hlgate.v1.UpdateAvailability.unmapped:type_name -> google.protobuf.Struct
 	13,  // 24: hlgate.v1.CalendarNotificationResponseDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 25: hlgate.v1.CalendarNotificationResponseDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	129, // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 26: hlgate.v1.CalendarNotificationResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 27: hlgate.v1.SchedulesDTO.unmapped:type_name -> google.protobuf.Struct
 	13,  // 28: hlgate.v1.CreateCalendarNotificationDTO.after_time:type_name -> hlgate.v1.SchedulesDTO
 	13,  // 29: hlgate.v1.CreateCalendarNotificationDTO.before_time:type_name -> hlgate.v1.SchedulesDTO
-	129, // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 30: hlgate.v1.CreateCalendarNotificationDTO.unmapped:type_name -> google.protobuf.Struct
 	16,  // 31: hlgate.v1.CalendarsGetNoteSchema.created_by:type_name -> hlgate.v1.NoteCreatedBySchema
-	129, // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 32: hlgate.v1.CalendarsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 33: hlgate.v1.NoteCreatedBySchema.unmapped:type_name -> google.protobuf.Struct
 	18,  // 34: hlgate.v1.CalendarEventDTO.created_by:type_name -> hlgate.v1.CreatedOrUpdatedBy
-	129, // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
-	129, // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 35: hlgate.v1.CalendarEventDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 36: hlgate.v1.CreatedOrUpdatedBy.unmapped:type_name -> google.protobuf.Struct
+	145, // 37: hlgate.v1.GroupDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 38: hlgate.v1.CalendarResourceByIdResponseDTO.unmapped:type_name -> google.protobuf.Struct
 	22,  // 39: hlgate.v1.ScheduleRuleDTO.intervals:type_name -> hlgate.v1.ScheduleIntervalDTO
-	129, // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 40: hlgate.v1.ScheduleRuleDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 41: hlgate.v1.ScheduleIntervalDTO.unmapped:type_name -> google.protobuf.Struct
 	21,  // 42: hlgate.v1.ScheduleObjectResponseDTO.rules:type_name -> hlgate.v1.ScheduleRuleDTO
-	129, // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 43: hlgate.v1.ScheduleObjectResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 44: hlgate.v1.GetEventSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 45: hlgate.v1.ContactsGetNoteSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 46: hlgate.v1.TaskSchema.unmapped:type_name -> google.protobuf.Struct
 	28,  // 47: hlgate.v1.ContactsSearchSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 48: hlgate.v1.ContactsSearchSchema.attributions:type_name -> hlgate.v1.ContactsAttributionSource
-	129, // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
-	130, // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
-	129, // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
+	145, // 49: hlgate.v1.ContactsSearchSchema.unmapped:type_name -> google.protobuf.Struct
+	146, // 50: hlgate.v1.ContactsCustomFieldSchema.value:type_name -> google.protobuf.Value
+	145, // 51: hlgate.v1.ContactsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 52: hlgate.v1.ContactsAttributionSource.unmapped:type_name -> google.protobuf.Struct
 	31,  // 53: hlgate.v1.GetContectByIdSchema.dnd_settings:type_name -> hlgate.v1.DndSettingsSchema
 	28,  // 54: hlgate.v1.GetContectByIdSchema.custom_fields:type_name -> hlgate.v1.ContactsCustomFieldSchema
 	29,  // 55: hlgate.v1.GetContectByIdSchema.attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
 	29,  // 56: hlgate.v1.GetContectByIdSchema.last_attribution_source:type_name -> hlgate.v1.ContactsAttributionSource
-	129, // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 57: hlgate.v1.GetContectByIdSchema.unmapped:type_name -> google.protobuf.Struct
 	32,  // 58: hlgate.v1.DndSettingsSchema.call:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 59: hlgate.v1.DndSettingsSchema.email:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 60: hlgate.v1.DndSettingsSchema.sms:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 61: hlgate.v1.DndSettingsSchema.whats_app:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 62: hlgate.v1.DndSettingsSchema.gmb:type_name -> hlgate.v1.DndSettingSchema
 	32,  // 63: hlgate.v1.DndSettingsSchema.fb:type_name -> hlgate.v1.DndSettingSchema
-	129, // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 66: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 67: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 64: hlgate.v1.DndSettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 65: hlgate.v1.DndSettingSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 66: hlgate.v1.ConversationCreateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 67: hlgate.v1.ConversationDto.unmapped:type_name -> google.protobuf.Struct
 	36,  // 68: hlgate.v1.GetMessageResponseDto.meta:type_name -> hlgate.v1.MessageMeta
-	129, // 69: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 70: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
-	129, // 71: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
-	129, // 72: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 73: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 74: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 75: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 76: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 77: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	129, // 78: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	129, // 79: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	129, // 80: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	129, // 81: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	43,  // 82: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
-	44,  // 83: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
-	129, // 84: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 85: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
-	45,  // 86: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
-	46,  // 87: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
-	129, // 88: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 89: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
-	47,  // 90: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
-	129, // 91: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 92: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
-	49,  // 93: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	129, // 94: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 95: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
-	51,  // 96: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	129, // 97: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 98: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 99: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
-	54,  // 100: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
-	49,  // 101: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
-	129, // 102: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 103: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 104: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 105: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
-	58,  // 106: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
-	59,  // 107: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
-	60,  // 108: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
-	129, // 109: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 110: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 111: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 112: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 113: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	63,  // 114: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
-	129, // 115: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 116: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 117: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
-	131, // 118: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
-	66,  // 119: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
-	129, // 120: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 121: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 122: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 123: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 124: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
-	129, // 125: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
-	129, // 126: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
-	129, // 127: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
-	129, // 128: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
-	129, // 129: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 130: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
-	67,  // 131: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
-	72,  // 132: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
-	73,  // 133: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
-	74,  // 134: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
-	75,  // 135: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
-	129, // 136: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
-	129, // 137: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 138: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 139: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 140: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 141: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
-	51,  // 142: hlgate.v1.EstimateLineItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
-	129, // 143: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
-	70,  // 144: hlgate.v1.SendEstimateDto.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
-	129, // 145: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
-	79,  // 146: hlgate.v1.FrequencySettingsDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	129, // 147: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
-	80,  // 148: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
-	129, // 149: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 150: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 151: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
-	83,  // 152: hlgate.v1.PaymentScheduleConfigDto.date_config:type_name -> hlgate.v1.PaymentScheduleDateConfigDto
-	131, // 153: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
-	129, // 154: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 155: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 156: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
-	129, // 157: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
-	129, // 158: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
-	129, // 159: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
-	84,  // 160: hlgate.v1.EstimateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetails
-	76,  // 161: hlgate.v1.EstimateResponseDto.items:type_name -> hlgate.v1.EstimateLineItemDto
-	52,  // 162: hlgate.v1.EstimateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	64,  // 163: hlgate.v1.EstimateResponseDto.attachments:type_name -> hlgate.v1.AttachmentsDto
-	85,  // 164: hlgate.v1.EstimateResponseDto.contact_details:type_name -> hlgate.v1.ContactDetails
-	129, // 165: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
-	129, // 166: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
-	86,  // 167: hlgate.v1.EstimateResponseDto.sent_to:type_name -> hlgate.v1.SentTo
-	78,  // 168: hlgate.v1.EstimateResponseDto.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
-	87,  // 169: hlgate.v1.EstimateResponseDto.auto_invoice:type_name -> hlgate.v1.AutoInvoice
-	129, // 170: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	84,  // 171: hlgate.v1.EstimateTemplateResponseDTO.business_details:type_name -> hlgate.v1.BusinessDetails
-	76,  // 172: hlgate.v1.EstimateTemplateResponseDTO.items:type_name -> hlgate.v1.EstimateLineItemDto
-	52,  // 173: hlgate.v1.EstimateTemplateResponseDTO.discount:type_name -> hlgate.v1.DiscountDto
-	64,  // 174: hlgate.v1.EstimateTemplateResponseDTO.attachments:type_name -> hlgate.v1.AttachmentsDto
-	129, // 175: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	79,  // 176: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
-	69,  // 177: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
-	48,  // 178: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	53,  // 179: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
-	52,  // 180: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	129, // 181: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
-	129, // 182: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
-	92,  // 183: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 184: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 185: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 186: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 187: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 188: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 189: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 190: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 191: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 192: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 193: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 194: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 195: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 196: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 197: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
-	92,  // 198: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
-	129, // 199: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 200: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
-	94,  // 201: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
-	129, // 202: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 203: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
-	129, // 204: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
-	48,  // 205: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
-	52,  // 206: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
-	129, // 207: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
-	129, // 208: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 209: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 210: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 211: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 212: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 213: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 214: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
-	98,  // 215: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	99,  // 216: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
-	129, // 217: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
-	105, // 218: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
-	99,  // 219: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
-	98,  // 220: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
-	129, // 221: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
-	129, // 222: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 223: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 224: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 225: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 226: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
-	108, // 227: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
-	129, // 228: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
-	129, // 229: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 230: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 231: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
-	114, // 232: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
-	131, // 233: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
-	131, // 234: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
-	131, // 235: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
-	115, // 236: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
-	129, // 237: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 238: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	130, // 239: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
-	129, // 240: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 241: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 242: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
-	116, // 243: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
-	129, // 244: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 245: hlgate.v1.CustomProviderKeys.unmapped:type_name -> google.protobuf.Struct
-	129, // 246: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 247: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
-	129, // 248: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
-	129, // 249: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 250: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
-	129, // 251: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
-	124, // 252: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
-	129, // 253: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 254: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
-	126, // 255: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
-	127, // 256: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
-	129, // 257: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
-	129, // 258: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 259: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
-	129, // 260: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
-	129, // 261: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
-	262, // [262:262] is the sub-list for method output_type
-	262, // [262:262] is the sub-list for method input_type
-	262, // [262:262] is the sub-list for extension type_name
-	262, // [262:262] is the sub-list for extension extendee
-	0,   // [0:262] is the sub-list for field type_name
+	145, // 69: hlgate.v1.GetMessageResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 70: hlgate.v1.MessageMeta.email:type_name -> google.protobuf.Struct
+	145, // 71: hlgate.v1.MessageMeta.unmapped:type_name -> google.protobuf.Struct
+	145, // 72: hlgate.v1.ForwardConfigDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 73: hlgate.v1.ForwardResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 74: hlgate.v1.ErrorDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 75: hlgate.v1.CallDataDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 76: hlgate.v1.CustomSubtype.unmapped:type_name -> google.protobuf.Struct
+	144, // 77: hlgate.v1.EmailSubscriptionsDto.subscriptions:type_name -> hlgate.v1.EmailSubscriptionsDto.Subscription
+	145, // 78: hlgate.v1.EmailSubscriptionsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 79: hlgate.v1.SubscriptionActionDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 80: hlgate.v1.ConversationSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 81: hlgate.v1.GetInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	145, // 82: hlgate.v1.GetInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	145, // 83: hlgate.v1.GetInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	145, // 84: hlgate.v1.GetInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	145, // 85: hlgate.v1.GetInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	46,  // 86: hlgate.v1.GetInvoiceResponseDto.total_summary:type_name -> hlgate.v1.TotalSummaryDto
+	47,  // 87: hlgate.v1.GetInvoiceResponseDto.reminders_configuration:type_name -> hlgate.v1.RemindersConfigurationDto
+	145, // 88: hlgate.v1.GetInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 89: hlgate.v1.TotalSummaryDto.unmapped:type_name -> google.protobuf.Struct
+	48,  // 90: hlgate.v1.RemindersConfigurationDto.reminder_execution_details_list:type_name -> hlgate.v1.ReminderExecutionDetailsList
+	49,  // 91: hlgate.v1.RemindersConfigurationDto.reminder_settings:type_name -> hlgate.v1.ReminderSettingsDto
+	145, // 92: hlgate.v1.RemindersConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 93: hlgate.v1.ReminderExecutionDetailsList.unmapped:type_name -> google.protobuf.Struct
+	50,  // 94: hlgate.v1.ReminderSettingsDto.reminders:type_name -> hlgate.v1.ReminderDto
+	145, // 95: hlgate.v1.ReminderSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 96: hlgate.v1.ReminderDto.unmapped:type_name -> google.protobuf.Struct
+	52,  // 97: hlgate.v1.BusinessDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	145, // 98: hlgate.v1.BusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 99: hlgate.v1.AddressDto.unmapped:type_name -> google.protobuf.Struct
+	54,  // 100: hlgate.v1.InvoiceItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	145, // 101: hlgate.v1.InvoiceItemDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 102: hlgate.v1.ItemTaxDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 103: hlgate.v1.DiscountDto.unmapped:type_name -> google.protobuf.Struct
+	57,  // 104: hlgate.v1.ContactDetailsDto.additional_emails:type_name -> hlgate.v1.AdditionalEmailsDto
+	52,  // 105: hlgate.v1.ContactDetailsDto.address:type_name -> hlgate.v1.AddressDto
+	145, // 106: hlgate.v1.ContactDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 107: hlgate.v1.AdditionalEmailsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 108: hlgate.v1.SentToDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 109: hlgate.v1.PaymentScheduleDto.unmapped:type_name -> google.protobuf.Struct
+	61,  // 110: hlgate.v1.LateFeesConfigurationDto.frequency:type_name -> hlgate.v1.LateFeesFrequencyDto
+	62,  // 111: hlgate.v1.LateFeesConfigurationDto.grace:type_name -> hlgate.v1.LateFeesGraceDto
+	63,  // 112: hlgate.v1.LateFeesConfigurationDto.max_late_fees:type_name -> hlgate.v1.LateFeesMaxFeesDto
+	145, // 113: hlgate.v1.LateFeesConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 114: hlgate.v1.LateFeesFrequencyDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 115: hlgate.v1.LateFeesGraceDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 116: hlgate.v1.LateFeesMaxFeesDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 117: hlgate.v1.TipsConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	66,  // 118: hlgate.v1.PaymentMethodDto.stripe:type_name -> hlgate.v1.StripePaymentMethodDto
+	145, // 119: hlgate.v1.PaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 120: hlgate.v1.StripePaymentMethodDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 121: hlgate.v1.AttachmentsDto.unmapped:type_name -> google.protobuf.Struct
+	147, // 122: hlgate.v1.ProcessingFeeDto.charges:type_name -> google.protobuf.ListValue
+	69,  // 123: hlgate.v1.ProcessingFeeDto.paid_charges:type_name -> hlgate.v1.ProcessingFeePaidChargeDto
+	145, // 124: hlgate.v1.ProcessingFeeDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 125: hlgate.v1.ProcessingFeePaidChargeDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 126: hlgate.v1.InvoicesCardDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 127: hlgate.v1.ChequeDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 128: hlgate.v1.DefaultInvoiceResponseDto.business_details:type_name -> google.protobuf.Struct
+	145, // 129: hlgate.v1.DefaultInvoiceResponseDto.contact_details:type_name -> google.protobuf.Struct
+	145, // 130: hlgate.v1.DefaultInvoiceResponseDto.discount:type_name -> google.protobuf.Struct
+	145, // 131: hlgate.v1.DefaultInvoiceResponseDto.invoice_items:type_name -> google.protobuf.Struct
+	145, // 132: hlgate.v1.DefaultInvoiceResponseDto.payment_schedule:type_name -> google.protobuf.Struct
+	145, // 133: hlgate.v1.DefaultInvoiceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 134: hlgate.v1.InvoiceSettingsSenderConfigurationDto.unmapped:type_name -> google.protobuf.Struct
+	70,  // 135: hlgate.v1.AutoPaymentDetailsDto.card:type_name -> hlgate.v1.InvoicesCardDto
+	75,  // 136: hlgate.v1.AutoPaymentDetailsDto.us_bank_account:type_name -> hlgate.v1.USBankAccountDto
+	76,  // 137: hlgate.v1.AutoPaymentDetailsDto.sepa_direct_debit:type_name -> hlgate.v1.SepaDirectDebitDTO
+	77,  // 138: hlgate.v1.AutoPaymentDetailsDto.bacs_direct_debit:type_name -> hlgate.v1.BacsDirectDebitDTO
+	78,  // 139: hlgate.v1.AutoPaymentDetailsDto.becs_direct_debit:type_name -> hlgate.v1.BecsDirectDebitDTO
+	145, // 140: hlgate.v1.AutoPaymentDetailsDto.provider:type_name -> google.protobuf.Struct
+	145, // 141: hlgate.v1.AutoPaymentDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 142: hlgate.v1.USBankAccountDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 143: hlgate.v1.SepaDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 144: hlgate.v1.BacsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 145: hlgate.v1.BecsDirectDebitDTO.unmapped:type_name -> google.protobuf.Struct
+	54,  // 146: hlgate.v1.EstimateLineItemDto.taxes:type_name -> hlgate.v1.ItemTaxDto
+	145, // 147: hlgate.v1.EstimateLineItemDto.unmapped:type_name -> google.protobuf.Struct
+	73,  // 148: hlgate.v1.SendEstimateDto.sent_from:type_name -> hlgate.v1.InvoiceSettingsSenderConfigurationDto
+	145, // 149: hlgate.v1.SendEstimateDto.unmapped:type_name -> google.protobuf.Struct
+	82,  // 150: hlgate.v1.FrequencySettingsDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	145, // 151: hlgate.v1.FrequencySettingsDto.unmapped:type_name -> google.protobuf.Struct
+	83,  // 152: hlgate.v1.InvoicesScheduleOptionsDto.rrule:type_name -> hlgate.v1.InvoicesCustomRRuleOptionsDto
+	145, // 153: hlgate.v1.InvoicesScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 154: hlgate.v1.InvoicesCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 155: hlgate.v1.AutoInvoicingDto.unmapped:type_name -> google.protobuf.Struct
+	86,  // 156: hlgate.v1.PaymentScheduleConfigDto.date_config:type_name -> hlgate.v1.PaymentScheduleDateConfigDto
+	147, // 157: hlgate.v1.PaymentScheduleConfigDto.schedules:type_name -> google.protobuf.ListValue
+	145, // 158: hlgate.v1.PaymentScheduleConfigDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 159: hlgate.v1.PaymentScheduleDateConfigDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 160: hlgate.v1.BusinessDetails.unmapped:type_name -> google.protobuf.Struct
+	145, // 161: hlgate.v1.ContactDetails.unmapped:type_name -> google.protobuf.Struct
+	145, // 162: hlgate.v1.SentTo.unmapped:type_name -> google.protobuf.Struct
+	145, // 163: hlgate.v1.AutoInvoice.unmapped:type_name -> google.protobuf.Struct
+	87,  // 164: hlgate.v1.EstimateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetails
+	79,  // 165: hlgate.v1.EstimateResponseDto.items:type_name -> hlgate.v1.EstimateLineItemDto
+	55,  // 166: hlgate.v1.EstimateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	67,  // 167: hlgate.v1.EstimateResponseDto.attachments:type_name -> hlgate.v1.AttachmentsDto
+	88,  // 168: hlgate.v1.EstimateResponseDto.contact_details:type_name -> hlgate.v1.ContactDetails
+	145, // 169: hlgate.v1.EstimateResponseDto.meta:type_name -> google.protobuf.Struct
+	145, // 170: hlgate.v1.EstimateResponseDto.estimate_action_history:type_name -> google.protobuf.Struct
+	89,  // 171: hlgate.v1.EstimateResponseDto.sent_to:type_name -> hlgate.v1.SentTo
+	81,  // 172: hlgate.v1.EstimateResponseDto.frequency_settings:type_name -> hlgate.v1.FrequencySettingsDto
+	90,  // 173: hlgate.v1.EstimateResponseDto.auto_invoice:type_name -> hlgate.v1.AutoInvoice
+	145, // 174: hlgate.v1.EstimateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	87,  // 175: hlgate.v1.EstimateTemplateResponseDTO.business_details:type_name -> hlgate.v1.BusinessDetails
+	79,  // 176: hlgate.v1.EstimateTemplateResponseDTO.items:type_name -> hlgate.v1.EstimateLineItemDto
+	55,  // 177: hlgate.v1.EstimateTemplateResponseDTO.discount:type_name -> hlgate.v1.DiscountDto
+	67,  // 178: hlgate.v1.EstimateTemplateResponseDTO.attachments:type_name -> hlgate.v1.AttachmentsDto
+	145, // 179: hlgate.v1.EstimateTemplateResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	82,  // 180: hlgate.v1.GetScheduleResponseDto.schedule:type_name -> hlgate.v1.InvoicesScheduleOptionsDto
+	72,  // 181: hlgate.v1.GetScheduleResponseDto.invoices:type_name -> hlgate.v1.DefaultInvoiceResponseDto
+	51,  // 182: hlgate.v1.GetScheduleResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	56,  // 183: hlgate.v1.GetScheduleResponseDto.contact_details:type_name -> hlgate.v1.ContactDetailsDto
+	55,  // 184: hlgate.v1.GetScheduleResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	145, // 185: hlgate.v1.GetScheduleResponseDto.items:type_name -> google.protobuf.Struct
+	145, // 186: hlgate.v1.GetScheduleResponseDto.unmapped:type_name -> google.protobuf.Struct
+	95,  // 187: hlgate.v1.CustomNotificationDto.customer_send_invoice:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 188: hlgate.v1.CustomNotificationDto.team_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 189: hlgate.v1.CustomNotificationDto.customer_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 190: hlgate.v1.CustomNotificationDto.team_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 191: hlgate.v1.CustomNotificationDto.customer_auto_payment_success:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 192: hlgate.v1.CustomNotificationDto.team_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 193: hlgate.v1.CustomNotificationDto.customer_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 194: hlgate.v1.CustomNotificationDto.team_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 195: hlgate.v1.CustomNotificationDto.customer_auto_payment_failure:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 196: hlgate.v1.CustomNotificationDto.customer_auto_payment_info:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 197: hlgate.v1.CustomNotificationDto.customer_auto_payment_amount_changed:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 198: hlgate.v1.CustomNotificationDto.team_auto_payment_skip:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 199: hlgate.v1.CustomNotificationDto.team_recurring_send_invoice_failed:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 200: hlgate.v1.CustomNotificationDto.customer_send_estimate:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 201: hlgate.v1.CustomNotificationDto.team_estimate_accepted:type_name -> hlgate.v1.CustomNotificationItemDto
+	95,  // 202: hlgate.v1.CustomNotificationDto.team_estimate_declined:type_name -> hlgate.v1.CustomNotificationItemDto
+	145, // 203: hlgate.v1.CustomNotificationDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 204: hlgate.v1.CustomNotificationItemDto.unmapped:type_name -> google.protobuf.Struct
+	97,  // 205: hlgate.v1.InvoiceSettingsBusinessDetailsDto.address:type_name -> hlgate.v1.Address
+	145, // 206: hlgate.v1.InvoiceSettingsBusinessDetailsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 207: hlgate.v1.Address.unmapped:type_name -> google.protobuf.Struct
+	145, // 208: hlgate.v1.InvoiceProductSettingsDto.unmapped:type_name -> google.protobuf.Struct
+	51,  // 209: hlgate.v1.GetTemplateResponseDto.business_details:type_name -> hlgate.v1.BusinessDetailsDto
+	55,  // 210: hlgate.v1.GetTemplateResponseDto.discount:type_name -> hlgate.v1.DiscountDto
+	145, // 211: hlgate.v1.GetTemplateResponseDto.items:type_name -> google.protobuf.Struct
+	145, // 212: hlgate.v1.GetTemplateResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 213: hlgate.v1.ProspectInfoDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 214: hlgate.v1.SettingsSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 215: hlgate.v1.SocialSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 216: hlgate.v1.TwilioSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 217: hlgate.v1.MailgunSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 218: hlgate.v1.SnapshotPutSchema.unmapped:type_name -> google.protobuf.Struct
+	101, // 219: hlgate.v1.GetLocationSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	102, // 220: hlgate.v1.GetLocationSchema.social:type_name -> hlgate.v1.SocialSchema
+	145, // 221: hlgate.v1.GetLocationSchema.unmapped:type_name -> google.protobuf.Struct
+	108, // 222: hlgate.v1.GetLocationByIdSchema.business:type_name -> hlgate.v1.BusinessSchema
+	102, // 223: hlgate.v1.GetLocationByIdSchema.social:type_name -> hlgate.v1.SocialSchema
+	101, // 224: hlgate.v1.GetLocationByIdSchema.settings:type_name -> hlgate.v1.SettingsSchema
+	145, // 225: hlgate.v1.GetLocationByIdSchema.reseller:type_name -> google.protobuf.Struct
+	145, // 226: hlgate.v1.GetLocationByIdSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 227: hlgate.v1.BusinessSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 228: hlgate.v1.LocationsCustomFieldSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 229: hlgate.v1.CustomValueSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 230: hlgate.v1.CustomRRulesOptions.unmapped:type_name -> google.protobuf.Struct
+	111, // 231: hlgate.v1.RecurringTaskResponseDTO.rrule_options:type_name -> hlgate.v1.CustomRRulesOptions
+	145, // 232: hlgate.v1.RecurringTaskResponseDTO.unmapped:type_name -> google.protobuf.Struct
+	145, // 233: hlgate.v1.LocationTagsSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 234: hlgate.v1.LostReasonResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 235: hlgate.v1.AdditionalDetailsDTO.unmapped:type_name -> google.protobuf.Struct
+	117, // 236: hlgate.v1.SearchOpportunitiesResponseSchema.contact:type_name -> hlgate.v1.SearchOpportunitiesContactResponseSchema
+	147, // 237: hlgate.v1.SearchOpportunitiesResponseSchema.notes:type_name -> google.protobuf.ListValue
+	147, // 238: hlgate.v1.SearchOpportunitiesResponseSchema.tasks:type_name -> google.protobuf.ListValue
+	147, // 239: hlgate.v1.SearchOpportunitiesResponseSchema.calendar_events:type_name -> google.protobuf.ListValue
+	118, // 240: hlgate.v1.SearchOpportunitiesResponseSchema.custom_fields:type_name -> hlgate.v1.CustomFieldResponseSchema
+	145, // 241: hlgate.v1.SearchOpportunitiesResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 242: hlgate.v1.SearchOpportunitiesContactResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	146, // 243: hlgate.v1.CustomFieldResponseSchema.field_value:type_name -> google.protobuf.Value
+	145, // 244: hlgate.v1.CustomFieldResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 245: hlgate.v1.ApplyToFuturePaymentsConfigDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 246: hlgate.v1.ApplyToFuturePaymentsConfig.unmapped:type_name -> google.protobuf.Struct
+	119, // 247: hlgate.v1.CouponDto.apply_to_future_payments_config:type_name -> hlgate.v1.ApplyToFuturePaymentsConfigDto
+	145, // 248: hlgate.v1.CouponDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 249: hlgate.v1.CustomProviderKeys.unmapped:type_name -> google.protobuf.Struct
+	145, // 250: hlgate.v1.IntegrationProviderSchema.unmapped:type_name -> google.protobuf.Struct
+	125, // 251: hlgate.v1.FulfillmentSchema.trackings:type_name -> hlgate.v1.FulfillmentTracking
+	126, // 252: hlgate.v1.FulfillmentSchema.items:type_name -> hlgate.v1.FulfilledItem
+	145, // 253: hlgate.v1.FulfillmentSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 254: hlgate.v1.FulfillmentTracking.unmapped:type_name -> google.protobuf.Struct
+	127, // 255: hlgate.v1.FulfilledItem.product:type_name -> hlgate.v1.DefaultProductResponseDto
+	131, // 256: hlgate.v1.FulfilledItem.price:type_name -> hlgate.v1.DefaultPriceResponseDto
+	145, // 257: hlgate.v1.FulfilledItem.unmapped:type_name -> google.protobuf.Struct
+	128, // 258: hlgate.v1.DefaultProductResponseDto.variants:type_name -> hlgate.v1.ProductVariantDto
+	130, // 259: hlgate.v1.DefaultProductResponseDto.label:type_name -> hlgate.v1.ProductLabelDto
+	145, // 260: hlgate.v1.DefaultProductResponseDto.unmapped:type_name -> google.protobuf.Struct
+	129, // 261: hlgate.v1.ProductVariantDto.options:type_name -> hlgate.v1.ProductVariantOptionDto
+	145, // 262: hlgate.v1.ProductVariantDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 263: hlgate.v1.ProductVariantOptionDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 264: hlgate.v1.ProductLabelDto.unmapped:type_name -> google.protobuf.Struct
+	132, // 265: hlgate.v1.DefaultPriceResponseDto.membership_offers:type_name -> hlgate.v1.MembershipOfferDto
+	133, // 266: hlgate.v1.DefaultPriceResponseDto.recurring:type_name -> hlgate.v1.RecurringDto
+	145, // 267: hlgate.v1.DefaultPriceResponseDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 268: hlgate.v1.MembershipOfferDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 269: hlgate.v1.RecurringDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 270: hlgate.v1.FulfillmentItems.unmapped:type_name -> google.protobuf.Struct
+	145, // 271: hlgate.v1.PaymentsCardDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 272: hlgate.v1.SubscriptionResponseSchema.entity_source_meta:type_name -> google.protobuf.Struct
+	145, // 273: hlgate.v1.SubscriptionResponseSchema.subscription_snapshot:type_name -> google.protobuf.Struct
+	145, // 274: hlgate.v1.SubscriptionResponseSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 275: hlgate.v1.OrderSource.meta:type_name -> google.protobuf.Struct
+	145, // 276: hlgate.v1.OrderSource.unmapped:type_name -> google.protobuf.Struct
+	139, // 277: hlgate.v1.PaymentsScheduleOptionsDto.rrule:type_name -> hlgate.v1.PaymentsCustomRRuleOptionsDto
+	145, // 278: hlgate.v1.PaymentsScheduleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 279: hlgate.v1.PaymentsCustomRRuleOptionsDto.unmapped:type_name -> google.protobuf.Struct
+	141, // 280: hlgate.v1.UserSchema.permissions:type_name -> hlgate.v1.PermissionsDto
+	142, // 281: hlgate.v1.UserSchema.roles:type_name -> hlgate.v1.RoleSchema
+	145, // 282: hlgate.v1.UserSchema.lc_phone:type_name -> google.protobuf.Struct
+	145, // 283: hlgate.v1.UserSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 284: hlgate.v1.PermissionsDto.unmapped:type_name -> google.protobuf.Struct
+	145, // 285: hlgate.v1.RoleSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 286: hlgate.v1.WorkflowSchema.unmapped:type_name -> google.protobuf.Struct
+	145, // 287: hlgate.v1.EmailSubscriptionsDto.Subscription.unmapped:type_name -> google.protobuf.Struct
+	288, // [288:288] is the sub-list for method output_type
+	288, // [288:288] is the sub-list for method input_type
+	288, // [288:288] is the sub-list for extension type_name
+	288, // [288:288] is the sub-list for extension extendee
+	0,   // [0:288] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_upstream_schemas_proto_init() }
@@ -18224,24 +20095,24 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[41].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[42].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[43].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[44].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[45].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[46].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[47].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[48].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[49].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[50].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[51].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[52].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[53].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[55].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[56].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[57].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[58].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[59].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[60].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[61].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[62].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[63].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[64].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[65].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[66].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[67].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[68].OneofWrappers = []any{}
@@ -18260,12 +20131,12 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[81].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[82].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[83].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[88].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[89].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[90].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[84].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[85].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[86].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[91].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[92].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[93].OneofWrappers = []any{}
-	file_hlgate_v1_upstream_schemas_proto_msgTypes[94].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[95].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[96].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[97].OneofWrappers = []any{}
@@ -18300,13 +20171,29 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[126].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[127].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[128].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[129].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[130].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[131].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[132].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[133].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[134].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[135].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[136].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[137].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[138].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[139].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[140].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[141].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[142].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[143].OneofWrappers = []any{}
+	file_hlgate_v1_upstream_schemas_proto_msgTypes[144].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_upstream_schemas_proto_rawDesc), len(file_hlgate_v1_upstream_schemas_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   129,
+			NumMessages:   145,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -29,6 +29,166 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FilterUsersByEmailRequest is the request of FilterUsersByEmail.
+type FilterUsersByEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The company (agency) whose token and quota the call uses; sent as
+	// HighLevel's companyId.
+	CompanyId string `protobuf:"bytes,1,opt,name=company_id,json=companyId,proto3" json:"company_id,omitempty"`
+	// Comma-separated list of email addresses to filter users
+	Emails *string `protobuf:"bytes,2,opt,name=emails,proto3,oneof" json:"emails,omitempty"`
+	// Filter deleted users
+	Deleted *bool `protobuf:"varint,3,opt,name=deleted,proto3,oneof" json:"deleted,omitempty"`
+	// No of results to be skipped before returning the result
+	Skip *string `protobuf:"bytes,4,opt,name=skip,proto3,oneof" json:"skip,omitempty"`
+	// No of results to be limited before returning the result
+	Limit *string `protobuf:"bytes,5,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	// Projection fields to return. Use "all" for all fields, or specify
+	// comma-separated field names. Default returns only id and email
+	Projection    *string `protobuf:"bytes,6,opt,name=projection,proto3,oneof" json:"projection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterUsersByEmailRequest) Reset() {
+	*x = FilterUsersByEmailRequest{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterUsersByEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterUsersByEmailRequest) ProtoMessage() {}
+
+func (x *FilterUsersByEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterUsersByEmailRequest.ProtoReflect.Descriptor instead.
+func (*FilterUsersByEmailRequest) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FilterUsersByEmailRequest) GetCompanyId() string {
+	if x != nil {
+		return x.CompanyId
+	}
+	return ""
+}
+
+func (x *FilterUsersByEmailRequest) GetEmails() string {
+	if x != nil && x.Emails != nil {
+		return *x.Emails
+	}
+	return ""
+}
+
+func (x *FilterUsersByEmailRequest) GetDeleted() bool {
+	if x != nil && x.Deleted != nil {
+		return *x.Deleted
+	}
+	return false
+}
+
+func (x *FilterUsersByEmailRequest) GetSkip() string {
+	if x != nil && x.Skip != nil {
+		return *x.Skip
+	}
+	return ""
+}
+
+func (x *FilterUsersByEmailRequest) GetLimit() string {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return ""
+}
+
+func (x *FilterUsersByEmailRequest) GetProjection() string {
+	if x != nil && x.Projection != nil {
+		return *x.Projection
+	}
+	return ""
+}
+
+// FilterUsersByEmailResponse is HighLevel's answer to FilterUsersByEmail,
+// without loss.
+type FilterUsersByEmailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer's users.
+	Users []*UserSchema `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// The answer's count.
+	Count *float64 `protobuf:"fixed64,2,opt,name=count,proto3,oneof" json:"count,omitempty"`
+	// HighLevel's keys that have no field here, or whose value does not fit its
+	// field, with their JSON values; counted in
+	// hlgate_upstream_unmapped_keys_total. A write ignores it.
+	Unmapped      *structpb.Struct `protobuf:"bytes,3,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterUsersByEmailResponse) Reset() {
+	*x = FilterUsersByEmailResponse{}
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterUsersByEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterUsersByEmailResponse) ProtoMessage() {}
+
+func (x *FilterUsersByEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterUsersByEmailResponse.ProtoReflect.Descriptor instead.
+func (*FilterUsersByEmailResponse) Descriptor() ([]byte, []int) {
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FilterUsersByEmailResponse) GetUsers() []*UserSchema {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *FilterUsersByEmailResponse) GetCount() float64 {
+	if x != nil && x.Count != nil {
+		return *x.Count
+	}
+	return 0
+}
+
+func (x *FilterUsersByEmailResponse) GetUnmapped() *structpb.Struct {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
 // GetUserByLocationRequest is the request of GetUserByLocation.
 type GetUserByLocationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -41,7 +201,7 @@ type GetUserByLocationRequest struct {
 
 func (x *GetUserByLocationRequest) Reset() {
 	*x = GetUserByLocationRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +213,7 @@ func (x *GetUserByLocationRequest) String() string {
 func (*GetUserByLocationRequest) ProtoMessage() {}
 
 func (x *GetUserByLocationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[0]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +226,7 @@ func (x *GetUserByLocationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserByLocationRequest.ProtoReflect.Descriptor instead.
 func (*GetUserByLocationRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{0}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetUserByLocationRequest) GetLocationId() string {
@@ -92,7 +252,7 @@ type GetUserByLocationResponse struct {
 
 func (x *GetUserByLocationResponse) Reset() {
 	*x = GetUserByLocationResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +264,7 @@ func (x *GetUserByLocationResponse) String() string {
 func (*GetUserByLocationResponse) ProtoMessage() {}
 
 func (x *GetUserByLocationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[1]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +277,7 @@ func (x *GetUserByLocationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserByLocationResponse.ProtoReflect.Descriptor instead.
 func (*GetUserByLocationResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{1}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetUserByLocationResponse) GetUsers() []*UserSchema {
@@ -179,7 +339,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +351,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[2]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +364,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{2}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateUserRequest) GetLocationId() string {
@@ -356,7 +516,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +528,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[3]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +541,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{3}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateUserResponse) GetId() string {
@@ -489,7 +649,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +661,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[4]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +674,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{4}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteUserRequest) GetLocationId() string {
@@ -546,7 +706,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +718,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[5]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +731,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{5}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteUserResponse) GetMessage() string {
@@ -602,7 +762,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +774,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[6]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +787,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{6}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetUserRequest) GetLocationId() string {
@@ -681,7 +841,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +853,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[7]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +866,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{7}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetUserResponse) GetId() string {
@@ -847,7 +1007,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1019,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[8]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1032,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{8}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateUserRequest) GetLocationId() string {
@@ -1031,7 +1191,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1203,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[9]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1216,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{9}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateUserResponse) GetId() string {
@@ -1184,7 +1344,7 @@ type SearchUsersRequest struct {
 
 func (x *SearchUsersRequest) Reset() {
 	*x = SearchUsersRequest{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1356,7 @@ func (x *SearchUsersRequest) String() string {
 func (*SearchUsersRequest) ProtoMessage() {}
 
 func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[10]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1369,7 @@ func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchUsersRequest.ProtoReflect.Descriptor instead.
 func (*SearchUsersRequest) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{10}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SearchUsersRequest) GetLocationId() string {
@@ -1308,7 +1468,7 @@ type SearchUsersResponse struct {
 
 func (x *SearchUsersResponse) Reset() {
 	*x = SearchUsersResponse{}
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1480,7 @@ func (x *SearchUsersResponse) String() string {
 func (*SearchUsersResponse) ProtoMessage() {}
 
 func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hlgate_v1_users_service_proto_msgTypes[11]
+	mi := &file_hlgate_v1_users_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1493,7 @@ func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchUsersResponse.ProtoReflect.Descriptor instead.
 func (*SearchUsersResponse) Descriptor() ([]byte, []int) {
-	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{11}
+	return file_hlgate_v1_users_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SearchUsersResponse) GetUsers() []*UserSchema {
@@ -1368,7 +1528,28 @@ var File_hlgate_v1_users_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhlgate/v1/users_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"@\n" +
+	"\x1dhlgate/v1/users_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\x92\x02\n" +
+	"\x19FilterUsersByEmailRequest\x12\"\n" +
+	"\n" +
+	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12 \n" +
+	"\x06emails\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x06emails\x88\x01\x01\x12\x1d\n" +
+	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x17\n" +
+	"\x04skip\x18\x04 \x01(\tH\x02R\x04skip\x88\x01\x01\x12\x19\n" +
+	"\x05limit\x18\x05 \x01(\tH\x03R\x05limit\x88\x01\x01\x12#\n" +
+	"\n" +
+	"projection\x18\x06 \x01(\tH\x04R\n" +
+	"projection\x88\x01\x01B\t\n" +
+	"\a_emailsB\n" +
+	"\n" +
+	"\b_deletedB\a\n" +
+	"\x05_skipB\b\n" +
+	"\x06_limitB\r\n" +
+	"\v_projection\"\xa8\x01\n" +
+	"\x1aFilterUsersByEmailResponse\x12+\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x12\x19\n" +
+	"\x05count\x18\x02 \x01(\x01H\x00R\x05count\x88\x01\x01\x128\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
+	"\x06_count\"@\n" +
 	"\x18GetUserByLocationRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\"\x82\x01\n" +
@@ -1563,8 +1744,10 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xff\x06\n" +
-	"\fUsersService\x12\xa3\x01\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc2\b\n" +
+	"\fUsersService\x12\xc0\x01\n" +
+	"\x12FilterUsersByEmail\x12$.hlgate.v1.FilterUsersByEmailRequest\x1a%.hlgate.v1.FilterUsersByEmailResponse\"]\xc2\xf3\x18\x17\n" +
+	"\x15filter-users-by-email\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/companies/{company_id}/users/search/filter-by-email\x12\xa3\x01\n" +
 	"\x11GetUserByLocation\x12#.hlgate.v1.GetUserByLocationRequest\x1a$.hlgate.v1.GetUserByLocationResponse\"C\xc2\xf3\x18\x16\n" +
 	"\x14get-user-by-location\x82\xd3\xe4\x93\x02#\x12!/v1/locations/{location_id}/users\x12\x88\x01\n" +
 	"\n" +
@@ -1594,64 +1777,70 @@ func file_hlgate_v1_users_service_proto_rawDescGZIP() []byte {
 	return file_hlgate_v1_users_service_proto_rawDescData
 }
 
-var file_hlgate_v1_users_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_hlgate_v1_users_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_hlgate_v1_users_service_proto_goTypes = []any{
-	(*GetUserByLocationRequest)(nil),  // 0: hlgate.v1.GetUserByLocationRequest
-	(*GetUserByLocationResponse)(nil), // 1: hlgate.v1.GetUserByLocationResponse
-	(*CreateUserRequest)(nil),         // 2: hlgate.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),        // 3: hlgate.v1.CreateUserResponse
-	(*DeleteUserRequest)(nil),         // 4: hlgate.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),        // 5: hlgate.v1.DeleteUserResponse
-	(*GetUserRequest)(nil),            // 6: hlgate.v1.GetUserRequest
-	(*GetUserResponse)(nil),           // 7: hlgate.v1.GetUserResponse
-	(*UpdateUserRequest)(nil),         // 8: hlgate.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),        // 9: hlgate.v1.UpdateUserResponse
-	(*SearchUsersRequest)(nil),        // 10: hlgate.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),       // 11: hlgate.v1.SearchUsersResponse
-	(*UserSchema)(nil),                // 12: hlgate.v1.UserSchema
-	(*structpb.Struct)(nil),           // 13: google.protobuf.Struct
-	(*PermissionsDto)(nil),            // 14: hlgate.v1.PermissionsDto
-	(*RoleSchema)(nil),                // 15: hlgate.v1.RoleSchema
+	(*FilterUsersByEmailRequest)(nil),  // 0: hlgate.v1.FilterUsersByEmailRequest
+	(*FilterUsersByEmailResponse)(nil), // 1: hlgate.v1.FilterUsersByEmailResponse
+	(*GetUserByLocationRequest)(nil),   // 2: hlgate.v1.GetUserByLocationRequest
+	(*GetUserByLocationResponse)(nil),  // 3: hlgate.v1.GetUserByLocationResponse
+	(*CreateUserRequest)(nil),          // 4: hlgate.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),         // 5: hlgate.v1.CreateUserResponse
+	(*DeleteUserRequest)(nil),          // 6: hlgate.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),         // 7: hlgate.v1.DeleteUserResponse
+	(*GetUserRequest)(nil),             // 8: hlgate.v1.GetUserRequest
+	(*GetUserResponse)(nil),            // 9: hlgate.v1.GetUserResponse
+	(*UpdateUserRequest)(nil),          // 10: hlgate.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),         // 11: hlgate.v1.UpdateUserResponse
+	(*SearchUsersRequest)(nil),         // 12: hlgate.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),        // 13: hlgate.v1.SearchUsersResponse
+	(*UserSchema)(nil),                 // 14: hlgate.v1.UserSchema
+	(*structpb.Struct)(nil),            // 15: google.protobuf.Struct
+	(*PermissionsDto)(nil),             // 16: hlgate.v1.PermissionsDto
+	(*RoleSchema)(nil),                 // 17: hlgate.v1.RoleSchema
 }
 var file_hlgate_v1_users_service_proto_depIdxs = []int32{
-	12, // 0: hlgate.v1.GetUserByLocationResponse.users:type_name -> hlgate.v1.UserSchema
-	13, // 1: hlgate.v1.GetUserByLocationResponse.unmapped:type_name -> google.protobuf.Struct
-	14, // 2: hlgate.v1.CreateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
-	13, // 3: hlgate.v1.CreateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
-	14, // 4: hlgate.v1.CreateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
-	15, // 5: hlgate.v1.CreateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
-	13, // 6: hlgate.v1.CreateUserResponse.lc_phone:type_name -> google.protobuf.Struct
-	13, // 7: hlgate.v1.CreateUserResponse.unmapped:type_name -> google.protobuf.Struct
-	13, // 8: hlgate.v1.DeleteUserResponse.unmapped:type_name -> google.protobuf.Struct
-	14, // 9: hlgate.v1.GetUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
-	15, // 10: hlgate.v1.GetUserResponse.roles:type_name -> hlgate.v1.RoleSchema
-	13, // 11: hlgate.v1.GetUserResponse.lc_phone:type_name -> google.protobuf.Struct
-	13, // 12: hlgate.v1.GetUserResponse.unmapped:type_name -> google.protobuf.Struct
-	14, // 13: hlgate.v1.UpdateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
-	13, // 14: hlgate.v1.UpdateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
-	14, // 15: hlgate.v1.UpdateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
-	15, // 16: hlgate.v1.UpdateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
-	13, // 17: hlgate.v1.UpdateUserResponse.lc_phone:type_name -> google.protobuf.Struct
-	13, // 18: hlgate.v1.UpdateUserResponse.unmapped:type_name -> google.protobuf.Struct
-	12, // 19: hlgate.v1.SearchUsersResponse.users:type_name -> hlgate.v1.UserSchema
-	13, // 20: hlgate.v1.SearchUsersResponse.unmapped:type_name -> google.protobuf.Struct
-	0,  // 21: hlgate.v1.UsersService.GetUserByLocation:input_type -> hlgate.v1.GetUserByLocationRequest
-	2,  // 22: hlgate.v1.UsersService.CreateUser:input_type -> hlgate.v1.CreateUserRequest
-	4,  // 23: hlgate.v1.UsersService.DeleteUser:input_type -> hlgate.v1.DeleteUserRequest
-	6,  // 24: hlgate.v1.UsersService.GetUser:input_type -> hlgate.v1.GetUserRequest
-	8,  // 25: hlgate.v1.UsersService.UpdateUser:input_type -> hlgate.v1.UpdateUserRequest
-	10, // 26: hlgate.v1.UsersService.SearchUsers:input_type -> hlgate.v1.SearchUsersRequest
-	1,  // 27: hlgate.v1.UsersService.GetUserByLocation:output_type -> hlgate.v1.GetUserByLocationResponse
-	3,  // 28: hlgate.v1.UsersService.CreateUser:output_type -> hlgate.v1.CreateUserResponse
-	5,  // 29: hlgate.v1.UsersService.DeleteUser:output_type -> hlgate.v1.DeleteUserResponse
-	7,  // 30: hlgate.v1.UsersService.GetUser:output_type -> hlgate.v1.GetUserResponse
-	9,  // 31: hlgate.v1.UsersService.UpdateUser:output_type -> hlgate.v1.UpdateUserResponse
-	11, // 32: hlgate.v1.UsersService.SearchUsers:output_type -> hlgate.v1.SearchUsersResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	14, // 0: hlgate.v1.FilterUsersByEmailResponse.users:type_name -> hlgate.v1.UserSchema
+	15, // 1: hlgate.v1.FilterUsersByEmailResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 2: hlgate.v1.GetUserByLocationResponse.users:type_name -> hlgate.v1.UserSchema
+	15, // 3: hlgate.v1.GetUserByLocationResponse.unmapped:type_name -> google.protobuf.Struct
+	16, // 4: hlgate.v1.CreateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 5: hlgate.v1.CreateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
+	16, // 6: hlgate.v1.CreateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	17, // 7: hlgate.v1.CreateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	15, // 8: hlgate.v1.CreateUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	15, // 9: hlgate.v1.CreateUserResponse.unmapped:type_name -> google.protobuf.Struct
+	15, // 10: hlgate.v1.DeleteUserResponse.unmapped:type_name -> google.protobuf.Struct
+	16, // 11: hlgate.v1.GetUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	17, // 12: hlgate.v1.GetUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	15, // 13: hlgate.v1.GetUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	15, // 14: hlgate.v1.GetUserResponse.unmapped:type_name -> google.protobuf.Struct
+	16, // 15: hlgate.v1.UpdateUserRequest.permissions:type_name -> hlgate.v1.PermissionsDto
+	15, // 16: hlgate.v1.UpdateUserRequest.twilio_phone:type_name -> google.protobuf.Struct
+	16, // 17: hlgate.v1.UpdateUserResponse.permissions:type_name -> hlgate.v1.PermissionsDto
+	17, // 18: hlgate.v1.UpdateUserResponse.roles:type_name -> hlgate.v1.RoleSchema
+	15, // 19: hlgate.v1.UpdateUserResponse.lc_phone:type_name -> google.protobuf.Struct
+	15, // 20: hlgate.v1.UpdateUserResponse.unmapped:type_name -> google.protobuf.Struct
+	14, // 21: hlgate.v1.SearchUsersResponse.users:type_name -> hlgate.v1.UserSchema
+	15, // 22: hlgate.v1.SearchUsersResponse.unmapped:type_name -> google.protobuf.Struct
+	0,  // 23: hlgate.v1.UsersService.FilterUsersByEmail:input_type -> hlgate.v1.FilterUsersByEmailRequest
+	2,  // 24: hlgate.v1.UsersService.GetUserByLocation:input_type -> hlgate.v1.GetUserByLocationRequest
+	4,  // 25: hlgate.v1.UsersService.CreateUser:input_type -> hlgate.v1.CreateUserRequest
+	6,  // 26: hlgate.v1.UsersService.DeleteUser:input_type -> hlgate.v1.DeleteUserRequest
+	8,  // 27: hlgate.v1.UsersService.GetUser:input_type -> hlgate.v1.GetUserRequest
+	10, // 28: hlgate.v1.UsersService.UpdateUser:input_type -> hlgate.v1.UpdateUserRequest
+	12, // 29: hlgate.v1.UsersService.SearchUsers:input_type -> hlgate.v1.SearchUsersRequest
+	1,  // 30: hlgate.v1.UsersService.FilterUsersByEmail:output_type -> hlgate.v1.FilterUsersByEmailResponse
+	3,  // 31: hlgate.v1.UsersService.GetUserByLocation:output_type -> hlgate.v1.GetUserByLocationResponse
+	5,  // 32: hlgate.v1.UsersService.CreateUser:output_type -> hlgate.v1.CreateUserResponse
+	7,  // 33: hlgate.v1.UsersService.DeleteUser:output_type -> hlgate.v1.DeleteUserResponse
+	9,  // 34: hlgate.v1.UsersService.GetUser:output_type -> hlgate.v1.GetUserResponse
+	11, // 35: hlgate.v1.UsersService.UpdateUser:output_type -> hlgate.v1.UpdateUserResponse
+	13, // 36: hlgate.v1.UsersService.SearchUsers:output_type -> hlgate.v1.SearchUsersResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_hlgate_v1_users_service_proto_init() }
@@ -1661,20 +1850,22 @@ func file_hlgate_v1_users_service_proto_init() {
 	}
 	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_init()
-	file_hlgate_v1_users_service_proto_msgTypes[2].OneofWrappers = []any{}
-	file_hlgate_v1_users_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[1].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_hlgate_v1_users_service_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hlgate_v1_users_service_proto_msgTypes[7].OneofWrappers = []any{}
-	file_hlgate_v1_users_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_hlgate_v1_users_service_proto_msgTypes[9].OneofWrappers = []any{}
 	file_hlgate_v1_users_service_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hlgate_v1_users_service_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hlgate_v1_users_service_proto_rawDesc), len(file_hlgate_v1_users_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

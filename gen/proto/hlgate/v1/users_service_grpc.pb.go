@@ -25,12 +25,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UsersService_GetUserByLocation_FullMethodName = "/hlgate.v1.UsersService/GetUserByLocation"
-	UsersService_CreateUser_FullMethodName        = "/hlgate.v1.UsersService/CreateUser"
-	UsersService_DeleteUser_FullMethodName        = "/hlgate.v1.UsersService/DeleteUser"
-	UsersService_GetUser_FullMethodName           = "/hlgate.v1.UsersService/GetUser"
-	UsersService_UpdateUser_FullMethodName        = "/hlgate.v1.UsersService/UpdateUser"
-	UsersService_SearchUsers_FullMethodName       = "/hlgate.v1.UsersService/SearchUsers"
+	UsersService_FilterUsersByEmail_FullMethodName = "/hlgate.v1.UsersService/FilterUsersByEmail"
+	UsersService_GetUserByLocation_FullMethodName  = "/hlgate.v1.UsersService/GetUserByLocation"
+	UsersService_CreateUser_FullMethodName         = "/hlgate.v1.UsersService/CreateUser"
+	UsersService_DeleteUser_FullMethodName         = "/hlgate.v1.UsersService/DeleteUser"
+	UsersService_GetUser_FullMethodName            = "/hlgate.v1.UsersService/GetUser"
+	UsersService_UpdateUser_FullMethodName         = "/hlgate.v1.UsersService/UpdateUser"
+	UsersService_SearchUsers_FullMethodName        = "/hlgate.v1.UsersService/SearchUsers"
 )
 
 // UsersServiceClient is the client API for UsersService service.
@@ -41,6 +42,10 @@ const (
 // the generic call path: validated from the document, sent with the
 // location's token and quota, and answered without loss.
 type UsersServiceClient interface {
+	// FilterUsersByEmail calls POST /users/search/filter-by-email
+	// (filter-users-by-email). Filter Users by Email: Filter users by company
+	// ID, deleted status, and email array.
+	FilterUsersByEmail(ctx context.Context, in *FilterUsersByEmailRequest, opts ...grpc.CallOption) (*FilterUsersByEmailResponse, error)
 	// GetUserByLocation calls GET /users/ (get-user-by-location). Get User by
 	// Location: Deprecated.
 	GetUserByLocation(ctx context.Context, in *GetUserByLocationRequest, opts ...grpc.CallOption) (*GetUserByLocationResponse, error)
@@ -62,6 +67,16 @@ type usersServiceClient struct {
 
 func NewUsersServiceClient(cc grpc.ClientConnInterface) UsersServiceClient {
 	return &usersServiceClient{cc}
+}
+
+func (c *usersServiceClient) FilterUsersByEmail(ctx context.Context, in *FilterUsersByEmailRequest, opts ...grpc.CallOption) (*FilterUsersByEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FilterUsersByEmailResponse)
+	err := c.cc.Invoke(ctx, UsersService_FilterUsersByEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *usersServiceClient) GetUserByLocation(ctx context.Context, in *GetUserByLocationRequest, opts ...grpc.CallOption) (*GetUserByLocationResponse, error) {
@@ -132,6 +147,10 @@ func (c *usersServiceClient) SearchUsers(ctx context.Context, in *SearchUsersReq
 // the generic call path: validated from the document, sent with the
 // location's token and quota, and answered without loss.
 type UsersServiceServer interface {
+	// FilterUsersByEmail calls POST /users/search/filter-by-email
+	// (filter-users-by-email). Filter Users by Email: Filter users by company
+	// ID, deleted status, and email array.
+	FilterUsersByEmail(context.Context, *FilterUsersByEmailRequest) (*FilterUsersByEmailResponse, error)
 	// GetUserByLocation calls GET /users/ (get-user-by-location). Get User by
 	// Location: Deprecated.
 	GetUserByLocation(context.Context, *GetUserByLocationRequest) (*GetUserByLocationResponse, error)
@@ -155,6 +174,9 @@ type UsersServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedUsersServiceServer struct{}
 
+func (UnimplementedUsersServiceServer) FilterUsersByEmail(context.Context, *FilterUsersByEmailRequest) (*FilterUsersByEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FilterUsersByEmail not implemented")
+}
 func (UnimplementedUsersServiceServer) GetUserByLocation(context.Context, *GetUserByLocationRequest) (*GetUserByLocationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUserByLocation not implemented")
 }
@@ -192,6 +214,24 @@ func RegisterUsersServiceServer(s grpc.ServiceRegistrar, srv UsersServiceServer)
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&UsersService_ServiceDesc, srv)
+}
+
+func _UsersService_FilterUsersByEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FilterUsersByEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServiceServer).FilterUsersByEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsersService_FilterUsersByEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServiceServer).FilterUsersByEmail(ctx, req.(*FilterUsersByEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _UsersService_GetUserByLocation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -309,6 +349,10 @@ var UsersService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "hlgate.v1.UsersService",
 	HandlerType: (*UsersServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "FilterUsersByEmail",
+			Handler:    _UsersService_FilterUsersByEmail_Handler,
+		},
 		{
 			MethodName: "GetUserByLocation",
 			Handler:    _UsersService_GetUserByLocation_Handler,
