@@ -235,9 +235,14 @@ func TestMessageAttachments(t *testing.T) {
 		t.Fatalf("attachments on an SMS: %v, want PERMISSION_DENIED", err)
 	}
 	six := []string{"https://a.example/1", "https://a.example/2", "https://a.example/3", "https://a.example/4", "https://a.example/5", "https://a.example/6"}
+	// The document's maxItems (the overlay's) is checked before anything
+	// is sent, with the field named.
+	before := h.hits.total("")
 	_, err = c.AddMessageAttachments(ctx, &hlgatev1.AddMessageAttachmentsRequest{LocationId: restLoc, MessageId: "CallMessage000000001", Attachments: six})
-	// The document's maxItems (the overlay's), which the sandbox holds.
-	wantStatus(t, err, codes.InvalidArgument, ReasonUpstreamRejected)
+	wantFieldViolation(t, status.Convert(err), "attachments")
+	if h.hits.total("") != before {
+		t.Fatal("six attachments reached the sandbox")
+	}
 	msg, err := c.GetMessage(ctx, &hlgatev1.GetMessageRequest{LocationId: restLoc, Id: "CallMessage000000001"})
 	if err != nil {
 		t.Fatalf("GetMessage: %v", err)

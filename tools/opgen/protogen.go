@@ -493,6 +493,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 		if in == "path" || scalar(get(p, "required")) == "true" {
 			f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
 		}
+		f.opts = append(f.opts, g.checkOpts(doc, get(p, "schema"), f)...)
 		req.add(f)
 	}
 	if o.Body != nil {
@@ -529,6 +530,7 @@ func (g *protogen) operationMessages(doc, name string, o op) (*pmsg, *pmsg, erro
 			if required[pr.key] {
 				f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
 			}
+			f.opts = append(f.opts, g.checkOpts(pr.doc, pr.schema, f)...)
 			req.add(f)
 		}
 	}
@@ -819,6 +821,39 @@ func (g *protogen) arraySchema(doc string, s *yaml.Node) bool {
 	return t != nil && scalar(get(t, "type")) == "array"
 }
 
+// checkOpts is the (hlgate.v1.check) of a field whose schema bounds its
+// value: maxLength of a string or maxItems of a list as max_len, the
+// maxLength of a list's strings as max_item_len, minimum of a number as
+// min. The generic path applies it to requests only, before anything is
+// sent, as HighLevel would refuse the value; answers are read as they come.
+func (g *protogen) checkOpts(doc string, s *yaml.Node, f *pfield) []string {
+	s = g.followRefs(doc, s)
+	if s == nil {
+		return nil
+	}
+	var parts []string
+	bound := func(key, opt string, n *yaml.Node) {
+		if v := scalar(get(n, key)); v != "" {
+			parts = append(parts, opt+": "+v)
+		}
+	}
+	switch {
+	case f.repeated && scalar(get(s, "type")) == "array":
+		bound("maxItems", "max_len", s)
+		if items := g.followRefs(doc, get(s, "items")); f.typ == "string" && items != nil {
+			bound("maxLength", "max_item_len", items)
+		}
+	case f.typ == "string":
+		bound("maxLength", "max_len", s)
+	case f.typ == "double" || f.typ == "float" || strings.HasPrefix(f.typ, "int") || strings.HasPrefix(f.typ, "uint"):
+		bound("minimum", "min", s)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []string{"(hlgate.v1.check) = {" + strings.Join(parts, ", ") + "}"}
+}
+
 // followRefs is the schema s names through its $refs, or nil when one
 // cannot be followed (or they nest too deep).
 func (g *protogen) followRefs(doc string, s *yaml.Node) *yaml.Node {
@@ -918,6 +953,7 @@ func (g *protogen) fill(doc string, m *pmsg, s *yaml.Node) error {
 			// items), as HighLevel checks it; an answer is read as it comes.
 			f.opts = append(f.opts, "(google.api.field_behavior) = REQUIRED")
 		}
+		f.opts = append(f.opts, g.checkOpts(pr.doc, pr.schema, f)...)
 		m.add(f)
 	}
 	g.addUnmapped(m)
@@ -981,6 +1017,9 @@ func (g *protogen) writeMessage(w *bytes.Buffer, m *pmsg, indent string) {
 		for _, o := range f.opts {
 			if strings.Contains(o, "field_behavior") {
 				g.imports["google/api/field_behavior.proto"] = true
+			}
+			if strings.HasPrefix(o, "(hlgate.v1.") {
+				g.imports["hlgate/v1/options.proto"] = true
 			}
 		}
 	}

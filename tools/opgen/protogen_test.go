@@ -450,3 +450,65 @@ actions:
 		t.Errorf("the answer of bytes got a message of its own:\n%s", svc)
 	}
 }
+
+// A request's schema bounds become (hlgate.v1.check) options, and a
+// component's required members REQUIRED, in the service's messages and in
+// the component messages alike; the schemas file then imports the options.
+func TestProtoSchemaBoundsAndNestedRequired(t *testing.T) {
+	doc := `{
+  "openapi": "3.0.0",
+  "info": {"title": "Widgets", "version": "1.0"},
+  "paths": {
+    "/widgets/": {
+      "post": {
+        "operationId": "create-widget",
+        "security": [{"bearer": ["widgets.write"]}],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "locationId": {"type": "string"}, "name": {"type": "string", "maxLength": 40},
+          "urls": {"type": "array", "maxItems": 5, "items": {"type": "string", "maxLength": 200}},
+          "parts": {"type": "array", "items": {"$ref": "#/components/schemas/PartDto"}}}}}}},
+        "responses": {"201": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}
+      }
+    }
+  },
+  "components": {"schemas": {
+    "PartDto": {"type": "object", "required": ["qty"], "properties": {"qty": {"type": "number", "minimum": 1}, "note": {"type": "string"}}}
+  }}
+}
+`
+	ov := `overlay: 1.0.0
+x-speakeasy-jsonpath: rfc9535
+info: {title: fixture, version: 1.0.0}
+actions:
+- target: "$.paths.*[?@.operationId == 'create-widget']"
+  update:
+    x-hlgate: {expose: true, access: write, safe: false, location: {in: body, name: locationId}, paging: none}
+`
+	dir, ovPath := fixture(t, map[string]string{"apps/widgets.json": doc, "common/common-schemas.json": sliceCommon}, "", ov)
+	src, ops, err := buildAll(dir, ovPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := renderProtos(t.TempDir(), src.docs, src.common, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, schemas := string(files["widgets_service.proto"]), string(files[schemasFile])
+	for _, want := range []string{
+		`optional string name = 2 [(hlgate.v1.check) = {max_len: 40}];`,
+		`repeated string urls = 3 [(hlgate.v1.check) = {max_len: 5, max_item_len: 200}];`,
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("widgets_service.proto lacks %s:\n%s", want, svc)
+		}
+	}
+	for _, want := range []string{
+		`import "hlgate/v1/options.proto";`,
+		`optional double qty = 1 [(google.api.field_behavior) = REQUIRED, (hlgate.v1.check) = {min: 1}];`,
+		`optional string note = 2;`,
+	} {
+		if !strings.Contains(schemas, want) {
+			t.Errorf("%s lacks %s:\n%s", schemasFile, want, schemas)
+		}
+	}
+}

@@ -6391,13 +6391,14 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\bhas_more\x18\x02 \x01(\bH\x00R\ahasMore\x88\x01\x01\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x128\n" +
 	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_has_more\"\xc1\x01\n" +
+	"\t_has_more\"\xc8\x01\n" +
 	"\x1cCreateAppointmentNoteRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12*\n" +
 	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
-	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
-	"\x04body\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01B\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12#\n" +
+	"\x04body\x18\x04 \x01(\tB\n" +
+	"\xe0A\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
 	"\n" +
 	"\b_user_idB\a\n" +
 	"\x05_body\"\x90\x01\n" +
@@ -6413,14 +6414,15 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xdf\x01\n" +
+	"\b_success\"\xe6\x01\n" +
 	"\x1cUpdateAppointmentNoteRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12*\n" +
 	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
 	"\anote_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06noteId\x12\x1c\n" +
-	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
-	"\x04body\x18\x05 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01B\n" +
+	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12#\n" +
+	"\x04body\x18\x05 \x01(\tB\n" +
+	"\xe0A\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
 	"\n" +
 	"\b_user_idB\a\n" +
 	"\x05_body\"\x90\x01\n" +
@@ -6590,7 +6592,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x1eFetchCalendarResourcesResponse\x12H\n" +
 	"\tresources\x18\x01 \x03(\v2*.hlgate.v1.CalendarResourceByIdResponseDTOR\tresources\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa3\x03\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa9\x03\n" +
 	"\x1dCreateCalendarResourceRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12(\n" +
@@ -6599,8 +6601,8 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12$\n" +
 	"\bquantity\x18\x05 \x01(\x01B\x03\xe0A\x02H\x02R\bquantity\x88\x01\x01\x12.\n" +
 	"\x0eout_of_service\x18\x06 \x01(\x01B\x03\xe0A\x02H\x03R\foutOfService\x88\x01\x01\x12$\n" +
-	"\bcapacity\x18\a \x01(\x01B\x03\xe0A\x02H\x04R\bcapacity\x88\x01\x01\x12&\n" +
-	"\fcalendar_ids\x18\b \x03(\tB\x03\xe0A\x02R\vcalendarIdsB\a\n" +
+	"\bcapacity\x18\a \x01(\x01B\x03\xe0A\x02H\x04R\bcapacity\x88\x01\x01\x12,\n" +
+	"\fcalendar_ids\x18\b \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10dR\vcalendarIdsB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\v\n" +
 	"\t_quantityB\x11\n" +
@@ -6668,7 +6670,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\t_quantityB\x11\n" +
 	"\x0f_out_of_serviceB\v\n" +
 	"\t_capacityB\x05\n" +
-	"\x03_id\"\xca\x03\n" +
+	"\x03_id\"\xd2\x03\n" +
 	"\x1dUpdateCalendarResourceRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12(\n" +
@@ -6678,8 +6680,8 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vdescription\x18\x05 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\bquantity\x18\x06 \x01(\x01H\x02R\bquantity\x88\x01\x01\x12)\n" +
 	"\x0eout_of_service\x18\a \x01(\x01H\x03R\foutOfService\x88\x01\x01\x12\x1f\n" +
-	"\bcapacity\x18\b \x01(\x01H\x04R\bcapacity\x88\x01\x01\x12!\n" +
-	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12 \n" +
+	"\bcapacity\x18\b \x01(\x01H\x04R\bcapacity\x88\x01\x01\x12)\n" +
+	"\fcalendar_ids\x18\t \x03(\tB\x06\xda\xf3\x18\x02\x10dR\vcalendarIds\x12 \n" +
 	"\tis_active\x18\n" +
 	" \x01(\bH\x05R\bisActive\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +

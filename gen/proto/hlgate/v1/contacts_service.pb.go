@@ -3238,11 +3238,11 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x10event_start_time\x18\x04 \x01(\tH\x00R\x0eeventStartTime\x88\x01\x01B\x13\n" +
 	"\x11_event_start_time\"X\n" +
 	"\x1cAddContactToWorkflowResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9d\x01\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa3\x01\n" +
 	"#AddRemoveContactFromBusinessRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x15\n" +
-	"\x03ids\x18\x02 \x03(\tB\x03\xe0A\x02R\x03ids\x12)\n" +
+	"locationId\x12\x1b\n" +
+	"\x03ids\x18\x02 \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02 2R\x03ids\x12)\n" +
 	"\vbusiness_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\n" +
 	"businessId\x88\x01\x01B\x0e\n" +
 	"\f_business_id\"\x9d\x01\n" +

@@ -5563,13 +5563,13 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_user_idB\x1b\n" +
 	"\x19_conversation_provider_idB\x11\n" +
-	"\x0f_chat_widget_id\"\x8f\x01\n" +
+	"\x0f_chat_widget_id\"\x95\x01\n" +
 	"\x1cAddMessageAttachmentsRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\"\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\x12%\n" +
-	"\vattachments\x18\x03 \x03(\tB\x03\xe0A\x02R\vattachments\"Y\n" +
+	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\x12+\n" +
+	"\vattachments\x18\x03 \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10\x05R\vattachments\"Y\n" +
 	"\x1dAddMessageAttachmentsResponse\x128\n" +
 	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"i\n" +
 	"\x1dCancelScheduledMessageRequest\x12$\n" +
@@ -5904,12 +5904,12 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"locationId\"\x9b\x01\n" +
 	"\x1cGetAllCustomSubtypesResponse\x12A\n" +
 	"\x0fcustom_subtypes\x18\x01 \x03(\v2\x18.hlgate.v1.CustomSubtypeR\x0ecustomSubtypes\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x83\x02\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x91\x02\n" +
 	"\x1aCreateCustomSubtypeRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
-	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\"\n" +
+	"locationId\x12\"\n" +
+	"\x04name\x18\x02 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10dH\x00R\x04name\x88\x01\x01\x12-\n" +
+	"\vdescription\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x01R\vdescription\x88\x01\x01\x12\"\n" +
 	"\achannel\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\achannel\x88\x01\x01\x12$\n" +
 	"\blanguage\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\blanguage\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
@@ -5934,13 +5934,13 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_channelB\v\n" +
 	"\t_languageB\v\n" +
-	"\t_archived\"\xc8\x02\n" +
+	"\t_archived\"\xd8\x02\n" +
 	"\x1aUpdateCustomSubtypeRequest\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
-	"\vdescription\x18\x04 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
+	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1f\n" +
+	"\x04name\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x00R\x04name\x88\x01\x01\x12-\n" +
+	"\vdescription\x18\x04 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\barchived\x18\x05 \x01(\bH\x02R\barchived\x88\x01\x01\x12G\n" +
 	"\x1cresubscription_legal_form_id\x18\x06 \x01(\tH\x03R\x1cresubscription_legal_form_id\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +

@@ -16946,7 +16946,7 @@ var File_hlgate_v1_upstream_schemas_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa3\x04\n" +
+	" hlgate/v1/upstream_schemas.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\"\xa3\x04\n" +
 	"\x14CalendarNotification\x12\x17\n" +
 	"\x04type\x18\x01 \x01(\tH\x00R\x04type\x88\x01\x01\x12=\n" +
 	"\x16should_send_to_contact\x18\x02 \x01(\bB\x03\xe0A\x02H\x01R\x13shouldSendToContact\x88\x01\x01\x129\n" +
@@ -16985,14 +16985,14 @@ const file_hlgate_v1_upstream_schemas_proto_rawDesc = "" +
 	"\bOpenHour\x12,\n" +
 	"\x10days_of_the_week\x18\x01 \x03(\x01B\x03\xe0A\x02R\rdaysOfTheWeek\x12*\n" +
 	"\x05hours\x18\x02 \x03(\v2\x0f.hlgate.v1.HourB\x03\xe0A\x02R\x05hours\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa6\x02\n" +
-	"\x04Hour\x12%\n" +
-	"\topen_hour\x18\x01 \x01(\x01B\x03\xe0A\x02H\x00R\bopenHour\x88\x01\x01\x12)\n" +
-	"\vopen_minute\x18\x02 \x01(\x01B\x03\xe0A\x02H\x01R\n" +
-	"openMinute\x88\x01\x01\x12'\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xda\x02\n" +
+	"\x04Hour\x122\n" +
+	"\topen_hour\x18\x01 \x01(\x01B\x10\xe0A\x02\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\bopenHour\x88\x01\x01\x126\n" +
+	"\vopen_minute\x18\x02 \x01(\x01B\x10\xe0A\x02\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
+	"openMinute\x88\x01\x01\x124\n" +
 	"\n" +
-	"close_hour\x18\x03 \x01(\x01B\x03\xe0A\x02H\x02R\tcloseHour\x88\x01\x01\x12+\n" +
-	"\fclose_minute\x18\x04 \x01(\x01B\x03\xe0A\x02H\x03R\vcloseMinute\x88\x01\x01\x128\n" +
+	"close_hour\x18\x03 \x01(\x01B\x10\xe0A\x02\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\tcloseHour\x88\x01\x01\x128\n" +
+	"\fclose_minute\x18\x04 \x01(\x01B\x10\xe0A\x02\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\vcloseMinute\x88\x01\x01\x128\n" +
 	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
 	"\n" +
 	"_open_hourB\x0e\n" +
@@ -20053,6 +20053,7 @@ func file_hlgate_v1_upstream_schemas_proto_init() {
 	if File_hlgate_v1_upstream_schemas_proto != nil {
 		return
 	}
+	file_hlgate_v1_options_proto_init()
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[0].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[1].OneofWrappers = []any{}
 	file_hlgate_v1_upstream_schemas_proto_msgTypes[2].OneofWrappers = []any{}
