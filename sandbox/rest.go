@@ -506,51 +506,35 @@ func (s *Sandbox) opCreateFulfillment(w http.ResponseWriter, r *http.Request, c 
 	writeJSON(w, http.StatusOK, map[string]any{"status": true, "data": doc})
 }
 
-// opListFulfillments answers GET /payments/orders/{orderId}/fulfillments:
-// the order's fulfillments in the order they were made.
-func (s *Sandbox) opListFulfillments(w http.ResponseWriter, r *http.Request, c *call) {
-	l, aerr := s.altLocation(c, r.URL.Query(), true)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
+// orderList answers a list of an order's records kept in the engine
+// collection the order's id names (its fulfillments, its notes), in the
+// order they were made, as {status, data}: the fulfillments' documented
+// answer, which the notes' (no schema in the document) are assumed to share.
+func orderList(collection func(orderID string) string) handlerFunc {
+	return func(s *Sandbox, w http.ResponseWriter, r *http.Request, c *call) {
+		l, aerr := s.altLocation(c, r.URL.Query(), true)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		id := r.PathValue("orderId")
+		l.mu.RLock()
+		_, ok := l.orders[id]
+		docs := l.coll(collection(id), false).list()
+		l.mu.RUnlock()
+		if !ok {
+			writeError(w, errBadRequest("Order not found"))
+			return
+		}
+		if docs == nil {
+			docs = []json.RawMessage{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": true, "data": docs})
 	}
-	l.mu.RLock()
-	_, ok := l.orders[r.PathValue("orderId")]
-	docs := l.coll(fulfillmentsKey(r.PathValue("orderId")), false).list()
-	l.mu.RUnlock()
-	if !ok {
-		writeError(w, errBadRequest("Order not found"))
-		return
-	}
-	if docs == nil {
-		docs = []json.RawMessage{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": true, "data": docs})
 }
 
-// opListOrderNotes answers GET /payments/orders/{orderId}/notes: the notes
-// stored in the order's engine collection /payments/orders/{orderId}/notes
-// (PutDocument). The answer has no schema; assumed {status, data}, as the
-// same document's list of an order's fulfillments answers.
-func (s *Sandbox) opListOrderNotes(w http.ResponseWriter, r *http.Request, c *call) {
-	l, aerr := s.altLocation(c, r.URL.Query(), true)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	l.mu.RLock()
-	_, ok := l.orders[r.PathValue("orderId")]
-	docs := l.coll("/payments/orders/"+r.PathValue("orderId")+"/notes", false).list()
-	l.mu.RUnlock()
-	if !ok {
-		writeError(w, errBadRequest("Order not found"))
-		return
-	}
-	if docs == nil {
-		docs = []json.RawMessage{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": true, "data": docs})
-}
+// orderNotesKey is the engine collection of an order's notes (PutDocument).
+func orderNotesKey(orderID string) string { return "/payments/orders/" + orderID + "/notes" }
 
 // lastVisited answers PATCH /invoices/stats/last-visited-at and its
 // estimate's: the record of the token's location named by the body's
