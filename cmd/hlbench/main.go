@@ -4,20 +4,24 @@
 // hlgate wired as `hlgate serve` wires it, with memory stores and then with
 // a redis-server it starts itself, every listener on loopback in this one
 // process. For each operation (a contact by id, a search page) and each
-// concurrency it measures the same upstream call made three ways, one right
-// after the other so the three share the machine's load:
+// concurrency it measures the same upstream call made four ways, one right
+// after the other so the four share the machine's load:
 //
 //   - direct: net/http to the sandbox, with the location's Bearer token and
 //     the Version header, as a caller without hlgate would;
+//   - proxy: a bare net/http/httputil reverse proxy in the same process
+//     layout as hlgate (route, set the Bearer token and Version, proxy),
+//     the least any REST facade must do, and the baseline of the targets;
 //   - gRPC: hlgate's ContactsService over one gRPC connection;
 //   - REST: hlgate's REST gateway over keep-alive HTTP.
 //
-// It prints p50, p99 and throughput of every cell with the ratios to direct
-// and the microseconds hlgate adds, and can write the same to the "Facade vs
-// direct" section of docs/BENCHMARKS.md with a PNG plot. `make bench` runs
+// It prints p50, p99 and throughput of every cell with the microseconds
+// each facade adds over direct and its ratios to the bare proxy, and can
+// write the same to the "Facade vs direct" section of docs/BENCHMARKS.md
+// with a PNG plot. `make bench` runs
 // it after the package benchmarks.
 //
-//	go run ./cmd/hlbench [-time 2s] [-calls 2000] [-concurrency 1,8,64,256] \
+//	go run ./cmd/hlbench [-time 2s] [-calls 2000] [-concurrency 1,8,32,64,256] \
 //	    [-doc docs/BENCHMARKS.md] [-plot docs/bench-latency.png] \
 //	    [-cpuprofile file -profile-cell gRPC/memory/get/64]
 package main
@@ -72,7 +76,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.load.MinTime, "time", 2*time.Second, "each cell runs at least this long")
 	fs.IntVar(&o.load.MinCalls, "calls", 2000, "and at least this many calls")
 	fs.DurationVar(&o.load.MaxTime, "max-time", 15*time.Second, "but stops after this long")
-	concs := fs.String("concurrency", "1,8,64,256", "comma-separated numbers of concurrent callers")
+	concs := fs.String("concurrency", "1,8,32,64,256", "comma-separated numbers of concurrent callers")
 	stores := fs.String("stores", "memory,redis", "comma-separated: memory (in-process stores), redis (a redis-server started for the run)")
 	ops := fs.String("ops", opGet+","+opSearch, "comma-separated operations: get (GetContact), search (SearchContacts)")
 	fs.StringVar(&o.doc, "doc", "", "rewrite the generated part of this Markdown file's \"Facade vs direct\" section")
@@ -219,7 +223,7 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		return nil, err
 	}
 	if err := cl.verify(ctx); err != nil {
-		return nil, fmt.Errorf("the three modes disagree, so their timings would not compare: %w", err)
+		return nil, fmt.Errorf("the four modes disagree, so their timings would not compare: %w", err)
 	}
 
 	var out results

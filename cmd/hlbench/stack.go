@@ -49,6 +49,7 @@ type stack struct {
 	sandboxURL string // the sandbox, for direct calls
 	grpcAddr   string // hlgate's gRPC port
 	httpURL    string // hlgate's HTTP port (REST gateway)
+	proxyURL   string // the bare reverse proxy (newProxy), the baseline of the proxy mode
 	token      string // the demo location's access token, for direct calls
 
 	closers []func() error
@@ -151,6 +152,20 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 		return st, fmt.Errorf("demo location token: %w", err)
 	}
 	st.token = tok.AccessToken
+
+	// The bare proxy beside hlgate, on its own loopback port and with its
+	// own upstream transport, as a second facade process would be.
+	px, pxTransport, err := newProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token})
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, func() error { pxTransport.CloseIdleConnections(); return nil })
+	pxURL, stopPX, err := serveHTTP(px)
+	if err != nil {
+		return st, fmt.Errorf("bare proxy: %w", err)
+	}
+	st.closers = append(st.closers, stopPX)
+	st.proxyURL = pxURL
 
 	chain := upstream.New(upstreamHTTP, mgr, lim, upstream.Config{OnResponse: metrics.OnUpstreamResponse})
 	hl, err := highlevel.NewClientWithResponses(sbURL, highlevel.WithHTTPClient(chain))
