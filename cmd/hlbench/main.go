@@ -65,6 +65,7 @@ type options struct {
 	doc         string
 	plot        string
 	cpuProfile  string
+	memProfile  string
 	profileCell string
 }
 
@@ -82,7 +83,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.doc, "doc", "", "rewrite the generated part of this Markdown file's \"Facade vs direct\" section")
 	fs.StringVar(&o.plot, "plot", "", "write the latency plot (PNG) here")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during -profile-cell")
-	fs.StringVar(&o.profileCell, "profile-cell", modeGRPC+"/memory/"+opGet+"/64", "mode/store/op/concurrency profiled by -cpuprofile")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write the allocations of the whole process during -profile-cell here (and those before it to this name plus .base: read with go tool pprof -base)")
+	fs.StringVar(&o.profileCell, "profile-cell", modeGRPC+"/memory/"+opGet+"/64", "mode/store/op/concurrency profiled by -cpuprofile and -memprofile")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -113,7 +115,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.load.MinTime <= 0 || o.load.MaxTime < o.load.MinTime || o.load.Warmup < 0 || o.load.MinCalls < 0 {
 		problems = append(problems, "-time must be positive, -max-time at least -time, -warmup and -calls not negative")
 	}
-	if o.cpuProfile != "" && len(strings.Split(o.profileCell, "/")) != 4 {
+	if (o.cpuProfile != "" || o.memProfile != "") && len(strings.Split(o.profileCell, "/")) != 4 {
 		problems = append(problems, fmt.Sprintf("-profile-cell %q: want mode/store/op/concurrency", o.profileCell))
 	}
 	if len(o.concs) == 0 || len(o.stores) == 0 || len(o.ops) == 0 {
@@ -254,26 +256,59 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 	return out, nil
 }
 
-// maybeProfile starts the CPU profile when name is the profiled cell. The
-// profile covers the measured phase and its warm-up alike: the whole
-// process (load generator, hlgate and sandbox) shares the CPUs, so the
-// profile is read by package, not as hlgate's alone.
+// maybeProfile starts the profiles when name is the profiled cell. They
+// cover the measured phase and its warm-up alike: the whole process (load
+// generator, hlgate and sandbox) shares the CPUs, so a profile is read by
+// package, not as hlgate's alone.
 func (o *options) maybeProfile(name string) (func(), error) {
-	if o.cpuProfile == "" || !strings.EqualFold(name, o.profileCell) {
+	if (o.cpuProfile == "" && o.memProfile == "") || !strings.EqualFold(name, o.profileCell) {
 		return func() {}, nil
 	}
-	f, err := os.Create(o.cpuProfile)
+	var stops []func()
+	stop := func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	if o.memProfile != "" {
+		if err := writeAllocs(o.memProfile + ".base"); err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() {
+			if err := writeAllocs(o.memProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "hlbench:", err)
+			}
+		})
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		stops = append([]func(){func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}}, stops...)
+	}
+	return stop, nil
+}
+
+// writeAllocs writes the allocations since the process started.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("allocation profile: %w", err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	runtime.GC() // the profile is as of the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("allocation profile: %w", err)
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return f.Close()
 }
 
 // commandLine is how the document names the command that made its numbers.
