@@ -170,7 +170,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 
-	loop, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	loop, err := srv.GatewayConn(lis.Addr().String())
 	if err != nil {
 		t.Fatalf("loopback conn: %v", err)
 	}

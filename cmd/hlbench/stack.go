@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/limiter"
@@ -192,8 +190,8 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.closers = append(st.closers, func() error { g.Stop(); return nil })
 	st.grpcAddr = grpcLis.Addr().String()
 
-	// As in serve: the gateway calls the gRPC server over loopback.
-	loop, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// As in serve: the gateway calls the gRPC server's handlers in process.
+	loop, err := srv.GatewayConn(st.grpcAddr)
 	if err != nil {
 		return st, fmt.Errorf("loopback gRPC connection: %w", err)
 	}
