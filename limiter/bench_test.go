@@ -182,7 +182,7 @@ func BenchmarkRedisMemoryPerKey(b *testing.B) {
 				pipe := c.Pipeline()
 				for i := 0; i < benchKeys; i++ {
 					reserveScript.EvalSha(ctx, pipe, redisKeys(Key{App: "app", Resource: "loc" + strconv.Itoa(i)}),
-						0, cfg.Limit, cfg.span(), cfg.MaxQueueWait.Microseconds(), cfg.Daily)
+						0, cfg.Limit, cfg.span(), cfg.MaxQueueWait.Microseconds(), cfg.Daily, -1, -1)
 				}
 				cmds, err := pipe.Exec(ctx)
 				if err != nil {
