@@ -77,6 +77,16 @@ func (x comparison) proxyAddedP50() float64 {
 	return ratio(x.addedP50(), x.proxy.P50-x.direct.P50)
 }
 
+// proxyAddedP50Text is proxyAddedP50 for a table: "-" when the proxy
+// added nothing measurable (its p50 at or below direct's), where no ratio
+// means anything.
+func (x comparison) proxyAddedP50Text() string {
+	if x.proxy == nil || x.proxy.P50 <= x.direct.P50 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", x.proxyAddedP50())
+}
+
 // misses lists the targets this comparison misses; empty means all met.
 func (x comparison) misses() []string {
 	if x.proxy == nil {
@@ -181,7 +191,7 @@ func (rw row) fields() []string {
 			verdict = "MISSED: " + strings.Join(m, "; ")
 		}
 	}
-	return append(f, fmt.Sprintf("%.2f", x.proxyThroughput()), fmt.Sprintf("%.2f", x.proxyAddedP50()), verdict)
+	return append(f, fmt.Sprintf("%.2f", x.proxyThroughput()), x.proxyAddedP50Text(), verdict)
 }
 
 // summaryConcs are the concurrencies of the summary's throughput ratios.
@@ -214,7 +224,7 @@ func (r results) summary(stores, ops []string) (header []string, lines [][]strin
 				if x, ok := r.compare(mode, store, op, 1); ok {
 					measured = true
 					l = append(l, fmt.Sprintf("%+d", x.addedP50().Microseconds()),
-						fmt.Sprintf("%+d", (x.proxy.P50-x.direct.P50).Microseconds()), fmt.Sprintf("%.2f", x.proxyAddedP50()))
+						fmt.Sprintf("%+d", (x.proxy.P50-x.direct.P50).Microseconds()), x.proxyAddedP50Text())
 				} else {
 					l = append(l, "-", "-", "-")
 				}
