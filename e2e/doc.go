@@ -5,7 +5,10 @@
 // locations through the real OAuth pages, and then drives load while it
 // kills, stops and restarts processes and injects upstream faults. Every
 // assertion is made on what the sandbox recorded (arrivals, grants, stored
-// records) and on every caller's outcome.
+// records) and on every caller's outcome. TestRedisCluster runs three
+// replicas on a real Redis Cluster (three masters with a replica each,
+// redistest.StartCluster) instead: keys spread over the masters by hash
+// tag, a full quota window and a refresh storm.
 //
 // The tests carry the build tag e2e, so `go test ./...` skips them; run them
 // with `make test-e2e`, which also installs the Node client's packages that

@@ -319,7 +319,8 @@ type replica struct {
 type system struct {
 	t          *testing.T
 	root, bin  string
-	redis      *redistest.Server
+	redis      *redistest.Server // nil on a cluster (startClusterSystem)
+	redisURL   string            // what the replicas' HLGATE_REDIS_URL says
 	sandbox    *proc
 	sandboxURL string
 	replicas   []*replica
@@ -332,12 +333,35 @@ type system struct {
 // sandbox` and n `hlgate serve` replicas with the default quota settings.
 func startSystem(t *testing.T, n int) *system {
 	t.Helper()
+	return startSystemOn(t, n, nil)
+}
+
+// startClusterSystem is startSystem with the replicas sharing a Redis
+// Cluster of three masters (redistest.StartCluster) instead of one server.
+func startClusterSystem(t *testing.T, n int) (*system, *redistest.Cluster) {
+	t.Helper()
+	c := redistest.StartCluster(t)
+	return startSystemOn(t, n, c), c
+}
+
+// startSystemOn starts the system on cluster, or on a redis-server of its
+// own when cluster is nil.
+func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
+	t.Helper()
 	s := &system{t: t, root: moduleRoot(t), http: &http.Client{Timeout: 30 * time.Second}}
 	start := time.Now()
 	s.bin = buildHlgate(t, s.root)
 	t.Logf("built hlgate in %v", time.Since(start).Round(time.Millisecond))
 
-	s.redis = redistest.Start(t, redistest.Options{AOF: true})
+	redisDesc := ""
+	if cluster != nil {
+		s.redisURL = cluster.URL()
+		redisDesc = fmt.Sprintf("cluster of %d nodes", len(cluster.Nodes))
+	} else {
+		s.redis = redistest.Start(t, redistest.Options{AOF: true})
+		s.redisURL = s.redis.URL()
+		redisDesc = s.redis.Addr()
+	}
 
 	sbPort := freePort(t)
 	s.sandboxURL = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
@@ -385,7 +409,7 @@ func startSystem(t *testing.T, n int) *system {
 			"HLGATE_PUBLIC_URL="+r.httpURL,
 			"HLGATE_CLIENT_ID="+sandbox.DefaultClientID,
 			"HLGATE_CLIENT_SECRET="+sandbox.DefaultClientSecret,
-			"HLGATE_REDIS_URL="+s.redis.URL(),
+			"HLGATE_REDIS_URL="+s.redisURL,
 			"HLGATE_TOKEN_KEY="+base64.StdEncoding.EncodeToString(tokenKey),
 			"HLGATE_API_KEYS_FILE="+keysFile,
 			"HLGATE_REPLICAS="+strconv.Itoa(n),
@@ -409,7 +433,7 @@ func startSystem(t *testing.T, n int) *system {
 		t.Cleanup(func() { _ = conn.Close() })
 		r.conn, r.contacts = conn, hlgatev1.NewContactsServiceClient(conn)
 	}
-	t.Logf("system up in %v: redis %s, sandbox %s, %d replicas", time.Since(start).Round(time.Millisecond), s.redis.Addr(), s.sandboxURL, n)
+	t.Logf("system up in %v: redis %s, sandbox %s, %d replicas", time.Since(start).Round(time.Millisecond), redisDesc, s.sandboxURL, n)
 	return s
 }
 

@@ -47,12 +47,15 @@ type Redis struct {
 	// seen holds, per key, the daily count the last reservation of this
 	// replica reported, so Observe can tell without a round trip that
 	// HighLevel's X-RateLimit-Daily-Remaining is not ahead of the shared
-	// count.
+	// count, and the count HighLevel reported when it was ahead, which the
+	// key's next reservation applies (see Observe).
 	seen *seenMemo
 }
 
-// dailySeen is a day's count as one reservation reported it.
-type dailySeen struct{ day, used int64 }
+// dailySeen is a day's count as one reservation reported it (used) and,
+// when HighLevel's answers since reported more, HighLevel's count (ahead;
+// 0 when none is waiting), to be applied by the key's next reservation.
+type dailySeen struct{ day, used, ahead int64 }
 
 // seenMemoKeys bounds the keys the memo remembers: two generations of
 // this many each. A process serving more keys than that in a day only pays
@@ -76,7 +79,8 @@ func newSeenMemo(half int) *seenMemo {
 	return &seenMemo{half: half, cur: make(map[string]dailySeen)}
 }
 
-// store remembers what a reservation of key reported.
+// store remembers what a reservation of key reported. A count HighLevel
+// reported ahead of it stays waiting until a reservation has applied it.
 func (m *seenMemo) store(key string, s dailySeen) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -84,6 +88,44 @@ func (m *seenMemo) store(key string, s dailySeen) {
 	if s.day < m.day {
 		return
 	}
+	if old, ok := m.get(key); ok && old.day == s.day && old.ahead > s.used {
+		s.ahead = old.ahead
+	} else {
+		s.ahead = 0
+	}
+	m.put(key, s)
+}
+
+// raise remembers that HighLevel counted used requests of key on day,
+// more than this replica's last reservation reported.
+func (m *seenMemo) raise(key string, day, used int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(day)
+	if day < m.day {
+		return
+	}
+	s, ok := m.get(key)
+	if !ok || s.day != day {
+		s = dailySeen{day: day}
+	}
+	if used > s.ahead {
+		s.ahead = used
+	}
+	m.put(key, s)
+}
+
+// get returns key's entry of any day. m.mu is held.
+func (m *seenMemo) get(key string) (dailySeen, bool) {
+	s, ok := m.cur[key]
+	if !ok {
+		s, ok = m.old[key]
+	}
+	return s, ok
+}
+
+// put stores key's entry in the current generation. m.mu is held.
+func (m *seenMemo) put(key string, s dailySeen) {
 	if _, ok := m.cur[key]; !ok {
 		if len(m.cur) >= m.half {
 			m.old, m.cur = m.cur, make(map[string]dailySeen, m.half)
@@ -98,10 +140,7 @@ func (m *seenMemo) load(key string, today int64) (dailySeen, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.advance(today)
-	s, ok := m.cur[key]
-	if !ok {
-		s, ok = m.old[key]
-	}
+	s, ok := m.get(key)
 	return s, ok && s.day == today
 }
 
@@ -198,9 +237,17 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 			return r.share.Wait(ctx, key)
 		}
 	}
+	// HighLevel's daily count, when an answer since this replica's last
+	// reservation of the key reported it ahead of ours, rides along with
+	// this decision instead of costing Observe a round trip of its own.
+	var aheadUsed, aheadDay any = int64(-1), int64(-1)
+	ks := key.String()
+	if s, ok := r.seen.load(ks, r.today(time.Now())); ok && s.ahead > 0 {
+		aheadUsed, aheadDay = s.ahead, s.day
+	}
 	sent := time.Now()
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily).Int64Slice()
+		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily, aheadUsed, aheadDay).Int64Slice()
 	received := time.Now()
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("reserve script replied %d values, want 6", len(res))
@@ -212,7 +259,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 		return r.unavailable(ctx, key, err)
 	}
 	r.markUp()
-	r.seen.store(key.String(), dailySeen{day: res[4], used: res[5]})
+	r.seen.store(ks, dailySeen{day: res[4], used: res[5]})
 	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
 	return finish(ctx, d, sent, received, r, key, r.cfg.Guard)
 }
@@ -283,7 +330,21 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 	}
 	now := time.Now()
 	o := parseObservation(status, header, r.cfg.Window, now)
-	if o.coolDown <= 0 && (o.dailyRemaining < 0 || r.notAhead(key, o.dailyRemaining, now)) {
+	if o.coolDown <= 0 {
+		// Only the daily count to record (HighLevel sends it on every
+		// answer). It only ever raises the shared count, so when it is not
+		// ahead of what this replica's last reservation counted there is
+		// nothing to do, and when it is, the key's next reservation applies
+		// it before deciding (reserveScript's ARGV 6 and 7): the hot path
+		// of a call stays one round trip, the decision and the last
+		// answer's report together. Until then this replica's State shows
+		// it too; other replicas learn it from their own answers or from
+		// that reservation. A cool-down (a 429, or Remaining: 0) concerns
+		// callers already waiting on every replica, so it goes to Redis at
+		// once, below, with the daily count.
+		if o.dailyRemaining >= 0 && !r.notAhead(key, o.dailyRemaining, now) {
+			r.seen.raise(key.String(), r.today(now), r.cfg.Daily-o.dailyRemaining)
+		}
 		return
 	}
 	unlessFull := 0
@@ -304,9 +365,16 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 // so the round trip is skipped: HighLevel sends the header on every answer,
 // and without this every request would cost two Redis calls.
 func (r *Redis) notAhead(key Key, remaining int64, now time.Time) bool {
-	day := floorDiv(now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro(), usPerDay)
-	s, ok := r.seen.load(key.String(), day)
-	return ok && r.cfg.Daily-remaining <= s.used
+	s, ok := r.seen.load(key.String(), r.today(now))
+	return ok && r.cfg.Daily-remaining <= max(s.used, s.ahead)
+}
+
+// today is the UTC day (days since the epoch) of now on the limiter's
+// clock: the local clock plus the test-only offset. Near 00:00 it may
+// differ from Redis' day; the reserve script applies a count HighLevel
+// reported only when the days agree.
+func (r *Redis) today(now time.Time) int64 {
+	return floorDiv(now.Add(time.Duration(r.offset.Load())*time.Microsecond).UnixMicro(), usPerDay)
 }
 
 // State reports the key's shared view; see Limiter.
@@ -329,12 +397,18 @@ func (r *Redis) State(ctx context.Context, key Key) (State, error) {
 		return State{}, fmt.Errorf("limiter: state of %s: %w", key, err)
 	}
 	now := res[0]
+	used := res[4]
+	// A count HighLevel reported that the key's next reservation has yet
+	// to apply (Observe) is part of this replica's view already.
+	if s, ok := r.seen.load(key.String(), floorDiv(now, usPerDay)); ok {
+		used = max(used, s.ahead)
+	}
 	st := State{
 		InWindow:       int(res[1]),
 		Queued:         int(res[2]),
 		NextSlotIn:     time.Duration(res[3]-now) * time.Microsecond,
-		DailyUsed:      res[4],
-		DailyRemaining: max(0, r.cfg.Daily-res[4]),
+		DailyUsed:      used,
+		DailyRemaining: max(0, r.cfg.Daily-used),
 	}
 	if res[5] > now {
 		st.CoolDownUntil = time.UnixMicro(res[5])

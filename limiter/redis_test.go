@@ -348,13 +348,19 @@ func TestRedisCluster(t *testing.T) {
 
 // HighLevel reports X-RateLimit-Daily-Remaining on every answer. When it is
 // not ahead of the count this replica already saw, Observe sends nothing to
-// Redis; when it is ahead, the shared count is raised.
+// Redis; when it is ahead, Observe sends nothing either, and the key's next
+// reservation raises the shared count before it decides.
 func TestObserveSkipsRedisWhenHighLevelIsNotAhead(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	c := srv.Client()
 	ctx := context.Background()
-	l, err := NewRedis(c, Config{Limit: 10, Window: time.Second, Daily: 1000})
+	cfg := Config{Limit: 10, Window: time.Second, Daily: 1000}
+	l, err := NewRedis(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewRedis(srv.Client(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,15 +395,28 @@ func TestObserveSkipsRedisWhenHighLevelIsNotAhead(t *testing.T) {
 		t.Fatalf("Observe of an agreeing header ran %d scripts", got-before)
 	}
 	l.Observe(ctx, key, http.StatusOK, hdr(950)) // HighLevel counted 50: someone else spends this quota
-	// The first run of a script is EVALSHA, answered NOSCRIPT, then EVAL.
-	if got := evals(); got == before {
-		t.Fatal("Observe of a header ahead of ours ran no script")
+	if got := evals(); got != before {
+		t.Fatalf("Observe of a header ahead of ours ran %d scripts; the next reservation carries it", got-before)
 	}
-	st, err := l.State(ctx, key)
-	if err != nil {
+	if st := mustState(t, l, key); st.DailyUsed != 50 {
+		t.Fatalf("daily used = %d on the observing replica, want 50 (HighLevel's count)", st.DailyUsed)
+	}
+	if st := mustState(t, other, key); st.DailyUsed != 1 {
+		t.Fatalf("daily used = %d on another replica before the next reservation, want 1", st.DailyUsed)
+	}
+	if _, err := l.Wait(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if st.DailyUsed != 50 {
-		t.Fatalf("daily used = %d, want 50 (raised to HighLevel's count)", st.DailyUsed)
+	for name, lim := range map[string]*Redis{"observing": l, "other": other} {
+		if st := mustState(t, lim, key); st.DailyUsed != 51 {
+			t.Errorf("daily used = %d on the %s replica after the next reservation, want 51 (raised to HighLevel's 50, plus the grant)", st.DailyUsed, name)
+		}
+	}
+	// Applied once: the count HighLevel reported is not applied again.
+	if _, err := l.Wait(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustState(t, other, key); st.DailyUsed != 52 {
+		t.Errorf("daily used = %d after one more reservation, want 52", st.DailyUsed)
 	}
 }

@@ -61,7 +61,14 @@ end
 // whenever the day changes (Config rejects a queue longer than dayMargin,
 // so the log never outlives it); the other scripts only lengthen it.
 //
-// ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily.
+// Before deciding it applies HighLevel's daily count as an answer reported
+// it since this replica's last reservation (ARGV 6, day ARGV 7; -1 none),
+// as the observe script would have: only ever raising the shared count,
+// and only on the day it was reported. It is stored even when the decision
+// refuses, so the call that brought it is counted by every replica.
+//
+// ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily,
+// 6 HighLevel's daily used (-1 none), 7 its day.
 // Reply: {status, value, now, seq, day, used}: status 0 granted (value =
 // slot), 1 rate limited and 2 daily quota exhausted (value = delay in µs);
 // used is the day's count after the decision.
@@ -72,6 +79,14 @@ local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last', 'seq', 'f
 local newday = tonumber(st[1]) ~= day
 local used = 0
 if not newday then used = tonumber(st[2]) or 0 end
+local ahead = tonumber(ARGV[6]) or -1
+if ahead > used and tonumber(ARGV[7]) == day then
+  used = ahead
+  redis.call('HSET', KEYS[3], 'day', day, 'used', used)
+  if newday then
+    redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + daymargin)
+  end
+end
 if used >= tonumber(ARGV[5]) then
   return {2, nextday - now, now, 0, day, used}
 end

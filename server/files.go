@@ -82,11 +82,22 @@ func maxFileBytes() (message, restBody int64) {
 	return message, restBody
 }
 
-// messageBytes is the gRPC bound of a message in either direction: the
-// configured one, raised for the operations that move files.
+// messageBytes is the gRPC transport's bound of a message in either
+// direction: the configured one, raised for the operations that move files.
+// Each method's own bound (messageLimit) is checked by the interceptor.
 func (s *Server) messageBytes() int {
 	m, _ := maxFileBytes()
 	return max(s.cfg.MaxMessageBytes, int(m))
+}
+
+// messageLimit is the bound of one method's messages, either way: the
+// configured one, raised only for an operation that moves files (its
+// MaxBytes and the message's overhead).
+func (s *Server) messageLimit(r *rule) int {
+	if r.op != nil && r.op.MaxBodyBytes > 0 {
+		return max(s.cfg.MaxMessageBytes, int(r.op.MaxBodyBytes+fileOverhead))
+	}
+	return s.cfg.MaxMessageBytes
 }
 
 // restUploadBytes is the REST body bound of the uploads' routes: the

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
@@ -66,6 +68,9 @@ type harnessOptions struct {
 	// maxMessageBytes bounds gRPC messages (Config.MaxMessageBytes); 0
 	// keeps the default.
 	maxMessageBytes int
+	// redisHook, with redis, is added to the token store's and the
+	// limiter's clients (to count round trips).
+	redisHook redis.Hook
 }
 
 // adminKey, writeKey and readKey are caller keys for tests with auth on.
@@ -84,6 +89,15 @@ func testKeys() []CallerKey {
 		{Name: "reader", SHA256: HashKey(readKey), Locations: []string{sandbox.DemoLocationID}, Access: "read"},
 		{Name: "demo-admin", SHA256: HashKey(demoAdminKey), Locations: []string{sandbox.DemoLocationID}, Access: "admin"},
 	}
+}
+
+// redisClient is a new client of opts.redis, with opts.redisHook.
+func (opts harnessOptions) redisClient() *redis.Client {
+	c := opts.redis.Client()
+	if opts.redisHook != nil {
+		c.AddHook(opts.redisHook)
+	}
+	return c
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -110,7 +124,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		if err != nil {
 			t.Fatalf("keyring: %v", err)
 		}
-		if store, err = tokenstore.NewRedisStore(opts.redis.Client(), keys, log); err != nil {
+		if store, err = tokenstore.NewRedisStore(opts.redisClient(), keys, log); err != nil {
 			t.Fatalf("redis store: %v", err)
 		}
 	}
@@ -133,7 +147,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	lcfg.Logger = log
 	var lim limiter.Limiter
 	if opts.redis != nil {
-		lim, err = limiter.NewRedis(opts.redis.Client(), lcfg)
+		lim, err = limiter.NewRedis(opts.redisClient(), lcfg)
 	} else {
 		lim, err = limiter.NewLocal(lcfg)
 	}
@@ -170,7 +184,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 
-	loop, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), srv.LoopbackDialOption())
+	loop, err := srv.GatewayConn(lis.Addr().String())
 	if err != nil {
 		t.Fatalf("loopback conn: %v", err)
 	}

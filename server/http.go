@@ -41,7 +41,8 @@ var streamRoutes = []string{
 
 // HTTPHandler returns the HTTP side of hlgate: the REST gateway under /v1/
 // (calling the gRPC server through conn, so the interceptors run once for
-// both paths), the OAuth install pages, HighLevel's webhooks, health,
+// both paths; conn from GatewayConn serves unary calls in process), the
+// OAuth install pages, HighLevel's webhooks, health,
 // metrics and the OpenAPI document.
 func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	gw := runtime.NewServeMux(

@@ -83,10 +83,21 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		v.add(field, "nests objects or arrays more than %d levels deep", maxNesting)
 		return nil, v.err()
 	}
+	limit := s.messageLimit(r)
+	if n := proto.Size(msg); n > limit {
+		// The transport lets the largest file through; this method's
+		// messages keep the configured bound, with the transport's code.
+		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, limit)
+	}
 	if r.op != nil {
 		ctx = upstream.WithOperation(ctx, r.op)
 	}
 	resp, err = handler(ctx, req)
+	if out, ok := resp.(proto.Message); ok && err == nil {
+		if n := proto.Size(out); n > limit {
+			return nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, limit)
+		}
+	}
 	return resp, toStatus(ctx, err)
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -141,6 +142,9 @@ type Server struct {
 	// stopping is cancelled by Shutdown: long-lived streams end then.
 	stopping context.Context
 	stop     context.CancelFunc
+	// inProcessMethods are the unary methods GRPCServer registered, for
+	// GatewayConn; nil before GRPCServer runs.
+	inProcessMethods atomic.Pointer[map[string]inProcessMethod]
 }
 
 // New checks cfg and returns a Server.
@@ -211,16 +215,25 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		hlgatev1.CalendarsService_ServiceDesc.ServiceName:     &calendarsService{s: s},
 		hlgatev1.PaymentsService_ServiceDesc.ServiceName:      &paymentsService{s: s},
 	}
+	// The same handlers, by method, for the gateway's in-process calls
+	// (GatewayConn).
+	inProcess := map[string]inProcessMethod{}
 	for _, gs := range genservices.Services {
 		impl, ok := impls[gs.Desc.ServiceName]
 		if !ok {
 			impl = gs.Impl
 		}
 		s.register(g, gs.Desc, impl)
+		s.addInProcess(inProcess, gs.Desc, impl)
 	}
-	hlgatev1.RegisterTokensServiceServer(g, &tokensService{s: s})
-	hlgatev1.RegisterEventsServiceServer(g, &eventsService{s: s})
-	hlgatev1.RegisterUpstreamServiceServer(g, &upstreamService{s: s})
+	tokens, events, up := &tokensService{s: s}, &eventsService{s: s}, &upstreamService{s: s}
+	hlgatev1.RegisterTokensServiceServer(g, tokens)
+	hlgatev1.RegisterEventsServiceServer(g, events)
+	hlgatev1.RegisterUpstreamServiceServer(g, up)
+	s.addInProcess(inProcess, &hlgatev1.TokensService_ServiceDesc, tokens)
+	s.addInProcess(inProcess, &hlgatev1.EventsService_ServiceDesc, events)
+	s.addInProcess(inProcess, &hlgatev1.UpstreamService_ServiceDesc, up)
+	s.inProcessMethods.Store(&inProcess)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	for name := range g.GetServiceInfo() {

@@ -4,20 +4,24 @@
 // hlgate wired as `hlgate serve` wires it, with memory stores and then with
 // a redis-server it starts itself, every listener on loopback in this one
 // process. For each operation (a contact by id, a search page) and each
-// concurrency it measures the same upstream call made three ways, one right
-// after the other so the three share the machine's load:
+// concurrency it measures the same upstream call made four ways, one right
+// after the other so the four share the machine's load:
 //
 //   - direct: net/http to the sandbox, with the location's Bearer token and
 //     the Version header, as a caller without hlgate would;
+//   - proxy: a bare net/http/httputil reverse proxy in the same process
+//     layout as hlgate (route, set the Bearer token and Version, proxy),
+//     the least any REST facade must do, and the baseline of the targets;
 //   - gRPC: hlgate's ContactsService over one gRPC connection;
 //   - REST: hlgate's REST gateway over keep-alive HTTP.
 //
-// It prints p50, p99 and throughput of every cell with the ratios to direct
-// and the microseconds hlgate adds, and can write the same to the "Facade vs
-// direct" section of docs/BENCHMARKS.md with a PNG plot. `make bench` runs
+// It prints p50, p99 and throughput of every cell with the microseconds
+// each facade adds over direct and its ratios to the bare proxy, and can
+// write the same to the "Facade vs direct" section of docs/BENCHMARKS.md
+// with a PNG plot. `make bench` runs
 // it after the package benchmarks.
 //
-//	go run ./cmd/hlbench [-time 2s] [-calls 2000] [-concurrency 1,8,64,256] \
+//	go run ./cmd/hlbench [-time 2s] [-calls 2000] [-concurrency 1,8,32,64,256] \
 //	    [-doc docs/BENCHMARKS.md] [-plot docs/bench-latency.png] \
 //	    [-cpuprofile file -profile-cell gRPC/memory/get/64]
 package main
@@ -61,6 +65,7 @@ type options struct {
 	doc         string
 	plot        string
 	cpuProfile  string
+	memProfile  string
 	profileCell string
 }
 
@@ -72,13 +77,14 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.load.MinTime, "time", 2*time.Second, "each cell runs at least this long")
 	fs.IntVar(&o.load.MinCalls, "calls", 2000, "and at least this many calls")
 	fs.DurationVar(&o.load.MaxTime, "max-time", 15*time.Second, "but stops after this long")
-	concs := fs.String("concurrency", "1,8,64,256", "comma-separated numbers of concurrent callers")
+	concs := fs.String("concurrency", "1,8,32,64,256", "comma-separated numbers of concurrent callers")
 	stores := fs.String("stores", "memory,redis", "comma-separated: memory (in-process stores), redis (a redis-server started for the run)")
 	ops := fs.String("ops", opGet+","+opSearch, "comma-separated operations: get (GetContact), search (SearchContacts)")
 	fs.StringVar(&o.doc, "doc", "", "rewrite the generated part of this Markdown file's \"Facade vs direct\" section")
 	fs.StringVar(&o.plot, "plot", "", "write the latency plot (PNG) here")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process during -profile-cell")
-	fs.StringVar(&o.profileCell, "profile-cell", modeGRPC+"/memory/"+opGet+"/64", "mode/store/op/concurrency profiled by -cpuprofile")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write the allocations of the whole process during -profile-cell here (and those before it to this name plus .base: read with go tool pprof -base)")
+	fs.StringVar(&o.profileCell, "profile-cell", modeGRPC+"/memory/"+opGet+"/64", "mode/store/op/concurrency profiled by -cpuprofile and -memprofile")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,7 +115,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.load.MinTime <= 0 || o.load.MaxTime < o.load.MinTime || o.load.Warmup < 0 || o.load.MinCalls < 0 {
 		problems = append(problems, "-time must be positive, -max-time at least -time, -warmup and -calls not negative")
 	}
-	if o.cpuProfile != "" && len(strings.Split(o.profileCell, "/")) != 4 {
+	if (o.cpuProfile != "" || o.memProfile != "") && len(strings.Split(o.profileCell, "/")) != 4 {
 		problems = append(problems, fmt.Sprintf("-profile-cell %q: want mode/store/op/concurrency", o.profileCell))
 	}
 	if len(o.concs) == 0 || len(o.stores) == 0 || len(o.ops) == 0 {
@@ -219,7 +225,7 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		return nil, err
 	}
 	if err := cl.verify(ctx); err != nil {
-		return nil, fmt.Errorf("the three modes disagree, so their timings would not compare: %w", err)
+		return nil, fmt.Errorf("the four modes disagree, so their timings would not compare: %w", err)
 	}
 
 	var out results
@@ -250,26 +256,59 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 	return out, nil
 }
 
-// maybeProfile starts the CPU profile when name is the profiled cell. The
-// profile covers the measured phase and its warm-up alike: the whole
-// process (load generator, hlgate and sandbox) shares the CPUs, so the
-// profile is read by package, not as hlgate's alone.
+// maybeProfile starts the profiles when name is the profiled cell. They
+// cover the measured phase and its warm-up alike: the whole process (load
+// generator, hlgate and sandbox) shares the CPUs, so a profile is read by
+// package, not as hlgate's alone.
 func (o *options) maybeProfile(name string) (func(), error) {
-	if o.cpuProfile == "" || !strings.EqualFold(name, o.profileCell) {
+	if (o.cpuProfile == "" && o.memProfile == "") || !strings.EqualFold(name, o.profileCell) {
 		return func() {}, nil
 	}
-	f, err := os.Create(o.cpuProfile)
+	var stops []func()
+	stop := func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	if o.memProfile != "" {
+		if err := writeAllocs(o.memProfile + ".base"); err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() {
+			if err := writeAllocs(o.memProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "hlbench:", err)
+			}
+		})
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		stops = append([]func(){func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}}, stops...)
+	}
+	return stop, nil
+}
+
+// writeAllocs writes the allocations since the process started.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("allocation profile: %w", err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	runtime.GC() // the profile is as of the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("allocation profile: %w", err)
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return f.Close()
 }
 
 // commandLine is how the document names the command that made its numbers.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hlgate/hlgate/sandbox"
 )
 
 func TestPercentile(t *testing.T) {
@@ -46,24 +49,38 @@ func TestPercentile(t *testing.T) {
 
 func TestComparisonTargets(t *testing.T) {
 	t.Parallel()
-	direct := cell{Mode: modeDirect, Conc: 64, P50: 1000 * time.Microsecond, P99: 3000 * time.Microsecond, Calls: 1000, Elapsed: time.Second}
+	// The proxy adds 100 µs at p50 over direct at one caller and serves
+	// 1000 calls/s at 32 and 64.
+	cellAt := func(mode string, conc int, p50 time.Duration, calls int) cell {
+		return cell{Mode: mode, Conc: conc, P50: p50, Calls: calls, Elapsed: time.Second}
+	}
 	for _, tc := range []struct {
 		name   string
 		facade cell
 		want   []string
 	}{
-		{"gRPC within both", cell{Mode: modeGRPC, Conc: 64, P50: 1250 * time.Microsecond, Calls: 500, Elapsed: time.Second}, nil},
-		{"gRPC slow", cell{Mode: modeGRPC, Conc: 64, P50: 1251 * time.Microsecond, Calls: 480, Elapsed: time.Second},
-			[]string{"+p50 251 µs > 250 µs", "throughput ×0.48 < ×0.50"}},
-		{"REST has the wider latency target", cell{Mode: modeREST, Conc: 64, P50: 1400 * time.Microsecond, Calls: 900, Elapsed: time.Second}, nil},
-		{"throughput is judged at 64 callers only", cell{Mode: modeREST, Conc: 8, P50: 1000 * time.Microsecond, Calls: 100, Elapsed: time.Second}, nil},
+		{"gRPC adds no more than the proxy", cellAt(modeGRPC, 1, 1100*time.Microsecond, 10), nil},
+		{"gRPC adds more than the proxy", cellAt(modeGRPC, 1, 1101*time.Microsecond, 10), []string{"+p50 101 µs > 1.0 × proxy's 100 µs"}},
+		{"REST may add half as much again", cellAt(modeREST, 1, 1150*time.Microsecond, 10), nil},
+		{"REST adds more than that", cellAt(modeREST, 1, 1151*time.Microsecond, 10), []string{"+p50 151 µs > 1.5 × proxy's 100 µs"}},
+		{"gRPC as fast as the proxy", cellAt(modeGRPC, 32, 5000*time.Microsecond, 1000), nil},
+		{"gRPC slower than the proxy", cellAt(modeGRPC, 64, 5000*time.Microsecond, 990), []string{"throughput ×0.99 < ×1.00 of proxy"}},
+		{"REST at 0.8 of the proxy", cellAt(modeREST, 64, 5000*time.Microsecond, 800), nil},
+		{"REST below 0.8 of the proxy", cellAt(modeREST, 32, 5000*time.Microsecond, 790), []string{"throughput ×0.79 < ×0.80 of proxy"}},
+		{"throughput is not judged at 8 callers", cellAt(modeREST, 8, 5000*time.Microsecond, 100), nil},
+		{"latency is judged at 1 caller only", cellAt(modeGRPC, 64, 50000*time.Microsecond, 1000), nil},
 	} {
-		d := direct
-		d.Conc = tc.facade.Conc
-		got := comparison{facade: tc.facade, direct: d}.misses()
+		conc := tc.facade.Conc
+		direct := cellAt(modeDirect, conc, 1000*time.Microsecond, 2000)
+		proxy := cellAt(modeProxy, conc, 1100*time.Microsecond, 1000)
+		got := comparison{c: tc.facade, direct: direct, proxy: &proxy}.misses()
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: misses (-want +got):\n%s", tc.name, diff)
 		}
+	}
+	// The proxy's own row is judged against nothing.
+	if m := (comparison{c: cellAt(modeProxy, 64, time.Second, 1), direct: cellAt(modeDirect, 64, time.Millisecond, 1000)}).misses(); m != nil {
+		t.Errorf("the proxy's row has misses %q", m)
 	}
 }
 
@@ -168,19 +185,25 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	// 2 stores × 2 operations × 2 concurrencies × 3 modes cells; facade
-	// rows carry a verdict.
+	// 2 stores × 2 operations × 2 concurrencies × 4 modes cells; gRPC and
+	// REST rows at 1 caller carry a verdict (throughput is judged at 32
+	// and 64).
 	rows := 0
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 3 |") {
 			rows++
 		}
 	}
-	if rows != 24 {
-		t.Errorf("document has %d table rows, want 24:\n%s", rows, text)
+	if rows != 32 {
+		t.Errorf("document has %d table rows, want 32:\n%s", rows, text)
 	}
-	if n := strings.Count(text, "| met |") + strings.Count(text, "| MISSED: "); n != 16 {
-		t.Errorf("document has %d verdicts, want 16 (one per facade row)", n)
+	if n := strings.Count(text, "| met |") + strings.Count(text, "| MISSED: "); n != 8 {
+		t.Errorf("document has %d verdicts, want 8 (one per facade row at 1 caller)", n)
+	}
+	// The summary against the proxy: a line per store, operation and
+	// facade mode.
+	if n := strings.Count(text, "| memory | ") + strings.Count(text, "| redis | "); n != 8 {
+		t.Errorf("the summary against the proxy has %d lines, want 8:\n%s", n, text)
 	}
 	if !strings.Contains(text, "(bench-latency.png)") {
 		t.Error("document does not show the plot")
@@ -191,5 +214,68 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("%s is not a PNG", png)
+	}
+}
+
+// TestProxyAnswersTheSameRecords checks the proxy mode's baseline: through
+// the bare proxy, a contact by id and a search page are the very answers a
+// direct call gets (byte for byte: the proxy converts nothing), and the
+// proxy sets the token and Version itself (the caller sends only its key,
+// which the sandbox would refuse) and refuses a location it has no token
+// for.
+func TestProxyAnswersTheSameRecords(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := newStack(ctx, "memory", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	cl, err := newClients(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	if err := cl.loadContactIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.verify(ctx); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+
+	loc := sandbox.DemoLocationID
+	for _, cid := range cl.ids[:3] {
+		direct, err := cl.do(ctx, cl.direct, http.MethodGet, st.sandboxURL+"/contacts/"+cid, nil, cl.directHeaders, []byte(cid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxied, err := cl.do(ctx, cl.proxy, http.MethodGet, st.proxyURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, cl.restHeaders, []byte(cid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(direct, proxied) {
+			t.Errorf("contact %s: proxy answered\n%s\ndirect\n%s", cid, proxied, direct)
+		}
+	}
+	search := []byte(`{"locationId":"` + loc + `","pageLimit":20,"page":1}`)
+	direct, err := cl.do(ctx, cl.direct, http.MethodPost, st.sandboxURL+"/contacts/search", search, cl.directHeaders, []byte(`"contacts"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied, err := cl.do(ctx, cl.proxy, http.MethodPost, st.proxyURL+"/v1/locations/"+loc+"/contacts:search", search, cl.restHeaders, []byte(`"contacts"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(direct, proxied) {
+		t.Errorf("search: proxy answered\n%s\ndirect\n%s", proxied, direct)
+	}
+
+	// The caller's own key reaches the sandbox as a token it refuses.
+	if _, err := cl.do(ctx, cl.direct, http.MethodGet, st.sandboxURL+"/contacts/"+cl.ids[0], nil, cl.restHeaders, nil); err == nil || !strings.Contains(err.Error(), "status 401") {
+		t.Fatalf("the sandbox accepted the caller key as a token (%v); the test above would not prove the proxy sets it", err)
+	}
+	if _, err := cl.do(ctx, cl.proxy, http.MethodGet, st.proxyURL+"/v1/locations/elsewhere/contacts/"+cl.ids[0], nil, cl.restHeaders, nil); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Fatalf("proxy for a location without a token: %v, want status 404", err)
 	}
 }

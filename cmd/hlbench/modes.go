@@ -19,9 +19,12 @@ import (
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// The three ways of making the same upstream call.
+// The four ways of making the same upstream call: directly, through the
+// bare reverse proxy (the baseline a REST facade is held to), and through
+// hlgate's gRPC and REST sides.
 const (
 	modeDirect = "direct"
+	modeProxy  = "proxy"
 	modeGRPC   = "gRPC"
 	modeREST   = "REST"
 )
@@ -35,19 +38,23 @@ const (
 // searchPage is the page size of the search operation.
 const searchPage = 20
 
-var modes = []string{modeDirect, modeGRPC, modeREST}
+// modes are measured in this order at every concurrency, one right after
+// the other, so each shares the load of its neighbours.
+var modes = []string{modeDirect, modeProxy, modeGRPC, modeREST}
 
 // caller is one load-generating client: call makes one operation; worker and
 // n pick the contact, so concurrent workers read different records.
 type caller func(ctx context.Context, worker, n int) error
 
 // clients holds one client per mode for a stack: an HTTP transport for the
-// direct calls, one for the REST calls, and one gRPC connection (HTTP/2
+// direct calls, one for the proxy's, one for the REST calls, and one gRPC
+// connection (HTTP/2
 // multiplexes every worker's calls over it, as a gRPC client normally does).
 type clients struct {
 	st       *stack
 	ids      []string // contact ids the get operation cycles through
 	direct   *http.Client
+	proxy    *http.Client
 	rest     *http.Client
 	conn     *grpc.ClientConn
 	contacts hlgatev1.ContactsServiceClient
@@ -65,7 +72,7 @@ func newClients(st *stack) (*clients, error) {
 		return &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}}
 	}
 	return &clients{
-		st: st, direct: tr(), rest: tr(), conn: conn,
+		st: st, direct: tr(), proxy: tr(), rest: tr(), conn: conn,
 		contacts: hlgatev1.NewContactsServiceClient(conn),
 		authCtx: func(ctx context.Context) context.Context {
 			return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+callerKey)
@@ -75,6 +82,7 @@ func newClients(st *stack) (*clients, error) {
 
 func (c *clients) close() {
 	c.direct.CloseIdleConnections()
+	c.proxy.CloseIdleConnections()
 	c.rest.CloseIdleConnections()
 	_ = c.conn.Close()
 }
@@ -98,6 +106,19 @@ func (c *clients) caller(mode, op string) (caller, error) {
 		body := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))
 		return func(ctx context.Context, _, _ int) error {
 			_, err := c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search", body, c.directHeaders, []byte(`"contacts"`))
+			return err
+		}, nil
+	case modeProxy + "/" + opGet:
+		return func(ctx context.Context, w, n int) error {
+			cid := id(w, n)
+			_, err := c.do(ctx, c.proxy, http.MethodGet, c.st.proxyURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
+			return err
+		}, nil
+	case modeProxy + "/" + opSearch:
+		// The proxy translates no body: its caller sends HighLevel's.
+		body := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))
+		return func(ctx context.Context, _, _ int) error {
+			_, err := c.do(ctx, c.proxy, http.MethodPost, c.st.proxyURL+"/v1/locations/"+loc+"/contacts:search", body, c.restHeaders, []byte(`"contacts"`))
 			return err
 		}, nil
 	case modeREST + "/" + opGet:
@@ -212,7 +233,7 @@ func (c *clients) loadContactIDs(ctx context.Context) error {
 }
 
 // verify makes each operation once in every mode, decodes the answers in
-// full and fails unless all three modes return the same records, so the
+// full and fails unless all four modes return the same records, so the
 // benchmark compares the same work.
 func (c *clients) verify(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -235,6 +256,15 @@ func (c *clients) verify(ctx context.Context) error {
 	if err := json.Unmarshal(b, &direct); err != nil {
 		return fmt.Errorf("direct get: %w", err)
 	}
+	var proxied struct {
+		Contact contact `json:"contact"`
+	}
+	if b, err = c.do(ctx, c.proxy, http.MethodGet, c.st.proxyURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &proxied); err != nil {
+		return fmt.Errorf("proxy get: %w", err)
+	}
 	var rest struct {
 		Contact contact `json:"contact"`
 	}
@@ -249,8 +279,8 @@ func (c *clients) verify(ctx context.Context) error {
 		return fmt.Errorf("gRPC get: %w", err)
 	}
 	gc := contact{ID: g.GetContact().GetId(), LocationID: g.GetContact().GetLocationId(), Email: g.GetContact().GetEmail()}
-	if direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
-		return fmt.Errorf("get %s differs: direct %+v, REST %+v, gRPC %+v", cid, direct.Contact, rest.Contact, gc)
+	if direct.Contact != proxied.Contact || direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
+		return fmt.Errorf("get %s differs: direct %+v, proxy %+v, REST %+v, gRPC %+v", cid, direct.Contact, proxied.Contact, rest.Contact, gc)
 	}
 
 	var page struct {
@@ -272,6 +302,15 @@ func (c *clients) verify(ctx context.Context) error {
 	}
 	directIDs := ids()
 	page.Contacts = nil
+	if b, err = c.do(ctx, c.proxy, http.MethodPost, c.st.proxyURL+"/v1/locations/"+loc+"/contacts:search",
+		[]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return fmt.Errorf("proxy search: %w", err)
+	}
+	proxyIDs := ids()
+	page.Contacts = nil
 	if b, err = c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search",
 		[]byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
 		return err
@@ -288,9 +327,9 @@ func (c *clients) verify(ctx context.Context) error {
 	for _, ct := range s.GetContacts() {
 		grpcIDs = append(grpcIDs, ct.GetId())
 	}
-	if len(directIDs) != searchPage || !slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
-		return fmt.Errorf("search pages differ: direct [%s], REST [%s], gRPC [%s]",
-			strings.Join(directIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
+	if len(directIDs) != searchPage || !slices.Equal(directIDs, proxyIDs) || !slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
+		return fmt.Errorf("search pages differ: direct [%s], proxy [%s], REST [%s], gRPC [%s]",
+			strings.Join(directIDs, " "), strings.Join(proxyIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
 	}
 	return nil
 }

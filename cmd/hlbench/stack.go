@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/limiter"
@@ -49,6 +47,7 @@ type stack struct {
 	sandboxURL string // the sandbox, for direct calls
 	grpcAddr   string // hlgate's gRPC port
 	httpURL    string // hlgate's HTTP port (REST gateway)
+	proxyURL   string // the bare reverse proxy (newProxy), the baseline of the proxy mode
 	token      string // the demo location's access token, for direct calls
 
 	closers []func() error
@@ -152,6 +151,20 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	}
 	st.token = tok.AccessToken
 
+	// The bare proxy beside hlgate, on its own loopback port and with its
+	// own upstream transport, as a second facade process would be.
+	px, pxTransport, err := newProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token})
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, func() error { pxTransport.CloseIdleConnections(); return nil })
+	pxURL, stopPX, err := serveHTTP(px)
+	if err != nil {
+		return st, fmt.Errorf("bare proxy: %w", err)
+	}
+	st.closers = append(st.closers, stopPX)
+	st.proxyURL = pxURL
+
 	chain := upstream.New(upstreamHTTP, mgr, lim, upstream.Config{OnResponse: metrics.OnUpstreamResponse})
 	hl, err := highlevel.NewClientWithResponses(sbURL, highlevel.WithHTTPClient(chain))
 	if err != nil {
@@ -177,8 +190,8 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.closers = append(st.closers, func() error { g.Stop(); return nil })
 	st.grpcAddr = grpcLis.Addr().String()
 
-	// As in serve: the gateway calls the gRPC server over loopback.
-	loop, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), srv.LoopbackDialOption())
+	// As in serve: the gateway calls the gRPC server's handlers in process.
+	loop, err := srv.GatewayConn(st.grpcAddr)
 	if err != nil {
 		return st, fmt.Errorf("loopback gRPC connection: %w", err)
 	}

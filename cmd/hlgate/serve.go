@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/gen/optable"
@@ -182,9 +180,10 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()
 
-	// The gateway calls the gRPC server over loopback, so every REST call
-	// passes the same interceptors as a gRPC call.
-	loop, err := grpc.NewClient(loopbackAddr(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()), app.srv.LoopbackDialOption())
+	// The gateway calls the gRPC server's handlers in process (streams over
+	// loopback), so every REST call passes the same interceptors as a gRPC
+	// call.
+	loop, err := app.srv.GatewayConn(loopbackAddr(grpcLis.Addr()))
 	if err != nil {
 		return fmt.Errorf("loopback gRPC connection: %w", err)
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	AOF bool
 	// Args are extra redis-server arguments, such as "--maxmemory", "10mb".
 	Args []string
+	// Cluster starts the server with cluster mode on, on a port whose
+	// cluster bus port (the port plus 10000) is free too; StartCluster
+	// joins such servers into a cluster.
+	Cluster bool
 }
 
 // Server is one redis-server process owned by a test.
@@ -61,7 +65,11 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{t: t, opts: opts, dir: t.TempDir()}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s.port, err = freePort()
+		if opts.Cluster {
+			s.port, err = freeClusterPort()
+		} else {
+			s.port, err = freePort()
+		}
 		if err != nil {
 			t.Fatalf("redistest: pick a port: %v", err)
 		}
@@ -164,6 +172,10 @@ func (s *Server) start(bin string) error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	if s.opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
+	}
 	args = append(args, s.opts.Args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
@@ -231,4 +243,25 @@ func freePort() (int, error) {
 		return 0, errors.New("not a TCP address")
 	}
 	return addr.Port, nil
+}
+
+// freeClusterPort returns a free port whose cluster bus port (port+10000)
+// was free a moment ago too.
+func freeClusterPort() (int, error) {
+	for attempt := 0; attempt < 50; attempt++ {
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if p+10000 > 65535 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+10000)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, errors.New("no free port with a free cluster bus port")
 }

@@ -2,7 +2,11 @@ package redistest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestRestartKeepsAOFData(t *testing.T) {
@@ -29,5 +33,42 @@ func TestServersAreIndependent(t *testing.T) {
 	a, b := Start(t, Options{}), Start(t, Options{})
 	if a.Addr() == b.Addr() {
 		t.Fatalf("two servers share %s", a.Addr())
+	}
+}
+
+// A cluster of three masters with a replica each, every slot served; keys
+// of different hash tags land on different masters, and a client reaches
+// all of them.
+func TestStartCluster(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t)
+	ctx := context.Background()
+	cc := c.Client()
+	masters := map[string]bool{}
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return m.Ping(ctx).Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		key := fmt.Sprintf("{tag%d}:k", i)
+		if err := cc.Set(ctx, key, i, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", key, err)
+		}
+		m, err := c.MasterOf(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[m] = true
+	}
+	if len(masters) != 3 {
+		t.Errorf("30 hash tags landed on %d masters, want 3: %v", len(masters), masters)
+	}
+	nodes, err := cc.ClusterNodes(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(nodes, "slave"); n != 3 {
+		t.Errorf("%d replicas in CLUSTER NODES, want 3:\n%s", n, nodes)
 	}
 }
