@@ -45,24 +45,49 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	// redis-cli returns once the nodes agree on the configuration; every
-	// node must also see every slot served before clients are let in.
+	// node must also see every slot served, and the replicas it assigned
+	// (which the nodes learn by gossip, after it returns), before clients
+	// are let in.
 	deadline := time.Now().Add(30 * time.Second)
 	for _, n := range c.Nodes {
 		admin := redis.NewClient(&redis.Options{Addr: n.Addr()})
 		for {
 			info, err := admin.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_slots_ok:16384") {
+			var nodes string
+			if err == nil {
+				nodes, err = admin.ClusterNodes(ctx).Result()
+			}
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_slots_ok:16384") && settled(nodes) {
 				break
 			}
 			if time.Now().After(deadline) {
 				admin.Close()
-				t.Fatalf("node %s: cluster not ok within 30s: %v\n%s", n.Addr(), err, info)
+				t.Fatalf("node %s: cluster not settled within 30s: %v\n%s\n%s", n.Addr(), err, info, nodes)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		admin.Close()
 	}
 	return c
+}
+
+// settled reports a CLUSTER NODES answer of three masters that serve slots
+// and three replicas.
+func settled(nodes string) bool {
+	masters, replicas := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(nodes), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			return false
+		}
+		switch flags := f[2]; {
+		case strings.Contains(flags, "master") && len(f) > 8:
+			masters++
+		case strings.Contains(flags, "slave"):
+			replicas++
+		}
+	}
+	return masters == 3 && replicas == 3
 }
 
 // Addrs are the host:port addresses of every node.
