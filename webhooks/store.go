@@ -163,7 +163,11 @@ func (s *MemoryStore) Append(ctx context.Context, ev Event) (string, bool, error
 	for drop < len(entries) && (int64(len(entries)-drop) > s.cfg.MaxLen || entries[drop].id.ms < minMS) {
 		drop++
 	}
-	s.streams[ev.AppID] = append([]memEntry(nil), entries[drop:]...)
+	// Trimmed entries are cleared (their bodies freed) and the slice is
+	// resliced, not copied: a copy per append made n appends cost n².
+	// The next growth of the slice copies only what remains.
+	clear(entries[:drop])
+	s.streams[ev.AppID] = entries[drop:]
 	s.seen[key] = memSeen{id: ev.ID, expires: now.Add(s.cfg.DedupeTTL)}
 	if w, ok := s.wakers[ev.AppID]; ok {
 		close(w)
@@ -196,17 +200,29 @@ func (s *MemoryStore) Read(ctx context.Context, appID, after string, count int) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
-	for _, e := range s.streams[appID] {
+	entries := s.streams[appID]
+	for _, e := range entries[firstIndexAfter(entries, from):] {
 		if len(out) >= count {
 			break
 		}
-		if from.less(e.id) {
-			ev := e.ev
-			ev.Body = append([]byte(nil), ev.Body...)
-			out = append(out, ev)
-		}
+		ev := e.ev
+		ev.Body = append([]byte(nil), ev.Body...)
+		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// firstIndexAfter is the index of the first of entries (ordered by id) whose id is
+// greater than id: a binary search, so that a stream read from its middle
+// does not walk what it has read already.
+func firstIndexAfter(entries []memEntry, id streamID) int {
+	i, _ := slices.BinarySearchFunc(entries, id, func(e memEntry, id streamID) int {
+		if id.less(e.id) {
+			return 1
+		}
+		return -1
+	})
+	return i
 }
 
 // changed returns a channel closed by the next Append to app's stream.
@@ -255,10 +271,9 @@ func (s *MemoryStore) lastID(appID string) streamID {
 func (s *MemoryStore) firstAfter(appID string, id streamID) (streamID, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.streams[appID] {
-		if id.less(e.id) {
-			return e.id, true
-		}
+	entries := s.streams[appID]
+	if i := firstIndexAfter(entries, id); i < len(entries) {
+		return entries[i].id, true
 	}
 	return streamID{}, false
 }
