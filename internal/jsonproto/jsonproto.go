@@ -33,11 +33,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -110,22 +112,67 @@ func Decode(data []byte, m proto.Message) (Report, error) {
 		return nil, fmt.Errorf("jsonproto: want a JSON object, got %s", jsonType(v))
 	}
 	var r Report
-	decodeObject(obj, m.ProtoReflect(), "", &r)
+	decodeObject(obj, m.ProtoReflect(), &path{steps: make([]step, 0, 8)}, &r)
 	return r, nil
+}
+
+// path is the JSON path of the value being decoded: keys, and list
+// elements' indexes. One per Decode, pushed and popped as the decoder
+// descends, it is rendered only for a finding: most keys decode into their
+// field and never need theirs.
+type path struct {
+	steps []step
+}
+
+type step struct {
+	key   string
+	index int // a list element's index; -1 for a key
+}
+
+func (p *path) push(key string) { p.steps = append(p.steps, step{key: key, index: -1}) }
+
+func (p *path) pushIndex(i int) { p.steps = append(p.steps, step{index: i}) }
+
+func (p *path) pop() { p.steps = p.steps[:len(p.steps)-1] }
+
+func (p *path) depth() int { return len(p.steps) }
+
+// String renders the path as findings show it: customFields[2].value.
+func (p *path) String() string { return p.render(0, false) }
+
+// below renders the path's steps below depth d, an index written as a key
+// ("items.2.name"): the form of a key kept in an unmapped Struct, relative
+// to the message at depth d that keeps it.
+func (p *path) below(d int) string { return p.render(d, true) }
+
+func (p *path) render(from int, dotted bool) string {
+	var b strings.Builder
+	for _, s := range p.steps[from:] {
+		if s.index >= 0 && !dotted {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		if s.index >= 0 {
+			b.WriteString(strconv.Itoa(s.index))
+		} else {
+			b.WriteString(s.key)
+		}
+	}
+	return b.String()
 }
 
 // keeper is where keys that fit no field are kept: the unmapped Struct of
 // the nearest enclosing message that has one, under their path relative to
 // it (one Struct per resource keeps the keys of its nested objects too).
 type keeper struct {
-	m      protoreflect.Message
-	fd     protoreflect.FieldDescriptor // nil: nowhere to keep
-	prefix string
-}
-
-func (k keeper) below(key string) keeper {
-	k.prefix = join(k.prefix, key)
-	return k
+	m     protoreflect.Message
+	fd    protoreflect.FieldDescriptor // nil: nowhere to keep
+	depth int                          // the depth of m's path
 }
 
 // DecodeMap fills m from a JSON object already parsed with a json.Decoder
@@ -133,36 +180,46 @@ func (k keeper) below(key string) keeper {
 // envelope the caller reads itself (a page of resources with its cursor).
 func DecodeMap(obj map[string]any, m proto.Message) Report {
 	var r Report
-	decodeObject(obj, m.ProtoReflect(), "", &r)
+	decodeObject(obj, m.ProtoReflect(), &path{steps: make([]step, 0, 8)}, &r)
 	return r
 }
 
-func decodeObject(obj map[string]any, m protoreflect.Message, path string, r *Report) {
-	decodeInto(obj, m, path, keeper{}, r)
+func decodeObject(obj map[string]any, m protoreflect.Message, p *path, r *Report) {
+	decodeInto(obj, m, p, keeper{}, r)
 }
 
-func decodeInto(obj map[string]any, m protoreflect.Message, path string, parent keeper, r *Report) {
+func decodeInto(obj map[string]any, m protoreflect.Message, p *path, parent keeper, r *Report) {
+	md := m.Descriptor()
+	kt := keyTableOf(md)
 	k := parent
-	if u := unmappedField(m.Descriptor()); u != nil {
-		k = keeper{m: m, fd: u}
+	if kt.unmapped != nil {
+		k = keeper{m: m, fd: kt.unmapped, depth: p.depth()}
 	}
-	obj = lift(m.Descriptor(), obj)
-	claims := claimKeys(m.Descriptor(), obj)
-	done := map[protoreflect.FieldDescriptor]bool{}
-	for _, key := range sortedKeys(obj) {
-		fd := claims.field[key]
-		if fd == nil {
-			keep(k, key, obj[key], join(path, key), Undeclared, r)
+	obj = lift(kt, obj)
+	keys := claimKeys(kt, obj)
+	for i, ck := range keys {
+		if ck.fd == nil {
+			p.push(ck.key)
+			keep(k, p, obj[ck.key], Undeclared, r)
+			p.pop()
 			continue
 		}
 		// A field's keys are decoded together, when its first key is met,
 		// so which key wins depends on the declaration, not on the order
 		// HighLevel wrote them in.
-		if done[fd] {
+		if slices.ContainsFunc(keys[:i], func(c claimedKey) bool { return c.fd == ck.fd }) {
 			continue
 		}
-		done[fd] = true
-		decodeField(obj, m, fd, claims.keys[fd], path, k, r)
+		var buf [4]claimedKey
+		group := buf[:0]
+		for _, c := range keys[i:] {
+			if c.fd == ck.fd {
+				group = append(group, c)
+			}
+		}
+		// Stable: keys of equal rank (case variants) stay in key order.
+		slices.SortStableFunc(group, func(a, b claimedKey) int { return a.rank - b.rank })
+		decodeField(obj, m, ck.fd, group, p, k, r)
 	}
 }
 
@@ -171,39 +228,48 @@ func decodeInto(obj map[string]any, m protoreflect.Message, path string, parent 
 // consumed silently; one holding different JSON is kept and reported as a
 // Conflict, so the field's value and the other spelling's both reach the
 // caller.
-func decodeField(obj map[string]any, m protoreflect.Message, fd protoreflect.FieldDescriptor, keys []string, path string, k keeper, r *Report) {
+func decodeField(obj map[string]any, m protoreflect.Message, fd protoreflect.FieldDescriptor, keys []claimedKey, p *path, k keeper, r *Report) {
 	var filled any
 	isFilled := false
-	for _, key := range keys {
-		val := obj[key]
-		p := join(path, key)
+	for _, ck := range keys {
+		val := obj[ck.key]
 		if val == nil {
 			continue // null: the field stays unset unless another key fills it
 		}
-		if isFilled {
-			if !sameJSON(val, filled) {
-				keep(k, key, val, p, Conflict, r)
-			}
-			continue
-		}
-		// Another member of the same oneof already holds a value: setting
-		// this one would clear it.
-		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-			if set := m.WhichOneof(od); set != nil && set != fd {
-				keep(k, key, val, p, Conflict, r)
-				continue
-			}
-		}
-		coerced, ok := setField(m, fd, val, p, k.below(key), r)
+		p.push(ck.key)
 		switch {
-		case !ok:
-			keep(k, key, val, p, Mismatch, r)
-			continue
-		case coerced:
-			*r = append(*r, Finding{Path: p, Kind: Coerced, Kept: true})
+		case isFilled:
+			if !sameJSON(val, filled) {
+				keep(k, p, val, Conflict, r)
+			}
+		case oneofTaken(m, fd):
+			// Another member of the same oneof already holds a value:
+			// setting this one would clear it.
+			keep(k, p, val, Conflict, r)
+		default:
+			coerced, ok := setField(m, fd, val, p, k, r)
+			switch {
+			case !ok:
+				keep(k, p, val, Mismatch, r)
+			case coerced:
+				*r = append(*r, Finding{Path: p.String(), Kind: Coerced, Kept: true})
+				fallthrough
+			default:
+				filled, isFilled = val, true
+			}
 		}
-		filled, isFilled = val, true
+		p.pop()
 	}
+}
+
+// oneofTaken reports whether another member of fd's oneof holds a value.
+func oneofTaken(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
+	od := fd.ContainingOneof()
+	if od == nil || od.IsSynthetic() {
+		return false
+	}
+	set := m.WhichOneof(od)
+	return set != nil && set != fd
 }
 
 // lift moves the members that dotted keys name (a wire name or read alias
@@ -215,33 +281,25 @@ func decodeField(obj map[string]any, m protoreflect.Message, fd protoreflect.Fie
 // modified. A key of obj spelled with the dot itself wins over the member.
 // Dotted keys are for objects that have no field of their own (HighLevel's
 // snapshots and summaries, flattened into a resource's fields).
-func lift(md protoreflect.MessageDescriptor, obj map[string]any) map[string]any {
+func lift(kt *keyTable, obj map[string]any) map[string]any {
 	out, copied := obj, false
-	fields := md.Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		for _, key := range append([]string{primaryKey(fd)}, wireOf(fd).GetReadAliases()...) {
-			if !strings.Contains(key, ".") {
-				continue
-			}
-			if _, literal := out[key]; literal {
-				continue
-			}
-			parts := strings.Split(key, ".")
-			val, rest, ok := without(out, parts)
-			if !ok {
-				continue
-			}
-			if !copied {
-				out, copied = maps.Clone(out), true
-			}
-			if rest == nil {
-				delete(out, parts[0])
-			} else {
-				out[parts[0]] = rest
-			}
-			out[key] = val
+	for _, d := range kt.dotted {
+		if _, literal := out[d.key]; literal {
+			continue
 		}
+		val, rest, ok := without(out, d.parts)
+		if !ok {
+			continue
+		}
+		if !copied {
+			out, copied = maps.Clone(out), true
+		}
+		if rest == nil {
+			delete(out, d.parts[0])
+		} else {
+			out[d.parts[0]] = rest
+		}
+		out[d.key] = val
 	}
 	return out
 }
@@ -276,12 +334,12 @@ func without(obj map[string]any, path []string) (val any, rest map[string]any, o
 	return val, c, true
 }
 
-// claims maps the keys of one JSON object to the fields they fill.
-type claims struct {
-	field map[string]protoreflect.FieldDescriptor
-	// keys lists, per field, its keys present in the object in the order
-	// they win.
-	keys map[protoreflect.FieldDescriptor][]string
+// claimedKey is one key of a JSON object, the field it fills (nil: none)
+// and how well the key spells it.
+type claimedKey struct {
+	key  string
+	fd   protoreflect.FieldDescriptor
+	rank int
 }
 
 // keyClaim is a field a key may fill, and how well the key spells it.
@@ -290,14 +348,23 @@ type keyClaim struct {
 	rank int
 }
 
-// keyTable is what claimKeys needs of a message, read once per message
-// type from its descriptor and options (reading the options is most of a
+// dottedKey is a primary key or read alias that names a member of nested
+// objects (amountSummary.subtotal), split at its dots.
+type dottedKey struct {
+	key   string
+	parts []string
+}
+
+// keyTable is what decoding needs of a message, read once per message type
+// from its descriptor and options (reading the options is most of a
 // decode's cost otherwise).
 type keyTable struct {
 	byKey      map[string]keyClaim
 	decl       []protoreflect.FieldDescriptor // every field but unmapped
 	primary    []string                       // decl's primary keys
 	maxAliases int
+	dotted     []dottedKey                  // in field order, primary key first
+	unmapped   protoreflect.FieldDescriptor // nil: the message keeps nothing
 }
 
 // keyTables caches keyTable by message descriptor.
@@ -307,7 +374,7 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 	if kt, ok := keyTables.Load(md); ok {
 		return kt.(*keyTable)
 	}
-	kt := &keyTable{byKey: map[string]keyClaim{}}
+	kt := &keyTable{byKey: map[string]keyClaim{}, unmapped: unmappedField(md)}
 	add := func(key string, fd protoreflect.FieldDescriptor, rank int) {
 		if _, taken := kt.byKey[key]; !taken {
 			kt.byKey[key] = keyClaim{fd, rank}
@@ -315,7 +382,13 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 	}
 	fields := md.Fields()
 	for i := 0; i < fields.Len(); i++ {
-		if fd := fields.Get(i); !isUnmapped(fd) {
+		fd := fields.Get(i)
+		for _, key := range append([]string{primaryKey(fd)}, wireOf(fd).GetReadAliases()...) {
+			if strings.Contains(key, ".") {
+				kt.dotted = append(kt.dotted, dottedKey{key, strings.Split(key, ".")})
+			}
+		}
+		if !isUnmapped(fd) {
 			kt.decl = append(kt.decl, fd)
 			kt.primary = append(kt.primary, primaryKey(fd))
 		}
@@ -337,8 +410,8 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 	return actual.(*keyTable)
 }
 
-// claimKeys finds the field for each key of obj, and for each field the
-// keys present that spell it, best first:
+// claimKeys lists the keys of obj in key order, each with the field it
+// fills. A field's keys rank, best first:
 //  1. its primary key, wire.name or else the JSON name;
 //  2. its wire.read_aliases, in declaration order;
 //  3. its proto name (first_name);
@@ -348,40 +421,24 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 // A key two fields could claim goes to the one whose claim ranks higher
 // (a primary key before another field's alias), then to the field declared
 // first. The unmapped field claims nothing: a key "unmapped" is undeclared.
-func claimKeys(md protoreflect.MessageDescriptor, obj map[string]any) claims {
-	kt := keyTableOf(md)
-	byKey, decl, maxAliases := kt.byKey, kt.decl, kt.maxAliases
-	c := claims{field: map[string]protoreflect.FieldDescriptor{}, keys: map[protoreflect.FieldDescriptor][]string{}}
-	ranked := map[protoreflect.FieldDescriptor][]claimedKey{}
-	for _, key := range sortedKeys(obj) {
-		cl, ok := byKey[key]
-		if !ok {
-			for i, fd := range decl {
+func claimKeys(kt *keyTable, obj map[string]any) []claimedKey {
+	keys := make([]claimedKey, 0, len(obj))
+	for key := range obj {
+		ck := claimedKey{key: key}
+		if cl, ok := kt.byKey[key]; ok {
+			ck.fd, ck.rank = cl.fd, cl.rank
+		} else {
+			for i, fd := range kt.decl {
 				if strings.EqualFold(kt.primary[i], key) {
-					cl, ok = keyClaim{fd, 2 + maxAliases}, true
+					ck.fd, ck.rank = fd, 2+kt.maxAliases
 					break
 				}
 			}
 		}
-		if !ok {
-			continue
-		}
-		c.field[key] = cl.fd
-		ranked[cl.fd] = append(ranked[cl.fd], claimedKey{key, cl.rank})
+		keys = append(keys, ck)
 	}
-	for fd, ks := range ranked {
-		// Stable: keys of equal rank (case variants) stay in key order.
-		sort.SliceStable(ks, func(i, j int) bool { return ks[i].rank < ks[j].rank })
-		for _, ck := range ks {
-			c.keys[fd] = append(c.keys[fd], ck.key)
-		}
-	}
-	return c
-}
-
-type claimedKey struct {
-	key  string
-	rank int
+	slices.SortFunc(keys, func(a, b claimedKey) int { return strings.Compare(a.key, b.key) })
+	return keys
 }
 
 // sameJSON reports whether two JSON values (numbers as json.Number) are
@@ -418,14 +475,23 @@ func sameJSON(a, b any) bool {
 	return a == b
 }
 
-// keep stores val in the keeper's Struct, when there is one.
-func keep(k keeper, key string, val any, path string, kind Kind, r *Report) {
-	f := Finding{Path: path, Kind: kind}
+// keep stores val in the keeper's Struct, when there is one, under its path
+// below the keeper's message.
+func keep(k keeper, p *path, val any, kind Kind, r *Report) {
+	f := Finding{Path: p.String(), Kind: kind}
 	if k.fd != nil {
-		if v, err := structpb.NewValue(plain(val)); err == nil {
-			// Merged, not asserted to *structpb.Struct: the message may be
-			// dynamic (built from a descriptor), not generated.
-			proto.Merge(k.m.Mutable(k.fd).Message().Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{join(k.prefix, key): v}})
+		if v, err := newValue(val); err == nil {
+			key := p.below(k.depth)
+			// A generated message's Struct is set directly; a dynamic one
+			// (built from a descriptor) is merged into.
+			if st, ok := k.m.Mutable(k.fd).Message().Interface().(*structpb.Struct); ok {
+				if st.Fields == nil {
+					st.Fields = map[string]*structpb.Value{}
+				}
+				st.Fields[key] = v
+			} else {
+				proto.Merge(k.m.Mutable(k.fd).Message().Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{key: v}})
+			}
 			f.Kept = true
 		}
 	}
@@ -434,7 +500,7 @@ func keep(k keeper, key string, val any, path string, kind Kind, r *Report) {
 
 // setField sets fd from a JSON value. ok is false when the value does not
 // fit; coerced is true when it fit only after a lossless conversion.
-func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, path string, k keeper, r *Report) (coerced, ok bool) {
+func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, p *path, k keeper, r *Report) (coerced, ok bool) {
 	switch {
 	case fd.IsList():
 		arr, isArr := val.([]any)
@@ -448,7 +514,9 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 			if e == nil {
 				return false, false
 			}
-			v, c, ok := value(fd, list.NewElement, e, fmt.Sprintf("%s[%d]", path, i), k.below(strconv.Itoa(i)), r)
+			p.pushIndex(i)
+			v, c, ok := value(fd, list.NewElement, e, p, k, r)
+			p.pop()
 			if !ok {
 				return false, false
 			}
@@ -468,7 +536,9 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 			if !ok || obj[key] == nil {
 				return false, false
 			}
-			v, c, ok := value(fd.MapValue(), mp.NewValue, obj[key], join(path, key), k.below(key), r)
+			p.push(key)
+			v, c, ok := value(fd.MapValue(), mp.NewValue, obj[key], p, k, r)
+			p.pop()
 			if !ok {
 				return false, false
 			}
@@ -478,7 +548,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 		m.Set(fd, protoreflect.ValueOfMap(mp))
 		return coerced, true
 	}
-	v, c, ok := value(fd, func() protoreflect.Value { return m.NewField(fd) }, val, path, k, r)
+	v, c, ok := value(fd, func() protoreflect.Value { return m.NewField(fd) }, val, p, k, r)
 	if !ok {
 		return false, false
 	}
@@ -488,7 +558,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 
 // value converts one JSON value for a field (or list element, or map value)
 // of fd's kind. newMsg makes an empty message of the field's type.
-func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, val any, path string, k keeper, r *Report) (v protoreflect.Value, coerced, ok bool) {
+func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, val any, p *path, k keeper, r *Report) (v protoreflect.Value, coerced, ok bool) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s, ok := val.(string)
@@ -506,7 +576,7 @@ func value(fd protoreflect.FieldDescriptor, newMsg func() protoreflect.Value, va
 	case protoreflect.EnumKind:
 		return enumValue(fd.Enum(), val)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return messageValue(fd.Message(), newMsg, val, path, k, r)
+		return messageValue(fd.Message(), newMsg, val, p, k, r)
 	}
 	n, isNum := val.(json.Number)
 	if !isNum {
@@ -573,10 +643,10 @@ func enumValue(ed protoreflect.EnumDescriptor, val any) (protoreflect.Value, boo
 	return protoreflect.Value{}, false, false
 }
 
-func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.Value, val any, path string, k keeper, r *Report) (protoreflect.Value, bool, bool) {
+func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.Value, val any, p *path, k keeper, r *Report) (protoreflect.Value, bool, bool) {
 	switch md.FullName() {
 	case "google.protobuf.Value":
-		v, err := structpb.NewValue(plain(val))
+		v, err := newValue(val)
 		if err != nil {
 			return protoreflect.Value{}, false, false
 		}
@@ -586,7 +656,7 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 		if !ok {
 			return protoreflect.Value{}, false, false
 		}
-		st, err := structpb.NewStruct(plain(obj).(map[string]any))
+		st, err := newStruct(obj)
 		if err != nil {
 			return protoreflect.Value{}, false, false
 		}
@@ -596,7 +666,7 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 		if !ok {
 			return protoreflect.Value{}, false, false
 		}
-		lv, err := structpb.NewList(plain(arr).([]any))
+		lv, err := newList(arr)
 		if err != nil {
 			return protoreflect.Value{}, false, false
 		}
@@ -613,7 +683,7 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 		return protoreflect.Value{}, false, false
 	}
 	v := newMsg()
-	decodeInto(obj, v.Message(), path, k, r)
+	decodeInto(obj, v.Message(), p, k, r)
 	return v, false, true
 }
 
@@ -702,6 +772,69 @@ func plain(v any) any {
 		return out
 	}
 	return v
+}
+
+// newValue is structpb.NewValue(plain(v)) without the copy plain makes: a
+// decoded JSON value (numbers as json.Number) as a google.protobuf.Value.
+func newValue(v any) (*structpb.Value, error) {
+	switch t := v.(type) {
+	case nil:
+		return structpb.NewNullValue(), nil
+	case bool:
+		return structpb.NewBoolValue(t), nil
+	case string:
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("invalid UTF-8 in string: %q", t)
+		}
+		return structpb.NewStringValue(t), nil
+	case json.Number:
+		switch n := plain(t).(type) {
+		case float64:
+			return structpb.NewNumberValue(n), nil
+		case string:
+			return structpb.NewStringValue(n), nil
+		}
+	case map[string]any:
+		st, err := newStruct(t)
+		if err != nil {
+			return nil, err
+		}
+		return structpb.NewStructValue(st), nil
+	case []any:
+		lv, err := newList(t)
+		if err != nil {
+			return nil, err
+		}
+		return structpb.NewListValue(lv), nil
+	}
+	return nil, fmt.Errorf("invalid type: %T", v)
+}
+
+func newStruct(obj map[string]any) (*structpb.Struct, error) {
+	st := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(obj))}
+	for k, e := range obj {
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("invalid UTF-8 in string: %q", k)
+		}
+		v, err := newValue(e)
+		if err != nil {
+			return nil, err
+		}
+		st.Fields[k] = v
+	}
+	return st, nil
+}
+
+func newList(arr []any) (*structpb.ListValue, error) {
+	lv := &structpb.ListValue{Values: make([]*structpb.Value, len(arr))}
+	for i, e := range arr {
+		v, err := newValue(e)
+		if err != nil {
+			return nil, err
+		}
+		lv.Values[i] = v
+	}
+	return lv, nil
 }
 
 func jsonType(v any) string {
