@@ -459,13 +459,10 @@ func answerObject(b []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// decodeAnswer parses HighLevel's JSON with numbers kept as json.Number.
+// decodeAnswer parses HighLevel's JSON with numbers kept as json.Number;
+// anything after the value but whitespace is an error.
 func decodeAnswer(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	return v, err
+	return jsonproto.Parse(b)
 }
 
 // inLocation refuses a resource that names another location than the

@@ -27,7 +27,6 @@
 package jsonproto
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -101,10 +100,8 @@ func (r Report) Lost() []Finding {
 // not JSON or not an object; everything else is decoded or kept and
 // reported.
 func Decode(data []byte, m proto.Message) (Report, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := Parse(data)
+	if err != nil {
 		return nil, fmt.Errorf("jsonproto: %w", err)
 	}
 	obj, ok := v.(map[string]any)
