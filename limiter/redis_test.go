@@ -241,20 +241,75 @@ func TestRedisKeysAndTTL(t *testing.T) {
 	t1 := clock()
 	// PTTL and the scripts' TTLs are whole milliseconds.
 	const ms = 2 * time.Millisecond
-	within := func(what string, ttl time.Duration, expires time.Time) {
+	within := func(what string, ttl time.Duration, expires time.Time, slack time.Duration) {
 		t.Helper()
-		if lo, hi := expires.Sub(t1)-ms, expires.Sub(t0)+ms; ttl < lo || ttl > hi {
-			t.Errorf("%s TTL %s, want in [%s, %s]: expiring at %s", what, ttl, lo, hi, expires.UTC().Format(time.StampMicro))
+		if lo, hi := expires.Sub(t1)-ms, expires.Sub(t0)+slack+ms; ttl < lo || ttl > hi {
+			t.Errorf("%s TTL %s, want in [%s, %s]: expiring at %s (+%s)", what, ttl, lo, hi, expires.UTC().Format(time.StampMicro), slack)
 		}
 	}
-	// The log lives until its latest slot is W' old, plus a second.
-	within("log", logTTL, last.Slot.Add(window+guard+time.Second))
+	// The log lives until its latest slot is W' old, plus a second, and
+	// at most W' longer (the slack that spares most grants a PEXPIRE).
+	within("log", logTTL, last.Slot.Add(window+guard+time.Second), window+guard)
 	// The state hash lives until the next 00:00 UTC plus dayMargin.
 	midnight := testNoon.Add(12 * time.Hour)
-	within("state", stTTL, midnight.Add(dayMargin))
+	within("state", stTTL, midnight.Add(dayMargin), 0)
 	waitFor(t, "the idle log to expire", func() bool { return c.Exists(ctx, keys[0]).Val() == 0 })
 	if st := mustState(t, l, key); st.DailyUsed != 3 {
 		t.Errorf("daily used after the log expired: %d, want 3", st.DailyUsed)
+	}
+}
+
+// TestLogTrimmedAndKeptAlive: the reserve script trims the slot log every
+// trimEvery grants and sets its TTL only when the latest slot needs longer,
+// yet the log stays bounded, always outlives its latest slot by W', and a
+// log recreated without a TTL (removed on its own) gets one back within
+// trimEvery grants.
+func TestLogTrimmedAndKeptAlive(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	c := srv.Client()
+	const limit, window, guard = 2, 100 * time.Millisecond, 20 * time.Millisecond
+	l, err := NewRedis(c, Config{Limit: limit, Window: window, Guard: guard})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	off := noonOffset()
+	l.setOffset(off)
+	key := Key{App: "app-1", Resource: "loc-1"}
+	logKey := redisKeys(key)[0]
+	ctx := context.Background()
+	for i := 0; i < 3*trimEvery; i++ {
+		p, err := l.Wait(ctx, key)
+		if err != nil {
+			t.Fatalf("Wait %d: %v", i, err)
+		}
+		// The log lives at least until this slot is W' old, plus a second.
+		ttl := c.PTTL(ctx, logKey).Val()
+		if need := time.Until(p.Slot.Add(-off)) + window + guard + time.Second - 5*time.Millisecond; ttl < need {
+			t.Fatalf("grant %d (seq %d): log TTL %s, want at least %s", i, p.Seq, ttl, need)
+		}
+		// Stale slots are trimmed every trimEvery grants: the log never
+		// holds more than the window's limit and trimEvery-1 stale ones,
+		// plus the one just granted.
+		if n := c.ZCard(ctx, logKey).Val(); n > limit+trimEvery {
+			t.Fatalf("grant %d: the log holds %d slots, want at most %d", i, n, limit+trimEvery)
+		}
+	}
+	// As if the log had been removed and recreated while the hash says
+	// its TTL runs far ahead: only the trim's PEXPIRE can restore one.
+	if err := c.Persist(ctx, logKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, redisKeys(key)[2], "exp", time.Now().Add(off+time.Hour).UnixMicro()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < trimEvery; i++ {
+		if _, err := l.Wait(ctx, key); err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+	}
+	if ttl := c.PTTL(ctx, logKey).Val(); ttl <= 0 {
+		t.Errorf("a log left without a TTL still has none (PTTL %d) after %d grants", ttl, trimEvery)
 	}
 }
 

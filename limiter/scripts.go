@@ -20,8 +20,9 @@ import (
 // by the .. operator, keeps only 14 digits: a number joined into a string
 // goes through string.format('%.0f') instead.
 //
-// TTLs: the log and the free set live until their latest slot is W' old
-// (plus a second); the state hash lives at least until the next 00:00 UTC
+// TTLs: the log lives until its latest slot is W' old, plus a second and
+// up to W' of slack (see reserveScript); the free set until its latest slot
+// is W' old, plus a second; the state hash lives at least until the next 00:00 UTC
 // plus dayMargin (daymargin, in ms, in the scripts), and never less than
 // the log, so the daily count and the member sequence (which keeps log
 // members unique) outlive every slot.
@@ -46,6 +47,10 @@ local function keepstate(ttlms)
 end
 `
 
+// trimEvery is how many grants of a key the reserve script makes between
+// two trims of its log.
+const trimEvery = 16
+
 // reserveScript makes one decision. It is the Redis form of Local.reserve;
 // the invariant and the reasoning about cancelled slots are written there.
 //
@@ -56,6 +61,15 @@ end
 // slot is then in the free set and goes to the next caller before any
 // normal grant, or lies in the past, where max(now, ...) ignores it, so no
 // slot is ever placed later than the rule says.
+//
+// The log is read only through its limit-th latest slot and by score
+// ranges, so slots older than the window change no decision: they are
+// trimmed on every trimEvery-th grant, not on each. Its TTL is set with a
+// window's slack and "exp" in the hash remembers when it ends, so the
+// script sets it again only when the latest slot needs longer (and on
+// every trim, should the log have been recreated without one): at full
+// quota one grant in about Limit sets it, where every grant did. The TTL
+// never outlasts the state hash (the next 00:00 UTC plus dayMargin).
 //
 // The state hash's TTL is set to end at the next 00:00 UTC plus dayMargin
 // whenever the day changes (Config rejects a queue longer than dayMargin,
@@ -75,7 +89,7 @@ end
 var reserveScript = redis.NewScript(scriptPrelude + `
 local limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
-local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last', 'seq', 'freemax')
+local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last', 'seq', 'freemax', 'exp')
 local newday = tonumber(st[1]) ~= day
 local used = 0
 if not newday then used = tonumber(st[2]) or 0 end
@@ -92,7 +106,6 @@ if used >= tonumber(ARGV[5]) then
 end
 local floor = math.max(now, tonumber(st[3]) or 0)
 local last = tonumber(st[4]) or 0
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local slot
 local freed = {}
 if (tonumber(st[6]) or 0) >= floor then
@@ -112,8 +125,19 @@ if #freed > 0 then redis.call('ZREM', KEYS[2], freed[1]) end
 local seq = (tonumber(st[5]) or 0) + 1
 last = math.max(last, slot)
 redis.call('ZADD', KEYS[1], slot, seq)
-redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
-redis.call('PEXPIRE', KEYS[1], math.floor((last - now + span) / 1000) + 1000)
+local exp = tonumber(st[7]) or 0
+local trim = seq % ` + strconv.Itoa(trimEvery) + ` == 0
+if trim then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+end
+if trim or last + span + 1000000 > exp then
+  local ttl = math.min(math.floor((last - now + 2 * span) / 1000) + 1000, math.floor((nextday - now) / 1000) + daymargin)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  exp = now + ttl * 1000
+  redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq, 'exp', exp)
+else
+  redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
+end
 if newday then
   redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + daymargin)
 end
