@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,19 +95,14 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	// The page's envelope is read here; each contact is decoded without
 	// loss like GetContact's, less the searchAfter cursor, which is paging
 	// state, not contact data.
-	var pageOf struct {
-		Contacts []map[string]any `json:"contacts"`
-		Total    int              `json:"total"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&pageOf); err != nil {
+	pageOf, err := searchPage(raw)
+	if err != nil {
 		return nil, fmt.Errorf("decode HighLevel's search answer: %w", err)
 	}
-	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.Total)}
-	out.Contacts = make([]*hlgatev1.Contact, 0, len(pageOf.Contacts))
+	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.total)}
+	out.Contacts = make([]*hlgatev1.Contact, 0, len(pageOf.contacts))
 	var lastSearchAfter []any
-	for _, obj := range pageOf.Contacts {
+	for _, obj := range pageOf.contacts {
 		lastSearchAfter, _ = obj["searchAfter"].([]any)
 		delete(obj, "searchAfter")
 		hc := &hlgatev1.Contact{}
@@ -116,7 +110,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 		out.Contacts = append(out.Contacts, hc)
 	}
 	seen := cur.Seen + len(out.Contacts)
-	if n := len(out.Contacts); n > 0 && n >= size && seen < pageOf.Total {
+	if n := len(out.Contacts); n > 0 && n >= size && seen < pageOf.total {
 		next := contactsCursor{Seen: seen, Page: max(cur.Page, 1) + 1}
 		if len(lastSearchAfter) > 0 {
 			next = contactsCursor{Seen: seen, SearchAfter: lastSearchAfter}
@@ -128,6 +122,52 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 		out.NextPageToken = tok
 	}
 	return out, nil
+}
+
+// contactsPage is the envelope of HighLevel's contact search answer.
+type contactsPage struct {
+	contacts []map[string]any
+	total    int
+}
+
+// searchPage reads the envelope of a contact search answer: "contacts", a
+// list of objects (null for none, a null entry an empty contact), and
+// "total", an integer (absent or null for 0). Anything else in those two
+// is an error.
+func searchPage(raw []byte) (contactsPage, error) {
+	v, err := jsonproto.Parse(raw)
+	if err != nil {
+		return contactsPage{}, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return contactsPage{}, fmt.Errorf("want a JSON object, got %T", v)
+	}
+	var page contactsPage
+	switch list := obj["contacts"].(type) {
+	case nil:
+	case []any:
+		page.contacts = make([]map[string]any, len(list))
+		for i, e := range list {
+			if page.contacts[i], ok = e.(map[string]any); !ok && e != nil {
+				return contactsPage{}, fmt.Errorf("contacts[%d]: want an object, got %T", i, e)
+			}
+		}
+	default:
+		return contactsPage{}, fmt.Errorf("contacts: want a list, got %T", list)
+	}
+	switch n := obj["total"].(type) {
+	case nil:
+	case json.Number:
+		total, err := strconv.ParseInt(string(n), 10, 32)
+		if err != nil {
+			return contactsPage{}, fmt.Errorf("total: want an integer, got %s", n)
+		}
+		page.total = int(total)
+	default:
+		return contactsPage{}, fmt.Errorf("total: want an integer, got %T", n)
+	}
+	return page, nil
 }
 
 // sameLocation refuses a resource of another location: HighLevel scopes a

@@ -318,3 +318,32 @@ func TestListContactNotes(t *testing.T) {
 		t.Fatalf("GET notes = %d %s", code, body)
 	}
 }
+
+// TestSearchPageEnvelope: the search answer's envelope is read strictly:
+// contacts a list of objects (null entries empty), total an integer, and a
+// wrong type is an error naming the member rather than a page with less in
+// it.
+func TestSearchPageEnvelope(t *testing.T) {
+	page, err := searchPage([]byte(`{"contacts":[{"id":"a"},null],"total":41,"traceId":"x"}`))
+	if err != nil {
+		t.Fatalf("searchPage: %v", err)
+	}
+	if len(page.contacts) != 2 || page.contacts[0]["id"] != "a" || page.contacts[1] != nil || page.total != 41 {
+		t.Errorf("searchPage = %+v, want two contacts (a, null) and total 41", page)
+	}
+	if page, err := searchPage([]byte(`{"contacts":null}`)); err != nil || len(page.contacts) != 0 || page.total != 0 {
+		t.Errorf("searchPage(null contacts) = %+v, %v; want an empty page", page, err)
+	}
+	for body, want := range map[string]string{
+		`[]`:                          "want a JSON object",
+		`{"contacts":{}}`:             "contacts: want a list",
+		`{"contacts":["a"]}`:          "contacts[0]: want an object",
+		`{"contacts":[],"total":1.5}`: "total: want an integer",
+		`{"contacts":[],"total":"1"}`: "total: want an integer",
+		`{"contacts":[]} x`:           "after top-level value",
+	} {
+		if _, err := searchPage([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("searchPage(%s) error = %v, want one containing %q", body, err, want)
+		}
+	}
+}
