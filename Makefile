@@ -56,7 +56,11 @@ test-e2e: ensure-redis
 	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
 
 ## run: hlgate with the sandbox in-process and memory stores; no other setup.
-run: build
+## Listens on 127.0.0.1 only (caller auth is off); HLGATE_HTTP_ADDR and
+## HLGATE_GRPC_ADDR override. The cold build is slow, so it says so first.
+run:
+	@echo "building hlgate (first build takes about two minutes)…"
+	$(GO) build -o bin/hlgate ./cmd/hlgate
 	./bin/hlgate serve --sandbox
 
 ## bench: the package benchmarks (limiter, tokenstore, sandbox), then the facade

@@ -84,7 +84,7 @@ func TestCallerAuthOverREST(t *testing.T) {
 		t.Fatalf("write with read key = %d %s, want 403", code, body)
 	}
 	// Health, metrics and the API document need no key.
-	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/metrics"} {
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/metrics"} {
 		if code, _, body := h.rest(http.MethodGet, p, "", nil); code != http.StatusOK {
 			t.Fatalf("GET %s = %d %s", p, code, body)
 		}
@@ -202,10 +202,20 @@ func TestUndeclaredMethodIsRefused(t *testing.T) {
 		if status.Code(err) != codes.PermissionDenied || ran {
 			t.Errorf("keys %v: undeclared unary method: %v (handler ran: %v), want PERMISSION_DENIED before the handler", keys != nil, err, ran)
 		}
-		err = h.srv.streamInterceptor(nil, &fakeStream{ctx: incoming},
-			&grpc.StreamServerInfo{FullMethod: "/hlgate.v1.EventsService/Undeclared"},
-			func(any, grpc.ServerStream) error { ran = true; return nil })
-		if status.Code(err) != codes.PermissionDenied || ran {
+		const undeclared = "/hlgate.v1.EventsService/Undeclared"
+		stream := func() error {
+			return h.srv.streamInterceptor(nil, &fakeStream{ctx: incoming},
+				&grpc.StreamServerInfo{FullMethod: undeclared},
+				func(any, grpc.ServerStream) error { ran = true; return nil })
+		}
+		// A method the server does not have is UNIMPLEMENTED.
+		if err := stream(); status.Code(err) != codes.Unimplemented || ran {
+			t.Errorf("keys %v: unknown stream method: %v (handler ran: %v), want UNIMPLEMENTED before the handler", keys != nil, err, ran)
+		}
+		// One it has, registered without a rule, is refused.
+		served := map[string]bool{undeclared: true}
+		h.srv.servedMethods.Store(&served)
+		if err := stream(); status.Code(err) != codes.PermissionDenied || ran {
 			t.Errorf("keys %v: undeclared stream method: %v (handler ran: %v), want PERMISSION_DENIED before the handler", keys != nil, err, ran)
 		}
 	}

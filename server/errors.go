@@ -44,6 +44,12 @@ const (
 	ReasonPermissionDenied      = "PERMISSION_DENIED"
 	ReasonUpstreamError         = "UPSTREAM_ERROR"
 	ReasonInternal              = "INTERNAL"
+	// The gateway's and the transport's own errors.
+	ReasonRouteNotFound    = "ROUTE_NOT_FOUND"
+	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	ReasonUnimplemented    = "UNIMPLEMENTED"
+	ReasonCancelled        = "CANCELLED"
+	ReasonResponseTooLarge = "RESPONSE_TOO_LARGE"
 	// EventsService's (hlgate/v1/events_service.proto).
 	ReasonSubscriptionMismatch = "SUBSCRIPTION_MISMATCH"
 	ReasonSubscriptionLimit    = "SUBSCRIPTION_LIMIT"
@@ -157,7 +163,7 @@ func toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return withDetails(codes.DeadlineExceeded, "deadline exceeded", ReasonDeadlineExceeded, 0, meta)
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "call cancelled")
+		return withDetails(codes.Canceled, "call cancelled", ReasonCancelled, 0, meta)
 	}
 	logFrom(ctx).Error("internal error", "err", err)
 	return withDetails(codes.Internal, "internal error", ReasonInternal, 0, meta)
@@ -192,11 +198,7 @@ func statusError(code codes.Code, msg, reason string) error {
 // invalid returns INVALID_ARGUMENT with a google.rpc.BadRequest naming each
 // field, and ErrorInfo.
 func invalid(violations ...*errdetails.BadRequest_FieldViolation) error {
-	msgs := make([]string, len(violations))
-	for i, v := range violations {
-		msgs[i] = v.Field + ": " + v.Description
-	}
-	st := status.New(codes.InvalidArgument, "invalid request: "+strings.Join(msgs, "; "))
+	st := status.New(codes.InvalidArgument, invalidText(violations))
 	if st2, err := st.WithDetails(
 		&errdetails.BadRequest{FieldViolations: violations},
 		&errdetails.ErrorInfo{Reason: ReasonInvalidArgument, Domain: ErrorDomain},

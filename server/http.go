@@ -21,6 +21,7 @@ import (
 
 	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/openapiv2"
+	"github.com/hlgate/hlgate/gen/openapiv3"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
 
@@ -45,14 +46,18 @@ var streamRoutes = []string{
 // OAuth install pages, HighLevel's webhooks, health,
 // metrics and the OpenAPI document.
 func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	useRESTQuery()
 	gw := runtime.NewServeMux(
 		runtime.WithErrorHandler(gatewayErrorHandler),
+		runtime.WithRoutingErrorHandler(routingError),
 		// An answer of bytes (google.api.HttpBody) is written as itself,
-		// with its Content-Type; everything else as JSON.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		// with its Content-Type; everything else as JSON. Bodies and
+		// query parameters take HighLevel's enum spellings too, and name
+		// the field they cannot read (restjson.go).
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &restMarshaler{JSONPb: runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}}),
+		}}}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
 	)
@@ -92,7 +97,11 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapiv2.Document)
 	})
-	return mux, nil
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapiv3.Document)
+	})
+	return recoverHTTP(s.log, jsonRouteErrors(mux)), nil
 }
 
 // HTTPServer returns an http.Server for h with the configured limits, so a
@@ -133,10 +142,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
 }
 
-// gatewayErrorHandler writes the gateway's error response and adds
-// Retry-After to 429 and 503 answers from the status's RetryInfo, so plain
-// HTTP clients back off correctly.
+// gatewayErrorHandler writes the gateway's error response, with an
+// ErrorInfo on every error (withErrorInfo: the gateway's own decode and
+// routing errors have none), and adds Retry-After to 429 and 503 answers
+// from the status's RetryInfo, so plain HTTP clients back off correctly.
 func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var custom *runtime.HTTPStatusError
+	if errors.As(err, &custom) {
+		err = &runtime.HTTPStatusError{HTTPStatus: custom.HTTPStatus, Err: withErrorInfo(custom.Err).Err()}
+	} else {
+		err = withErrorInfo(err).Err()
+	}
 	st, _ := status.FromError(err)
 	if st.Code() == codes.ResourceExhausted || st.Code() == codes.Unavailable {
 		if d, ok := retryDelay(st); ok {

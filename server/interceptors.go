@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -39,6 +40,9 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			log.Error("panic in handler", "panic", r, "stack", string(debug.Stack()))
 			err = statusError(codes.Internal, "internal error", ReasonInternal)
 			resp = nil
+		}
+		if err != nil {
+			err = withErrorInfo(err).Err()
 		}
 		code := status.Code(err)
 		elapsed := time.Since(start)
@@ -87,7 +91,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	if n := proto.Size(msg); n > limit {
 		// The transport lets the largest file through; this method's
 		// messages keep the configured bound, with the transport's code.
-		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, limit)
+		return nil, statusError(codes.ResourceExhausted, fmt.Sprintf("grpc: received message larger than max (%d vs. %d)", n, limit), ReasonRequestTooLarge)
 	}
 	if r.op != nil {
 		ctx = upstream.WithOperation(ctx, r.op)
@@ -95,7 +99,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	resp, err = handler(ctx, req)
 	if out, ok := resp.(proto.Message); ok && err == nil {
 		if n := proto.Size(out); n > limit {
-			return nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, limit)
+			return nil, statusError(codes.ResourceExhausted, fmt.Sprintf("grpc: trying to send message larger than max (%d vs. %d)", n, limit), ReasonResponseTooLarge)
 		}
 	}
 	return resp, toStatus(ctx, err)
@@ -105,9 +109,21 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 // (server reflection, health's Watch): a method without a rule is refused,
 // and a stream whose rule names subject fields has every message the caller
 // sends checked before the handler sees it.
-func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in stream handler", "rpc", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			err = statusError(codes.Internal, "internal error", ReasonInternal)
+		}
+		if err != nil {
+			err = withErrorInfo(err).Err()
+		}
+	}()
 	r := methodRules[info.FullMethod]
 	if r == nil {
+		if !s.served(info.FullMethod) {
+			return statusError(codes.Unimplemented, "unknown method "+info.FullMethod, ReasonUnimplemented)
+		}
 		return unknownMethod(info.FullMethod)
 	}
 	if r.public {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -145,6 +146,9 @@ type Server struct {
 	// inProcessMethods are the unary methods GRPCServer registered, for
 	// GatewayConn; nil before GRPCServer runs.
 	inProcessMethods atomic.Pointer[map[string]inProcessMethod]
+	// servedMethods are the full names of every method GRPCServer
+	// registered: a call of any other is UNIMPLEMENTED.
+	servedMethods atomic.Pointer[map[string]bool]
 }
 
 // New checks cfg and returns a Server.
@@ -195,6 +199,11 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxRecvMsgSize(s.messageBytes()),
 		grpc.MaxSendMsgSize(s.messageBytes()),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
+		// A method no service has reaches the interceptors too, which
+		// answer it UNIMPLEMENTED with an ErrorInfo like every error.
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+			return statusError(codes.Unimplemented, "unknown method", ReasonUnimplemented)
+		}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: 15 * time.Minute,
 			Time:              2 * time.Minute,
@@ -236,11 +245,22 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	s.inProcessMethods.Store(&inProcess)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
-	for name := range g.GetServiceInfo() {
+	served := map[string]bool{}
+	for name, info := range g.GetServiceInfo() {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+		for _, m := range info.Methods {
+			served["/"+name+"/"+m.Name] = true
+		}
 	}
+	s.servedMethods.Store(&served)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	return g
+}
+
+// served reports whether GRPCServer registered the method.
+func (s *Server) served(method string) bool {
+	m := s.servedMethods.Load()
+	return m != nil && (*m)[method]
 }
 
 // Shutdown marks every service NOT_SERVING, so load balancers stop sending

@@ -22,6 +22,17 @@ func newSettings(name string, env func(string) string) *settings {
 	return &settings{fs: fs, env: env}
 }
 
+// given reports whether the setting was given, as a flag or in the
+// environment, rather than left at its default. Valid after parse.
+func (s *settings) given(name, envName string) bool {
+	if _, ok := s.lookup(envName); ok {
+		return true
+	}
+	found := false
+	s.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 func (s *settings) lookup(envName string) (string, bool) {
 	v := s.env(envName)
 	return v, v != ""

@@ -148,6 +148,7 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 			return err
 		}
 		defer sbServer.Close()
+		sandboxLoopback(c, s, log)
 	}
 	if err := c.check(); err != nil {
 		return err
@@ -490,6 +491,40 @@ func startSandbox(c *serveConfig, log *slog.Logger) (*http.Server, *sandbox.Sand
 	}
 	log.Warn("SANDBOX MODE: upstream is an in-process fake of HighLevel, not the real API", "sandbox", base)
 	return hs, sb, nil
+}
+
+// sandboxLoopback keeps a sandbox (whose caller auth is usually off) off
+// the network: an address left at its default listens on 127.0.0.1 only.
+// An address given as a flag or in the environment is used as given.
+func sandboxLoopback(c *serveConfig, s *settings, log *slog.Logger) {
+	for _, a := range []struct {
+		addr      *string
+		flag, env string
+	}{
+		{&c.GRPCAddr, "grpc-addr", "HLGATE_GRPC_ADDR"},
+		{&c.HTTPAddr, "http-addr", "HLGATE_HTTP_ADDR"},
+	} {
+		if s.given(a.flag, a.env) {
+			if host, _, err := net.SplitHostPort(*a.addr); err == nil && c.InsecureNoAuth && !isLoopbackHost(host) {
+				log.Warn("SANDBOX MODE: listening beyond this machine with caller auth off", a.env, *a.addr)
+			}
+			continue
+		}
+		_, port, err := net.SplitHostPort(*a.addr)
+		if err != nil {
+			continue // c.check names the bad address
+		}
+		*a.addr = net.JoinHostPort("127.0.0.1", port)
+		log.Info("SANDBOX MODE: listening on 127.0.0.1 only; set "+a.env+" (--"+a.flag+"), e.g. :"+port+", to listen on every interface", a.env, *a.addr)
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func loopbackAddr(a net.Addr) string {

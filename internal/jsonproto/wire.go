@@ -162,3 +162,22 @@ func upperSnake(s string) string {
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// ParseEnum finds the value of ed that s names the way Decode reads
+// HighLevel's answers: the proto name ("OPPORTUNITY_STATUS_WON"), the
+// value's (hlgate.v1.wire_value), or HighLevel's spelling in any case
+// ("won", "ms_teams", "noshow"). The zero value is found only by its proto
+// name. The REST gateway reads callers' enum strings with it, so a caller
+// may send what HighLevel's documents show.
+func ParseEnum(ed protoreflect.EnumDescriptor, s string) (protoreflect.EnumValueDescriptor, bool) {
+	v, _, ok := enumValue(ed, s)
+	if !ok {
+		return nil, false
+	}
+	ev := ed.Values().ByNumber(v.Enum())
+	return ev, ev != nil
+}
+
+// EnumSpelling is the string HighLevel uses for ev, the one Encode sends:
+// its (hlgate.v1.wire_value), else its default spelling.
+func EnumSpelling(ev protoreflect.EnumValueDescriptor) string { return enumWire(ev) }
