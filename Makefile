@@ -3,7 +3,7 @@ GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
 PKGS    := ./...
 
-.PHONY: all generate check-generated lint build test test-e2e run bench bench-webhooks ensure-redis clean
+.PHONY: all generate check-generated lint build test test-e2e run bench bench-webhooks ensure-redis ensure-client-tools clients clean
 
 all: build
 
@@ -54,6 +54,17 @@ test-e2e: ensure-redis
 	@[ -d e2e/node/node_modules ] || (cd e2e/node && npm ci --no-audit --no-fund)
 	$(GO) vet -tags e2e ./e2e/
 	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+
+## clients: generate the Go, TypeScript and Python clients of the API into
+## clients/*/gen (not committed) with clients/*/buf.gen.yaml; see README.md.
+## One language: scripts/clients.sh go|ts|python.
+clients:
+	scripts/clients.sh
+
+## ensure-client-tools: install the Debian packages the Python client needs
+## (as root), or say which.
+ensure-client-tools:
+	@scripts/ensure-client-tools.sh
 
 ## run: hlgate with the sandbox in-process and memory stores; no other setup.
 run: build
