@@ -48,8 +48,10 @@ test: ensure-redis
 	$(GO) test -race -shuffle=on -count=1 $(PKGS)
 	$(GO) -C tools test -count=1 ./...
 
-## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages).
-test-e2e: ensure-redis
+## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages);
+## TestClients generates clients/go, clients/ts (npm ci) and clients/python
+## (Debian packages, installed by ensure-client-tools) and runs their examples.
+test-e2e: ensure-redis ensure-client-tools
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make test-e2e needs Node.js (18 or newer) and npm: apt-get install nodejs npm" >&2; exit 1; }
 	@[ -d e2e/node/node_modules ] || (cd e2e/node && npm ci --no-audit --no-fund)
 	$(GO) vet -tags e2e ./e2e/
