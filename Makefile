@@ -3,7 +3,7 @@ GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
 PKGS    := ./...
 
-.PHONY: all generate check-generated lint build test test-e2e run bench bench-webhooks ensure-redis clean
+.PHONY: all generate check-generated lint build test test-e2e run bench bench-webhooks ensure-redis ensure-client-tools clients clean
 
 all: build
 
@@ -48,12 +48,25 @@ test: ensure-redis
 	$(GO) test -race -shuffle=on -count=1 $(PKGS)
 	$(GO) -C tools test -count=1 ./...
 
-## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages).
-test-e2e: ensure-redis
+## test-e2e: the end-to-end suite: redis-server, `hlgate sandbox` and three `hlgate serve` built from the tree, and a Node client (installs its npm packages);
+## TestClients generates clients/go, clients/ts (npm ci) and clients/python
+## (Debian packages, installed by ensure-client-tools) and runs their examples.
+test-e2e: ensure-redis ensure-client-tools
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make test-e2e needs Node.js (18 or newer) and npm: apt-get install nodejs npm" >&2; exit 1; }
 	@[ -d e2e/node/node_modules ] || (cd e2e/node && npm ci --no-audit --no-fund)
 	$(GO) vet -tags e2e ./e2e/
 	$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+
+## clients: generate the Go, TypeScript and Python clients of the API into
+## clients/*/gen (not committed) with clients/*/buf.gen.yaml; see README.md.
+## One language: scripts/clients.sh go|ts|python.
+clients:
+	scripts/clients.sh
+
+## ensure-client-tools: install the Debian packages the Python client needs
+## (as root), or say which.
+ensure-client-tools:
+	@scripts/ensure-client-tools.sh
 
 ## run: hlgate with the sandbox in-process and memory stores; no other setup.
 ## Listens on 127.0.0.1 only (caller auth is off); HLGATE_HTTP_ADDR and

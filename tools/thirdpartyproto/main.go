@@ -3,6 +3,10 @@
 //
 //   - google/api/annotations.proto, http.proto, field_behavior.proto and
 //     httpbody.proto (googleapis, Apache-2.0);
+//   - google/rpc/status.proto, error_details.proto and code.proto
+//     (googleapis, Apache-2.0): hlgate's errors are a google.rpc.Status whose
+//     details are ErrorInfo, BadRequest and RetryInfo, and a client in
+//     another language decodes them with code generated from these files;
 //   - protoc-gen-openapiv2/options/annotations.proto and openapiv2.proto
 //     (grpc-gateway, BSD-3-Clause), with that project's LICENSE.
 //
@@ -13,7 +17,9 @@
 // field number:
 //
 //   - the googleapis files are printed from the descriptors compiled into
-//     google.golang.org/genproto/googleapis/api, under the license header
+//     google.golang.org/genproto/googleapis/api and .../googleapis/rpc (the
+//     versions the server links, so the details it sends are the ones
+//     these files declare), under the license header
 //     googleapis put on them (copied by protoc-gen-go into the .pb.go files);
 //     those descriptors carry no comments, so the printed files hold the
 //     declarations only;
@@ -47,6 +53,9 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -56,12 +65,14 @@ import (
 // provenanceNote follows the license header of a printed googleapis file so
 // that a reader knows why the upstream comments are missing and how the file
 // is refreshed.
-const provenanceNote = `// This file declares exactly what googleapis/googleapis declares (package,
+func provenanceNote(module string) string {
+	return `// This file declares exactly what googleapis/googleapis declares (package,
 // options, names, field numbers); it is printed from the descriptor compiled
-// into google.golang.org/genproto/googleapis/api by tools/thirdpartyproto.
+// into ` + module + ` by tools/thirdpartyproto.
 // Upstream documentation comments are not part of that descriptor.
 // Do not edit: run "go -C tools run ./thirdpartyproto -out ../third_party/proto".
 `
+}
 
 // printed lists the googleapis descriptors to print, in dependency order.
 var printed = []protoreflect.FileDescriptor{
@@ -69,6 +80,9 @@ var printed = []protoreflect.FileDescriptor{
 	annotations.File_google_api_annotations_proto,
 	annotations.File_google_api_field_behavior_proto,
 	httpbody.File_google_api_httpbody_proto,
+	code.File_google_rpc_code_proto,
+	status.File_google_rpc_status_proto,
+	errdetails.File_google_rpc_error_details_proto,
 }
 
 // gatewayModule ships protoc-gen-openapiv2's options as .proto sources.
@@ -94,7 +108,7 @@ func main() {
 }
 
 func run(out string, log io.Writer) error {
-	genprotoDir, err := moduleDir(genprotoModule)
+	genprotoDirs, err := moduleDirs(genprotoModules)
 	if err != nil {
 		return err
 	}
@@ -105,11 +119,11 @@ func run(out string, log io.Writer) error {
 	sources := make(map[string]string, len(printed)+len(copied))
 	var want []protoreflect.FileDescriptor
 	for _, fd := range printed {
-		header, err := licenseHeader(genprotoDir, fd)
+		module, header, err := licenseHeader(genprotoDirs, fd)
 		if err != nil {
 			return err
 		}
-		text, err := printFile(header, protodesc.ToFileDescriptorProto(fd))
+		text, err := printFile(module, header, protodesc.ToFileDescriptorProto(fd))
 		if err != nil {
 			return fmt.Errorf("print %s: %w", fd.Path(), err)
 		}
@@ -153,8 +167,24 @@ func run(out string, log io.Writer) error {
 	return nil
 }
 
-// genprotoModule is the Go module whose descriptors are printed.
-const genprotoModule = "google.golang.org/genproto/googleapis/api"
+// genprotoModules are the Go modules whose descriptors are printed.
+var genprotoModules = []string{
+	"google.golang.org/genproto/googleapis/api",
+	"google.golang.org/genproto/googleapis/rpc",
+}
+
+// moduleDirs is moduleDir of each module, by module path.
+func moduleDirs(modules []string) (map[string]string, error) {
+	dirs := make(map[string]string, len(modules))
+	for _, m := range modules {
+		dir, err := moduleDir(m)
+		if err != nil {
+			return nil, err
+		}
+		dirs[m] = dir
+	}
+	return dirs, nil
+}
 
 // moduleDir asks the go command where the pinned module's source lives.
 func moduleDir(module string) (string, error) {
@@ -169,21 +199,28 @@ func moduleDir(module string) (string, error) {
 	return dir, nil
 }
 
-// licenseHeader returns the license comment googleapis put on a .proto file.
-// protoc-gen-go copies that comment to the top of the generated .pb.go, so
-// it is read from there (the package directory its go_package names): the
-// leading comment lines up to the first blank line.
-func licenseHeader(moduleDir string, fd protoreflect.FileDescriptor) (string, error) {
+// licenseHeader returns the genproto module a .proto file's descriptor is
+// compiled into (the one of dirs its go_package lies in) and the license
+// comment googleapis put on the file. protoc-gen-go copies that comment to
+// the top of the generated .pb.go, so it is read from there (the package
+// directory its go_package names): the leading comment lines up to the first
+// blank line.
+func licenseHeader(dirs map[string]string, fd protoreflect.FileDescriptor) (module, header string, err error) {
 	protoPath := fd.Path()
 	goPkg, _, _ := strings.Cut(fd.Options().(*descriptorpb.FileOptions).GetGoPackage(), ";")
-	pkgDir, ok := strings.CutPrefix(goPkg, genprotoModule+"/")
-	if !ok {
-		return "", fmt.Errorf("%s: go_package %q is not in %s", protoPath, goPkg, genprotoModule)
+	var pkgDir, moduleDir string
+	for m, dir := range dirs {
+		if rest, ok := strings.CutPrefix(goPkg, m+"/"); ok {
+			module, pkgDir, moduleDir = m, rest, dir
+		}
+	}
+	if module == "" {
+		return "", "", fmt.Errorf("%s: go_package %q is in none of %v", protoPath, goPkg, genprotoModules)
 	}
 	goFile := filepath.Join(moduleDir, filepath.FromSlash(pkgDir), strings.TrimSuffix(filepath.Base(protoPath), ".proto")+".pb.go")
 	data, err := os.ReadFile(goFile)
 	if err != nil {
-		return "", fmt.Errorf("read license header of %s: %w", protoPath, err)
+		return "", "", fmt.Errorf("read license header of %s: %w", protoPath, err)
 	}
 	var b strings.Builder
 	for line := range strings.Lines(string(data)) {
@@ -192,11 +229,11 @@ func licenseHeader(moduleDir string, fd protoreflect.FileDescriptor) (string, er
 		}
 		b.WriteString(line)
 	}
-	header := b.String()
+	header = b.String()
 	if !strings.Contains(header, "Licensed under the Apache License, Version 2.0") {
-		return "", fmt.Errorf("%s: no Apache-2.0 license header found", goFile)
+		return "", "", fmt.Errorf("%s: no Apache-2.0 license header found", goFile)
 	}
-	return header, nil
+	return module, header, nil
 }
 
 // verify compiles the printed sources and checks that each one yields the
@@ -274,16 +311,47 @@ func defaultJSONName(name string) string {
 type printer struct {
 	buf bytes.Buffer
 	pkg string
+	// scopes are the names of the messages enclosing the one being printed.
+	scopes []string
+	// mapEntries are the map entry types seen so far, by fully qualified
+	// name (as a field's type_name spells it).
+	mapEntries map[string]*descriptorpb.DescriptorProto
 }
 
-func printFile(header string, fdp *descriptorpb.FileDescriptorProto) (string, error) {
+// scope is the fully qualified name of message m, printed inside p.scopes.
+func (p *printer) scope(m *descriptorpb.DescriptorProto) string {
+	parts := append([]string{"", p.pkg}, p.scopes...)
+	return strings.Join(append(parts, m.GetName()), ".")
+}
+
+// isPlainMapEntry reports whether a map entry type is what the compiler
+// makes of map<K, V>: a key (1) and a value (2) and nothing else.
+func isPlainMapEntry(m *descriptorpb.DescriptorProto) bool {
+	return len(m.Field) == 2 && m.Field[0].GetName() == "key" && m.Field[0].GetNumber() == 1 &&
+		m.Field[1].GetName() == "value" && m.Field[1].GetNumber() == 2 &&
+		len(m.NestedType) == 0 && len(m.EnumType) == 0 && len(m.OneofDecl) == 0
+}
+
+// scalarType is a field's type as .proto source spells it.
+func (p *printer) scalarType(f *descriptorpb.FieldDescriptorProto) string {
+	switch f.GetType() {
+	case descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, descriptorpb.FieldDescriptorProto_TYPE_ENUM:
+		return p.typeName(f.GetTypeName())
+	default:
+		return strings.ToLower(strings.TrimPrefix(f.GetType().String(), "TYPE_"))
+	}
+}
+
+// printFile prints a file whose descriptor is compiled into module, under
+// header.
+func printFile(module, header string, fdp *descriptorpb.FileDescriptorProto) (string, error) {
 	if fdp.GetSyntax() != "proto3" {
 		return "", fmt.Errorf("syntax %q is not supported", fdp.GetSyntax())
 	}
 	p := &printer{pkg: fdp.GetPackage()}
 	p.buf.WriteString(header)
 	p.buf.WriteString("\n")
-	p.buf.WriteString(provenanceNote)
+	p.buf.WriteString(provenanceNote(module))
 	p.buf.WriteString("\nsyntax = \"proto3\";\n\n")
 	fmt.Fprintf(&p.buf, "package %s;\n\n", fdp.GetPackage())
 	if len(fdp.Dependency) > 0 {
@@ -397,8 +465,24 @@ func (p *printer) message(m *descriptorpb.DescriptorProto, indent string) error 
 	for _, e := range m.EnumType {
 		p.enum(e, inner)
 	}
+	// A map field's entry type is a nested message the compiler makes
+	// from the map<K, V> spelling: it is printed as that spelling on the
+	// field (mapEntries), not as a message.
 	for _, n := range m.NestedType {
-		if err := p.message(n, inner); err != nil {
+		if n.GetOptions().GetMapEntry() {
+			if !isPlainMapEntry(n) {
+				return fmt.Errorf("message %s: map entry %s is not a plain key and value", m.GetName(), n.GetName())
+			}
+			if p.mapEntries == nil {
+				p.mapEntries = map[string]*descriptorpb.DescriptorProto{}
+			}
+			p.mapEntries[p.scope(m)+"."+n.GetName()] = n
+			continue
+		}
+		p.scopes = append(p.scopes, m.GetName())
+		err := p.message(n, inner)
+		p.scopes = p.scopes[:len(p.scopes)-1]
+		if err != nil {
 			return err
 		}
 	}
@@ -444,13 +528,16 @@ func (p *printer) field(f *descriptorpb.FieldDescriptorProto, indent string) err
 		label = "optional "
 	}
 	typ := ""
-	switch f.GetType() {
-	case descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, descriptorpb.FieldDescriptorProto_TYPE_ENUM:
+	switch entry := p.mapEntries[f.GetTypeName()]; {
+	case entry != nil && f.GetType() == descriptorpb.FieldDescriptorProto_TYPE_MESSAGE:
+		label = ""
+		typ = "map<" + p.scalarType(entry.Field[0]) + ", " + p.scalarType(entry.Field[1]) + ">"
+	case f.GetType() == descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, f.GetType() == descriptorpb.FieldDescriptorProto_TYPE_ENUM:
 		typ = p.typeName(f.GetTypeName())
-	case descriptorpb.FieldDescriptorProto_TYPE_GROUP:
+	case f.GetType() == descriptorpb.FieldDescriptorProto_TYPE_GROUP:
 		return fmt.Errorf("field %s: groups are not supported", f.GetName())
 	default:
-		typ = strings.ToLower(strings.TrimPrefix(f.GetType().String(), "TYPE_"))
+		typ = p.scalarType(f)
 	}
 	var opts []string
 	if f.GetJsonName() != "" && f.GetJsonName() != defaultJSONName(f.GetName()) {

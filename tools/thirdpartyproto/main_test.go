@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,17 +56,17 @@ func TestCommittedFilesAreCurrent(t *testing.T) {
 // not just syntax: a source that compiles but changes a field number, an
 // option or a name must be refused.
 func TestVerifyRejectsDifferentSource(t *testing.T) {
-	dir, err := moduleDir(genprotoModule)
+	dirs, err := moduleDirs(genprotoModules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := map[string]string{}
 	for _, fd := range printed {
-		header, err := licenseHeader(dir, fd)
+		module, header, err := licenseHeader(dirs, fd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		text, err := printFile(header, protodesc.ToFileDescriptorProto(fd))
+		text, err := printFile(module, header, protodesc.ToFileDescriptorProto(fd))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +83,8 @@ func TestVerifyRejectsDifferentSource(t *testing.T) {
 		{"go_package", "google/api/field_behavior.proto", `annotations;annotations"`, `annotations;other"`},
 		{"enum value", "google/api/field_behavior.proto", "IDENTIFIER = 8;", "IDENTIFIER = 9;"},
 		{"extension number", "google/api/annotations.proto", "72295728", "72295729"},
+		{"map value type", "google/rpc/error_details.proto", "map<string, string> metadata = 3;", "map<string, int32> metadata = 3;"},
+		{"nested message field", "google/rpc/error_details.proto", "string field = 1;", "string field = 5;"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,12 +112,12 @@ func TestVerifyRejectsDifferentSource(t *testing.T) {
 // TestPrintedFilesKeepLicense checks each printed googleapis file starts with
 // googleapis' Apache-2.0 header.
 func TestPrintedFilesKeepLicense(t *testing.T) {
-	dir, err := moduleDir(genprotoModule)
+	dirs, err := moduleDirs(genprotoModules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, fd := range printed {
-		header, err := licenseHeader(dir, fd)
+		_, header, err := licenseHeader(dirs, fd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,4 +125,32 @@ func TestPrintedFilesKeepLicense(t *testing.T) {
 			t.Errorf("%s: header does not name Google LLC:\n%s", fd.Path(), header)
 		}
 	}
+}
+
+// TestModulesMatchServer fails when tools/go.mod pins another version of a
+// genproto module than the server's go.mod: the files printed from it must
+// declare exactly the messages the server puts into its errors.
+func TestModulesMatchServer(t *testing.T) {
+	for _, module := range genprotoModules {
+		tools := moduleVersion(t, ".", module)
+		server := moduleVersion(t, filepath.Join("..", ".."), module)
+		if tools != server {
+			t.Errorf("%s: tools/go.mod has %s, go.mod has %s; pin the same version in both (go -C tools get %s@%s) and rerun the generator", module, tools, server, module, server)
+		}
+	}
+}
+
+func moduleVersion(t *testing.T, dir, module string) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", module)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m %s in %s: %v", module, dir, err)
+	}
+	v := strings.TrimSpace(string(out))
+	if v == "" {
+		t.Fatalf("go list -m %s in %s: no version", module, dir)
+	}
+	return v
 }

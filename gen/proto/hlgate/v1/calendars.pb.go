@@ -2117,87 +2117,90 @@ var File_hlgate_v1_calendars_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_proto_rawDesc = "" +
 	"\n" +
-	"\x19hlgate/v1/calendars.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8c\t\n" +
-	"\bCalendar\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x1e\n" +
-	"\bgroup_id\x18\x03 \x01(\tB\x03\xe0A\x03R\agroupId\x12\x17\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x03R\x04name\x12%\n" +
-	"\vdescription\x18\x05 \x01(\tB\x03\xe0A\x03R\vdescription\x12\x17\n" +
-	"\x04slug\x18\x06 \x01(\tB\x03\xe0A\x03R\x04slug\x12$\n" +
-	"\vwidget_slug\x18\a \x01(\tB\x03\xe0A\x03R\n" +
-	"widgetSlug\x12A\n" +
-	"\rcalendar_type\x18\b \x01(\x0e2\x17.hlgate.v1.CalendarTypeB\x03\xe0A\x03R\fcalendarType\x12 \n" +
-	"\tis_active\x18\t \x01(\bB\x03\xe0A\x03R\bisActive\x12=\n" +
+	"\x19hlgate/v1/calendars.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17hlgate/v1/options.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa5\t\n" +
+	"\bCalendar\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"locationId\x12\x1f\n" +
+	"\bgroup_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\agroupId\x12\x18\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12&\n" +
+	"\vdescription\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\vdescription\x12\x18\n" +
+	"\x04slug\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\x04slug\x12%\n" +
+	"\vwidget_slug\x18\a \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"widgetSlug\x12B\n" +
+	"\rcalendar_type\x18\b \x01(\x0e2\x17.hlgate.v1.CalendarTypeB\x04\xe2A\x01\x03R\fcalendarType\x12!\n" +
+	"\tis_active\x18\t \x01(\bB\x04\xe2A\x01\x03R\bisActive\x12>\n" +
 	"\fteam_members\x18\n" +
-	" \x03(\v2\x15.hlgate.v1.TeamMemberB\x03\xe0A\x03R\vteamMembers\x12$\n" +
-	"\vevent_title\x18\v \x01(\tB\x03\xe0A\x03R\n" +
-	"eventTitle\x12$\n" +
-	"\vevent_color\x18\f \x01(\tB\x03\xe0A\x03R\n" +
-	"eventColor\x12(\n" +
-	"\rslot_duration\x18\r \x01(\x05B\x03\xe0A\x03R\fslotDuration\x12N\n" +
-	"\x12slot_duration_unit\x18\x0e \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x03\xe0A\x03R\x10slotDurationUnit\x12(\n" +
-	"\rslot_interval\x18\x0f \x01(\x05B\x03\xe0A\x03R\fslotInterval\x12N\n" +
-	"\x12slot_interval_unit\x18\x10 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x03\xe0A\x03R\x10slotIntervalUnit\x12$\n" +
-	"\vslot_buffer\x18\x11 \x01(\x05B\x03\xe0A\x03R\n" +
-	"slotBuffer\x12J\n" +
-	"\x10slot_buffer_unit\x18\x12 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x03\xe0A\x03R\x0eslotBufferUnit\x12\"\n" +
+	" \x03(\v2\x15.hlgate.v1.TeamMemberB\x04\xe2A\x01\x03R\vteamMembers\x12%\n" +
+	"\vevent_title\x18\v \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"eventTitle\x12%\n" +
+	"\vevent_color\x18\f \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"eventColor\x12)\n" +
+	"\rslot_duration\x18\r \x01(\x05B\x04\xe2A\x01\x03R\fslotDuration\x12O\n" +
+	"\x12slot_duration_unit\x18\x0e \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x04\xe2A\x01\x03R\x10slotDurationUnit\x12)\n" +
+	"\rslot_interval\x18\x0f \x01(\x05B\x04\xe2A\x01\x03R\fslotInterval\x12O\n" +
+	"\x12slot_interval_unit\x18\x10 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x04\xe2A\x01\x03R\x10slotIntervalUnit\x12%\n" +
+	"\vslot_buffer\x18\x11 \x01(\x05B\x04\xe2A\x01\x03R\n" +
+	"slotBuffer\x12K\n" +
+	"\x10slot_buffer_unit\x18\x12 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x04\xe2A\x01\x03R\x0eslotBufferUnit\x12#\n" +
 	"\n" +
-	"pre_buffer\x18\x13 \x01(\x05B\x03\xe0A\x03R\tpreBuffer\x12H\n" +
-	"\x0fpre_buffer_unit\x18\x14 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x03\xe0A\x03R\rpreBufferUnit\x12&\n" +
-	"\fauto_confirm\x18\x15 \x01(\bB\x03\xe0A\x03R\vautoConfirm\x12.\n" +
-	"\x10allow_reschedule\x18\x16 \x01(\bB\x03\xe0A\x03R\x0fallowReschedule\x122\n" +
-	"\x12allow_cancellation\x18\x17 \x01(\bB\x03\xe0A\x03R\x11allowCancellation\x12\x1c\n" +
-	"\aform_id\x18\x18 \x01(\tB\x03\xe0A\x03R\x06formId\x128\n" +
-	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"`\n" +
+	"pre_buffer\x18\x13 \x01(\x05B\x04\xe2A\x01\x03R\tpreBuffer\x12I\n" +
+	"\x0fpre_buffer_unit\x18\x14 \x01(\x0e2\x1b.hlgate.v1.CalendarTimeUnitB\x04\xe2A\x01\x03R\rpreBufferUnit\x12'\n" +
+	"\fauto_confirm\x18\x15 \x01(\bB\x04\xe2A\x01\x03R\vautoConfirm\x12/\n" +
+	"\x10allow_reschedule\x18\x16 \x01(\bB\x04\xe2A\x01\x03R\x0fallowReschedule\x123\n" +
+	"\x12allow_cancellation\x18\x17 \x01(\bB\x04\xe2A\x01\x03R\x11allowCancellation\x12\x1d\n" +
+	"\aform_id\x18\x18 \x01(\tB\x04\xe2A\x01\x03R\x06formId\x129\n" +
+	"\bunmapped\x18\x19 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"`\n" +
 	"\n" +
 	"TeamMember\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x01R\bpriority\x12\x1d\n" +
 	"\n" +
-	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\x82\t\n" +
-	"\vAppointment\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12*\n" +
-	"\vcalendar_id\x18\x03 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\n" +
-	"calendarId\x12(\n" +
+	"is_primary\x18\x03 \x01(\bR\tisPrimary\"\x91\t\n" +
+	"\vAppointment\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"locationId\x12+\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\b\x01R\n" +
+	"calendarId\x12)\n" +
 	"\n" +
-	"contact_id\x18\x04 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12\x1e\n" +
-	"\bgroup_id\x18\x05 \x01(\tB\x03\xe0A\x03R\agroupId\x12\x14\n" +
+	"contact_id\x18\x04 \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12\x1f\n" +
+	"\bgroup_id\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\agroupId\x12\x14\n" +
 	"\x05title\x18\x06 \x01(\tR\x05title\x12K\n" +
 	"\x12appointment_status\x18\a \x01(\x0e2\x1c.hlgate.v1.AppointmentStatusR\x11appointmentStatus\x120\n" +
-	"\x10assigned_user_id\x18\b \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\x0eassignedUserId\x12\x19\n" +
-	"\x05users\x18\t \x03(\tB\x03\xe0A\x03R\x05users\x12\x19\n" +
+	"\x10assigned_user_id\x18\b \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\x0eassignedUserId\x12\x1a\n" +
+	"\x05users\x18\t \x03(\tB\x04\xe2A\x01\x03R\x05users\x12\x1a\n" +
 	"\x05notes\x18\n" +
-	" \x01(\tB\x03\xe0A\x03R\x05notes\x12 \n" +
+	" \x01(\tB\x04\xe2A\x01\x03R\x05notes\x12 \n" +
 	"\vdescription\x18\v \x01(\tR\vdescription\x12\x18\n" +
 	"\aaddress\x18\f \x01(\tR\aaddress\x12R\n" +
 	"\x15meeting_location_type\x18\r \x01(\x0e2\x1e.hlgate.v1.MeetingLocationTypeR\x13meetingLocationType\x12.\n" +
-	"\x13meeting_location_id\x18\x0e \x01(\tR\x11meetingLocationId\x12&\n" +
-	"\fis_recurring\x18\x0f \x01(\bB\x03\xe0A\x03R\visRecurring\x12\"\n" +
-	"\x05rrule\x18\x10 \x01(\tB\f\xda\xf3\x18\bJ\x06RRULE:R\x05rrule\x12D\n" +
+	"\x13meeting_location_id\x18\x0e \x01(\tR\x11meetingLocationId\x12'\n" +
+	"\fis_recurring\x18\x0f \x01(\bB\x04\xe2A\x01\x03R\visRecurring\x12\"\n" +
+	"\x05rrule\x18\x10 \x01(\tB\f\xda\xf3\x18\bJ\x06RRULE:R\x05rrule\x12E\n" +
 	"\n" +
-	"start_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xda\xf3\x18\x028\x01R\tstartTime\x12I\n" +
+	"start_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x028\x01R\tstartTime\x12I\n" +
 	"\bend_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x12\xda\xf3\x18\x0e8\x01B\n" +
-	"start_timeR\aendTime\x12>\n" +
+	"start_timeR\aendTime\x12?\n" +
 	"\n" +
-	"date_added\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tdateAdded\x12B\n" +
-	"\fdate_updated\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdateUpdated\x12+\n" +
-	"\x0fmaster_event_id\x18\x15 \x01(\tB\x03\xe0A\x03R\rmasterEventId\x122\n" +
-	"\x12assigned_resources\x18\x16 \x03(\tB\x03\xe0A\x03R\x11assignedResources\x12;\n" +
+	"date_added\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tdateAdded\x12C\n" +
+	"\fdate_updated\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vdateUpdated\x12,\n" +
+	"\x0fmaster_event_id\x18\x15 \x01(\tB\x04\xe2A\x01\x03R\rmasterEventId\x123\n" +
+	"\x12assigned_resources\x18\x16 \x03(\tB\x04\xe2A\x01\x03R\x11assignedResources\x12<\n" +
 	"\n" +
-	"created_by\x18\x17 \x01(\v2\x17.hlgate.v1.EventCreatorB\x03\xe0A\x03R\tcreatedBy\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"?\n" +
+	"created_by\x18\x17 \x01(\v2\x17.hlgate.v1.EventCreatorB\x04\xe2A\x01\x03R\tcreatedBy\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"?\n" +
 	"\fEventCreator\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\"S\n" +
 	"\vFreeSlotDay\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x120\n" +
-	"\x05slots\x18\x02 \x03(\v2\x1a.google.protobuf.TimestampR\x05slots\"\x9b\x01\n" +
-	"\x14ListCalendarsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x05slots\x18\x02 \x03(\v2\x1a.google.protobuf.TimestampR\x05slots\"\x9c\x01\n" +
+	"\x14ListCalendarsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12!\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\agroupId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2205,32 +2208,32 @@ const file_hlgate_v1_calendars_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"r\n" +
 	"\x15ListCalendarsResponse\x121\n" +
 	"\tcalendars\x18\x01 \x03(\v2\x13.hlgate.v1.CalendarR\tcalendars\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
-	"\x12GetCalendarRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"b\n" +
+	"\x12GetCalendarRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"calendarId\"F\n" +
 	"\x13GetCalendarResponse\x12/\n" +
-	"\bcalendar\x18\x01 \x01(\v2\x13.hlgate.v1.CalendarR\bcalendar\"\x95\x02\n" +
-	"\x13GetFreeSlotsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12>\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x13.hlgate.v1.CalendarR\bcalendar\"\x99\x02\n" +
+	"\x13GetFreeSlotsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\x12?\n" +
 	"\n" +
-	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\tstartTime\x12:\n" +
-	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\aendTime\x12\x1b\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x02R\tstartTime\x12;\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x02R\aendTime\x12\x1b\n" +
 	"\ttime_zone\x18\x05 \x01(\tR\btimeZone\x12\x19\n" +
 	"\buser_ids\x18\x06 \x03(\tR\auserIds\"B\n" +
 	"\x14GetFreeSlotsResponse\x12*\n" +
-	"\x04days\x18\x01 \x03(\v2\x16.hlgate.v1.FreeSlotDayR\x04days\"\xd5\x02\n" +
-	"\x11ListEventsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12>\n" +
+	"\x04days\x18\x01 \x03(\v2\x16.hlgate.v1.FreeSlotDayR\x04days\"\xd8\x02\n" +
+	"\x11ListEventsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12?\n" +
 	"\n" +
-	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\tstartTime\x12:\n" +
-	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\aendTime\x12!\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x02R\tstartTime\x12;\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x02R\aendTime\x12!\n" +
 	"\vcalendar_id\x18\x04 \x01(\tH\x00R\n" +
 	"calendarId\x12\x19\n" +
 	"\auser_id\x18\x05 \x01(\tH\x00R\x06userId\x12\x1b\n" +
@@ -2241,11 +2244,11 @@ const file_hlgate_v1_calendars_proto_rawDesc = "" +
 	"\x05owner\"l\n" +
 	"\x12ListEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.hlgate.v1.AppointmentR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x03\n" +
-	"\x18CreateAppointmentRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12=\n" +
-	"\vappointment\x18\x02 \x01(\v2\x16.hlgate.v1.AppointmentB\x03\xe0A\x02R\vappointment\x12/\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x03\n" +
+	"\x18CreateAppointmentRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12>\n" +
+	"\vappointment\x18\x02 \x01(\v2\x16.hlgate.v1.AppointmentB\x04\xe2A\x01\x02R\vappointment\x12/\n" +
 	"\x11ignore_date_range\x18\x03 \x01(\bH\x00R\x0fignoreDateRange\x88\x01\x01\x12B\n" +
 	"\x1bignore_free_slot_validation\x18\x04 \x01(\bH\x01R\x18ignoreFreeSlotValidation\x88\x01\x01\x12 \n" +
 	"\tto_notify\x18\x05 \x01(\bH\x02R\btoNotify\x88\x01\x01\x12=\n" +
@@ -2256,21 +2259,21 @@ const file_hlgate_v1_calendars_proto_rawDesc = "" +
 	"_to_notifyB\x1b\n" +
 	"\x19_override_location_config\"U\n" +
 	"\x19CreateAppointmentResponse\x128\n" +
-	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"v\n" +
-	"\x15GetAppointmentRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x127\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x10\xe0A\x02\xca\xf3\x18\t\n" +
+	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"x\n" +
+	"\x15GetAppointmentRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x128\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x11\xe2A\x01\x02\xca\xf3\x18\t\n" +
 	"\aeventIdR\rappointmentId\"_\n" +
 	"\x16GetAppointmentResponse\x12E\n" +
 	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentB\v\xca\xf3\x18\a\n" +
-	"\x05eventR\vappointment\"\xac\x04\n" +
-	"\x18UpdateAppointmentRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x127\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x10\xe0A\x02\xca\xf3\x18\t\n" +
-	"\aeventIdR\rappointmentId\x12=\n" +
-	"\vappointment\x18\x03 \x01(\v2\x16.hlgate.v1.AppointmentB\x03\xe0A\x02R\vappointment\x12;\n" +
+	"\x05eventR\vappointment\"\xaf\x04\n" +
+	"\x18UpdateAppointmentRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x128\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x11\xe2A\x01\x02\xca\xf3\x18\t\n" +
+	"\aeventIdR\rappointmentId\x12>\n" +
+	"\vappointment\x18\x03 \x01(\v2\x16.hlgate.v1.AppointmentB\x04\xe2A\x01\x02R\vappointment\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12/\n" +
 	"\x11ignore_date_range\x18\x05 \x01(\bH\x00R\x0fignoreDateRange\x88\x01\x01\x12B\n" +
@@ -2283,11 +2286,11 @@ const file_hlgate_v1_calendars_proto_rawDesc = "" +
 	"_to_notifyB\x1b\n" +
 	"\x19_override_location_config\"U\n" +
 	"\x19UpdateAppointmentResponse\x128\n" +
-	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"Z\n" +
-	"\x12DeleteEventRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\bevent_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aeventId\"\x15\n" +
+	"\vappointment\x18\x01 \x01(\v2\x16.hlgate.v1.AppointmentR\vappointment\"\\\n" +
+	"\x12DeleteEventRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aeventId\"\x15\n" +
 	"\x13DeleteEventResponse*\x9c\x02\n" +
 	"\fCalendarType\x12\x1d\n" +
 	"\x19CALENDAR_TYPE_UNSPECIFIED\x10\x00\x12.\n" +

@@ -6001,17 +6001,17 @@ var File_hlgate_v1_calendars_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xa3\x1d\n" +
-	"\x15CreateCalendarRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"!hlgate/v1/calendars_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19hlgate/v1/calendars.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xa5\x1d\n" +
+	"\x15CreateCalendarRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12 \n" +
 	"\tis_active\x18\x02 \x01(\bH\x00R\bisActive\x88\x01\x01\x12E\n" +
 	"\rnotifications\x18\x03 \x03(\v2\x1f.hlgate.v1.CalendarNotificationR\rnotifications\x12\x1e\n" +
 	"\bgroup_id\x18\x04 \x01(\tH\x01R\agroupId\x88\x01\x01\x12A\n" +
 	"\fteam_members\x18\x05 \x03(\v2\x1e.hlgate.v1.CalendarsTeamMemberR\vteamMembers\x12\"\n" +
 	"\n" +
-	"event_type\x18\x06 \x01(\tH\x02R\teventType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\a \x01(\tB\x03\xe0A\x02H\x03R\x04name\x88\x01\x01\x12%\n" +
+	"event_type\x18\x06 \x01(\tH\x02R\teventType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\a \x01(\tB\x04\xe2A\x01\x02H\x03R\x04name\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\b \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x17\n" +
 	"\x04slug\x18\t \x01(\tH\x05R\x04slug\x88\x01\x01\x12$\n" +
 	"\vwidget_slug\x18\n" +
@@ -6119,24 +6119,24 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x12_availability_typeB\r\n" +
 	"\v_guest_typeB\x10\n" +
 	"\x0e_consent_labelB\x17\n" +
-	"\x15_calendar_cover_image\"\x86\x01\n" +
+	"\x15_calendar_cover_image\"\x87\x01\n" +
 	"\x16CreateCalendarResponse\x122\n" +
-	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"c\n" +
-	"\x15DeleteCalendarRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\"}\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"e\n" +
+	"\x15DeleteCalendarRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\"~\n" +
 	"\x16DeleteCalendarResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xca\x1c\n" +
-	"\x15UpdateCalendarRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"\b_success\"\xcc\x1c\n" +
+	"\x15UpdateCalendarRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"calendarId\x12E\n" +
 	"\rnotifications\x18\x03 \x03(\v2\x1f.hlgate.v1.CalendarNotificationR\rnotifications\x12\x1e\n" +
 	"\bgroup_id\x18\x04 \x01(\tH\x00R\agroupId\x88\x01\x01\x12A\n" +
@@ -6248,14 +6248,14 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0e_consent_labelB\x17\n" +
 	"\x15_calendar_cover_imageB\f\n" +
 	"\n" +
-	"_is_active\"\x86\x01\n" +
+	"_is_active\"\x87\x01\n" +
 	"\x16UpdateCalendarResponse\x122\n" +
-	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x80\x02\n" +
-	"\x1bGetEventNotificationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x16.hlgate.v1.CalendarDTOR\bcalendar\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x82\x02\n" +
+	"\x1bGetEventNotificationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"calendarId\x12 \n" +
 	"\tis_active\x18\x03 \x01(\bH\x00R\bisActive\x88\x01\x01\x12\x1d\n" +
 	"\adeleted\x18\x04 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x1b\n" +
@@ -6265,37 +6265,37 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
 	"_is_activeB\n" +
 	"\n" +
-	"\b_deleted\"\xd2\x01\n" +
+	"\b_deleted\"\xd3\x01\n" +
 	"\x1cGetEventNotificationResponse\x12P\n" +
 	"\rnotifications\x18\x01 \x03(\v2*.hlgate.v1.CalendarNotificationResponseDTOR\rnotifications\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x01\n" +
-	"\x1eCreateEventNotificationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12S\n" +
-	"\rnotifications\x18\x03 \x03(\v2(.hlgate.v1.CreateCalendarNotificationDTOB\x03\xe0A\x02R\rnotifications\"\xad\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xc4\x01\n" +
+	"\x1eCreateEventNotificationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\x12T\n" +
+	"\rnotifications\x18\x03 \x03(\v2(.hlgate.v1.CreateCalendarNotificationDTOB\x04\xe2A\x01\x02R\rnotifications\"\xae\x01\n" +
 	"\x1fCreateEventNotificationResponse\x12P\n" +
-	"\rnotifications\x18\x01 \x03(\v2*.hlgate.v1.CalendarNotificationResponseDTOR\rnotifications\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9a\x01\n" +
-	"\x1eDeleteEventNotificationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12,\n" +
-	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\"\x86\x01\n" +
+	"\rnotifications\x18\x01 \x03(\v2*.hlgate.v1.CalendarNotificationResponseDTOR\rnotifications\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x9d\x01\n" +
+	"\x1eDeleteEventNotificationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\x12-\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x0enotificationId\"\x87\x01\n" +
 	"\x1fDeleteEventNotificationResponse\x12\x1d\n" +
-	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_message\"\x98\x01\n" +
-	"\x1cFindEventNotificationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12,\n" +
-	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\"\xc8\x06\n" +
+	"\b_message\"\x9b\x01\n" +
+	"\x1cFindEventNotificationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\x12-\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x0enotificationId\"\xc9\x06\n" +
 	"\x1dFindEventNotificationResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12(\n" +
 	"\rreceiver_type\x18\x02 \x01(\tH\x01R\freceiverType\x88\x01\x01\x120\n" +
@@ -6315,8 +6315,8 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vbefore_time\x18\r \x03(\v2\x17.hlgate.v1.SchedulesDTOR\n" +
 	"beforeTime\x12%\n" +
 	"\x0eselected_users\x18\x0e \x03(\tR\rselectedUsers\x12\x1d\n" +
-	"\adeleted\x18\x0f \x01(\bH\bR\adeleted\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\adeleted\x18\x0f \x01(\bH\bR\adeleted\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x10\n" +
 	"\x0e_receiver_typeB\n" +
 	"\n" +
@@ -6329,13 +6329,13 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_subjectB\n" +
 	"\n" +
-	"\b_deleted\"\xcb\a\n" +
-	"\x1eUpdateEventNotificationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vcalendar_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\x12,\n" +
-	"\x0fnotification_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x0enotificationId\x12(\n" +
+	"\b_deleted\"\xce\a\n" +
+	"\x1eUpdateEventNotificationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vcalendar_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\x12-\n" +
+	"\x0fnotification_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x0enotificationId\x12(\n" +
 	"\rreceiver_type\x18\x04 \x01(\tH\x00R\freceiverType\x88\x01\x01\x120\n" +
 	"\x14additional_email_ids\x18\x05 \x03(\tR\x12additionalEmailIds\x128\n" +
 	"\x18additional_phone_numbers\x18\x06 \x03(\tR\x16additionalPhoneNumbers\x12%\n" +
@@ -6373,86 +6373,84 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\r_from_addressB\x0e\n" +
 	"\f_from_numberB\f\n" +
 	"\n" +
-	"_from_name\"\x86\x01\n" +
+	"_from_name\"\x87\x01\n" +
 	"\x1fUpdateEventNotificationResponse\x12\x1d\n" +
-	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_message\"\xaa\x01\n" +
-	"\x1aGetAppointmentNotesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1b\n" +
+	"\b_message\"\xac\x01\n" +
+	"\x1aGetAppointmentNotesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12+\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\rappointmentId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\xe5\x01\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xe6\x01\n" +
 	"\x1bGetAppointmentNotesResponse\x127\n" +
 	"\x05notes\x18\x01 \x03(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x05notes\x12\x1e\n" +
 	"\bhas_more\x18\x02 \x01(\bH\x00R\ahasMore\x88\x01\x01\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_has_more\"\xc8\x01\n" +
-	"\x1cCreateAppointmentNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
-	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12#\n" +
-	"\x04body\x18\x04 \x01(\tB\n" +
-	"\xe0A\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\v\n" +
+	"\t_has_more\"\xcb\x01\n" +
+	"\x1cCreateAppointmentNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12+\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\rappointmentId\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12$\n" +
+	"\x04body\x18\x04 \x01(\tB\v\xe2A\x01\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
 	"\n" +
 	"\b_user_idB\a\n" +
-	"\x05_body\"\x90\x01\n" +
+	"\x05_body\"\x91\x01\n" +
 	"\x1dCreateAppointmentNoteResponse\x125\n" +
-	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x01\n" +
-	"\x1cDeleteAppointmentNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
-	"\anote_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06noteId\"\x84\x01\n" +
+	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x91\x01\n" +
+	"\x1cDeleteAppointmentNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12+\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\rappointmentId\x12\x1d\n" +
+	"\anote_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06noteId\"\x85\x01\n" +
 	"\x1dDeleteAppointmentNoteResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xe6\x01\n" +
-	"\x1cUpdateAppointmentNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12*\n" +
-	"\x0eappointment_id\x18\x02 \x01(\tB\x03\xe0A\x02R\rappointmentId\x12\x1c\n" +
-	"\anote_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06noteId\x12\x1c\n" +
-	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12#\n" +
-	"\x04body\x18\x05 \x01(\tB\n" +
-	"\xe0A\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
+	"\b_success\"\xea\x01\n" +
+	"\x1cUpdateAppointmentNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12+\n" +
+	"\x0eappointment_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\rappointmentId\x12\x1d\n" +
+	"\anote_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06noteId\x12\x1c\n" +
+	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12$\n" +
+	"\x04body\x18\x05 \x01(\tB\v\xe2A\x01\x02\xda\xf3\x18\x03\x10\x88'H\x01R\x04body\x88\x01\x01B\n" +
 	"\n" +
 	"\b_user_idB\a\n" +
-	"\x05_body\"\x90\x01\n" +
+	"\x05_body\"\x91\x01\n" +
 	"\x1dUpdateAppointmentNoteResponse\x125\n" +
-	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb5\x02\n" +
-	"\x16GetBlockedSlotsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x04note\x18\x01 \x01(\v2!.hlgate.v1.CalendarsGetNoteSchemaR\x04note\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb8\x02\n" +
+	"\x16GetBlockedSlotsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1c\n" +
 	"\auser_id\x18\x02 \x01(\tH\x00R\x06userId\x88\x01\x01\x12$\n" +
 	"\vcalendar_id\x18\x03 \x01(\tH\x01R\n" +
 	"calendarId\x88\x01\x01\x12\x1e\n" +
-	"\bgroup_id\x18\x04 \x01(\tH\x02R\agroupId\x88\x01\x01\x12'\n" +
+	"\bgroup_id\x18\x04 \x01(\tH\x02R\agroupId\x88\x01\x01\x12(\n" +
 	"\n" +
-	"start_time\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\tstartTime\x88\x01\x01\x12#\n" +
-	"\bend_time\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\aendTime\x88\x01\x01B\n" +
+	"start_time\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\tstartTime\x88\x01\x01\x12$\n" +
+	"\bend_time\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x04R\aendTime\x88\x01\x01B\n" +
 	"\n" +
 	"\b_user_idB\x0e\n" +
 	"\f_calendar_idB\v\n" +
 	"\t_group_idB\r\n" +
 	"\v_start_timeB\v\n" +
-	"\t_end_time\"\x88\x01\n" +
+	"\t_end_time\"\x89\x01\n" +
 	"\x17GetBlockedSlotsResponse\x123\n" +
-	"\x06events\x18\x01 \x03(\v2\x1b.hlgate.v1.CalendarEventDTOR\x06events\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc2\x02\n" +
-	"\x16CreateBlockSlotRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.hlgate.v1.CalendarEventDTOR\x06events\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xc4\x02\n" +
+	"\x16CreateBlockSlotRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x19\n" +
-	"\x05title\x18\x02 \x01(\tH\x00R\x05title\x88\x01\x01\x12)\n" +
-	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"\x05title\x18\x02 \x01(\tH\x00R\x05title\x88\x01\x01\x12*\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\n" +
 	"calendarId\x88\x01\x01\x12-\n" +
 	"\x10assigned_user_id\x18\x04 \x01(\tH\x02R\x0eassignedUserId\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -6462,7 +6460,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\f_calendar_idB\x13\n" +
 	"\x11_assigned_user_idB\r\n" +
 	"\v_start_timeB\v\n" +
-	"\t_end_time\"\xa4\x03\n" +
+	"\t_end_time\"\xa5\x03\n" +
 	"\x17CreateBlockSlotResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
@@ -6473,21 +6471,21 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\bend_time\x18\x05 \x01(\tH\x04R\aendTime\x88\x01\x01\x12$\n" +
 	"\vcalendar_id\x18\x06 \x01(\tH\x05R\n" +
 	"calendarId\x88\x01\x01\x12-\n" +
-	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_location_idB\b\n" +
 	"\x06_titleB\r\n" +
 	"\v_start_timeB\v\n" +
 	"\t_end_timeB\x0e\n" +
 	"\f_calendar_idB\x13\n" +
-	"\x11_assigned_user_id\"\xe0\x02\n" +
-	"\x14EditBlockSlotRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\bevent_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aeventId\x12\x19\n" +
-	"\x05title\x18\x03 \x01(\tH\x00R\x05title\x88\x01\x01\x12)\n" +
-	"\vcalendar_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\n" +
+	"\x11_assigned_user_id\"\xe3\x02\n" +
+	"\x14EditBlockSlotRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aeventId\x12\x19\n" +
+	"\x05title\x18\x03 \x01(\tH\x00R\x05title\x88\x01\x01\x12*\n" +
+	"\vcalendar_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\n" +
 	"calendarId\x88\x01\x01\x12-\n" +
 	"\x10assigned_user_id\x18\x05 \x01(\tH\x02R\x0eassignedUserId\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -6497,7 +6495,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\f_calendar_idB\x13\n" +
 	"\x11_assigned_user_idB\r\n" +
 	"\v_start_timeB\v\n" +
-	"\t_end_time\"\xa2\x03\n" +
+	"\t_end_time\"\xa3\x03\n" +
 	"\x15EditBlockSlotResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
@@ -6508,106 +6506,107 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\bend_time\x18\x05 \x01(\tH\x04R\aendTime\x88\x01\x01\x12$\n" +
 	"\vcalendar_id\x18\x06 \x01(\tH\x05R\n" +
 	"calendarId\x88\x01\x01\x12-\n" +
-	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10assigned_user_id\x18\a \x01(\tH\x06R\x0eassignedUserId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_location_idB\b\n" +
 	"\x06_titleB\r\n" +
 	"\v_start_timeB\v\n" +
 	"\t_end_timeB\x0e\n" +
 	"\f_calendar_idB\x13\n" +
-	"\x11_assigned_user_id\"8\n" +
-	"\x10GetGroupsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"z\n" +
+	"\x11_assigned_user_id\"9\n" +
+	"\x10GetGroupsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"{\n" +
 	"\x11GetGroupsResponse\x12+\n" +
-	"\x06groups\x18\x01 \x03(\v2\x13.hlgate.v1.GroupDTOR\x06groups\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xfc\x01\n" +
-	"\x1aCreateCalendarGroupRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12\x1c\n" +
-	"\x04slug\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04slug\x88\x01\x01\x12 \n" +
+	"\x06groups\x18\x01 \x03(\v2\x13.hlgate.v1.GroupDTOR\x06groups\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x80\x02\n" +
+	"\x1aCreateCalendarGroupRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12+\n" +
+	"\vdescription\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\x04slug\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04slug\x88\x01\x01\x12 \n" +
 	"\tis_active\x18\x05 \x01(\bH\x03R\bisActive\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\a\n" +
 	"\x05_slugB\f\n" +
 	"\n" +
-	"_is_active\"\x82\x01\n" +
+	"_is_active\"\x83\x01\n" +
 	"\x1bCreateCalendarGroupResponse\x12)\n" +
-	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"Z\n" +
-	"\x12DeleteGroupRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\"z\n" +
+	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\\\n" +
+	"\x12DeleteGroupRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\agroupId\"{\n" +
 	"\x13DeleteGroupResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xe2\x01\n" +
-	"\x10EditGroupRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
-	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12\x1c\n" +
-	"\x04slug\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x04slug\x88\x01\x01B\a\n" +
+	"\b_success\"\xe7\x01\n" +
+	"\x10EditGroupRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\agroupId\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12+\n" +
+	"\vdescription\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\x04slug\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04slug\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\a\n" +
-	"\x05_slug\"x\n" +
+	"\x05_slug\"y\n" +
 	"\x11EditGroupResponse\x12)\n" +
-	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x90\x01\n" +
-	"\x13DisableGroupRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\bgroup_id\x18\x02 \x01(\tB\x03\xe0A\x02R\agroupId\x12%\n" +
-	"\tis_active\x18\x03 \x01(\bB\x03\xe0A\x02H\x00R\bisActive\x88\x01\x01B\f\n" +
+	"\x05group\x18\x01 \x01(\v2\x13.hlgate.v1.GroupDTOR\x05group\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x93\x01\n" +
+	"\x13DisableGroupRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\agroupId\x12&\n" +
+	"\tis_active\x18\x03 \x01(\bB\x04\xe2A\x01\x02H\x00R\bisActive\x88\x01\x01B\f\n" +
 	"\n" +
-	"_is_active\"{\n" +
+	"_is_active\"|\n" +
 	"\x14DisableGroupResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"h\n" +
-	"\x19ValidateGroupsSlugRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04slug\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04slug\x88\x01\x01B\a\n" +
-	"\x05_slug\"\x87\x01\n" +
+	"\b_success\"j\n" +
+	"\x19ValidateGroupsSlugRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04slug\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04slug\x88\x01\x01B\a\n" +
+	"\x05_slug\"\x88\x01\n" +
 	"\x1aValidateGroupsSlugResponse\x12!\n" +
-	"\tavailable\x18\x01 \x01(\bH\x00R\tavailable\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\tavailable\x18\x01 \x01(\bH\x00R\tavailable\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\f\n" +
 	"\n" +
-	"_available\"\xab\x01\n" +
-	"\x1dFetchCalendarResourcesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12(\n" +
-	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x1b\n" +
+	"_available\"\xad\x01\n" +
+	"\x1dFetchCalendarResourcesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12)\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\fresourceType\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\xcc\x01\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xcd\x01\n" +
 	"\x1eFetchCalendarResourcesResponse\x12H\n" +
 	"\tresources\x18\x01 \x03(\v2*.hlgate.v1.CalendarResourceByIdResponseDTOR\tresources\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa9\x03\n" +
-	"\x1dCreateCalendarResourceRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12(\n" +
-	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
-	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12$\n" +
-	"\bquantity\x18\x05 \x01(\x01B\x03\xe0A\x02H\x02R\bquantity\x88\x01\x01\x12.\n" +
-	"\x0eout_of_service\x18\x06 \x01(\x01B\x03\xe0A\x02H\x03R\foutOfService\x88\x01\x01\x12$\n" +
-	"\bcapacity\x18\a \x01(\x01B\x03\xe0A\x02H\x04R\bcapacity\x88\x01\x01\x12,\n" +
-	"\fcalendar_ids\x18\b \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10dR\vcalendarIdsB\a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb1\x03\n" +
+	"\x1dCreateCalendarResourceRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12)\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\fresourceType\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12+\n" +
+	"\vdescription\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\vdescription\x88\x01\x01\x12%\n" +
+	"\bquantity\x18\x05 \x01(\x01B\x04\xe2A\x01\x02H\x02R\bquantity\x88\x01\x01\x12/\n" +
+	"\x0eout_of_service\x18\x06 \x01(\x01B\x04\xe2A\x01\x02H\x03R\foutOfService\x88\x01\x01\x12%\n" +
+	"\bcapacity\x18\a \x01(\x01B\x04\xe2A\x01\x02H\x04R\bcapacity\x88\x01\x01\x12-\n" +
+	"\fcalendar_ids\x18\b \x03(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\x10dR\vcalendarIdsB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\v\n" +
 	"\t_quantityB\x11\n" +
 	"\x0f_out_of_serviceB\v\n" +
-	"\t_capacity\"\xae\x04\n" +
+	"\t_capacity\"\xaf\x04\n" +
 	"\x1eCreateCalendarResourceResponse\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
 	"locationId\x88\x01\x01\x12\x17\n" +
@@ -6619,9 +6618,9 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
 	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x12!\n" +
 	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x13\n" +
-	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x128\n" +
+	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x129\n" +
 	"\bunmapped\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x0e\n" +
 	"\f_location_idB\a\n" +
 	"\x05_nameB\x10\n" +
 	"\x0e_resource_typeB\f\n" +
@@ -6631,22 +6630,22 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\t_quantityB\x11\n" +
 	"\x0f_out_of_serviceB\v\n" +
 	"\t_capacityB\x05\n" +
-	"\x03_id\"\x84\x01\n" +
-	"\x1dDeleteCalendarResourceRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12(\n" +
-	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\x85\x01\n" +
+	"\x03_id\"\x87\x01\n" +
+	"\x1dDeleteCalendarResourceRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12)\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\fresourceType\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x86\x01\n" +
 	"\x1eDeleteCalendarResourceResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\x81\x01\n" +
-	"\x1aGetCalendarResourceRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12(\n" +
-	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\xab\x04\n" +
+	"\b_success\"\x84\x01\n" +
+	"\x1aGetCalendarResourceRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12)\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\fresourceType\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\xac\x04\n" +
 	"\x1bGetCalendarResourceResponse\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
 	"locationId\x88\x01\x01\x12\x17\n" +
@@ -6658,9 +6657,9 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
 	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x12!\n" +
 	"\fcalendar_ids\x18\t \x03(\tR\vcalendarIds\x12\x13\n" +
-	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x128\n" +
+	"\x02id\x18\v \x01(\tH\bR\x02id\x88\x01\x01\x129\n" +
 	"\bunmapped\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x0e\n" +
 	"\f_location_idB\a\n" +
 	"\x05_nameB\x10\n" +
 	"\x0e_resource_typeB\f\n" +
@@ -6670,12 +6669,12 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\t_quantityB\x11\n" +
 	"\x0f_out_of_serviceB\v\n" +
 	"\t_capacityB\x05\n" +
-	"\x03_id\"\xd2\x03\n" +
-	"\x1dUpdateCalendarResourceRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12(\n" +
-	"\rresource_type\x18\x02 \x01(\tB\x03\xe0A\x02R\fresourceType\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
+	"\x03_id\"\xd5\x03\n" +
+	"\x1dUpdateCalendarResourceRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12)\n" +
+	"\rresource_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\fresourceType\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x17\n" +
 	"\x04name\x18\x04 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x05 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\bquantity\x18\x06 \x01(\x01H\x02R\bquantity\x88\x01\x01\x12)\n" +
@@ -6690,7 +6689,7 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\x0f_out_of_serviceB\v\n" +
 	"\t_capacityB\f\n" +
 	"\n" +
-	"_is_active\"\xef\x03\n" +
+	"_is_active\"\xf0\x03\n" +
 	"\x1eUpdateCalendarResourceResponse\x12$\n" +
 	"\vlocation_id\x18\x01 \x01(\tH\x00R\n" +
 	"locationId\x88\x01\x01\x12\x17\n" +
@@ -6700,8 +6699,8 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\vdescription\x18\x05 \x01(\tH\x04R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\bquantity\x18\x06 \x01(\x01H\x05R\bquantity\x88\x01\x01\x12)\n" +
 	"\x0eout_of_service\x18\a \x01(\x01H\x06R\foutOfService\x88\x01\x01\x12\x1f\n" +
-	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"\bcapacity\x18\b \x01(\x01H\aR\bcapacity\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x0e\n" +
 	"\f_location_idB\a\n" +
 	"\x05_nameB\x10\n" +
 	"\x0e_resource_typeB\f\n" +
@@ -6710,76 +6709,76 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"\f_descriptionB\v\n" +
 	"\t_quantityB\x11\n" +
 	"\x0f_out_of_serviceB\v\n" +
-	"\t_capacity\"\x9b\x02\n" +
-	"\x15CreateScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\t_capacity\"\x9f\x02\n" +
+	"\x15CreateScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x120\n" +
-	"\x05rules\x18\x02 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12$\n" +
-	"\btimezone\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\btimezone\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12!\n" +
-	"\auser_id\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x06userId\x88\x01\x01\x12!\n" +
+	"\x05rules\x18\x02 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12%\n" +
+	"\btimezone\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\btimezone\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12\"\n" +
+	"\auser_id\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x06userId\x88\x01\x01\x12!\n" +
 	"\fcalendar_ids\x18\x06 \x03(\tR\vcalendarIdsB\v\n" +
 	"\t_timezoneB\a\n" +
 	"\x05_nameB\n" +
 	"\n" +
-	"\b_user_id\"\x94\x01\n" +
+	"\b_user_id\"\x95\x01\n" +
 	"\x16CreateScheduleResponse\x12@\n" +
-	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"R\n" +
-	"\x15DeleteScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"}\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"T\n" +
+	"\x15DeleteScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"~\n" +
 	"\x16DeleteScheduleResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"S\n" +
-	"\x16GetScheduleByIdRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x95\x01\n" +
+	"\b_success\"U\n" +
+	"\x16GetScheduleByIdRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x96\x01\n" +
 	"\x17GetScheduleByIdResponse\x12@\n" +
-	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd4\x01\n" +
-	"\x15UpdateScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x17\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xd6\x01\n" +
+	"\x15UpdateScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x17\n" +
 	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x120\n" +
 	"\x05rules\x18\x04 \x03(\v2\x1a.hlgate.v1.ScheduleRuleDTOR\x05rules\x12\x1f\n" +
 	"\btimezone\x18\x05 \x01(\tH\x01R\btimezone\x88\x01\x01B\a\n" +
 	"\x05_nameB\v\n" +
-	"\t_timezone\"\x94\x01\n" +
+	"\t_timezone\"\x95\x01\n" +
 	"\x16UpdateScheduleResponse\x12@\n" +
-	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x84\x01\n" +
-	"!RemoveCalendarFromScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12$\n" +
-	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\"\x89\x01\n" +
+	"\bschedule\x18\x01 \x01(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\bschedule\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x87\x01\n" +
+	"!RemoveCalendarFromScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12%\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\"\x8a\x01\n" +
 	"\"RemoveCalendarFromScheduleResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\x7f\n" +
-	"\x1cAddCalendarToScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12$\n" +
-	"\vcalendar_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
-	"calendarId\"\x84\x01\n" +
+	"\b_success\"\x82\x01\n" +
+	"\x1cAddCalendarToScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12%\n" +
+	"\vcalendar_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"calendarId\"\x85\x01\n" +
 	"\x1dAddCalendarToScheduleResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xdf\x01\n" +
-	"\x16GetAllSchedulesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12!\n" +
-	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x06userId\x88\x01\x01\x12$\n" +
+	"\b_success\"\xe1\x01\n" +
+	"\x16GetAllSchedulesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\"\n" +
+	"\auser_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x06userId\x88\x01\x01\x12$\n" +
 	"\vcalendar_id\x18\x03 \x01(\tH\x01R\n" +
 	"calendarId\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -6787,11 +6786,11 @@ const file_hlgate_v1_calendars_service_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\n" +
 	"\n" +
 	"\b_user_idB\x0e\n" +
-	"\f_calendar_id\"\xbf\x01\n" +
+	"\f_calendar_id\"\xc0\x01\n" +
 	"\x17GetAllSchedulesResponse\x12B\n" +
 	"\tschedules\x18\x01 \x03(\v2$.hlgate.v1.ScheduleObjectResponseDTOR\tschedules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xde=\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\xde=\n" +
 	"\x10CalendarsService\x12\xb5\x01\n" +
 	"\x11CreateAppointment\x12#.hlgate.v1.CreateAppointmentRequest\x1a$.hlgate.v1.CreateAppointmentResponse\"U\xc2\xf3\x18\x14\n" +
 	"\x12create-appointment\x82\xd3\xe4\x93\x027:\vappointment\"(/v1/locations/{location_id}/appointments\x12\xad\x01\n" +

@@ -2348,11 +2348,11 @@ var File_hlgate_v1_contacts_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\n" +
-	"\x18hlgate/v1/contacts.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xc3\n" +
+	"\x18hlgate/v1/contacts.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xce\n" +
 	"\n" +
-	"\aContact\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
+	"\aContact\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
 	"locationId\x12&\n" +
 	"\n" +
 	"first_name\x18\x03 \x01(\tB\a\xda\xf3\x18\x03\x10\xff\x01R\tfirstName\x12$\n" +
@@ -2379,18 +2379,18 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\rdate_of_birth\x18\x16 \x01(\tR\vdateOfBirth\x12\x1f\n" +
 	"\vassigned_to\x18\x17 \x01(\tR\n" +
 	"assignedTo\x12\x16\n" +
-	"\x06gender\x18\x18 \x01(\tR\x06gender\x12\x17\n" +
-	"\x04type\x18\x19 \x01(\tB\x03\xe0A\x03R\x04type\x12$\n" +
-	"\vbusiness_id\x18\x1a \x01(\tB\x03\xe0A\x03R\n" +
-	"businessId\x12!\n" +
-	"\tfollowers\x18\x1b \x03(\tB\x03\xe0A\x03R\tfollowers\x12>\n" +
+	"\x06gender\x18\x18 \x01(\tR\x06gender\x12\x18\n" +
+	"\x04type\x18\x19 \x01(\tB\x04\xe2A\x01\x03R\x04type\x12%\n" +
+	"\vbusiness_id\x18\x1a \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"businessId\x12\"\n" +
+	"\tfollowers\x18\x1b \x03(\tB\x04\xe2A\x01\x03R\tfollowers\x12?\n" +
 	"\n" +
-	"date_added\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tdateAdded\x12B\n" +
-	"\fdate_updated\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdateUpdated\x12D\n" +
-	"\rlast_activity\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\flastActivity\x12P\n" +
-	"\x12attribution_source\x18\x1f \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x03\xe0A\x03R\x11attributionSource\x12Y\n" +
-	"\x17last_attribution_source\x18  \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x03\xe0A\x03R\x15lastAttributionSource\x128\n" +
-	"\bunmapped\x18! \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"o\n" +
+	"date_added\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tdateAdded\x12C\n" +
+	"\fdate_updated\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vdateUpdated\x12E\n" +
+	"\rlast_activity\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\flastActivity\x12Q\n" +
+	"\x12attribution_source\x18\x1f \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x04\xe2A\x01\x03R\x11attributionSource\x12Z\n" +
+	"\x17last_attribution_source\x18  \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x04\xe2A\x01\x03R\x15lastAttributionSource\x129\n" +
+	"\bunmapped\x18! \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"o\n" +
 	"\x11DndChannelSetting\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.hlgate.v1.DndStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
@@ -2433,40 +2433,40 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\x05dclid\x18\r \x01(\tR\x05dclid\x12\x1d\n" +
 	"\n" +
 	"user_agent\x18\x0e \x01(\tR\tuserAgent\x12\x0e\n" +
-	"\x02ip\x18\x0f \x01(\tR\x02ip\"]\n" +
-	"\x11GetContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x02ip\x18\x0f \x01(\tR\x02ip\"_\n" +
+	"\x11GetContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"B\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\"B\n" +
 	"\x12GetContactResponse\x12,\n" +
-	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"o\n" +
-	"\x14CreateContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x121\n" +
-	"\acontact\x18\x02 \x01(\v2\x12.hlgate.v1.ContactB\x03\xe0A\x02R\acontact\"E\n" +
+	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"q\n" +
+	"\x14CreateContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x122\n" +
+	"\acontact\x18\x02 \x01(\v2\x12.hlgate.v1.ContactB\x04\xe2A\x01\x02R\acontact\"E\n" +
 	"\x15CreateContactResponse\x12,\n" +
-	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"\xd0\x01\n" +
-	"\x14UpdateContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"\xd3\x01\n" +
+	"\x14UpdateContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x121\n" +
-	"\acontact\x18\x03 \x01(\v2\x12.hlgate.v1.ContactB\x03\xe0A\x02R\acontact\x12;\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x122\n" +
+	"\acontact\x18\x03 \x01(\v2\x12.hlgate.v1.ContactB\x04\xe2A\x01\x02R\acontact\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"E\n" +
 	"\x15UpdateContactResponse\x12,\n" +
-	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"`\n" +
-	"\x14DeleteContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\"b\n" +
+	"\x14DeleteContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"\x17\n" +
-	"\x15DeleteContactResponse\"\xb5\x01\n" +
-	"\x14UpsertContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x121\n" +
-	"\acontact\x18\x02 \x01(\v2\x12.hlgate.v1.ContactB\x03\xe0A\x02R\acontact\x12D\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\"\x17\n" +
+	"\x15DeleteContactResponse\"\xb7\x01\n" +
+	"\x14UpsertContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x122\n" +
+	"\acontact\x18\x02 \x01(\v2\x12.hlgate.v1.ContactB\x04\xe2A\x01\x02R\acontact\x12D\n" +
 	"\x1fcreate_new_if_duplicate_allowed\x18\x03 \x01(\bR\x1bcreateNewIfDuplicateAllowed\"j\n" +
 	"\x15UpsertContactResponse\x12,\n" +
 	"\acontact\x18\x01 \x01(\v2\x12.hlgate.v1.ContactR\acontact\x12#\n" +
@@ -2480,9 +2480,9 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\afilters\x18\x05 \x03(\v2\x18.hlgate.v1.ContactFilterR\afilters\"[\n" +
 	"\vContactSort\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x126\n" +
-	"\tdirection\x18\x02 \x01(\x0e2\x18.hlgate.v1.SortDirectionR\tdirection\"\xef\x01\n" +
-	"\x15SearchContactsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x18.hlgate.v1.SortDirectionR\tdirection\"\xf0\x01\n" +
+	"\x15SearchContactsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x122\n" +
 	"\afilters\x18\x03 \x03(\v2\x18.hlgate.v1.ContactFilterR\afilters\x12*\n" +
@@ -2494,48 +2494,48 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\bcontacts\x18\x01 \x03(\v2\x12.hlgate.v1.ContactR\bcontacts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\x86\x01\n" +
-	"\x15AddContactTagsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\x89\x01\n" +
+	"\x15AddContactTagsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
-	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"f\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12$\n" +
+	"\x04tags\x18\x03 \x03(\tB\x10\xe2A\x01\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"g\n" +
 	"\x16AddContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x89\x01\n" +
-	"\x18RemoveContactTagsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x8c\x01\n" +
+	"\x18RemoveContactTagsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12#\n" +
-	"\x04tags\x18\x03 \x03(\tB\x0f\xe0A\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"i\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12$\n" +
+	"\x04tags\x18\x03 \x03(\tB\x10\xe2A\x01\x02\xda\xf3\x18\b\b\x05\x10\xe8\a \xff\x01R\x04tags\"j\n" +
 	"\x19RemoveContactTagsResponse\x12\x12\n" +
-	"\x04tags\x18\x01 \x03(\tR\x04tags\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9f\x01\n" +
-	"\x17ListContactNotesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xa1\x01\n" +
+	"\x17ListContactNotesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1b\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"i\n" +
 	"\x18ListContactNotesResponse\x12%\n" +
 	"\x05notes\x18\x01 \x03(\v2\x0f.hlgate.v1.NoteR\x05notes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x02\n" +
-	"\x04Note\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x12\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xae\x02\n" +
+	"\x04Note\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId\x12>\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12?\n" +
 	"\n" +
-	"date_added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tdateAdded\x12\"\n" +
+	"date_added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tdateAdded\x12#\n" +
 	"\n" +
-	"contact_id\x18\x05 \x01(\tB\x03\xe0A\x03R\tcontactId\x12\x14\n" +
+	"contact_id\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\tcontactId\x12\x14\n" +
 	"\x05title\x18\x06 \x01(\tR\x05title\x12\x14\n" +
 	"\x05color\x18\a \x01(\tR\x05color\x12\x16\n" +
-	"\x06pinned\x18\b \x01(\bR\x06pinned\x128\n" +
-	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped*q\n" +
+	"\x06pinned\x18\b \x01(\bR\x06pinned\x129\n" +
+	"\bunmapped\x18\t \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped*q\n" +
 	"\tDndStatus\x12\x1a\n" +
 	"\x16DND_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DND_STATUS_ACTIVE\x10\x01\x12\x17\n" +

@@ -3029,67 +3029,67 @@ var File_hlgate_v1_contacts_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"l\n" +
-	" GetAppointmentsForContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	" hlgate/v1/contacts_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18hlgate/v1/contacts.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"n\n" +
+	" GetAppointmentsForContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"\x90\x01\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\"\x91\x01\n" +
 	"!GetAppointmentsForContactResponse\x121\n" +
-	"\x06events\x18\x01 \x03(\v2\x19.hlgate.v1.GetEventSchemaR\x06events\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x92\x01\n" +
-	" RemoveContactFromCampaignRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.hlgate.v1.GetEventSchemaR\x06events\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x95\x01\n" +
+	" RemoveContactFromCampaignRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
-	"\vcampaign_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
-	"campaignId\"]\n" +
-	"!RemoveContactFromCampaignResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8d\x01\n" +
-	"\x1bAddContactToCampaignRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12%\n" +
+	"\vcampaign_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"campaignId\"^\n" +
+	"!RemoveContactFromCampaignResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x90\x01\n" +
+	"\x1bAddContactToCampaignRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
-	"\vcampaign_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
-	"campaignId\"X\n" +
-	"\x1cAddContactToCampaignResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"q\n" +
-	"%RemoveContactFromEveryCampaignRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12%\n" +
+	"\vcampaign_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"campaignId\"Y\n" +
+	"\x1cAddContactToCampaignResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"s\n" +
+	"%RemoveContactFromEveryCampaignRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"b\n" +
-	"&RemoveContactFromEveryCampaignResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8c\x01\n" +
-	"\x1dRemoveFollowersContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\"c\n" +
+	"&RemoveContactFromEveryCampaignResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x8f\x01\n" +
+	"\x1dRemoveFollowersContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12!\n" +
-	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\xa5\x01\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\"\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x04\xe2A\x01\x02R\tfollowers\"\xa6\x01\n" +
 	"\x1eRemoveFollowersContactResponse\x12\x1c\n" +
 	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12+\n" +
-	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x89\x01\n" +
-	"\x1aAddFollowersContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x8c\x01\n" +
+	"\x1aAddFollowersContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12!\n" +
-	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\x9e\x01\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\"\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x04\xe2A\x01\x02R\tfollowers\"\x9f\x01\n" +
 	"\x1bAddFollowersContactResponse\x12\x1c\n" +
 	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12'\n" +
-	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa0\x02\n" +
-	"\x11CreateNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xa3\x02\n" +
+	"\x11CreateNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
-	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1c\n" +
-	"\x04body\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04body\x88\x01\x01\x12\x19\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1d\n" +
+	"\x04body\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04body\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\x05 \x01(\tH\x02R\x05title\x88\x01\x01\x12\x19\n" +
 	"\x05color\x18\x06 \x01(\tH\x03R\x05color\x88\x01\x01\x12\x1b\n" +
 	"\x06pinned\x18\a \x01(\bH\x04R\x06pinned\x88\x01\x01B\n" +
@@ -3098,33 +3098,33 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x05_bodyB\b\n" +
 	"\x06_titleB\b\n" +
 	"\x06_colorB\t\n" +
-	"\a_pinned\"\x84\x01\n" +
+	"\a_pinned\"\x85\x01\n" +
 	"\x12CreateNoteResponse\x124\n" +
-	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"r\n" +
-	"\x11DeleteNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"u\n" +
+	"\x11DeleteNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"N\n" +
-	"\x12DeleteNoteResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"o\n" +
-	"\x0eGetNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\"O\n" +
+	"\x12DeleteNoteResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"r\n" +
+	"\x0eGetNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\"\x81\x01\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x82\x01\n" +
 	"\x0fGetNoteResponse\x124\n" +
-	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb0\x02\n" +
-	"\x11UpdateNoteRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb3\x02\n" +
+	"\x11UpdateNoteRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x13\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x14\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1c\n" +
 	"\auser_id\x18\x04 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x05 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\x06 \x01(\tH\x02R\x05title\x88\x01\x01\x12\x19\n" +
@@ -3135,27 +3135,27 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\x05_bodyB\b\n" +
 	"\x06_titleB\b\n" +
 	"\x06_colorB\t\n" +
-	"\a_pinned\"\x84\x01\n" +
+	"\a_pinned\"\x85\x01\n" +
 	"\x12UpdateNoteResponse\x124\n" +
-	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"^\n" +
-	"\x12GetAllTasksRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04note\x18\x01 \x01(\v2 .hlgate.v1.ContactsGetNoteSchemaR\x04note\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"`\n" +
+	"\x12GetAllTasksRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\"|\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\"}\n" +
 	"\x13GetAllTasksResponse\x12+\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x15.hlgate.v1.TaskSchemaR\x05tasks\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc7\x02\n" +
-	"\x11CreateTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x15.hlgate.v1.TaskSchemaR\x05tasks\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xcc\x02\n" +
+	"\x11CreateTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1e\n" +
-	"\x05title\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x05title\x88\x01\x01\x12\x17\n" +
-	"\x04body\x18\x04 \x01(\tH\x01R\x04body\x88\x01\x01\x12#\n" +
-	"\bdue_date\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\adueDate\x88\x01\x01\x12&\n" +
-	"\tcompleted\x18\x06 \x01(\bB\x03\xe0A\x02H\x03R\tcompleted\x88\x01\x01\x12$\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1f\n" +
+	"\x05title\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x05title\x88\x01\x01\x12\x17\n" +
+	"\x04body\x18\x04 \x01(\tH\x01R\x04body\x88\x01\x01\x12$\n" +
+	"\bdue_date\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\adueDate\x88\x01\x01\x12'\n" +
+	"\tcompleted\x18\x06 \x01(\bB\x04\xe2A\x01\x02H\x03R\tcompleted\x88\x01\x01\x12$\n" +
 	"\vassigned_to\x18\a \x01(\tH\x04R\n" +
 	"assignedTo\x88\x01\x01B\b\n" +
 	"\x06_titleB\a\n" +
@@ -3163,33 +3163,33 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\x0e\n" +
-	"\f_assigned_to\"y\n" +
+	"\f_assigned_to\"z\n" +
 	"\x12CreateTaskResponse\x12)\n" +
-	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
-	"\x11DeleteTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"~\n" +
+	"\x11DeleteTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
-	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\"N\n" +
-	"\x12DeleteTaskResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"x\n" +
-	"\x0eGetTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1d\n" +
+	"\atask_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06taskId\"O\n" +
+	"\x12DeleteTaskResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"{\n" +
+	"\x0eGetTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
-	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\"v\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1d\n" +
+	"\atask_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06taskId\"w\n" +
 	"\x0fGetTaskResponse\x12)\n" +
-	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd6\x02\n" +
-	"\x11UpdateTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xd9\x02\n" +
+	"\x11UpdateTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
-	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\x12\x19\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1d\n" +
+	"\atask_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06taskId\x12\x19\n" +
 	"\x05title\x18\x04 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x17\n" +
 	"\x04body\x18\x05 \x01(\tH\x01R\x04body\x88\x01\x01\x12\x1e\n" +
 	"\bdue_date\x18\x06 \x01(\tH\x02R\adueDate\x88\x01\x01\x12!\n" +
@@ -3201,70 +3201,71 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\x0e\n" +
-	"\f_assigned_to\"y\n" +
+	"\f_assigned_to\"z\n" +
 	"\x12UpdateTaskResponse\x12)\n" +
-	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xba\x01\n" +
-	"\x1aUpdateTaskCompletedRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xbe\x01\n" +
+	"\x1aUpdateTaskCompletedRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12\x1c\n" +
-	"\atask_id\x18\x03 \x01(\tB\x03\xe0A\x02R\x06taskId\x12&\n" +
-	"\tcompleted\x18\x04 \x01(\bB\x03\xe0A\x02H\x00R\tcompleted\x88\x01\x01B\f\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12\x1d\n" +
+	"\atask_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x06taskId\x12'\n" +
+	"\tcompleted\x18\x04 \x01(\bB\x04\xe2A\x01\x02H\x00R\tcompleted\x88\x01\x01B\f\n" +
 	"\n" +
-	"_completed\"\x82\x01\n" +
+	"_completed\"\x83\x01\n" +
 	"\x1bUpdateTaskCompletedResponse\x12)\n" +
-	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd6\x01\n" +
-	" DeleteContactFromWorkflowRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.hlgate.v1.TaskSchemaR\x04task\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xd9\x01\n" +
+	" DeleteContactFromWorkflowRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
-	"\vworkflow_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12%\n" +
+	"\vworkflow_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"workflowId\x12-\n" +
 	"\x10event_start_time\x18\x04 \x01(\tH\x00R\x0eeventStartTime\x88\x01\x01B\x13\n" +
-	"\x11_event_start_time\"]\n" +
-	"!DeleteContactFromWorkflowResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd1\x01\n" +
-	"\x1bAddContactToWorkflowRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x11_event_start_time\"^\n" +
+	"!DeleteContactFromWorkflowResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xd4\x01\n" +
+	"\x1bAddContactToWorkflowRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tcontactId\x12$\n" +
-	"\vworkflow_id\x18\x03 \x01(\tB\x03\xe0A\x02R\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tcontactId\x12%\n" +
+	"\vworkflow_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"workflowId\x12-\n" +
 	"\x10event_start_time\x18\x04 \x01(\tH\x00R\x0eeventStartTime\x88\x01\x01B\x13\n" +
-	"\x11_event_start_time\"X\n" +
-	"\x1cAddContactToWorkflowResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa3\x01\n" +
-	"#AddRemoveContactFromBusinessRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1b\n" +
-	"\x03ids\x18\x02 \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02 2R\x03ids\x12)\n" +
-	"\vbusiness_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"\x11_event_start_time\"Y\n" +
+	"\x1cAddContactToWorkflowResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xa6\x01\n" +
+	"#AddRemoveContactFromBusinessRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1c\n" +
+	"\x03ids\x18\x02 \x03(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02 2R\x03ids\x12*\n" +
+	"\vbusiness_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\n" +
 	"businessId\x88\x01\x01B\x0e\n" +
-	"\f_business_id\"\x9d\x01\n" +
+	"\f_business_id\"\x9e\x01\n" +
 	"$AddRemoveContactFromBusinessResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\tR\x03ids\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xd4\x01\n" +
-	"\x18CreateAssociationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x17\n" +
-	"\x04type\x18\x02 \x01(\tB\x03\xe0A\x02R\x04type\x12\x1f\n" +
-	"\bcontacts\x18\x03 \x03(\tB\x03\xe0A\x02R\bcontacts\x12\x17\n" +
-	"\x04tags\x18\x04 \x03(\tB\x03\xe0A\x02R\x04tags\x12+\n" +
+	"\b_success\"\xd8\x01\n" +
+	"\x18CreateAssociationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x18\n" +
+	"\x04type\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x04type\x12 \n" +
+	"\bcontacts\x18\x03 \x03(\tB\x04\xe2A\x01\x02R\bcontacts\x12\x18\n" +
+	"\x04tags\x18\x04 \x03(\tB\x04\xe2A\x01\x02R\x04tags\x12+\n" +
 	"\x0fremove_all_tags\x18\x05 \x01(\bH\x00R\rremoveAllTags\x88\x01\x01B\x12\n" +
-	"\x10_remove_all_tags\"\xfc\x03\n" +
+	"\x10_remove_all_tags\"\xfe\x03\n" +
 	"\x19CreateAssociationResponse\x12$\n" +
 	"\verror_count\x18\x01 \x01(\x01H\x00R\n" +
 	"errorCount\x88\x01\x01\x12K\n" +
-	"\tresponses\x18\x02 \x03(\v2-.hlgate.v1.CreateAssociationResponse.ResponseR\tresponses\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xa1\x02\n" +
+	"\tresponses\x18\x02 \x03(\v2-.hlgate.v1.CreateAssociationResponse.ResponseR\tresponses\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x1a\xa2\x02\n" +
 	"\bResponse\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x01 \x01(\tH\x00R\tcontactId\x88\x01\x01\x12\x1d\n" +
@@ -3273,39 +3274,39 @@ const file_hlgate_v1_contacts_service_proto_rawDesc = "" +
 	"\bold_tags\x18\x04 \x03(\tR\aoldTags\x12\x1d\n" +
 	"\n" +
 	"tags_added\x18\x05 \x03(\tR\ttagsAdded\x12!\n" +
-	"\ftags_removed\x18\x06 \x03(\tR\vtagsRemoved\x128\n" +
-	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\ftags_removed\x18\x06 \x03(\tR\vtagsRemoved\x129\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\r\n" +
 	"\v_contact_idB\n" +
 	"\n" +
 	"\b_messageB\a\n" +
 	"\x05_typeB\x0e\n" +
-	"\f_error_count\"\xcd\x01\n" +
-	"\x1eGetContactsByBusinessIdRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vbusiness_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"\f_error_count\"\xcf\x01\n" +
+	"\x1eGetContactsByBusinessIdRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vbusiness_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"businessId\x12\x19\n" +
 	"\x05query\x18\x03 \x01(\tH\x00R\x05query\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
-	"\x06_query\"\xdf\x01\n" +
+	"\x06_query\"\xe0\x01\n" +
 	"\x1fGetContactsByBusinessIdResponse\x12;\n" +
 	"\bcontacts\x18\x01 \x03(\v2\x1f.hlgate.v1.ContactsSearchSchemaR\bcontacts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8f\x01\n" +
-	"\x1aGetDuplicateContactRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x90\x01\n" +
+	"\x1aGetDuplicateContactRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1b\n" +
 	"\x06number\x18\x02 \x01(\tH\x00R\x06number\x88\x01\x01\x12\x19\n" +
 	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01B\t\n" +
 	"\a_numberB\b\n" +
-	"\x06_email\"\x97\x01\n" +
-	"\x1bGetDuplicateContactResponse\x12>\n" +
-	"\acontact\x18\x01 \x01(\v2\x1f.hlgate.v1.GetContectByIdSchemaB\x03\xe0A\x01R\acontact\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xee-\n" +
+	"\x06_email\"\x99\x01\n" +
+	"\x1bGetDuplicateContactResponse\x12?\n" +
+	"\acontact\x18\x01 \x01(\v2\x1f.hlgate.v1.GetContectByIdSchemaB\x04\xe2A\x01\x01R\acontact\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\xee-\n" +
 	"\x0fContactsService\x12\x9d\x01\n" +
 	"\rCreateContact\x12\x1f.hlgate.v1.CreateContactRequest\x1a .hlgate.v1.CreateContactResponse\"I\xc2\xf3\x18\x10\n" +
 	"\x0ecreate-contact\x82\xd3\xe4\x93\x02/:\acontact\"$/v1/locations/{location_id}/contacts\x12\xb8\x01\n" +

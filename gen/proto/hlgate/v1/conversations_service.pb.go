@@ -5324,12 +5324,12 @@ var File_hlgate_v1_conversations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/conversations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"j\n" +
-	"\x1eGetMessageTranscriptionRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"%hlgate/v1/conversations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"l\n" +
+	"\x1eGetMessageTranscriptionRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"\x9e\x03\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\"\x9f\x03\n" +
 	"\x1fGetMessageTranscriptionResponse\x12(\n" +
 	"\rmedia_channel\x18\x01 \x01(\x01H\x00R\fmediaChannel\x88\x01\x01\x12*\n" +
 	"\x0esentence_index\x18\x02 \x01(\x01H\x01R\rsentenceIndex\x88\x01\x01\x12\"\n" +
@@ -5341,49 +5341,49 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"transcript\x88\x01\x01\x12#\n" +
 	"\n" +
 	"confidence\x18\x06 \x01(\x01H\x05R\n" +
-	"confidence\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x10\n" +
+	"confidence\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x10\n" +
 	"\x0e_media_channelB\x11\n" +
 	"\x0f_sentence_indexB\r\n" +
 	"\v_start_timeB\v\n" +
 	"\t_end_timeB\r\n" +
 	"\v_transcriptB\r\n" +
-	"\v_confidence\"o\n" +
-	"#DownloadMessageTranscriptionRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\v_confidence\"q\n" +
+	"#DownloadMessageTranscriptionRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"f\n" +
-	"\x1aGetMessageRecordingRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\"h\n" +
+	"\x1aGetMessageRecordingRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"y\n" +
-	"\x19CreateConversationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\"{\n" +
+	"\x19CreateConversationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcontactId\x88\x01\x01B\r\n" +
-	"\v_contact_id\"\xcf\x01\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tcontactId\x88\x01\x01B\r\n" +
+	"\v_contact_id\"\xd0\x01\n" +
 	"\x1aCreateConversationResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12L\n" +
-	"\fconversation\x18\x02 \x01(\v2(.hlgate.v1.ConversationCreateResponseDtoR\fconversation\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\fconversation\x18\x02 \x01(\v2(.hlgate.v1.ConversationCreateResponseDtoR\fconversation\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"o\n" +
-	"\x19DeleteConversationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12,\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0econversationId\"\x81\x01\n" +
+	"\b_success\"q\n" +
+	"\x19DeleteConversationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12-\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0econversationId\"\x82\x01\n" +
 	"\x1aDeleteConversationResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"l\n" +
-	"\x16GetConversationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12,\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0econversationId\"\xe4\x03\n" +
+	"\b_success\"n\n" +
+	"\x16GetConversationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12-\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0econversationId\"\xe5\x03\n" +
 	"\x17GetConversationResponse\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x01 \x01(\tH\x00R\tcontactId\x88\x01\x01\x12$\n" +
@@ -5396,9 +5396,9 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\vassigned_to\x18\a \x01(\tH\x06R\n" +
 	"assignedTo\x88\x01\x01\x12\x13\n" +
 	"\x02id\x18\b \x01(\tH\aR\x02id\x88\x01\x01\x12\x1d\n" +
-	"\astarred\x18\t \x01(\bH\bR\astarred\x88\x01\x01\x128\n" +
+	"\astarred\x18\t \x01(\bH\bR\astarred\x88\x01\x01\x129\n" +
 	"\bunmapped\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\r\n" +
 	"\v_contact_idB\x0e\n" +
 	"\f_location_idB\n" +
 	"\n" +
@@ -5409,47 +5409,47 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\f_assigned_toB\x05\n" +
 	"\x03_idB\n" +
 	"\n" +
-	"\b_starred\"\x88\x02\n" +
-	"\x19UpdateConversationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12,\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0econversationId\x12&\n" +
+	"\b_starred\"\x8a\x02\n" +
+	"\x19UpdateConversationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12-\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0econversationId\x12&\n" +
 	"\funread_count\x18\x03 \x01(\x01H\x00R\vunreadCount\x88\x01\x01\x12\x1d\n" +
 	"\astarred\x18\x04 \x01(\bH\x01R\astarred\x88\x01\x01\x123\n" +
 	"\bfeedback\x18\x05 \x01(\v2\x17.google.protobuf.StructR\bfeedbackB\x0f\n" +
 	"\r_unread_countB\n" +
 	"\n" +
-	"\b_starred\"\xc1\x01\n" +
+	"\b_starred\"\xc2\x01\n" +
 	"\x1aUpdateConversationResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12>\n" +
-	"\fconversation\x18\x02 \x01(\v2\x1a.hlgate.v1.ConversationDtoR\fconversation\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\fconversation\x18\x02 \x01(\v2\x1a.hlgate.v1.ConversationDtoR\fconversation\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xc6\x01\n" +
-	"\x12GetMessagesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12,\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0econversationId\x12\x17\n" +
+	"\b_success\"\xc8\x01\n" +
+	"\x12GetMessagesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12-\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0econversationId\x12\x17\n" +
 	"\x04type\x18\x03 \x01(\tH\x00R\x04type\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\a\n" +
-	"\x05_type\"\xa6\x02\n" +
+	"\x05_type\"\xa7\x02\n" +
 	"\x13GetMessagesResponse\x12+\n" +
 	"\x0flast_message_id\x18\x01 \x01(\tH\x00R\rlastMessageId\x88\x01\x01\x12 \n" +
 	"\tnext_page\x18\x02 \x01(\bH\x01R\bnextPage\x88\x01\x01\x12<\n" +
 	"\bmessages\x18\x03 \x03(\v2 .hlgate.v1.GetMessageResponseDtoR\bmessages\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x12\n" +
 	"\x10_last_message_idB\f\n" +
 	"\n" +
-	"_next_page\"\x95\v\n" +
-	"\x16SendANewMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
+	"_next_page\"\x9a\v\n" +
+	"\x16SendANewMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04type\x88\x01\x01\x12(\n" +
 	"\n" +
-	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tcontactId\x88\x01\x01\x12*\n" +
+	"contact_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\tcontactId\x88\x01\x01\x12*\n" +
 	"\x0eappointment_id\x18\x04 \x01(\tH\x02R\rappointmentId\x88\x01\x01\x12 \n" +
 	"\vattachments\x18\x05 \x03(\tR\vattachments\x12\"\n" +
 	"\n" +
@@ -5473,11 +5473,11 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\vfrom_number\x18\x14 \x01(\tH\x0fR\n" +
 	"fromNumber\x88\x01\x01\x12 \n" +
 	"\tto_number\x18\x15 \x01(\tH\x10R\btoNumber\x88\x01\x01\x125\n" +
-	"\aforward\x18\x16 \x01(\v2\x1b.hlgate.v1.ForwardConfigDtoR\aforward\x12 \n" +
-	"\x06status\x18\x17 \x01(\tB\x03\xe0A\x02H\x11R\x06status\x88\x01\x01\x12>\n" +
+	"\aforward\x18\x16 \x01(\v2\x1b.hlgate.v1.ForwardConfigDtoR\aforward\x12!\n" +
+	"\x06status\x18\x17 \x01(\tB\x04\xe2A\x01\x02H\x11R\x06status\x88\x01\x01\x12>\n" +
 	"\x19uses_native_scheduling_ai\x18\x18 \x01(\bH\x12R\x16usesNativeSchedulingAi\x88\x01\x01\x124\n" +
-	"\x13optimization_period\x18\x19 \x01(\tH\x13R\x12optimizationPeriod\x88\x01\x01\x12#\n" +
-	"\bsub_type\x18\x1a \x01(\tB\x03\xe0A\x02H\x14R\asubType\x88\x01\x01B\a\n" +
+	"\x13optimization_period\x18\x19 \x01(\tH\x13R\x12optimizationPeriod\x88\x01\x01\x12$\n" +
+	"\bsub_type\x18\x1a \x01(\tB\x04\xe2A\x01\x02H\x14R\asubType\x88\x01\x01B\a\n" +
 	"\x05_typeB\r\n" +
 	"\v_contact_idB\x11\n" +
 	"\x0f_appointment_idB\r\n" +
@@ -5502,7 +5502,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\a_statusB\x1c\n" +
 	"\x1a_uses_native_scheduling_aiB\x16\n" +
 	"\x14_optimization_periodB\v\n" +
-	"\t_sub_type\"\xb6\x03\n" +
+	"\t_sub_type\"\xb7\x03\n" +
 	"\x17SendANewMessageResponse\x12,\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tH\x00R\x0econversationId\x88\x01\x01\x12-\n" +
 	"\x10email_message_id\x18\x02 \x01(\tH\x01R\x0eemailMessageId\x88\x01\x01\x12\"\n" +
@@ -5512,17 +5512,17 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"messageIds\x12\x15\n" +
 	"\x03msg\x18\x05 \x01(\tH\x03R\x03msg\x88\x01\x01\x12@\n" +
 	"\fforward_data\x18\x06 \x01(\v2\x1d.hlgate.v1.ForwardResponseDtoR\vforwardData\x12\x1b\n" +
-	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x12\n" +
 	"\x10_conversation_idB\x13\n" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"N\n" +
-	"\x11GetMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x91\a\n" +
+	"\a_status\"P\n" +
+	"\x11GetMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x92\a\n" +
 	"\x12GetMessageResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04type\x18\x02 \x01(\x01H\x01R\x04type\x88\x01\x01\x12&\n" +
@@ -5545,8 +5545,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x06source\x18\x0e \x01(\tH\vR\x06source\x88\x01\x01\x12\x1c\n" +
 	"\auser_id\x18\x0f \x01(\tH\fR\x06userId\x88\x01\x01\x12=\n" +
 	"\x18conversation_provider_id\x18\x10 \x01(\tH\rR\x16conversationProviderId\x88\x01\x01\x12)\n" +
-	"\x0echat_widget_id\x18\x11 \x01(\tH\x0eR\fchatWidgetId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x0echat_widget_id\x18\x11 \x01(\tH\x0eR\fchatWidgetId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\a\n" +
 	"\x05_typeB\x0f\n" +
 	"\r_message_typeB\x0e\n" +
@@ -5563,40 +5563,41 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_user_idB\x1b\n" +
 	"\x19_conversation_provider_idB\x11\n" +
-	"\x0f_chat_widget_id\"\x95\x01\n" +
-	"\x1cAddMessageAttachmentsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\x0f_chat_widget_id\"\x98\x01\n" +
+	"\x1cAddMessageAttachmentsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\x12+\n" +
-	"\vattachments\x18\x03 \x03(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10\x05R\vattachments\"Y\n" +
-	"\x1dAddMessageAttachmentsResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"i\n" +
-	"\x1dCancelScheduledMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\x12,\n" +
+	"\vattachments\x18\x03 \x03(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\x10\x05R\vattachments\"Z\n" +
+	"\x1dAddMessageAttachmentsResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"k\n" +
+	"\x1dCancelScheduledMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\"\xad\x01\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\"\xae\x01\n" +
 	"\x1eCancelScheduledMessageResponse\x12\x1b\n" +
 	"\x06status\x18\x01 \x01(\x01H\x00R\x06status\x88\x01\x01\x12\x1d\n" +
-	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_statusB\n" +
 	"\n" +
-	"\b_message\"\xa2\x02\n" +
-	"\x1aUpdateMessageStatusRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
+	"\b_message\"\xa5\x02\n" +
+	"\x1aUpdateMessageStatusRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tmessageId\x12 \n" +
-	"\x06status\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x06status\x88\x01\x01\x12)\n" +
+	"message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tmessageId\x12!\n" +
+	"\x06status\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x06status\x88\x01\x01\x12)\n" +
 	"\x05error\x18\x04 \x01(\v2\x13.hlgate.v1.ErrorDtoR\x05error\x12-\n" +
 	"\x10email_message_id\x18\x05 \x01(\tH\x01R\x0eemailMessageId\x88\x01\x01\x12\x1e\n" +
 	"\n" +
 	"recipients\x18\x06 \x03(\tR\n" +
 	"recipientsB\t\n" +
 	"\a_statusB\x13\n" +
-	"\x11_email_message_id\"\xba\x03\n" +
+	"\x11_email_message_id\"\xbb\x03\n" +
 	"\x1bUpdateMessageStatusResponse\x12,\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tH\x00R\x0econversationId\x88\x01\x01\x12-\n" +
 	"\x10email_message_id\x18\x02 \x01(\tH\x01R\x0eemailMessageId\x88\x01\x01\x12\"\n" +
@@ -5606,17 +5607,17 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"messageIds\x12\x15\n" +
 	"\x03msg\x18\x05 \x01(\tH\x03R\x03msg\x88\x01\x01\x12@\n" +
 	"\fforward_data\x18\x06 \x01(\v2\x1d.hlgate.v1.ForwardResponseDtoR\vforwardData\x12\x1b\n" +
-	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x12\n" +
 	"\x10_conversation_idB\x13\n" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"P\n" +
-	"\x13GetEmailByIdRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\xf4\a\n" +
+	"\a_status\"R\n" +
+	"\x13GetEmailByIdRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\xf5\a\n" +
 	"\x14GetEmailByIdResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12 \n" +
@@ -5643,8 +5644,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x03bcc\x18\x12 \x03(\tR\x03bcc\x122\n" +
 	"\x13reply_to_message_id\x18\x13 \x01(\tH\x0eR\x10replyToMessageId\x88\x01\x01\x12\x1b\n" +
 	"\x06source\x18\x14 \x01(\tH\x0fR\x06source\x88\x01\x01\x12=\n" +
-	"\x18conversation_provider_id\x18\x15 \x01(\tH\x10R\x16conversationProviderId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x16 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x18conversation_provider_id\x18\x15 \x01(\tH\x10R\x16conversationProviderId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x16 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\f\n" +
 	"\n" +
@@ -5664,20 +5665,20 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x05_fromB\x16\n" +
 	"\x14_reply_to_message_idB\t\n" +
 	"\a_sourceB\x1b\n" +
-	"\x19_conversation_provider_id\"y\n" +
-	"\"CancelScheduledEmailMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12-\n" +
-	"\x10email_message_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0eemailMessageId\"\xb2\x01\n" +
+	"\x19_conversation_provider_id\"{\n" +
+	"\"CancelScheduledEmailMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12.\n" +
+	"\x10email_message_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0eemailMessageId\"\xb3\x01\n" +
 	"#CancelScheduledEmailMessageResponse\x12\x1b\n" +
 	"\x06status\x18\x01 \x01(\x01H\x00R\x06status\x88\x01\x01\x12\x1d\n" +
-	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\amessage\x18\x02 \x01(\tH\x01R\amessage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_statusB\n" +
 	"\n" +
-	"\b_message\"\xe0\x03\n" +
-	"\x1fExportMessagesByLocationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\b_message\"\xe1\x03\n" +
+	"\x1fExportMessagesByLocationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1c\n" +
 	"\asort_by\x18\x02 \x01(\tH\x00R\x06sortBy\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -5701,26 +5702,26 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_channelB\r\n" +
 	"\v_start_dateB\v\n" +
-	"\t_end_date\"\x9c\x02\n" +
+	"\t_end_date\"\x9e\x02\n" +
 	" ExportMessagesByLocationResponse\x12<\n" +
-	"\bmessages\x18\x01 \x03(\v2 .hlgate.v1.GetMessageResponseDtoR\bmessages\x12)\n" +
-	"\vnext_cursor\x18\x02 \x01(\tB\x03\xe0A\x01H\x00R\n" +
+	"\bmessages\x18\x01 \x03(\v2 .hlgate.v1.GetMessageResponseDtoR\bmessages\x12*\n" +
+	"\vnext_cursor\x18\x02 \x01(\tB\x04\xe2A\x01\x01H\x00R\n" +
 	"nextCursor\x88\x01\x01\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
-	"\f_next_cursor\"\xe5\x06\n" +
-	"\x1aAddAnInboundMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12 \n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x0e\n" +
+	"\f_next_cursor\"\xea\x06\n" +
+	"\x1aAddAnInboundMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04type\x88\x01\x01\x12 \n" +
 	"\vattachments\x18\x03 \x03(\tR\vattachments\x12\x1d\n" +
-	"\amessage\x18\x04 \x01(\tH\x01R\amessage\x88\x01\x01\x121\n" +
-	"\x0fconversation_id\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x0econversationId\x88\x01\x01\x12'\n" +
+	"\amessage\x18\x04 \x01(\tH\x01R\amessage\x88\x01\x01\x122\n" +
+	"\x0fconversation_id\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x0econversationId\x88\x01\x01\x12(\n" +
 	"\n" +
-	"contact_id\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\tcontactId\x88\x01\x01\x12B\n" +
-	"\x18conversation_provider_id\x18\a \x01(\tB\x03\xe0A\x02H\x04R\x16conversationProviderId\x88\x01\x01\x12\x17\n" +
+	"contact_id\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x03R\tcontactId\x88\x01\x01\x12C\n" +
+	"\x18conversation_provider_id\x18\a \x01(\tB\x04\xe2A\x01\x02H\x04R\x16conversationProviderId\x88\x01\x01\x12\x17\n" +
 	"\x04html\x18\b \x01(\tH\x05R\x04html\x88\x01\x01\x12\x1d\n" +
 	"\asubject\x18\t \x01(\tH\x06R\asubject\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -5750,7 +5751,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\a_alt_idB\a\n" +
 	"\x05_dateB\f\n" +
 	"\n" +
-	"_direction\"\xcc\x03\n" +
+	"_direction\"\xcd\x03\n" +
 	"\x1bAddAnInboundMessageResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12,\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tH\x01R\x0econversationId\x88\x01\x01\x12\"\n" +
@@ -5761,8 +5762,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"date_added\x18\x06 \x01(\tH\x05R\tdateAdded\x88\x01\x01\x12-\n" +
-	"\x10email_message_id\x18\a \x01(\tH\x06R\x0eemailMessageId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\x10email_message_id\x18\a \x01(\tH\x06R\x0eemailMessageId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
 	"\b_successB\x12\n" +
 	"\x10_conversation_idB\r\n" +
@@ -5771,14 +5772,14 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\b_messageB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_date_addedB\x13\n" +
-	"\x11_email_message_id\"\xa9\x03\n" +
-	"\x1bAddAnOutboundMessageRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12 \n" +
-	"\vattachments\x18\x03 \x03(\tR\vattachments\x121\n" +
-	"\x0fconversation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x0econversationId\x88\x01\x01\x12B\n" +
-	"\x18conversation_provider_id\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x16conversationProviderId\x88\x01\x01\x12\x1a\n" +
+	"\x11_email_message_id\"\xad\x03\n" +
+	"\x1bAddAnOutboundMessageRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04type\x88\x01\x01\x12 \n" +
+	"\vattachments\x18\x03 \x03(\tR\vattachments\x122\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x0econversationId\x88\x01\x01\x12C\n" +
+	"\x18conversation_provider_id\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x16conversationProviderId\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x06 \x01(\tH\x03R\x05altId\x88\x01\x01\x12\x17\n" +
 	"\x04date\x18\a \x01(\tH\x04R\x04date\x88\x01\x01\x12*\n" +
 	"\x04call\x18\b \x01(\v2\x16.hlgate.v1.CallDataDTOR\x04callB\a\n" +
@@ -5786,7 +5787,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x10_conversation_idB\x1b\n" +
 	"\x19_conversation_provider_idB\t\n" +
 	"\a_alt_idB\a\n" +
-	"\x05_date\"\xcd\x03\n" +
+	"\x05_date\"\xce\x03\n" +
 	"\x1cAddAnOutboundMessageResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12,\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tH\x01R\x0econversationId\x88\x01\x01\x12\"\n" +
@@ -5797,8 +5798,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"contact_id\x18\x05 \x01(\tH\x04R\tcontactId\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"date_added\x18\x06 \x01(\tH\x05R\tdateAdded\x88\x01\x01\x12-\n" +
-	"\x10email_message_id\x18\a \x01(\tH\x06R\x0eemailMessageId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\x10email_message_id\x18\a \x01(\tH\x06R\x0eemailMessageId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
 	"\b_successB\x12\n" +
 	"\x10_conversation_idB\r\n" +
@@ -5807,15 +5808,15 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\b_messageB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_date_addedB\x13\n" +
-	"\x11_email_message_id\"\xb5\x01\n" +
-	"\x16SendReviewReplyRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x121\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12\"\n" +
-	"\amessage\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\amessage\x88\x01\x01B\x12\n" +
+	"\x11_email_message_id\"\xb8\x01\n" +
+	"\x16SendReviewReplyRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x122\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x0econversationId\x88\x01\x01\x12#\n" +
+	"\amessage\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\amessage\x88\x01\x01B\x12\n" +
 	"\x10_conversation_idB\n" +
 	"\n" +
-	"\b_message\"\xb6\x03\n" +
+	"\b_message\"\xb7\x03\n" +
 	"\x17SendReviewReplyResponse\x12,\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tH\x00R\x0econversationId\x88\x01\x01\x12-\n" +
 	"\x10email_message_id\x18\x02 \x01(\tH\x01R\x0eemailMessageId\x88\x01\x01\x12\"\n" +
@@ -5825,64 +5826,64 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"messageIds\x12\x15\n" +
 	"\x03msg\x18\x05 \x01(\tH\x03R\x03msg\x88\x01\x01\x12@\n" +
 	"\fforward_data\x18\x06 \x01(\v2\x1d.hlgate.v1.ForwardResponseDtoR\vforwardData\x12\x1b\n" +
-	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\x06status\x18\a \x01(\tH\x04R\x06status\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x12\n" +
 	"\x10_conversation_idB\x13\n" +
 	"\x11_email_message_idB\r\n" +
 	"\v_message_idB\x06\n" +
 	"\x04_msgB\t\n" +
-	"\a_status\"\xac\x03\n" +
-	"\x1cUploadFileAttachmentsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x121\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12'\n" +
+	"\a_status\"\xb1\x03\n" +
+	"\x1cUploadFileAttachmentsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x122\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x0econversationId\x88\x01\x01\x12(\n" +
 	"\n" +
-	"contact_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tcontactId\x88\x01\x01\x12,\n" +
-	"\x0fattachment_urls\x18\x04 \x03(\tB\x03\xe0A\x02R\x0eattachmentUrls\x12-\n" +
+	"contact_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\tcontactId\x88\x01\x01\x12-\n" +
+	"\x0fattachment_urls\x18\x04 \x03(\tB\x04\xe2A\x01\x02R\x0eattachmentUrls\x12-\n" +
 	"\x10chat_service_sid\x18\x05 \x01(\tH\x02R\x0echatServiceSid\x88\x01\x01\x12%\n" +
 	"\fis_group_sms\x18\x06 \x01(\tH\x03R\n" +
-	"isGroupSms\x88\x01\x01\x12=\n" +
-	"\x0ffile_attachment\x18\a \x03(\v2\x0f.hlgate.v1.FileB\x03\xe0A\x02R\x0efileAttachmentB\x12\n" +
+	"isGroupSms\x88\x01\x01\x12>\n" +
+	"\x0ffile_attachment\x18\a \x03(\v2\x0f.hlgate.v1.FileB\x04\xe2A\x01\x02R\x0efileAttachmentB\x12\n" +
 	"\x10_conversation_idB\r\n" +
 	"\v_contact_idB\x13\n" +
 	"\x11_chat_service_sidB\x0f\n" +
-	"\r_is_group_sms\"\xc5\x01\n" +
+	"\r_is_group_sms\"\xc6\x01\n" +
 	"\x1dUploadFileAttachmentsResponse\x12>\n" +
 	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x12*\n" +
-	"\x11twilio_media_sids\x18\x02 \x03(\tR\x0ftwilioMediaSids\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa5\x02\n" +
-	"\x19CompleteFileUploadRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12%\n" +
-	"\tupload_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\buploadId\x88\x01\x01\x12%\n" +
-	"\tfile_path\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bfilePath\x88\x01\x01\x121\n" +
-	"\x0fconversation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x0econversationId\x88\x01\x01\x12$\n" +
-	"\bfilename\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bfilename\x88\x01\x01B\f\n" +
+	"\x11twilio_media_sids\x18\x02 \x03(\tR\x0ftwilioMediaSids\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xaa\x02\n" +
+	"\x19CompleteFileUploadRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12&\n" +
+	"\tupload_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\buploadId\x88\x01\x01\x12&\n" +
+	"\tfile_path\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\bfilePath\x88\x01\x01\x122\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x0econversationId\x88\x01\x01\x12%\n" +
+	"\bfilename\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\bfilename\x88\x01\x01B\f\n" +
 	"\n" +
 	"_upload_idB\f\n" +
 	"\n" +
 	"_file_pathB\x12\n" +
 	"\x10_conversation_idB\v\n" +
-	"\t_filename\"\xcb\x01\n" +
+	"\t_filename\"\xcc\x01\n" +
 	"\x1aCompleteFileUploadResponse\x12>\n" +
 	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x123\n" +
-	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xd9\x02\n" +
-	"\x19InitiateFileUploadRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x121\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x0econversationId\x88\x01\x01\x12$\n" +
-	"\bfilename\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bfilename\x88\x01\x01\x12+\n" +
-	"\fcontent_type\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\vcontentType\x88\x01\x01\x12 \n" +
-	"\tfile_size\x18\x05 \x01(\x01H\x03R\bfileSize\x88\x01\x01\x12\"\n" +
-	"\achannel\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\achannel\x88\x01\x01B\x12\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xde\x02\n" +
+	"\x19InitiateFileUploadRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x122\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x0econversationId\x88\x01\x01\x12%\n" +
+	"\bfilename\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\bfilename\x88\x01\x01\x12,\n" +
+	"\fcontent_type\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\vcontentType\x88\x01\x01\x12 \n" +
+	"\tfile_size\x18\x05 \x01(\x01H\x03R\bfileSize\x88\x01\x01\x12#\n" +
+	"\achannel\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x04R\achannel\x88\x01\x01B\x12\n" +
 	"\x10_conversation_idB\v\n" +
 	"\t_filenameB\x0f\n" +
 	"\r_content_typeB\f\n" +
 	"\n" +
 	"_file_sizeB\n" +
 	"\n" +
-	"\b_channel\"\xd7\x02\n" +
+	"\b_channel\"\xd8\x02\n" +
 	"\x1aInitiateFileUploadResponse\x12\"\n" +
 	"\n" +
 	"upload_url\x18\x01 \x01(\tH\x00R\tuploadUrl\x88\x01\x01\x12 \n" +
@@ -5890,33 +5891,34 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\tfile_path\x18\x03 \x01(\tH\x02R\bfilePath\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\x01H\x03R\texpiresAt\x88\x01\x01\x12'\n" +
-	"\rmax_file_size\x18\x05 \x01(\x01H\x04R\vmaxFileSize\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
+	"\rmax_file_size\x18\x05 \x01(\x01H\x04R\vmaxFileSize\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\r\n" +
 	"\v_upload_urlB\f\n" +
 	"\n" +
 	"_upload_idB\f\n" +
 	"\n" +
 	"_file_pathB\r\n" +
 	"\v_expires_atB\x10\n" +
-	"\x0e_max_file_size\"C\n" +
-	"\x1bGetAllCustomSubtypesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x9b\x01\n" +
+	"\x0e_max_file_size\"D\n" +
+	"\x1bGetAllCustomSubtypesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x9c\x01\n" +
 	"\x1cGetAllCustomSubtypesResponse\x12A\n" +
-	"\x0fcustom_subtypes\x18\x01 \x03(\v2\x18.hlgate.v1.CustomSubtypeR\x0ecustomSubtypes\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x91\x02\n" +
-	"\x1aCreateCustomSubtypeRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\"\n" +
-	"\x04name\x18\x02 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\x10dH\x00R\x04name\x88\x01\x01\x12-\n" +
-	"\vdescription\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x01R\vdescription\x88\x01\x01\x12\"\n" +
-	"\achannel\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\achannel\x88\x01\x01\x12$\n" +
-	"\blanguage\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\blanguage\x88\x01\x01B\a\n" +
+	"\x0fcustom_subtypes\x18\x01 \x03(\v2\x18.hlgate.v1.CustomSubtypeR\x0ecustomSubtypes\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x95\x02\n" +
+	"\x1aCreateCustomSubtypeRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12#\n" +
+	"\x04name\x18\x02 \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\x10dH\x00R\x04name\x88\x01\x01\x12-\n" +
+	"\vdescription\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x01R\vdescription\x88\x01\x01\x12#\n" +
+	"\achannel\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\achannel\x88\x01\x01\x12%\n" +
+	"\blanguage\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\blanguage\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\n" +
 	"\n" +
 	"\b_channelB\v\n" +
-	"\t_language\"\x89\x03\n" +
+	"\t_language\"\x8a\x03\n" +
 	"\x1bCreateCustomSubtypeResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
@@ -5925,8 +5927,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\vdescription\x18\x04 \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x1d\n" +
 	"\achannel\x18\x05 \x01(\tH\x04R\achannel\x88\x01\x01\x12\x1f\n" +
 	"\blanguage\x18\x06 \x01(\tH\x05R\blanguage\x88\x01\x01\x12\x1f\n" +
-	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_location_idB\a\n" +
 	"\x05_nameB\x0e\n" +
@@ -5934,11 +5936,11 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_channelB\v\n" +
 	"\t_languageB\v\n" +
-	"\t_archived\"\xd8\x02\n" +
-	"\x1aUpdateCustomSubtypeRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1f\n" +
+	"\t_archived\"\xda\x02\n" +
+	"\x1aUpdateCustomSubtypeRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1f\n" +
 	"\x04name\x18\x03 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x00R\x04name\x88\x01\x01\x12-\n" +
 	"\vdescription\x18\x04 \x01(\tB\x06\xda\xf3\x18\x02\x10dH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\barchived\x18\x05 \x01(\bH\x02R\barchived\x88\x01\x01\x12G\n" +
@@ -5946,7 +5948,7 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\v\n" +
 	"\t_archivedB\x1f\n" +
-	"\x1d_resubscription_legal_form_id\"\x89\x03\n" +
+	"\x1d_resubscription_legal_form_id\"\x8a\x03\n" +
 	"\x1bUpdateCustomSubtypeResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12$\n" +
 	"\vlocation_id\x18\x02 \x01(\tH\x01R\n" +
@@ -5955,8 +5957,8 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\vdescription\x18\x04 \x01(\tH\x03R\vdescription\x88\x01\x01\x12\x1d\n" +
 	"\achannel\x18\x05 \x01(\tH\x04R\achannel\x88\x01\x01\x12\x1f\n" +
 	"\blanguage\x18\x06 \x01(\tH\x05R\blanguage\x88\x01\x01\x12\x1f\n" +
-	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\barchived\x18\a \x01(\bH\x06R\barchived\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_location_idB\a\n" +
 	"\x05_nameB\x0e\n" +
@@ -5964,69 +5966,69 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_channelB\v\n" +
 	"\t_languageB\v\n" +
-	"\t_archived\"\xaa\x01\n" +
-	"%GetContactUnsubscriptionStatusRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"\t_archived\"\xac\x01\n" +
+	"%GetContactUnsubscriptionStatusRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcontactId\x88\x01\x01\x12\x19\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tcontactId\x88\x01\x01\x12\x19\n" +
 	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01B\r\n" +
 	"\v_contact_idB\b\n" +
-	"\x06_email\"\xcf\x01\n" +
+	"\x06_email\"\xd0\x01\n" +
 	"&GetContactUnsubscriptionStatusResponse\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x01 \x01(\tH\x00R\tcontactId\x88\x01\x01\x128\n" +
-	"\x06emails\x18\x02 \x03(\v2 .hlgate.v1.EmailSubscriptionsDtoR\x06emails\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\r\n" +
-	"\v_contact_id\"\x83\x03\n" +
-	"\x1dUserSubscriptionChangeRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"\x06emails\x18\x02 \x03(\v2 .hlgate.v1.EmailSubscriptionsDtoR\x06emails\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\r\n" +
+	"\v_contact_id\"\x87\x03\n" +
+	"\x1dUserSubscriptionChangeRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"contact_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcontactId\x88\x01\x01\x12\x1e\n" +
-	"\x05email\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x05email\x88\x01\x01\x12W\n" +
-	"\x13subscription_action\x18\x04 \x01(\v2 .hlgate.v1.SubscriptionActionDtoB\x03\xe0A\x02R\x13subscription_action\x12'\n" +
+	"contact_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tcontactId\x88\x01\x01\x12\x1f\n" +
+	"\x05email\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x05email\x88\x01\x01\x12X\n" +
+	"\x13subscription_action\x18\x04 \x01(\v2 .hlgate.v1.SubscriptionActionDtoB\x04\xe2A\x01\x02R\x13subscription_action\x12'\n" +
 	"\flegal_reason\x18\x05 \x01(\tH\x02R\flegal_reason\x88\x01\x01\x121\n" +
 	"\x11legal_description\x18\x06 \x01(\tH\x03R\x11legal_description\x88\x01\x01B\r\n" +
 	"\v_contact_idB\b\n" +
 	"\x06_emailB\x0f\n" +
 	"\r_legal_reasonB\x14\n" +
-	"\x12_legal_description\"\x82\x04\n" +
+	"\x12_legal_description\"\x86\x04\n" +
 	"\x1eUserSubscriptionChangeResponse\x12\x19\n" +
 	"\x05email\x18\x01 \x01(\tH\x00R\x05email\x88\x01\x01\x12\\\n" +
-	"\rsubscriptions\x18\x02 \x03(\v26.hlgate.v1.UserSubscriptionChangeResponse.SubscriptionR\rsubscriptions\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xa2\x02\n" +
-	"\fSubscription\x12\x1c\n" +
-	"\x04type\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
+	"\rsubscriptions\x18\x02 \x03(\v26.hlgate.v1.UserSubscriptionChangeResponse.SubscriptionR\rsubscriptions\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x1a\xa5\x02\n" +
+	"\fSubscription\x12\x1d\n" +
+	"\x04type\x18\x01 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04type\x88\x01\x01\x12'\n" +
 	"\fsubtype_name\x18\x02 \x01(\tH\x01R\fsubtype_name\x88\x01\x01\x12#\n" +
 	"\n" +
 	"subtype_id\x18\x03 \x01(\tH\x02R\n" +
-	"subtype_id\x88\x01\x01\x120\n" +
-	"\x0esubtype_status\x18\x04 \x01(\tB\x03\xe0A\x02H\x03R\x0esubtype_status\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"subtype_id\x88\x01\x01\x121\n" +
+	"\x0esubtype_status\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x03R\x0esubtype_status\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\a\n" +
 	"\x05_typeB\x0f\n" +
 	"\r_subtype_nameB\r\n" +
 	"\v_subtype_idB\x11\n" +
 	"\x0f_subtype_statusB\b\n" +
-	"\x06_email\"\xf6\x01\n" +
-	"\x1aLiveChatAgentTypingRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12%\n" +
-	"\tis_typing\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\bisTyping\x88\x01\x01\x12'\n" +
+	"\x06_email\"\xfa\x01\n" +
+	"\x1aLiveChatAgentTypingRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12&\n" +
+	"\tis_typing\x18\x02 \x01(\bB\x04\xe2A\x01\x02H\x00R\bisTyping\x88\x01\x01\x12(\n" +
 	"\n" +
-	"visitor_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tvisitorId\x88\x01\x01\x121\n" +
-	"\x0fconversation_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x0econversationId\x88\x01\x01B\f\n" +
+	"visitor_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\tvisitorId\x88\x01\x01\x122\n" +
+	"\x0fconversation_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x0econversationId\x88\x01\x01B\f\n" +
 	"\n" +
 	"_is_typingB\r\n" +
 	"\v_visitor_idB\x12\n" +
-	"\x10_conversation_id\"\x82\x01\n" +
+	"\x10_conversation_id\"\x83\x01\n" +
 	"\x1bLiveChatAgentTypingResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xd8\b\n" +
-	"\x19SearchConversationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\b_success\"\xd9\b\n" +
+	"\x19SearchConversationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\"\n" +
 	"\n" +
 	"contact_id\x18\x02 \x01(\tH\x00R\tcontactId\x88\x01\x01\x12$\n" +
@@ -6073,13 +6075,13 @@ const file_hlgate_v1_conversations_service_proto_rawDesc = "" +
 	"\x12_score_profile_minB\x14\n" +
 	"\x12_score_profile_maxB\r\n" +
 	"\v_start_dateB\v\n" +
-	"\t_end_date\"\xe2\x01\n" +
+	"\t_end_date\"\xe3\x01\n" +
 	"\x1aSearchConversationResponse\x12C\n" +
 	"\rconversations\x18\x01 \x03(\v2\x1d.hlgate.v1.ConversationSchemaR\rconversations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xfe.\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\xfe.\n" +
 	"\x14ConversationsService\x12\xe6\x01\n" +
 	"\x17GetMessageTranscription\x12).hlgate.v1.GetMessageTranscriptionRequest\x1a*.hlgate.v1.GetMessageTranscriptionResponse\"t\xc2\xf3\x18\x1b\n" +
 	"\x19get-message-transcription\x82\xd3\xe4\x93\x02O\x12M/v1/conversations/locations/{location_id}/messages/{message_id}/transcription\x12\xe9\x01\n" +

@@ -424,9 +424,9 @@ var File_hlgate_v1_events_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_events_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehlgate/v1/events_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hlgate/v1/options.proto\"\xfc\x01\n" +
-	"\x13StreamEventsRequest\x12'\n" +
-	"\fsubscription\x18\x01 \x01(\tB\x03\xe0A\x02R\fsubscription\x12 \n" +
+	"\x1ehlgate/v1/events_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hlgate/v1/options.proto\"\xfd\x01\n" +
+	"\x13StreamEventsRequest\x12(\n" +
+	"\fsubscription\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\fsubscription\x12 \n" +
 	"\x05types\x18\x02 \x03(\tB\n" +
 	"\xda\xf3\x18\x06\b\x05\x10d dR\x05types\x12,\n" +
 	"\flocation_ids\x18\x03 \x03(\tB\t\xda\xf3\x18\x05\b\x01\x10\xe8\aR\vlocationIds\x12<\n" +
@@ -444,10 +444,10 @@ const file_hlgate_v1_events_service_proto_rawDesc = "" +
 	"\n" +
 	"webhook_id\x18\x05 \x01(\tR\twebhookId\x121\n" +
 	"\apayload\x18\x06 \x01(\v2\x17.google.protobuf.StructR\apayload\x12=\n" +
-	"\freceive_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\"f\n" +
-	"\x10AckEventsRequest\x12'\n" +
-	"\fsubscription\x18\x01 \x01(\tB\x03\xe0A\x02R\fsubscription\x12)\n" +
-	"\tevent_ids\x18\x02 \x03(\tB\f\xe0A\x02\xda\xf3\x18\x05\x10\xe8\a\x18\x01R\beventIds\"\x13\n" +
+	"\freceive_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\"h\n" +
+	"\x10AckEventsRequest\x12(\n" +
+	"\fsubscription\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\fsubscription\x12*\n" +
+	"\tevent_ids\x18\x02 \x03(\tB\r\xe2A\x01\x02\xda\xf3\x18\x05\x10\xe8\a\x18\x01R\beventIds\"\x13\n" +
 	"\x11AckEventsResponse*L\n" +
 	"\rStartPosition\x12\x1e\n" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n" +

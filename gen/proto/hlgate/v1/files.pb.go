@@ -108,11 +108,11 @@ var File_hlgate_v1_files_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_files_proto_rawDesc = "" +
 	"\n" +
-	"\x15hlgate/v1/files.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\"i\n" +
-	"\x04File\x12\x1f\n" +
-	"\bfilename\x18\x01 \x01(\tB\x03\xe0A\x02R\bfilename\x12!\n" +
-	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x1d\n" +
-	"\acontent\x18\x03 \x01(\fB\x03\xe0A\x02R\acontentB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
+	"\x15hlgate/v1/files.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\"k\n" +
+	"\x04File\x12 \n" +
+	"\bfilename\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\bfilename\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x1e\n" +
+	"\acontent\x18\x03 \x01(\fB\x04\xe2A\x01\x02R\acontentB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
 
 var (
 	file_hlgate_v1_files_proto_rawDescOnce sync.Once

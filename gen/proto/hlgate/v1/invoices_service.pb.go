@@ -12252,9 +12252,9 @@ var File_hlgate_v1_invoices_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/invoices_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf8\x03\n" +
-	"\x13ListInvoicesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	" hlgate/v1/invoices_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf9\x03\n" +
+	"\x13ListInvoicesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1e\n" +
@@ -12279,34 +12279,34 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\r_payment_modeB\r\n" +
 	"\v_contact_idB\r\n" +
 	"\v_sort_fieldB\r\n" +
-	"\v_sort_order\"\xd5\x01\n" +
+	"\v_sort_order\"\xd6\x01\n" +
 	"\x14ListInvoicesResponse\x12<\n" +
 	"\binvoices\x18\x01 \x03(\v2 .hlgate.v1.GetInvoiceResponseDtoR\binvoices\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbd\v\n" +
-	"\x14CreateInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xc8\v\n" +
+	"\x14CreateInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x124\n" +
-	"\x05items\x18\x06 \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x127\n" +
-	"\bdiscount\x18\a \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x125\n" +
+	"\x05items\x18\x06 \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x128\n" +
+	"\bdiscount\x18\a \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\b \x01(\tH\x03R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\t \x01(\tH\x04R\x05title\x88\x01\x01\x12J\n" +
+	"\x05title\x18\t \x01(\tH\x04R\x05title\x88\x01\x01\x12K\n" +
 	"\x0fcontact_details\x18\n" +
-	" \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12*\n" +
-	"\x0einvoice_number\x18\v \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12'\n" +
+	" \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12*\n" +
+	"\x0einvoice_number\x18\v \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12(\n" +
 	"\n" +
-	"issue_date\x18\f \x01(\tB\x03\xe0A\x02H\x06R\tissueDate\x88\x01\x01\x12\x1e\n" +
-	"\bdue_date\x18\r \x01(\tH\aR\adueDate\x88\x01\x01\x122\n" +
-	"\asent_to\x18\x0e \x01(\v2\x14.hlgate.v1.SentToDtoB\x03\xe0A\x02R\x06sentTo\x12%\n" +
-	"\tlive_mode\x18\x0f \x01(\bB\x03\xe0A\x02H\bR\bliveMode\x88\x01\x01\x12;\n" +
+	"issue_date\x18\f \x01(\tB\x04\xe2A\x01\x02H\x06R\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\r \x01(\tH\aR\adueDate\x88\x01\x01\x123\n" +
+	"\asent_to\x18\x0e \x01(\v2\x14.hlgate.v1.SentToDtoB\x04\xe2A\x01\x02R\x06sentTo\x12&\n" +
+	"\tlive_mode\x18\x0f \x01(\bB\x04\xe2A\x01\x02H\bR\bliveMode\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x10 \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12H\n" +
 	"\x10payment_schedule\x18\x11 \x01(\v2\x1d.hlgate.v1.PaymentScheduleDtoR\x0fpaymentSchedule\x12[\n" +
 	"\x17late_fees_configuration\x18\x12 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x12N\n" +
@@ -12327,7 +12327,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"_live_modeB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x18\n" +
-	"\x16_invoice_number_prefix\"\x9a\n" +
+	"\x16_invoice_number_prefix\"\x9b\n" +
 	"\n" +
 	"\x15CreateInvoiceResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -12359,8 +12359,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12379,13 +12379,13 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"k\n" +
-	"\x14DeleteInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"m\n" +
+	"\x14DeleteInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\"\x9a\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\"\x9b\n" +
 	"\n" +
 	"\x15DeleteInvoiceResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -12417,8 +12417,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12437,13 +12437,13 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"h\n" +
-	"\x11GetInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"j\n" +
+	"\x11GetInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\"\xb7\v\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\"\xb8\v\n" +
 	"\x12GetInvoiceResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -12476,8 +12476,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
 	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x12?\n" +
 	"\rtotal_summary\x18\x18 \x01(\v2\x1a.hlgate.v1.TotalSummaryDtoR\ftotalSummary\x12]\n" +
-	"\x17reminders_configuration\x18\x19 \x01(\v2$.hlgate.v1.RemindersConfigurationDtoR\x16remindersConfiguration\x128\n" +
-	"\bunmapped\x18\x1a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x17reminders_configuration\x18\x19 \x01(\v2$.hlgate.v1.RemindersConfigurationDtoR\x16remindersConfiguration\x129\n" +
+	"\bunmapped\x18\x1a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12496,17 +12496,17 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\xf6\v\n" +
-	"\x14UpdateInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"\xfe\v\n" +
+	"\x14UpdateInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\x05 \x01(\tH\x02R\x05title\x88\x01\x01\x12$\n" +
-	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x12%\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x05 \x01(\tH\x02R\x05title\x88\x01\x01\x12%\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x03R\bcurrency\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\a \x01(\tH\x04R\vdescription\x88\x01\x01\x12H\n" +
 	"\x10business_details\x18\b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetails\x12*\n" +
 	"\x0einvoice_number\x18\t \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12\"\n" +
@@ -12516,14 +12516,14 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoR\x0econtactDetails\x12$\n" +
 	"\vterms_notes\x18\f \x01(\tH\aR\n" +
 	"termsNotes\x88\x01\x01\x122\n" +
-	"\bdiscount\x18\r \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12C\n" +
-	"\rinvoice_items\x18\x0e \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\finvoiceItems\x12;\n" +
+	"\bdiscount\x18\r \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12D\n" +
+	"\rinvoice_items\x18\x0e \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\finvoiceItems\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x0f \x01(\bH\bR\x15automaticTaxesEnabled\x88\x01\x01\x12 \n" +
-	"\tlive_mode\x18\x10 \x01(\bH\tR\bliveMode\x88\x01\x01\x12'\n" +
+	"\tlive_mode\x18\x10 \x01(\bH\tR\bliveMode\x88\x01\x01\x12(\n" +
 	"\n" +
-	"issue_date\x18\x11 \x01(\tB\x03\xe0A\x02H\n" +
-	"R\tissueDate\x88\x01\x01\x12#\n" +
-	"\bdue_date\x18\x12 \x01(\tB\x03\xe0A\x02H\vR\adueDate\x88\x01\x01\x12H\n" +
+	"issue_date\x18\x11 \x01(\tB\x04\xe2A\x01\x02H\n" +
+	"R\tissueDate\x88\x01\x01\x12$\n" +
+	"\bdue_date\x18\x12 \x01(\tB\x04\xe2A\x01\x02H\vR\adueDate\x88\x01\x01\x12H\n" +
 	"\x10payment_schedule\x18\x13 \x01(\v2\x1d.hlgate.v1.PaymentScheduleDtoR\x0fpaymentSchedule\x12N\n" +
 	"\x12tips_configuration\x18\x14 \x01(\v2\x1f.hlgate.v1.TipsConfigurationDtoR\x11tipsConfiguration\x12:\n" +
 	"\fxero_details\x18\x15 \x01(\v2\x17.google.protobuf.StructR\vxeroDetails\x127\n" +
@@ -12544,7 +12544,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"_live_modeB\r\n" +
 	"\v_issue_dateB\v\n" +
 	"\t_due_dateB\x18\n" +
-	"\x16_invoice_number_prefix\"\x9a\n" +
+	"\x16_invoice_number_prefix\"\x9b\n" +
 	"\n" +
 	"\x15UpdateInvoiceResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -12576,8 +12576,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12596,16 +12596,16 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\x94\x02\n" +
-	")UpdateInvoiceLateFeesConfigurationRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"\x98\x02\n" +
+	")UpdateInvoiceLateFeesConfigurationRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12`\n" +
-	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x03\xe0A\x02R\x15lateFeesConfigurationB\v\n" +
-	"\t_alt_type\"\xaf\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12a\n" +
+	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x04\xe2A\x01\x02R\x15lateFeesConfigurationB\v\n" +
+	"\t_alt_type\"\xb0\n" +
 	"\n" +
 	"*UpdateInvoiceLateFeesConfigurationResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -12637,8 +12637,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12657,18 +12657,18 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\x96\x04\n" +
-	"\x14RecordInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"\x9d\x04\n" +
+	"\x14RecordInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04mode\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04mode\x88\x01\x01\x123\n" +
-	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.InvoicesCardDtoB\x03\xe0A\x02R\x04card\x121\n" +
-	"\x06cheque\x18\x06 \x01(\v2\x14.hlgate.v1.ChequeDtoB\x03\xe0A\x02R\x06cheque\x12\x1e\n" +
-	"\x05notes\x18\a \x01(\tB\x03\xe0A\x02H\x02R\x05notes\x88\x01\x01\x12\x1b\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04mode\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04mode\x88\x01\x01\x124\n" +
+	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.InvoicesCardDtoB\x04\xe2A\x01\x02R\x04card\x122\n" +
+	"\x06cheque\x18\x06 \x01(\v2\x14.hlgate.v1.ChequeDtoB\x04\xe2A\x01\x02R\x06cheque\x12\x1f\n" +
+	"\x05notes\x18\a \x01(\tB\x04\xe2A\x01\x02H\x02R\x05notes\x88\x01\x01\x12\x1b\n" +
 	"\x06amount\x18\b \x01(\x01H\x03R\x06amount\x88\x01\x01\x12+\n" +
 	"\x04meta\x18\t \x01(\v2\x17.google.protobuf.StructR\x04meta\x120\n" +
 	"\x14payment_schedule_ids\x18\n" +
@@ -12678,23 +12678,23 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x05_modeB\b\n" +
 	"\x06_notesB\t\n" +
 	"\a_amountB\x0f\n" +
-	"\r_fulfilled_at\"\xbc\x01\n" +
+	"\r_fulfilled_at\"\xbd\x01\n" +
 	"\x15RecordInvoiceResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12>\n" +
-	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xc0\x03\n" +
-	"\x12SendInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\b_success\"\xc6\x03\n" +
+	"\x12SendInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12!\n" +
-	"\auser_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x06userId\x88\x01\x01\x12 \n" +
-	"\x06action\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x06action\x88\x01\x01\x12%\n" +
-	"\tlive_mode\x18\x06 \x01(\bB\x03\xe0A\x02H\x03R\bliveMode\x88\x01\x01\x12M\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\"\n" +
+	"\auser_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x06userId\x88\x01\x01\x12!\n" +
+	"\x06action\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x06action\x88\x01\x01\x12&\n" +
+	"\tlive_mode\x18\x06 \x01(\bB\x04\xe2A\x01\x02H\x03R\bliveMode\x88\x01\x01\x12M\n" +
 	"\tsent_from\x18\a \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12C\n" +
 	"\fauto_payment\x18\b \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoR\vautoPaymentB\v\n" +
 	"\t_alt_typeB\n" +
@@ -12702,21 +12702,21 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\b_user_idB\t\n" +
 	"\a_actionB\f\n" +
 	"\n" +
-	"_live_mode\"\xfb\x01\n" +
+	"_live_mode\"\xfc\x01\n" +
 	"\x13SendInvoiceResponse\x12>\n" +
 	"\ainvoice\x18\x01 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x122\n" +
 	"\bsms_data\x18\x02 \x01(\v2\x17.google.protobuf.StructR\asmsData\x126\n" +
 	"\n" +
-	"email_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\temailData\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x01\n" +
-	"\x12VoidInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"email_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\temailData\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x9e\x01\n" +
+	"\x12VoidInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\"\n" +
+	"locationId\x12#\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tinvoiceId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
-	"\t_alt_type\"\x98\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tinvoiceId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\x99\n" +
 	"\n" +
 	"\x13VoidInvoiceResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
@@ -12748,8 +12748,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"updated_at\x18\x14 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x15 \x01(\bH\x10R\x15automaticTaxesEnabled\x88\x01\x01\x12A\n" +
 	"\x1aautomatic_taxes_calculated\x18\x16 \x01(\bH\x11R\x18automaticTaxesCalculated\x88\x01\x01\x12B\n" +
-	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x128\n" +
-	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x10payment_schedule\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x0fpaymentSchedule\x129\n" +
+	"\bunmapped\x18\x18 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -12768,23 +12768,23 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x1d\n" +
-	"\x1b_automatic_taxes_calculated\"\xa2\f\n" +
-	"\x18CreateNewEstimateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x1b_automatic_taxes_calculated\"\xab\f\n" +
+	"\x18CreateNewEstimateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
-	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
-	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
-	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x12:\n" +
+	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x04\xe2A\x01\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x128\n" +
+	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\t \x01(\tH\x04R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\n" +
-	" \x01(\tH\x05R\x05title\x88\x01\x01\x12J\n" +
-	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12,\n" +
+	" \x01(\tH\x05R\x05title\x88\x01\x01\x12K\n" +
+	"\x0fcontact_details\x18\v \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12,\n" +
 	"\x0festimate_number\x18\f \x01(\x01H\x06R\x0eestimateNumber\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"issue_date\x18\r \x01(\tH\aR\tissueDate\x88\x01\x01\x12$\n" +
@@ -12793,8 +12793,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\asent_to\x18\x0f \x01(\v2\x14.hlgate.v1.SentToDtoR\x06sentTo\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x10 \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
 	"\x04meta\x18\x11 \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
-	"\x15send_estimate_details\x18\x12 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12S\n" +
-	"\x12frequency_settings\x18\x13 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x03\xe0A\x02R\x11frequencySettings\x129\n" +
+	"\x15send_estimate_details\x18\x12 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12T\n" +
+	"\x12frequency_settings\x18\x13 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x04\xe2A\x01\x02R\x11frequencySettings\x129\n" +
 	"\x16estimate_number_prefix\x18\x14 \x01(\tH\n" +
 	"R\x14estimateNumberPrefix\x88\x01\x01\x12\x1c\n" +
 	"\auser_id\x18\x15 \x01(\tH\vR\x06userId\x88\x01\x01\x12;\n" +
@@ -12815,7 +12815,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x18_automatic_taxes_enabledB\x19\n" +
 	"\x17_estimate_number_prefixB\n" +
 	"\n" +
-	"\b_user_id\"\x9b\x0f\n" +
+	"\b_user_id\"\x9c\x0f\n" +
 	"\x19CreateNewEstimateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -12859,8 +12859,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
 	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
 	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
-	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -12887,15 +12887,15 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x1b_automatic_taxes_calculatedB\x12\n" +
 	"\x10_last_visited_atB\x15\n" +
 	"\x13_totalamount_in_usdB\v\n" +
-	"\t_trace_id\"\xa0\x01\n" +
-	"\x15DeleteEstimateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xa3\x01\n" +
+	"\x15DeleteEstimateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"estimateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
-	"\t_alt_type\"\x98\x0f\n" +
+	"locationId\x12%\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"estimateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\x99\x0f\n" +
 	"\x16DeleteEstimateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -12939,8 +12939,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
 	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
 	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
-	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -12967,25 +12967,25 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x1b_automatic_taxes_calculatedB\x12\n" +
 	"\x10_last_visited_atB\x15\n" +
 	"\x13_totalamount_in_usdB\v\n" +
-	"\t_trace_id\"\x87\r\n" +
-	"\x15UpdateEstimateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\x91\r\n" +
+	"\x15UpdateEstimateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"estimateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
-	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
-	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
-	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"locationId\x12%\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"estimateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x12:\n" +
+	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x04\xe2A\x01\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x128\n" +
+	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\n" +
 	" \x01(\tH\x04R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\v \x01(\tH\x05R\x05title\x88\x01\x01\x12J\n" +
-	"\x0fcontact_details\x18\f \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12,\n" +
+	"\x05title\x18\v \x01(\tH\x05R\x05title\x88\x01\x01\x12K\n" +
+	"\x0fcontact_details\x18\f \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12,\n" +
 	"\x0festimate_number\x18\r \x01(\x01H\x06R\x0eestimateNumber\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"issue_date\x18\x0e \x01(\tH\aR\tissueDate\x88\x01\x01\x12$\n" +
@@ -12994,8 +12994,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\asent_to\x18\x10 \x01(\v2\x14.hlgate.v1.SentToDtoR\x06sentTo\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x11 \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12+\n" +
 	"\x04meta\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x04meta\x12N\n" +
-	"\x15send_estimate_details\x18\x13 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12S\n" +
-	"\x12frequency_settings\x18\x14 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x03\xe0A\x02R\x11frequencySettings\x129\n" +
+	"\x15send_estimate_details\x18\x13 \x01(\v2\x1a.hlgate.v1.SendEstimateDtoR\x13sendEstimateDetails\x12T\n" +
+	"\x12frequency_settings\x18\x14 \x01(\v2\x1f.hlgate.v1.FrequencySettingsDtoB\x04\xe2A\x01\x02R\x11frequencySettings\x129\n" +
 	"\x16estimate_number_prefix\x18\x15 \x01(\tH\n" +
 	"R\x14estimateNumberPrefix\x88\x01\x01\x12\x1c\n" +
 	"\auser_id\x18\x16 \x01(\tH\vR\x06userId\x88\x01\x01\x12;\n" +
@@ -13018,7 +13018,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x17_estimate_number_prefixB\n" +
 	"\n" +
 	"\b_user_idB\x12\n" +
-	"\x10_estimate_status\"\x98\x0f\n" +
+	"\x10_estimate_status\"\x99\x0f\n" +
 	"\x16UpdateEstimateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13062,8 +13062,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
 	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
 	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
-	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13090,34 +13090,34 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x1b_automatic_taxes_calculatedB\x12\n" +
 	"\x10_last_visited_atB\x15\n" +
 	"\x13_totalamount_in_usdB\v\n" +
-	"\t_trace_id\"\x9f\x02\n" +
-	" CreateInvoiceFromEstimateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xa3\x02\n" +
+	" CreateInvoiceFromEstimateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"estimateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x122\n" +
-	"\x10mark_as_invoiced\x18\x04 \x01(\bB\x03\xe0A\x02H\x01R\x0emarkAsInvoiced\x88\x01\x01\x12\x1d\n" +
+	"locationId\x12%\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"estimateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x123\n" +
+	"\x10mark_as_invoiced\x18\x04 \x01(\bB\x04\xe2A\x01\x02H\x01R\x0emarkAsInvoiced\x88\x01\x01\x12\x1d\n" +
 	"\aversion\x18\x05 \x01(\tH\x02R\aversion\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\x13\n" +
 	"\x11_mark_as_invoicedB\n" +
 	"\n" +
-	"\b_version\"\xd9\x01\n" +
+	"\b_version\"\xda\x01\n" +
 	"!CreateInvoiceFromEstimateResponse\x12:\n" +
 	"\bestimate\x18\x01 \x01(\v2\x1e.hlgate.v1.EstimateResponseDtoR\bestimate\x12>\n" +
-	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xba\x03\n" +
-	"\x13SendEstimateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\ainvoice\x18\x02 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xc0\x03\n" +
+	"\x13SendEstimateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"estimateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12 \n" +
-	"\x06action\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x06action\x88\x01\x01\x12%\n" +
-	"\tlive_mode\x18\x05 \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12!\n" +
-	"\auser_id\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\x06userId\x88\x01\x01\x12M\n" +
+	"locationId\x12%\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"estimateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12!\n" +
+	"\x06action\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x06action\x88\x01\x01\x12&\n" +
+	"\tlive_mode\x18\x05 \x01(\bB\x04\xe2A\x01\x02H\x02R\bliveMode\x88\x01\x01\x12\"\n" +
+	"\auser_id\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x03R\x06userId\x88\x01\x01\x12M\n" +
 	"\tsent_from\x18\a \x01(\v20.hlgate.v1.InvoiceSettingsSenderConfigurationDtoR\bsentFrom\x12(\n" +
 	"\restimate_name\x18\b \x01(\tH\x04R\festimateName\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\t\n" +
@@ -13126,7 +13126,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"_live_modeB\n" +
 	"\n" +
 	"\b_user_idB\x10\n" +
-	"\x0e_estimate_name\"\x96\x0f\n" +
+	"\x0e_estimate_name\"\x97\x0f\n" +
 	"\x14SendEstimateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13170,8 +13170,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x0flast_visited_at\x18\x1f \x01(\tH\x15R\rlastVisitedAt\x88\x01\x01\x121\n" +
 	"\x12totalamount_in_usd\x18  \x01(\x01H\x16R\x10totalamountInUSD\x88\x01\x01\x129\n" +
 	"\fauto_invoice\x18! \x01(\v2\x16.hlgate.v1.AutoInvoiceR\vautoInvoice\x12\x1e\n" +
-	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\btrace_id\x18\" \x01(\tH\x17R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18# \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13198,9 +13198,9 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x1b_automatic_taxes_calculatedB\x12\n" +
 	"\x10_last_visited_atB\x15\n" +
 	"\x13_totalamount_in_usdB\v\n" +
-	"\t_trace_id\"\xda\x02\n" +
-	"\x14ListEstimatesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xdb\x02\n" +
+	"\x14ListEstimatesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1e\n" +
 	"\bstart_at\x18\x02 \x01(\tH\x00R\astartAt\x88\x01\x01\x12\x1a\n" +
@@ -13216,61 +13216,61 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\a_end_atB\t\n" +
 	"\a_searchB\t\n" +
 	"\a_statusB\r\n" +
-	"\v_contact_id\"\x83\x02\n" +
+	"\v_contact_id\"\x84\x02\n" +
 	"\x15ListEstimatesResponse\x12<\n" +
 	"\testimates\x18\x01 \x03(\v2\x1e.hlgate.v1.EstimateResponseDtoR\testimates\x12\x1e\n" +
 	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_trace_id\"P\n" +
-	"\x1dGenerateEstimateNumberRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"Q\n" +
+	"\x1dGenerateEstimateNumberRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\"\xc9\x01\n" +
+	"locationId\"\xca\x01\n" +
 	"\x1eGenerateEstimateNumberResponse\x12,\n" +
 	"\x0festimate_number\x18\x01 \x01(\x01H\x00R\x0eestimateNumber\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x12\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x12\n" +
 	"\x10_estimate_numberB\v\n" +
-	"\t_trace_id\"\x85\x01\n" +
-	"\"UpdateEstimateLastVisitedAtRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12)\n" +
-	"\vestimate_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"\t_trace_id\"\x87\x01\n" +
+	"\"UpdateEstimateLastVisitedAtRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12*\n" +
+	"\vestimate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\n" +
 	"estimateId\x88\x01\x01B\x0e\n" +
-	"\f_estimate_id\"_\n" +
-	"#UpdateEstimateLastVisitedAtResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x01\n" +
-	"\x1cListEstimateTemplatesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\f_estimate_id\"`\n" +
+	"#UpdateEstimateLastVisitedAtResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb4\x01\n" +
+	"\x1cListEstimateTemplatesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\x06search\x18\x02 \x01(\tH\x00R\x06search\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageTokenB\t\n" +
-	"\a_search\"\x89\x02\n" +
+	"\a_search\"\x8a\x02\n" +
 	"\x1dListEstimateTemplatesResponse\x12:\n" +
 	"\x04data\x18\x01 \x03(\v2&.hlgate.v1.EstimateTemplateResponseDTOR\x04data\x12\x1e\n" +
 	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_trace_id\"\xe5\a\n" +
-	"\x1dCreateEstimateTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"\xec\a\n" +
+	"\x1dCreateEstimateTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
-	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
-	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
-	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x04 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x12:\n" +
+	"\x05items\x18\x06 \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x04\xe2A\x01\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\a \x01(\bH\x03R\bliveMode\x88\x01\x01\x128\n" +
+	"\bdiscount\x18\b \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\t \x01(\tH\x04R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\n" +
@@ -13289,7 +13289,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\b\n" +
 	"\x06_titleB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x19\n" +
-	"\x17_estimate_number_prefix\"\xc7\b\n" +
+	"\x17_estimate_number_prefix\"\xc8\b\n" +
 	"\x1eCreateEstimateTemplateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13316,8 +13316,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
 	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
-	"termsNotes\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"termsNotes\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13335,15 +13335,15 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_updated_atB\x04\n" +
 	"\x02_vB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
-	"\f_terms_notes\"\xa8\x01\n" +
-	"\x1dDeleteEstimateTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\f_terms_notes\"\xab\x01\n" +
+	"\x1dDeleteEstimateTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
-	"\t_alt_type\"\xc7\b\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\xc8\b\n" +
 	"\x1eDeleteEstimateTemplateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13370,8 +13370,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
 	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
-	"termsNotes\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"termsNotes\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13389,20 +13389,20 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_updated_atB\x04\n" +
 	"\x02_vB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
-	"\f_terms_notes\"\x8b\b\n" +
-	"\x1dUpdateEstimateTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\f_terms_notes\"\x93\b\n" +
+	"\x1dUpdateEstimateTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x129\n" +
-	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x03\xe0A\x02R\x05items\x12 \n" +
-	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x127\n" +
-	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x12:\n" +
+	"\x05items\x18\a \x03(\v2\x1e.hlgate.v1.EstimateLineItemDtoB\x04\xe2A\x01\x02R\x05items\x12 \n" +
+	"\tlive_mode\x18\b \x01(\bH\x03R\bliveMode\x88\x01\x01\x128\n" +
+	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\n" +
 	" \x01(\tH\x04R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
@@ -13421,7 +13421,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\b\n" +
 	"\x06_titleB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x19\n" +
-	"\x17_estimate_number_prefix\"\xc7\b\n" +
+	"\x17_estimate_number_prefix\"\xc8\b\n" +
 	"\x1eUpdateEstimateTemplateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13448,8 +13448,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
 	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
-	"termsNotes\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"termsNotes\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13467,14 +13467,14 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_updated_atB\x04\n" +
 	"\x02_vB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
-	"\f_terms_notes\"\x8c\x01\n" +
-	"\x1ePreviewEstimateTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\f_terms_notes\"\x8e\x01\n" +
+	"\x1ePreviewEstimateTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12)\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\n" +
+	"locationId\x12*\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\n" +
 	"templateId\x88\x01\x01B\x0e\n" +
-	"\f_template_id\"\xc8\b\n" +
+	"\f_template_id\"\xc9\b\n" +
 	"\x1fPreviewEstimateTemplateResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x14\n" +
@@ -13501,8 +13501,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x01v\x18\x12 \x01(\x01H\rR\x03__v\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x13 \x01(\bH\x0eR\x15automaticTaxesEnabled\x88\x01\x01\x12$\n" +
 	"\vterms_notes\x18\x14 \x01(\tH\x0fR\n" +
-	"termsNotes\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"termsNotes\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\x05\n" +
 	"\x03_idB\f\n" +
@@ -13520,17 +13520,17 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\v_updated_atB\x04\n" +
 	"\x02_vB\x1a\n" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
-	"\f_terms_notes\"O\n" +
-	"\x1cGenerateInvoiceNumberRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\f_terms_notes\"P\n" +
+	"\x1cGenerateInvoiceNumberRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\"\x98\x01\n" +
+	"locationId\"\x99\x01\n" +
 	"\x1dGenerateInvoiceNumberResponse\x12*\n" +
-	"\x0einvoice_number\x18\x01 \x01(\x01H\x00R\rinvoiceNumber\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x11\n" +
-	"\x0f_invoice_number\"\xe7\x02\n" +
-	"\x1bListInvoiceSchedulesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x0einvoice_number\x18\x01 \x01(\x01H\x00R\rinvoiceNumber\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x11\n" +
+	"\x0f_invoice_number\"\xe8\x02\n" +
+	"\x1bListInvoiceSchedulesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1e\n" +
@@ -13545,28 +13545,28 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\t_start_atB\t\n" +
 	"\a_end_atB\t\n" +
 	"\a_searchB\x0f\n" +
-	"\r_payment_mode\"\xe0\x01\n" +
+	"\r_payment_mode\"\xe1\x01\n" +
 	"\x1cListInvoiceSchedulesResponse\x12?\n" +
 	"\tschedules\x18\x01 \x03(\v2!.hlgate.v1.GetScheduleResponseDtoR\tschedules\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xeb\t\n" +
-	"\x1cCreateInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xf5\t\n" +
+	"\x1cCreateInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12J\n" +
-	"\x0fcontact_details\x18\x04 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12F\n" +
-	"\bschedule\x18\x05 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x03\xe0A\x02R\bschedule\x12%\n" +
-	"\tlive_mode\x18\x06 \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\a \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\b \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
-	"\x05items\x18\t \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x12;\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12K\n" +
+	"\x0fcontact_details\x18\x04 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12G\n" +
+	"\bschedule\x18\x05 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x04\xe2A\x01\x02R\bschedule\x12&\n" +
+	"\tlive_mode\x18\x06 \x01(\bB\x04\xe2A\x01\x02H\x02R\bliveMode\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\a \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\b \x01(\tB\x04\xe2A\x01\x02H\x03R\bcurrency\x88\x01\x01\x125\n" +
+	"\x05items\x18\t \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\n" +
-	" \x01(\bH\x04R\x15automaticTaxesEnabled\x88\x01\x01\x127\n" +
-	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	" \x01(\bH\x04R\x15automaticTaxesEnabled\x88\x01\x01\x128\n" +
+	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\f \x01(\tH\x05R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\r \x01(\tH\x06R\x05title\x88\x01\x01\x12N\n" +
@@ -13584,7 +13584,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
 	"\f_terms_notesB\b\n" +
 	"\x06_titleB\x18\n" +
-	"\x16_invoice_number_prefix\"\xa1\b\n" +
+	"\x16_invoice_number_prefix\"\xa2\b\n" +
 	"\x1dCreateInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13609,8 +13609,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13624,24 +13624,24 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"u\n" +
-	"\x1cDeleteInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"w\n" +
+	"\x1cDeleteInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\"\x84\x01\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\"\x85\x01\n" +
 	"\x1dDeleteInvoiceScheduleResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"r\n" +
-	"\x19GetInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\b_success\"t\n" +
+	"\x19GetInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\"\x9e\b\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\"\x9f\b\n" +
 	"\x1aGetInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13666,8 +13666,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13681,23 +13681,23 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xf2\x06\n" +
-	"\x1cUpdateInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\xfd\x06\n" +
+	"\x1cUpdateInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12J\n" +
-	"\x0fcontact_details\x18\x05 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12F\n" +
-	"\bschedule\x18\x06 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x03\xe0A\x02R\bschedule\x12%\n" +
-	"\tlive_mode\x18\a \x01(\bB\x03\xe0A\x02H\x02R\bliveMode\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\t \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12K\n" +
+	"\x0fcontact_details\x18\x05 \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12G\n" +
+	"\bschedule\x18\x06 \x01(\v2%.hlgate.v1.InvoicesScheduleOptionsDtoB\x04\xe2A\x01\x02R\bschedule\x12&\n" +
+	"\tlive_mode\x18\a \x01(\bB\x04\xe2A\x01\x02H\x02R\bliveMode\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\t \x01(\tB\x04\xe2A\x01\x02H\x03R\bcurrency\x88\x01\x01\x125\n" +
 	"\x05items\x18\n" +
-	" \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x127\n" +
-	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x03\xe0A\x02R\bdiscount\x12$\n" +
+	" \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x128\n" +
+	"\bdiscount\x18\v \x01(\v2\x16.hlgate.v1.DiscountDtoB\x04\xe2A\x01\x02R\bdiscount\x12$\n" +
 	"\vterms_notes\x18\f \x01(\tH\x04R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\r \x01(\tH\x05R\x05title\x88\x01\x01\x12;\n" +
@@ -13709,7 +13709,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"_live_modeB\v\n" +
 	"\t_currencyB\x0e\n" +
 	"\f_terms_notesB\b\n" +
-	"\x06_title\"\xa1\b\n" +
+	"\x06_title\"\xa2\b\n" +
 	"\x1dUpdateInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13734,8 +13734,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13749,18 +13749,18 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\x97\x02\n" +
-	"!AutoPaymentInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\x9c\x02\n" +
+	"!AutoPaymentInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x18\n" +
-	"\x02id\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x02id\x88\x01\x01\x12H\n" +
-	"\fauto_payment\x18\x05 \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoB\x03\xe0A\x02R\vautoPaymentB\v\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x19\n" +
+	"\x02id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x02id\x88\x01\x01\x12I\n" +
+	"\fauto_payment\x18\x05 \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoB\x04\xe2A\x01\x02R\vautoPaymentB\v\n" +
 	"\t_alt_typeB\x05\n" +
-	"\x03_id\"\xa6\b\n" +
+	"\x03_id\"\xa7\b\n" +
 	"\"AutoPaymentInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13785,8 +13785,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13800,15 +13800,15 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xa7\x01\n" +
-	"\x1cCancelInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\xaa\x01\n" +
+	"\x1cCancelInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
-	"\t_alt_type\"\xa1\b\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01B\v\n" +
+	"\t_alt_type\"\xa2\b\n" +
 	"\x1dCancelInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13833,8 +13833,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13848,19 +13848,19 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xa3\x02\n" +
-	"\x1eScheduleInvoiceScheduleRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\xa7\x02\n" +
+	"\x1eScheduleInvoiceScheduleRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12%\n" +
-	"\tlive_mode\x18\x04 \x01(\bB\x03\xe0A\x02H\x01R\bliveMode\x88\x01\x01\x12C\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12&\n" +
+	"\tlive_mode\x18\x04 \x01(\bB\x04\xe2A\x01\x02H\x01R\bliveMode\x88\x01\x01\x12C\n" +
 	"\fauto_payment\x18\x05 \x01(\v2 .hlgate.v1.AutoPaymentDetailsDtoR\vautoPaymentB\v\n" +
 	"\t_alt_typeB\f\n" +
 	"\n" +
-	"_live_mode\"\xa3\b\n" +
+	"_live_mode\"\xa4\b\n" +
 	"\x1fScheduleInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13885,8 +13885,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13900,12 +13900,12 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"u\n" +
-	"'UpdateAndScheduleInvoiceScheduleRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12$\n" +
-	"\vschedule_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"scheduleId\"\xac\b\n" +
+	"\v_updated_at\"w\n" +
+	"'UpdateAndScheduleInvoiceScheduleRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12%\n" +
+	"\vschedule_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"scheduleId\"\xad\b\n" +
 	"(UpdateAndScheduleInvoiceScheduleResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x01R\x06status\x88\x01\x01\x12 \n" +
@@ -13930,8 +13930,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\tH\vR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\x13 \x01(\tH\fR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_statusB\f\n" +
 	"\n" +
@@ -13945,11 +13945,11 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\f_terms_notesB\x17\n" +
 	"\x15_compiled_terms_notesB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"L\n" +
-	"\x19GetInvoiceSettingsRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"M\n" +
+	"\x19GetInvoiceSettingsRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\"\xa9\f\n" +
+	"locationId\"\xaa\f\n" +
 	"\x1aGetInvoiceSettingsResponse\x12\x1a\n" +
 	"\x06alt_id\x18\x01 \x01(\tH\x00R\x05altId\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\"\n" +
@@ -13973,8 +13973,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x11reminder_settings\x18\x11 \x01(\v2\x1e.hlgate.v1.ReminderSettingsDtoR\x10reminderSettings\x12[\n" +
 	"\x17late_fees_configuration\x18\x12 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x12N\n" +
 	"\x12tips_configuration\x18\x13 \x01(\v2\x1f.hlgate.v1.TipsConfigurationDtoR\x11tipsConfiguration\x12D\n" +
-	"\x0fpayment_methods\x18\x14 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethods\x128\n" +
-	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
+	"\x0fpayment_methods\x18\x14 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethods\x129\n" +
+	"\bunmapped\x18\x15 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\r\n" +
 	"\v_terms_noteB\x17\n" +
@@ -13985,17 +13985,17 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x17_estimate_number_prefixB\x13\n" +
 	"\x11_due_after_x_daysB \n" +
 	"\x1e_estimates_expire_after_x_daysB%\n" +
-	"#_minimum_percentage_partial_payment\"\x81\x01\n" +
-	"!UpdateInvoiceLastVisitedAtRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"#_minimum_percentage_partial_payment\"\x83\x01\n" +
+	"!UpdateInvoiceLastVisitedAtRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"invoice_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tinvoiceId\x88\x01\x01B\r\n" +
-	"\v_invoice_id\"^\n" +
-	"\"UpdateInvoiceLastVisitedAtResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xe7\x02\n" +
-	"\x1bListInvoiceTemplatesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"invoice_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tinvoiceId\x88\x01\x01B\r\n" +
+	"\v_invoice_id\"_\n" +
+	"\"UpdateInvoiceLastVisitedAtResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xe8\x02\n" +
+	"\x1bListInvoiceTemplatesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1e\n" +
@@ -14010,23 +14010,23 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\t_start_atB\t\n" +
 	"\a_end_atB\t\n" +
 	"\a_searchB\x0f\n" +
-	"\r_payment_mode\"\xd6\x01\n" +
+	"\r_payment_mode\"\xd7\x01\n" +
 	"\x1cListInvoiceTemplatesResponse\x125\n" +
 	"\x04data\x18\x01 \x03(\v2!.hlgate.v1.GetTemplateResponseDtoR\x04data\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb0\b\n" +
-	"\x1cCreateInvoiceTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb6\b\n" +
+	"\x1cCreateInvoiceTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1f\n" +
-	"\binternal\x18\x03 \x01(\bH\x01R\binternal\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
-	"\x05items\x18\a \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x12;\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1f\n" +
+	"\binternal\x18\x03 \x01(\bH\x01R\binternal\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x05 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x03R\bcurrency\x88\x01\x01\x125\n" +
+	"\x05items\x18\a \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\b \x01(\bH\x04R\x15automaticTaxesEnabled\x88\x01\x01\x122\n" +
 	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12$\n" +
 	"\vterms_notes\x18\n" +
@@ -14046,7 +14046,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x18_automatic_taxes_enabledB\x0e\n" +
 	"\f_terms_notesB\b\n" +
 	"\x06_titleB\x18\n" +
-	"\x16_invoice_number_prefix\"\xa5\x05\n" +
+	"\x16_invoice_number_prefix\"\xa6\x05\n" +
 	"\x1dCreateInvoiceTemplateResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -14062,8 +14062,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14072,24 +14072,24 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"u\n" +
-	"\x1cDeleteInvoiceTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"w\n" +
+	"\x1cDeleteInvoiceTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\"\x84\x01\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\"\x85\x01\n" +
 	"\x1dDeleteInvoiceTemplateResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"r\n" +
-	"\x19GetInvoiceTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\b_success\"t\n" +
+	"\x19GetInvoiceTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\"\xa2\x05\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\"\xa3\x05\n" +
 	"\x1aGetInvoiceTemplateResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -14105,8 +14105,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14115,19 +14115,19 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\x95\x05\n" +
-	"\x1cUpdateInvoiceTemplateRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\x9c\x05\n" +
+	"\x1cUpdateInvoiceTemplateRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1f\n" +
-	"\binternal\x18\x04 \x01(\bH\x01R\binternal\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x05 \x01(\tB\x03\xe0A\x02H\x02R\x04name\x88\x01\x01\x12M\n" +
-	"\x10business_details\x18\x06 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x03\xe0A\x02R\x0fbusinessDetails\x12$\n" +
-	"\bcurrency\x18\a \x01(\tB\x03\xe0A\x02H\x03R\bcurrency\x88\x01\x01\x124\n" +
-	"\x05items\x18\b \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x122\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1f\n" +
+	"\binternal\x18\x04 \x01(\bH\x01R\binternal\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04name\x88\x01\x01\x12N\n" +
+	"\x10business_details\x18\x06 \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoB\x04\xe2A\x01\x02R\x0fbusinessDetails\x12%\n" +
+	"\bcurrency\x18\a \x01(\tB\x04\xe2A\x01\x02H\x03R\bcurrency\x88\x01\x01\x125\n" +
+	"\x05items\x18\b \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x122\n" +
 	"\bdiscount\x18\t \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12$\n" +
 	"\vterms_notes\x18\n" +
 	" \x01(\tH\x04R\n" +
@@ -14139,7 +14139,7 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x05_nameB\v\n" +
 	"\t_currencyB\x0e\n" +
 	"\f_terms_notesB\b\n" +
-	"\x06_title\"\xa5\x05\n" +
+	"\x06_title\"\xa6\x05\n" +
 	"\x1dUpdateInvoiceTemplateResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -14155,8 +14155,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14165,16 +14165,16 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\x9e\x02\n" +
-	"1UpdateInvoiceTemplateLateFeesConfigurationRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\xa2\x02\n" +
+	"1UpdateInvoiceTemplateLateFeesConfigurationRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12`\n" +
-	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x03\xe0A\x02R\x15lateFeesConfigurationB\v\n" +
-	"\t_alt_type\"\xba\x05\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12a\n" +
+	"\x17late_fees_configuration\x18\x04 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoB\x04\xe2A\x01\x02R\x15lateFeesConfigurationB\v\n" +
+	"\t_alt_type\"\xbb\x05\n" +
 	"2UpdateInvoiceTemplateLateFeesConfigurationResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -14190,8 +14190,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14200,16 +14200,16 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\x80\x02\n" +
-	"/UpdateInvoicePaymentMethodsConfigurationRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\x83\x02\n" +
+	"/UpdateInvoicePaymentMethodsConfigurationRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12$\n" +
-	"\vtemplate_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
-	"templateId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12D\n" +
+	"locationId\x12%\n" +
+	"\vtemplate_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"templateId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12D\n" +
 	"\x0fpayment_methods\x18\x04 \x01(\v2\x1b.hlgate.v1.PaymentMethodDtoR\x0epaymentMethodsB\v\n" +
-	"\t_alt_type\"\xb8\x05\n" +
+	"\t_alt_type\"\xb9\x05\n" +
 	"0UpdateInvoicePaymentMethodsConfigurationResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -14225,8 +14225,8 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\tH\aR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"updated_at\x18\f \x01(\tH\bR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14235,26 +14235,26 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x16_invoice_number_prefixB\b\n" +
 	"\x06_totalB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"\xf7\f\n" +
-	"\x16Text2payInvoiceRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"\x82\r\n" +
+	"\x16Text2payInvoiceRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12$\n" +
-	"\bcurrency\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\bcurrency\x88\x01\x01\x124\n" +
-	"\x05items\x18\x05 \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x03\xe0A\x02R\x05items\x12$\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12%\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\bcurrency\x88\x01\x01\x125\n" +
+	"\x05items\x18\x05 \x03(\v2\x19.hlgate.v1.InvoiceItemDtoB\x04\xe2A\x01\x02R\x05items\x12$\n" +
 	"\vterms_notes\x18\x06 \x01(\tH\x03R\n" +
 	"termsNotes\x88\x01\x01\x12\x19\n" +
-	"\x05title\x18\a \x01(\tH\x04R\x05title\x88\x01\x01\x12J\n" +
-	"\x0fcontact_details\x18\b \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x03\xe0A\x02R\x0econtactDetails\x12*\n" +
-	"\x0einvoice_number\x18\t \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12'\n" +
+	"\x05title\x18\a \x01(\tH\x04R\x05title\x88\x01\x01\x12K\n" +
+	"\x0fcontact_details\x18\b \x01(\v2\x1c.hlgate.v1.ContactDetailsDtoB\x04\xe2A\x01\x02R\x0econtactDetails\x12*\n" +
+	"\x0einvoice_number\x18\t \x01(\tH\x05R\rinvoiceNumber\x88\x01\x01\x12(\n" +
 	"\n" +
 	"issue_date\x18\n" +
-	" \x01(\tB\x03\xe0A\x02H\x06R\tissueDate\x88\x01\x01\x12\x1e\n" +
-	"\bdue_date\x18\v \x01(\tH\aR\adueDate\x88\x01\x01\x122\n" +
-	"\asent_to\x18\f \x01(\v2\x14.hlgate.v1.SentToDtoB\x03\xe0A\x02R\x06sentTo\x12%\n" +
-	"\tlive_mode\x18\r \x01(\bB\x03\xe0A\x02H\bR\bliveMode\x88\x01\x01\x12;\n" +
+	" \x01(\tB\x04\xe2A\x01\x02H\x06R\tissueDate\x88\x01\x01\x12\x1e\n" +
+	"\bdue_date\x18\v \x01(\tH\aR\adueDate\x88\x01\x01\x123\n" +
+	"\asent_to\x18\f \x01(\v2\x14.hlgate.v1.SentToDtoB\x04\xe2A\x01\x02R\x06sentTo\x12&\n" +
+	"\tlive_mode\x18\r \x01(\bB\x04\xe2A\x01\x02H\bR\bliveMode\x88\x01\x01\x12;\n" +
 	"\x17automatic_taxes_enabled\x18\x0e \x01(\bH\tR\x15automaticTaxesEnabled\x88\x01\x01\x12H\n" +
 	"\x10payment_schedule\x18\x0f \x01(\v2\x1d.hlgate.v1.PaymentScheduleDtoR\x0fpaymentSchedule\x12[\n" +
 	"\x17late_fees_configuration\x18\x10 \x01(\v2#.hlgate.v1.LateFeesConfigurationDtoR\x15lateFeesConfiguration\x12N\n" +
@@ -14265,9 +14265,9 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\vattachments\x18\x14 \x03(\v2\x19.hlgate.v1.AttachmentsDtoR\vattachments\x12P\n" +
 	"\x15miscellaneous_charges\x18\x15 \x01(\v2\x1b.hlgate.v1.ProcessingFeeDtoR\x14miscellaneousCharges\x12\x13\n" +
 	"\x02id\x18\x16 \x01(\tH\vR\x02id\x88\x01\x01\x121\n" +
-	"\x12include_terms_note\x18\x17 \x01(\bH\fR\x10includeTermsNote\x88\x01\x01\x12 \n" +
-	"\x06action\x18\x18 \x01(\tB\x03\xe0A\x02H\rR\x06action\x88\x01\x01\x12!\n" +
-	"\auser_id\x18\x19 \x01(\tB\x03\xe0A\x02H\x0eR\x06userId\x88\x01\x01\x122\n" +
+	"\x12include_terms_note\x18\x17 \x01(\bH\fR\x10includeTermsNote\x88\x01\x01\x12!\n" +
+	"\x06action\x18\x18 \x01(\tB\x04\xe2A\x01\x02H\rR\x06action\x88\x01\x01\x12\"\n" +
+	"\auser_id\x18\x19 \x01(\tB\x04\xe2A\x01\x02H\x0eR\x06userId\x88\x01\x01\x122\n" +
 	"\bdiscount\x18\x1a \x01(\v2\x16.hlgate.v1.DiscountDtoR\bdiscount\x12H\n" +
 	"\x10business_details\x18\x1b \x01(\v2\x1d.hlgate.v1.BusinessDetailsDtoR\x0fbusinessDetailsB\v\n" +
 	"\t_alt_typeB\a\n" +
@@ -14286,12 +14286,12 @@ const file_hlgate_v1_invoices_service_proto_rawDesc = "" +
 	"\x13_include_terms_noteB\t\n" +
 	"\a_actionB\n" +
 	"\n" +
-	"\b_user_id\"\xc9\x01\n" +
+	"\b_user_id\"\xca\x01\n" +
 	"\x17Text2payInvoiceResponse\x12>\n" +
 	"\ainvoice\x18\x01 \x01(\v2$.hlgate.v1.DefaultInvoiceResponseDtoR\ainvoice\x12$\n" +
 	"\vinvoice_url\x18\x02 \x01(\tH\x00R\n" +
-	"invoiceUrl\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x0e\n" +
+	"invoiceUrl\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x0e\n" +
 	"\f_invoice_url2\xadC\n" +
 	"\x0fInvoicesService\x12\x90\x01\n" +
 	"\fListInvoices\x12\x1e.hlgate.v1.ListInvoicesRequest\x1a\x1f.hlgate.v1.ListInvoicesResponse\"?\xc2\xf3\x18\x0f\n" +

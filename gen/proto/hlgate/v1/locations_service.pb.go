@@ -4375,11 +4375,11 @@ var File_hlgate_v1_locations_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf7\x05\n" +
-	"\x15CreateLocationRequest\x12\"\n" +
+	"!hlgate/v1/locations_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hlgate/v1/files.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xf9\x05\n" +
+	"\x15CreateLocationRequest\x12#\n" +
 	"\n" +
-	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x19\n" +
+	"company_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tcompanyId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12\x19\n" +
 	"\x05phone\x18\x03 \x01(\tH\x01R\x05phone\x88\x01\x01\x12\x1d\n" +
 	"\aaddress\x18\x04 \x01(\tH\x02R\aaddress\x88\x01\x01\x12\x17\n" +
 	"\x04city\x18\x05 \x01(\tH\x03R\x04city\x88\x01\x01\x12\x19\n" +
@@ -4409,7 +4409,7 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
 	"\b_websiteB\v\n" +
 	"\t_timezoneB\x0e\n" +
-	"\f_snapshot_id\"\xc9\x05\n" +
+	"\f_snapshot_id\"\xca\x05\n" +
 	"\x16CreateLocationResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -4429,8 +4429,8 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\awebsite\x18\f \x01(\tH\vR\awebsite\x88\x01\x01\x12\x1f\n" +
 	"\btimezone\x18\r \x01(\tH\fR\btimezone\x88\x01\x01\x125\n" +
 	"\bsettings\x18\x0e \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
-	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x128\n" +
-	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x129\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\r\n" +
 	"\v_company_idB\a\n" +
 	"\x05_nameB\b\n" +
@@ -4446,11 +4446,11 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\f_postal_codeB\n" +
 	"\n" +
 	"\b_websiteB\v\n" +
-	"\t_timezone\"\x99\x06\n" +
-	"\x12PutLocationRequest\x12\"\n" +
+	"\t_timezone\"\x9b\x06\n" +
+	"\x12PutLocationRequest\x12#\n" +
 	"\n" +
-	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"company_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tcompanyId\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x17\n" +
 	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x19\n" +
 	"\x05phone\x18\x04 \x01(\tH\x01R\x05phone\x88\x01\x01\x12\x1d\n" +
@@ -4480,7 +4480,7 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\f_postal_codeB\n" +
 	"\n" +
 	"\b_websiteB\v\n" +
-	"\t_timezone\"\xc6\x05\n" +
+	"\t_timezone\"\xc7\x05\n" +
 	"\x13PutLocationResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\"\n" +
 	"\n" +
@@ -4500,8 +4500,8 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\awebsite\x18\f \x01(\tH\vR\awebsite\x88\x01\x01\x12\x1f\n" +
 	"\btimezone\x18\r \x01(\tH\fR\btimezone\x88\x01\x01\x125\n" +
 	"\bsettings\x18\x0e \x01(\v2\x19.hlgate.v1.SettingsSchemaR\bsettings\x12/\n" +
-	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x128\n" +
-	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x06social\x18\x0f \x01(\v2\x17.hlgate.v1.SocialSchemaR\x06social\x129\n" +
+	"\bunmapped\x18\x10 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\r\n" +
 	"\v_company_idB\a\n" +
 	"\x05_nameB\b\n" +
@@ -4517,44 +4517,44 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\f_postal_codeB\n" +
 	"\n" +
 	"\b_websiteB\v\n" +
-	"\t_timezone\"\xc2\x01\n" +
-	"\x16SearchLocationsRequest\x12\"\n" +
+	"\t_timezone\"\xc3\x01\n" +
+	"\x16SearchLocationsRequest\x12#\n" +
 	"\n" +
-	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12\x19\n" +
+	"company_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tcompanyId\x12\x19\n" +
 	"\x05order\x18\x02 \x01(\tH\x00R\x05order\x88\x01\x01\x12\x19\n" +
 	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
 	"\x06_orderB\b\n" +
-	"\x06_email\"\xb7\x01\n" +
+	"\x06_email\"\xb8\x01\n" +
 	"\x17SearchLocationsResponse\x12:\n" +
 	"\tlocations\x18\x01 \x03(\v2\x1c.hlgate.v1.GetLocationSchemaR\tlocations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\":\n" +
-	"\x12GetLocationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x8d\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\";\n" +
+	"\x12GetLocationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x8e\x01\n" +
 	"\x13GetLocationResponse\x12<\n" +
-	"\blocation\x18\x01 \x01(\v2 .hlgate.v1.GetLocationByIdSchemaR\blocation\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9f\x01\n" +
-	"\x16GetCustomFieldsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\blocation\x18\x01 \x01(\v2 .hlgate.v1.GetLocationByIdSchemaR\blocation\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xa0\x01\n" +
+	"\x16GetCustomFieldsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x19\n" +
 	"\x05model\x18\x02 \x01(\tH\x00R\x05model\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageTokenB\b\n" +
-	"\x06_model\"\xc7\x01\n" +
+	"\x06_model\"\xc8\x01\n" +
 	"\x17GetCustomFieldsResponse\x12J\n" +
 	"\rcustom_fields\x18\x01 \x03(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\fcustomFields\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xaa\x04\n" +
-	"\x18CreateCustomFieldRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
-	"\tdata_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\bdataType\x88\x01\x01\x12%\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xad\x04\n" +
+	"\x18CreateCustomFieldRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12&\n" +
+	"\tdata_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\bdataType\x88\x01\x01\x12%\n" +
 	"\vplaceholder\x18\x04 \x01(\tH\x02R\vplaceholder\x88\x01\x01\x12'\n" +
 	"\x0faccepted_format\x18\x05 \x03(\tR\x0eacceptedFormat\x12-\n" +
 	"\x10is_multiple_file\x18\x06 \x01(\bH\x03R\x0eisMultipleFile\x88\x01\x01\x122\n" +
@@ -4570,28 +4570,28 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x11_is_multiple_fileB\x16\n" +
 	"\x14_max_number_of_filesB\v\n" +
 	"\t_positionB\b\n" +
-	"\x06_model\"\x9f\x01\n" +
+	"\x06_model\"\xa0\x01\n" +
 	"\x19CreateCustomFieldResponse\x12H\n" +
-	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"U\n" +
-	"\x18DeleteCustomFieldRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"U\n" +
-	"\x19DeleteCustomFieldResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"R\n" +
-	"\x15GetCustomFieldRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x9c\x01\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"W\n" +
+	"\x18DeleteCustomFieldRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"V\n" +
+	"\x19DeleteCustomFieldResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"T\n" +
+	"\x15GetCustomFieldRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x9d\x01\n" +
 	"\x16GetCustomFieldResponse\x12H\n" +
-	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8a\x04\n" +
-	"\x18UpdateCustomFieldRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x8d\x04\n" +
+	"\x18UpdateCustomFieldRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12%\n" +
 	"\vplaceholder\x18\x04 \x01(\tH\x01R\vplaceholder\x88\x01\x01\x12'\n" +
 	"\x0faccepted_format\x18\x05 \x03(\tR\x0eacceptedFormat\x12-\n" +
 	"\x10is_multiple_file\x18\x06 \x01(\bH\x02R\x0eisMultipleFile\x88\x01\x01\x122\n" +
@@ -4605,116 +4605,116 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x11_is_multiple_fileB\x16\n" +
 	"\x14_max_number_of_filesB\v\n" +
 	"\t_positionB\b\n" +
-	"\x06_model\"\x9f\x01\n" +
+	"\x06_model\"\xa0\x01\n" +
 	"\x19UpdateCustomFieldResponse\x12H\n" +
-	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xbb\x01\n" +
-	"\x1dUploadFileCustomFieldsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\fcustom_field\x18\x01 \x01(\v2%.hlgate.v1.LocationsCustomFieldSchemaR\vcustomField\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xbd\x01\n" +
+	"\x1dUploadFileCustomFieldsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x13\n" +
 	"\x02id\x18\x02 \x01(\tH\x00R\x02id\x88\x01\x01\x12 \n" +
-	"\tmax_files\x18\x03 \x01(\tH\x01R\bmaxFiles\x88\x01\x01\x12(\n" +
-	"\x04file\x18\x04 \x03(\v2\x0f.hlgate.v1.FileB\x03\xe0A\x02R\x04fileB\x05\n" +
+	"\tmax_files\x18\x03 \x01(\tH\x01R\bmaxFiles\x88\x01\x01\x12)\n" +
+	"\x04file\x18\x04 \x03(\v2\x0f.hlgate.v1.FileB\x04\xe2A\x01\x02R\x04fileB\x05\n" +
 	"\x03_idB\f\n" +
 	"\n" +
-	"_max_files\"\xb1\x04\n" +
+	"_max_files\"\xb3\x04\n" +
 	"\x1eUploadFileCustomFieldsResponse\x12>\n" +
 	"\x0euploaded_files\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ruploadedFiles\x12F\n" +
-	"\x04meta\x18\x02 \x03(\v22.hlgate.v1.UploadFileCustomFieldsResponse.MetaItemR\x04meta\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xcc\x02\n" +
+	"\x04meta\x18\x02 \x03(\v22.hlgate.v1.UploadFileCustomFieldsResponse.MetaItemR\x04meta\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x1a\xcd\x02\n" +
 	"\bMetaItem\x12!\n" +
 	"\tfieldname\x18\x01 \x01(\tH\x00R\tfieldname\x88\x01\x01\x12'\n" +
 	"\foriginalname\x18\x02 \x01(\tH\x01R\foriginalname\x88\x01\x01\x12\x1f\n" +
 	"\bencoding\x18\x03 \x01(\tH\x02R\bencoding\x88\x01\x01\x12\x1f\n" +
 	"\bmimetype\x18\x04 \x01(\tH\x03R\bmimetype\x88\x01\x01\x12\x17\n" +
 	"\x04size\x18\x05 \x01(\x01H\x04R\x04size\x88\x01\x01\x12\x15\n" +
-	"\x03url\x18\x06 \x01(\tH\x05R\x03url\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\f\n" +
+	"\x03url\x18\x06 \x01(\tH\x05R\x03url\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\f\n" +
 	"\n" +
 	"_fieldnameB\x0f\n" +
 	"\r_originalnameB\v\n" +
 	"\t_encodingB\v\n" +
 	"\t_mimetypeB\a\n" +
 	"\x05_sizeB\x06\n" +
-	"\x04_url\">\n" +
-	"\x16GetCustomValuesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x96\x01\n" +
+	"\x04_url\"?\n" +
+	"\x16GetCustomValuesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x97\x01\n" +
 	"\x17GetCustomValuesResponse\x12A\n" +
-	"\rcustom_values\x18\x01 \x03(\v2\x1c.hlgate.v1.CustomValueSchemaR\fcustomValues\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x91\x01\n" +
-	"\x18CreateCustomValueRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x1e\n" +
-	"\x05value\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x05value\x88\x01\x01B\a\n" +
+	"\rcustom_values\x18\x01 \x03(\v2\x1c.hlgate.v1.CustomValueSchemaR\fcustomValues\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x94\x01\n" +
+	"\x18CreateCustomValueRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\x05value\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x05value\x88\x01\x01B\a\n" +
 	"\x05_nameB\b\n" +
-	"\x06_value\"\x96\x01\n" +
+	"\x06_value\"\x97\x01\n" +
 	"\x19CreateCustomValueResponse\x12?\n" +
-	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"U\n" +
-	"\x18DeleteCustomValueRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"e\n" +
-	"\x19DeleteCustomValueResponse\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"R\n" +
-	"\x15GetCustomValueRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x93\x01\n" +
+	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"W\n" +
+	"\x18DeleteCustomValueRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"f\n" +
+	"\x19DeleteCustomValueResponse\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"T\n" +
+	"\x15GetCustomValueRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x94\x01\n" +
 	"\x16GetCustomValueResponse\x12?\n" +
-	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa6\x01\n" +
-	"\x18UpdateCustomValueRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12\x1e\n" +
-	"\x05value\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x05value\x88\x01\x01B\a\n" +
+	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xaa\x01\n" +
+	"\x18UpdateCustomValueRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\x05value\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x05value\x88\x01\x01B\a\n" +
 	"\x05_nameB\b\n" +
-	"\x06_value\"\x96\x01\n" +
+	"\x06_value\"\x97\x01\n" +
 	"\x19UpdateCustomValueResponse\x12?\n" +
-	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xf6\x02\n" +
-	"\x1aCreateRecurringTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\x05title\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x05title\x88\x01\x01\x12%\n" +
+	"\fcustom_value\x18\x01 \x01(\v2\x1c.hlgate.v1.CustomValueSchemaR\vcustomValue\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xf9\x02\n" +
+	"\x1aCreateRecurringTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\x05title\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x05title\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\vcontact_ids\x18\x04 \x03(\tR\n" +
 	"contactIds\x12\x16\n" +
-	"\x06owners\x18\x05 \x03(\tR\x06owners\x12H\n" +
-	"\rrrule_options\x18\x06 \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsB\x03\xe0A\x02R\frruleOptions\x125\n" +
+	"\x06owners\x18\x05 \x03(\tR\x06owners\x12I\n" +
+	"\rrrule_options\x18\x06 \x01(\v2\x1e.hlgate.v1.CustomRRulesOptionsB\x04\xe2A\x01\x02R\frruleOptions\x125\n" +
 	"\x14ignore_task_creation\x18\a \x01(\bH\x02R\x12ignoreTaskCreation\x88\x01\x01B\b\n" +
 	"\x06_titleB\x0e\n" +
 	"\f_descriptionB\x17\n" +
-	"\x15_ignore_task_creation\"\xa3\x01\n" +
+	"\x15_ignore_task_creation\"\xa4\x01\n" +
 	"\x1bCreateRecurringTaskResponse\x12J\n" +
-	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"W\n" +
-	"\x1aDeleteRecurringTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\x9e\x01\n" +
+	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"Y\n" +
+	"\x1aDeleteRecurringTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x9f\x01\n" +
 	"\x1bDeleteRecurringTaskResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x1d\n" +
-	"\asuccess\x18\x02 \x01(\bH\x01R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\asuccess\x18\x02 \x01(\bH\x01R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\n" +
 	"\n" +
-	"\b_success\"X\n" +
-	"\x1bGetRecurringTaskByIdRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\xa4\x01\n" +
+	"\b_success\"Z\n" +
+	"\x1bGetRecurringTaskByIdRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\xa5\x01\n" +
 	"\x1cGetRecurringTaskByIdResponse\x12J\n" +
-	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x81\x03\n" +
-	"\x1aUpdateRecurringTaskRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12\x19\n" +
+	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x83\x03\n" +
+	"\x1aUpdateRecurringTaskRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x19\n" +
 	"\x05title\x18\x03 \x01(\tH\x00R\x05title\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x04 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1f\n" +
 	"\vcontact_ids\x18\x05 \x03(\tR\n" +
@@ -4724,48 +4724,48 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\x14ignore_task_creation\x18\b \x01(\bH\x02R\x12ignoreTaskCreation\x88\x01\x01B\b\n" +
 	"\x06_titleB\x0e\n" +
 	"\f_descriptionB\x17\n" +
-	"\x15_ignore_task_creation\"\xa3\x01\n" +
+	"\x15_ignore_task_creation\"\xa4\x01\n" +
 	"\x1bUpdateRecurringTaskResponse\x12J\n" +
-	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\">\n" +
-	"\x16GetLocationTagsRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x86\x01\n" +
+	"\x0erecurring_task\x18\x01 \x01(\v2#.hlgate.v1.RecurringTaskResponseDTOR\rrecurringTask\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"?\n" +
+	"\x16GetLocationTagsRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x87\x01\n" +
 	"\x17GetLocationTagsResponse\x121\n" +
-	"\x04tags\x18\x01 \x03(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x04tags\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"_\n" +
-	"\x10CreateTagRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01B\a\n" +
-	"\x05_name\"~\n" +
+	"\x04tags\x18\x01 \x03(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x04tags\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"a\n" +
+	"\x10CreateTagRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name\"\x7f\n" +
 	"\x11CreateTagResponse\x12/\n" +
-	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"T\n" +
-	"\x10DeleteTagRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1a\n" +
-	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\"]\n" +
-	"\x11DeleteTagResponse\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"U\n" +
-	"\x11GetTagByIdRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1a\n" +
-	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\"\x7f\n" +
+	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"V\n" +
+	"\x10DeleteTagRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x06tag_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x05tagId\"^\n" +
+	"\x11DeleteTagResponse\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedJ\x04\b\x01\x10\x02R\bsucceded\"W\n" +
+	"\x11GetTagByIdRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x06tag_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x05tagId\"\x80\x01\n" +
 	"\x12GetTagByIdResponse\x12/\n" +
-	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
-	"\x10UpdateTagRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1a\n" +
-	"\x06tag_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x05tagId\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01B\a\n" +
-	"\x05_name\"~\n" +
+	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"~\n" +
+	"\x10UpdateTagRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x06tag_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x05tagId\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name\"\x7f\n" +
 	"\x11UpdateTagResponse\x12/\n" +
-	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xc1\x02\n" +
-	"\x11TaskSearchRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x03tag\x18\x01 \x01(\v2\x1d.hlgate.v1.LocationTagsSchemaR\x03tag\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xc2\x02\n" +
+	"\x11TaskSearchRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1d\n" +
 	"\n" +
 	"contact_id\x18\x02 \x03(\tR\tcontactId\x12!\n" +
@@ -4781,11 +4781,11 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\n" +
 	"_completedB\b\n" +
 	"\x06_queryB\x0e\n" +
-	"\f_business_id\"\x9d\x04\n" +
+	"\f_business_id\"\x9f\x04\n" +
 	"\x12TaskSearchResponse\x128\n" +
 	"\x05tasks\x18\x01 \x03(\v2\".hlgate.v1.TaskSearchResponse.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1a\xea\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x1a\xeb\x02\n" +
 	"\x04Task\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x19\n" +
 	"\x05title\x18\x02 \x01(\tH\x01R\x05title\x88\x01\x01\x12\x17\n" +
@@ -4795,8 +4795,8 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\bdue_date\x18\x05 \x01(\tH\x04R\adueDate\x88\x01\x01\x12!\n" +
 	"\tcompleted\x18\x06 \x01(\bH\x05R\tcompleted\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"contact_id\x18\a \x01(\tH\x06R\tcontactId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"contact_id\x18\a \x01(\tH\x06R\tcontactId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\b \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\b\n" +
 	"\x06_titleB\a\n" +
 	"\x05_bodyB\x0e\n" +
@@ -4804,13 +4804,13 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\t_due_dateB\f\n" +
 	"\n" +
 	"_completedB\r\n" +
-	"\v_contact_id\"\x86\x02\n" +
-	" GetAllOrEmailSmsTemplatesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\v_contact_id\"\x88\x02\n" +
+	" GetAllOrEmailSmsTemplatesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1d\n" +
 	"\adeleted\x18\x02 \x01(\bH\x00R\adeleted\x88\x01\x01\x12\x17\n" +
-	"\x04type\x18\x03 \x01(\tH\x01R\x04type\x88\x01\x01\x12%\n" +
-	"\torigin_id\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\boriginId\x88\x01\x01\x12\x1b\n" +
+	"\x04type\x18\x03 \x01(\tH\x01R\x04type\x88\x01\x01\x12&\n" +
+	"\torigin_id\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\boriginId\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tR\tpageTokenB\n" +
@@ -4818,26 +4818,26 @@ const file_hlgate_v1_locations_service_proto_rawDesc = "" +
 	"\b_deletedB\a\n" +
 	"\x05_typeB\f\n" +
 	"\n" +
-	"_origin_id\"\xda\x01\n" +
+	"_origin_id\"\xdb\x01\n" +
 	"!GetAllOrEmailSmsTemplatesResponse\x124\n" +
 	"\ttemplates\x18\x01 \x03(\v2\x16.google.protobuf.ValueR\ttemplates\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\\\n" +
-	"\x1fDeleteAnEmailSmsTemplateRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\"\\\n" +
-	" DeleteAnEmailSmsTemplateResponse\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\";\n" +
-	"\x13GetTimezonesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"o\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"^\n" +
+	"\x1fDeleteAnEmailSmsTemplateRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\"]\n" +
+	" DeleteAnEmailSmsTemplateResponse\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"<\n" +
+	"\x13GetTimezonesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"p\n" +
 	"\x14GetTimezonesResponse\x12\x1d\n" +
 	"\n" +
-	"time_zones\x18\x02 \x03(\tR\ttimeZones\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\x84%\n" +
+	"time_zones\x18\x02 \x03(\tR\ttimeZones\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\x84%\n" +
 	"\x10LocationsService\x12\x9b\x01\n" +
 	"\x0eCreateLocation\x12 .hlgate.v1.CreateLocationRequest\x1a!.hlgate.v1.CreateLocationResponse\"D\xc2\xf3\x18\x11\n" +
 	"\x0fcreate-location\x82\xd3\xe4\x93\x02):\x01*\"$/v1/companies/{company_id}/locations\x12\x9d\x01\n" +

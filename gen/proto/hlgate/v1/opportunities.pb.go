@@ -1458,97 +1458,100 @@ var File_hlgate_v1_opportunities_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_opportunities_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhlgate/v1/opportunities.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\x9c\b\n" +
-	"\vOpportunity\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x1d\n" +
-	"\x04name\x18\x03 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x05R\x04name\x124\n" +
-	"\x0emonetary_value\x18\x04 \x01(\x01B\r\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00R\rmonetaryValue\x12*\n" +
-	"\vpipeline_id\x18\x05 \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\n" +
+	"\x1dhlgate/v1/opportunities.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xaa\b\n" +
+	"\vOpportunity\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"locationId\x12\x1e\n" +
+	"\x04name\x18\x03 \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\b\x05R\x04name\x124\n" +
+	"\x0emonetary_value\x18\x04 \x01(\x01B\r\xda\xf3\x18\t)\x00\x00\x00\x00\x00\x00\x00\x00R\rmonetaryValue\x12+\n" +
+	"\vpipeline_id\x18\x05 \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\b\x01R\n" +
 	"pipelineId\x124\n" +
 	"\x11pipeline_stage_id\x18\x06 \x01(\tB\b\xda\xf3\x18\x04\b\x01\x18\x01R\x0fpipelineStageId\x12'\n" +
 	"\vassigned_to\x18\a \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\n" +
-	"assignedTo\x129\n" +
-	"\x06status\x18\b \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12\x16\n" +
-	"\x06source\x18\t \x01(\tR\x06source\x12(\n" +
+	"assignedTo\x12:\n" +
+	"\x06status\x18\b \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x04\xe2A\x01\x02R\x06status\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\x12)\n" +
 	"\n" +
 	"contact_id\x18\n" +
-	" \x01(\tB\t\xe0A\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12,\n" +
+	" \x01(\tB\n" +
+	"\xe2A\x01\x02\xda\xf3\x18\x02\b\x01R\tcontactId\x12,\n" +
 	"\x0elost_reason_id\x18\v \x01(\tB\x06\xda\xf3\x18\x02\b\x01R\flostReasonId\x12;\n" +
-	"\rcustom_fields\x18\f \x03(\v2\x16.hlgate.v1.CustomFieldR\fcustomFields\x12!\n" +
-	"\tfollowers\x18\r \x03(\tB\x03\xe0A\x03R\tfollowers\x12<\n" +
-	"\acontact\x18\x0e \x01(\v2\x1d.hlgate.v1.OpportunityContactB\x03\xe0A\x03R\acontact\x12R\n" +
-	"\x15last_status_change_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x12lastStatusChangeAt\x12P\n" +
-	"\x14last_stage_change_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x11lastStageChangeAt\x12I\n" +
-	"\x10last_action_date\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0elastActionDate\x12>\n" +
+	"\rcustom_fields\x18\f \x03(\v2\x16.hlgate.v1.CustomFieldR\fcustomFields\x12\"\n" +
+	"\tfollowers\x18\r \x03(\tB\x04\xe2A\x01\x03R\tfollowers\x12=\n" +
+	"\acontact\x18\x0e \x01(\v2\x1d.hlgate.v1.OpportunityContactB\x04\xe2A\x01\x03R\acontact\x12S\n" +
+	"\x15last_status_change_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x12lastStatusChangeAt\x12Q\n" +
+	"\x14last_stage_change_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x11lastStageChangeAt\x12J\n" +
+	"\x10last_action_date\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x0elastActionDate\x12?\n" +
 	"\n" +
-	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcreatedAt\x12>\n" +
+	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12?\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tupdatedAt\x128\n" +
-	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9b\x01\n" +
+	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x129\n" +
+	"\bunmapped\x18\x14 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x9b\x01\n" +
 	"\x12OpportunityContact\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fcompany_name\x18\x03 \x01(\tR\vcompanyName\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x05 \x01(\tR\x05phone\x12\x12\n" +
-	"\x04tags\x18\x06 \x03(\tR\x04tags\"\xa2\x02\n" +
-	"\bPipeline\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x17\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x03R\x04name\x12-\n" +
-	"\x06stages\x18\x04 \x03(\v2\x10.hlgate.v1.StageB\x03\xe0A\x03R\x06stages\x12)\n" +
-	"\x0eshow_in_funnel\x18\x05 \x01(\bB\x03\xe0A\x03R\fshowInFunnel\x12.\n" +
-	"\x11show_in_pie_chart\x18\x06 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\x128\n" +
-	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb1\x01\n" +
-	"\x05Stage\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1f\n" +
-	"\bposition\x18\x03 \x01(\x05B\x03\xe0A\x03R\bposition\x12)\n" +
-	"\x0eshow_in_funnel\x18\x04 \x01(\bB\x03\xe0A\x03R\fshowInFunnel\x12.\n" +
-	"\x11show_in_pie_chart\x18\x05 \x01(\bB\x03\xe0A\x03R\x0eshowInPieChart\"q\n" +
-	"\x15GetOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x122\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\"\xa9\x02\n" +
+	"\bPipeline\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"locationId\x12\x18\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12.\n" +
+	"\x06stages\x18\x04 \x03(\v2\x10.hlgate.v1.StageB\x04\xe2A\x01\x03R\x06stages\x12*\n" +
+	"\x0eshow_in_funnel\x18\x05 \x01(\bB\x04\xe2A\x01\x03R\fshowInFunnel\x12/\n" +
+	"\x11show_in_pie_chart\x18\x06 \x01(\bB\x04\xe2A\x01\x03R\x0eshowInPieChart\x129\n" +
+	"\bunmapped\x18\a \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb6\x01\n" +
+	"\x05Stage\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\x18\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12 \n" +
+	"\bposition\x18\x03 \x01(\x05B\x04\xe2A\x01\x03R\bposition\x12*\n" +
+	"\x0eshow_in_funnel\x18\x04 \x01(\bB\x04\xe2A\x01\x03R\fshowInFunnel\x12/\n" +
+	"\x11show_in_pie_chart\x18\x05 \x01(\bB\x04\xe2A\x01\x03R\x0eshowInPieChart\"s\n" +
+	"\x15GetOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x123\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\f\xe2A\x01\x02\xca\xf3\x18\x04\n" +
 	"\x02idR\ropportunityId\"R\n" +
 	"\x16GetOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x7f\n" +
-	"\x18CreateOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12=\n" +
-	"\vopportunity\x18\x02 \x01(\v2\x16.hlgate.v1.OpportunityB\x03\xe0A\x02R\vopportunity\"U\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x81\x01\n" +
+	"\x18CreateOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12>\n" +
+	"\vopportunity\x18\x02 \x01(\v2\x16.hlgate.v1.OpportunityB\x04\xe2A\x01\x02R\vopportunity\"U\n" +
 	"\x19CreateOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xf0\x01\n" +
-	"\x18UpdateOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x122\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
-	"\x02idR\ropportunityId\x12=\n" +
-	"\vopportunity\x18\x03 \x01(\v2\x16.hlgate.v1.OpportunityB\x03\xe0A\x02R\vopportunity\x12;\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\xf3\x01\n" +
+	"\x18UpdateOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x123\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\f\xe2A\x01\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\x12>\n" +
+	"\vopportunity\x18\x03 \x01(\v2\x16.hlgate.v1.OpportunityB\x04\xe2A\x01\x02R\vopportunity\x12;\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"U\n" +
 	"\x19UpdateOpportunityResponse\x128\n" +
-	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x86\x02\n" +
-	"\x1eUpdateOpportunityStatusRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x122\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
-	"\x02idR\ropportunityId\x129\n" +
-	"\x06status\x18\x03 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x03\xe0A\x02R\x06status\x12O\n" +
+	"\vopportunity\x18\x01 \x01(\v2\x16.hlgate.v1.OpportunityR\vopportunity\"\x89\x02\n" +
+	"\x1eUpdateOpportunityStatusRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x123\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\f\xe2A\x01\x02\xca\xf3\x18\x04\n" +
+	"\x02idR\ropportunityId\x12:\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1c.hlgate.v1.OpportunityStatusB\x04\xe2A\x01\x02R\x06status\x12O\n" +
 	"\x0elost_reason_id\x18\x04 \x01(\tB)\xda\xf3\x18%\b\x01Z!\n" +
 	"\x06status\x12\x17OPPORTUNITY_STATUS_LOSTR\flostReasonId\"!\n" +
-	"\x1fUpdateOpportunityStatusResponse\"t\n" +
-	"\x18DeleteOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x122\n" +
-	"\x0eopportunity_id\x18\x02 \x01(\tB\v\xe0A\x02\xca\xf3\x18\x04\n" +
+	"\x1fUpdateOpportunityStatusResponse\"v\n" +
+	"\x18DeleteOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x123\n" +
+	"\x0eopportunity_id\x18\x02 \x01(\tB\f\xe2A\x01\x02\xca\xf3\x18\x04\n" +
 	"\x02idR\ropportunityId\"\x1b\n" +
-	"\x19DeleteOpportunityResponse\"\xe1\x03\n" +
-	"\x1aSearchOpportunitiesRequest\x125\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x14\xe0A\x02\xca\xf3\x18\r\n" +
+	"\x19DeleteOpportunityResponse\"\xe2\x03\n" +
+	"\x1aSearchOpportunitiesRequest\x126\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x15\xe2A\x01\x02\xca\xf3\x18\r\n" +
 	"\vlocation_idR\n" +
 	"locationId\x12$\n" +
 	"\x05query\x18\x02 \x01(\tB\x0e\xca\xf3\x18\x03\n" +
@@ -1573,9 +1576,9 @@ const file_hlgate_v1_opportunities_proto_rawDesc = "" +
 	"\ropportunities\x18\x01 \x03(\v2\x16.hlgate.v1.OpportunityR\ropportunities\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"x\n" +
-	"\x14ListPipelinesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"y\n" +
+	"\x14ListPipelinesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +

@@ -865,29 +865,29 @@ var File_hlgate_v1_opportunities_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\n" +
-	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dhlgate/v1/opportunities.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xd9\x01\n" +
-	"!RemoveFollowersOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12:\n" +
-	"\x17is_remove_all_followers\x18\x03 \x01(\bH\x00R\x14isRemoveAllFollowers\x88\x01\x01\x12!\n" +
-	"\tfollowers\x18\x04 \x03(\tB\x03\xe0A\x02R\tfollowersB\x1a\n" +
-	"\x18_is_remove_all_followers\"\xa9\x01\n" +
+	"%hlgate/v1/opportunities_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dhlgate/v1/opportunities.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\xdc\x01\n" +
+	"!RemoveFollowersOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12:\n" +
+	"\x17is_remove_all_followers\x18\x03 \x01(\bH\x00R\x14isRemoveAllFollowers\x88\x01\x01\x12\"\n" +
+	"\tfollowers\x18\x04 \x03(\tB\x04\xe2A\x01\x02R\tfollowersB\x1a\n" +
+	"\x18_is_remove_all_followers\"\xaa\x01\n" +
 	"\"RemoveFollowersOpportunityResponse\x12\x1c\n" +
 	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12+\n" +
-	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"~\n" +
-	"\x1eAddFollowersOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02R\x02id\x12!\n" +
-	"\tfollowers\x18\x03 \x03(\tB\x03\xe0A\x02R\tfollowers\"\xa2\x01\n" +
+	"\x11followers_removed\x18\x02 \x03(\tR\x10followersRemoved\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x81\x01\n" +
+	"\x1eAddFollowersOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x14\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\"\n" +
+	"\tfollowers\x18\x03 \x03(\tB\x04\xe2A\x01\x02R\tfollowers\"\xa3\x01\n" +
 	"\x1fAddFollowersOpportunityResponse\x12\x1c\n" +
 	"\tfollowers\x18\x01 \x03(\tR\tfollowers\x12'\n" +
-	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x9a\x02\n" +
-	"\x14GetLostReasonRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"\x0ffollowers_added\x18\x02 \x03(\tR\x0efollowersAdded\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x9b\x02\n" +
+	"\x14GetLostReasonRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1d\n" +
 	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x19\n" +
@@ -901,38 +901,38 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\b_deletedB\b\n" +
 	"\x06_queryB\f\n" +
 	"\n" +
-	"_get_count\"\xe0\x01\n" +
+	"_get_count\"\xe1\x01\n" +
 	"\x15GetLostReasonResponse\x12F\n" +
 	"\flost_reasons\x18\x01 \x03(\v2#.hlgate.v1.LostReasonResponseSchemaR\vlostReasons\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x85\x02\n" +
-	"\"SearchOpportunitiesAdvancedRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1e\n" +
-	"\x05query\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x05query\x88\x01\x01\x12S\n" +
-	"\x12additional_details\x18\x03 \x01(\v2\x1f.hlgate.v1.AdditionalDetailsDTOB\x03\xe0A\x02R\x11additionalDetails\x12\x1b\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x88\x02\n" +
+	"\"SearchOpportunitiesAdvancedRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1f\n" +
+	"\x05query\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x05query\x88\x01\x01\x12T\n" +
+	"\x12additional_details\x18\x03 \x01(\v2\x1f.hlgate.v1.AdditionalDetailsDTOB\x04\xe2A\x01\x02R\x11additionalDetails\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\b\n" +
-	"\x06_query\"\xb7\x02\n" +
+	"\x06_query\"\xb8\x02\n" +
 	"#SearchOpportunitiesAdvancedResponse\x12R\n" +
 	"\ropportunities\x18\x01 \x03(\v2,.hlgate.v1.SearchOpportunitiesResponseSchemaR\ropportunities\x12;\n" +
 	"\faggregations\x18\x02 \x01(\v2\x17.google.protobuf.StructR\faggregations\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xb3\x05\n" +
-	"\x18UpsertOpportunityRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xb8\x05\n" +
+	"\x18UpsertOpportunityRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12\x13\n" +
-	"\x02id\x18\x02 \x01(\tH\x00R\x02id\x88\x01\x01\x12)\n" +
-	"\vpipeline_id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
-	"pipelineId\x88\x01\x01\x12!\n" +
-	"\tfollowers\x18\x04 \x03(\tB\x03\xe0A\x02R\tfollowers\x12?\n" +
-	"\x17is_remove_all_followers\x18\x05 \x01(\bB\x03\xe0A\x02H\x02R\x14isRemoveAllFollowers\x88\x01\x01\x12<\n" +
-	"\x15followers_action_type\x18\x06 \x01(\tB\x03\xe0A\x02H\x03R\x13followersActionType\x88\x01\x01\x12\x17\n" +
+	"\x02id\x18\x02 \x01(\tH\x00R\x02id\x88\x01\x01\x12*\n" +
+	"\vpipeline_id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\n" +
+	"pipelineId\x88\x01\x01\x12\"\n" +
+	"\tfollowers\x18\x04 \x03(\tB\x04\xe2A\x01\x02R\tfollowers\x12@\n" +
+	"\x17is_remove_all_followers\x18\x05 \x01(\bB\x04\xe2A\x01\x02H\x02R\x14isRemoveAllFollowers\x88\x01\x01\x12=\n" +
+	"\x15followers_action_type\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x03R\x13followersActionType\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\a \x01(\tH\x04R\x04name\x88\x01\x01\x12\x1b\n" +
 	"\x06status\x18\b \x01(\tH\x05R\x06status\x88\x01\x01\x12/\n" +
 	"\x11pipeline_stage_id\x18\t \x01(\tH\x06R\x0fpipelineStageId\x88\x01\x01\x12*\n" +
@@ -950,11 +950,11 @@ const file_hlgate_v1_opportunities_service_proto_rawDesc = "" +
 	"\x12_pipeline_stage_idB\x11\n" +
 	"\x0f_monetary_valueB\x0e\n" +
 	"\f_assigned_toB\x11\n" +
-	"\x0f_lost_reason_id\"\xaf\x01\n" +
+	"\x0f_lost_reason_id\"\xb0\x01\n" +
 	"\x19UpsertOpportunityResponse\x129\n" +
 	"\vopportunity\x18\x01 \x01(\v2\x17.google.protobuf.StructR\vopportunity\x12\x15\n" +
-	"\x03new\x18\x02 \x01(\bH\x00R\x03new\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x06\n" +
+	"\x03new\x18\x02 \x01(\bH\x00R\x03new\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x06\n" +
 	"\x04_new2\xab\x12\n" +
 	"\x14OpportunitiesService\x12\xaf\x01\n" +
 	"\x13SearchOpportunities\x12%.hlgate.v1.SearchOpportunitiesRequest\x1a&.hlgate.v1.SearchOpportunitiesResponse\"I\xc2\xf3\x18\x14\n" +

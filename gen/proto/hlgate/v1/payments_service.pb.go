@@ -4022,30 +4022,30 @@ var File_hlgate_v1_payments_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a\x18hlgate/v1/payments.proto\x1a hlgate/v1/upstream_schemas.proto\"\x99\x01\n" +
-	"\x13DeleteCouponRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	" hlgate/v1/payments_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a\x18hlgate/v1/payments.proto\x1a hlgate/v1/upstream_schemas.proto\"\x9c\x01\n" +
+	"\x13DeleteCouponRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x18\n" +
-	"\x02id\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x02id\x88\x01\x01B\v\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x19\n" +
+	"\x02id\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x02id\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\x05\n" +
-	"\x03_id\"\xa8\x01\n" +
+	"\x03_id\"\xa9\x01\n" +
 	"\x14DeleteCouponResponse\x12\x1d\n" +
 	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\btrace_id\x18\x02 \x01(\tH\x01R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
 	"\b_successB\v\n" +
-	"\t_trace_id\"\x8b\x01\n" +
-	"\x10GetCouponRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\x8e\x01\n" +
+	"\x10GetCouponRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\x18\n" +
-	"\x02id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x02id\x88\x01\x01\x12\x1c\n" +
-	"\x04code\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04code\x88\x01\x01B\x05\n" +
+	"locationId\x12\x19\n" +
+	"\x02id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x02id\x88\x01\x01\x12\x1d\n" +
+	"\x04code\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04code\x88\x01\x01B\x05\n" +
 	"\x03_idB\a\n" +
-	"\x05_code\"\x8e\b\n" +
+	"\x05_code\"\x8f\b\n" +
 	"\x11GetCouponResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
 	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
@@ -4070,8 +4070,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_usage_countB\x15\n" +
 	"\x13_limit_per_customerB\t\n" +
@@ -4089,18 +4089,18 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_user_idB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\x9a\x06\n" +
-	"\x13CreateCouponRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xa1\x06\n" +
+	"\x13CreateCouponRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12\x1c\n" +
-	"\x04code\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04code\x88\x01\x01\x12-\n" +
-	"\rdiscount_type\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\fdiscountType\x88\x01\x01\x12/\n" +
-	"\x0ediscount_value\x18\x06 \x01(\x01B\x03\xe0A\x02H\x04R\rdiscountValue\x88\x01\x01\x12'\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12\x1d\n" +
+	"\x04code\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04code\x88\x01\x01\x12.\n" +
+	"\rdiscount_type\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\fdiscountType\x88\x01\x01\x120\n" +
+	"\x0ediscount_value\x18\x06 \x01(\x01B\x04\xe2A\x01\x02H\x04R\rdiscountValue\x88\x01\x01\x12(\n" +
 	"\n" +
-	"start_date\x18\a \x01(\tB\x03\xe0A\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"start_date\x18\a \x01(\tB\x04\xe2A\x01\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
 	"\bend_date\x18\b \x01(\tH\x06R\aendDate\x88\x01\x01\x12$\n" +
 	"\vusage_limit\x18\t \x01(\x01H\aR\n" +
 	"usageLimit\x88\x01\x01\x12\x1f\n" +
@@ -4119,7 +4119,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\t_end_dateB\x0e\n" +
 	"\f_usage_limitB\x1b\n" +
 	"\x19_apply_to_future_paymentsB\x15\n" +
-	"\x13_limit_per_customer\"\x91\b\n" +
+	"\x13_limit_per_customer\"\x92\b\n" +
 	"\x14CreateCouponResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
 	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
@@ -4144,8 +4144,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_usage_countB\x15\n" +
 	"\x13_limit_per_customerB\t\n" +
@@ -4163,18 +4163,18 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_user_idB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\xbb\x06\n" +
-	"\x13UpdateCouponRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xc3\x06\n" +
+	"\x13UpdateCouponRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\x04name\x88\x01\x01\x12\x1c\n" +
-	"\x04code\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x04code\x88\x01\x01\x12-\n" +
-	"\rdiscount_type\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\fdiscountType\x88\x01\x01\x12/\n" +
-	"\x0ediscount_value\x18\x06 \x01(\x01B\x03\xe0A\x02H\x04R\rdiscountValue\x88\x01\x01\x12'\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04name\x88\x01\x01\x12\x1d\n" +
+	"\x04code\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x04code\x88\x01\x01\x12.\n" +
+	"\rdiscount_type\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\fdiscountType\x88\x01\x01\x120\n" +
+	"\x0ediscount_value\x18\x06 \x01(\x01B\x04\xe2A\x01\x02H\x04R\rdiscountValue\x88\x01\x01\x12(\n" +
 	"\n" +
-	"start_date\x18\a \x01(\tB\x03\xe0A\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
+	"start_date\x18\a \x01(\tB\x04\xe2A\x01\x02H\x05R\tstartDate\x88\x01\x01\x12\x1e\n" +
 	"\bend_date\x18\b \x01(\tH\x06R\aendDate\x88\x01\x01\x12$\n" +
 	"\vusage_limit\x18\t \x01(\x01H\aR\n" +
 	"usageLimit\x88\x01\x01\x12\x1f\n" +
@@ -4183,8 +4183,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"productIds\x12<\n" +
 	"\x18apply_to_future_payments\x18\v \x01(\bH\bR\x15applyToFuturePayments\x88\x01\x01\x12l\n" +
 	"\x1fapply_to_future_payments_config\x18\f \x01(\v2&.hlgate.v1.ApplyToFuturePaymentsConfigR\x1bapplyToFuturePaymentsConfig\x121\n" +
-	"\x12limit_per_customer\x18\r \x01(\bH\tR\x10limitPerCustomer\x88\x01\x01\x12\x18\n" +
-	"\x02id\x18\x0e \x01(\tB\x03\xe0A\x02H\n" +
+	"\x12limit_per_customer\x18\r \x01(\bH\tR\x10limitPerCustomer\x88\x01\x01\x12\x19\n" +
+	"\x02id\x18\x0e \x01(\tB\x04\xe2A\x01\x02H\n" +
 	"R\x02id\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\a\n" +
 	"\x05_nameB\a\n" +
@@ -4196,7 +4196,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\f_usage_limitB\x1b\n" +
 	"\x19_apply_to_future_paymentsB\x15\n" +
 	"\x13_limit_per_customerB\x05\n" +
-	"\x03_id\"\x91\b\n" +
+	"\x03_id\"\x92\b\n" +
 	"\x14UpdateCouponResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12$\n" +
 	"\vusage_count\x18\x02 \x01(\x01H\x01R\n" +
@@ -4221,8 +4221,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\x10 \x01(\tH\x0eR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"updated_at\x18\x11 \x01(\tH\x0fR\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\btrace_id\x18\x12 \x01(\tH\x10R\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x13 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\x0e\n" +
 	"\f_usage_countB\x15\n" +
 	"\x13_limit_per_customerB\t\n" +
@@ -4240,9 +4240,9 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_user_idB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\xd1\x01\n" +
-	"\x12ListCouponsRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\xd2\x01\n" +
+	"\x12ListCouponsRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\tH\x00R\x06status\x88\x01\x01\x12\x1b\n" +
@@ -4251,31 +4251,31 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageTokenB\t\n" +
 	"\a_statusB\t\n" +
-	"\a_search\"\xed\x01\n" +
+	"\a_search\"\xee\x01\n" +
 	"\x13ListCouponsResponse\x12(\n" +
 	"\x04data\x18\x01 \x03(\v2\x14.hlgate.v1.CouponDtoR\x04data\x12\x1e\n" +
 	"\btrace_id\x18\x02 \x01(\tH\x00R\atraceId\x88\x01\x01\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x04 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\v\n" +
-	"\t_trace_id\"\x86\x02\n" +
-	"5CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12P\n" +
-	"\x1fsupports_subscription_schedules\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\x1dsupportsSubscriptionSchedules\x88\x01\x01\x12\"\n" +
+	"total_size\x18\x04 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\v\n" +
+	"\t_trace_id\"\x88\x02\n" +
+	"5CustomProviderMarketplaceAppUpdateCapabilitiesRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12Q\n" +
+	"\x1fsupports_subscription_schedules\x18\x02 \x01(\bB\x04\xe2A\x01\x02H\x00R\x1dsupportsSubscriptionSchedules\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"company_id\x18\x03 \x01(\tH\x01R\tcompanyId\x88\x01\x01B\"\n" +
 	" _supports_subscription_schedulesB\r\n" +
-	"\v_company_id\"\x9d\x01\n" +
+	"\v_company_id\"\x9e\x01\n" +
 	"6CustomProviderMarketplaceAppUpdateCapabilitiesResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\":\n" +
-	"\x12FetchConfigRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\xe0\x05\n" +
+	"\b_success\";\n" +
+	"\x12FetchConfigRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\xe1\x05\n" +
 	"\x13FetchConfigResponse\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
@@ -4294,8 +4294,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\f \x01(\tH\n" +
 	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\x0f\n" +
 	"\r_payments_urlB\f\n" +
@@ -4310,12 +4310,12 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_deletedB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\xab\x01\n" +
-	"\x13CreateConfigRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x126\n" +
-	"\x04live\x18\x02 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04live\x126\n" +
-	"\x04test\x18\x03 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x03\xe0A\x02R\x04test\"\xe1\x05\n" +
+	"\t_trace_id\"\xae\x01\n" +
+	"\x13CreateConfigRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x127\n" +
+	"\x04live\x18\x02 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x04\xe2A\x01\x02R\x04live\x127\n" +
+	"\x04test\x18\x03 \x01(\v2\x1d.hlgate.v1.CustomProviderKeysB\x04\xe2A\x01\x02R\x04test\"\xe2\x05\n" +
 	"\x14CreateConfigResponse\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
@@ -4334,8 +4334,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\f \x01(\tH\n" +
 	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\x0f\n" +
 	"\r_payments_urlB\f\n" +
@@ -4350,35 +4350,35 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_deletedB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"t\n" +
-	"\x17DisconnectConfigRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12%\n" +
-	"\tlive_mode\x18\x02 \x01(\bB\x03\xe0A\x02H\x00R\bliveMode\x88\x01\x01B\f\n" +
+	"\t_trace_id\"v\n" +
+	"\x17DisconnectConfigRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12&\n" +
+	"\tlive_mode\x18\x02 \x01(\bB\x04\xe2A\x01\x02H\x00R\bliveMode\x88\x01\x01B\f\n" +
 	"\n" +
-	"_live_mode\"\x7f\n" +
+	"_live_mode\"\x80\x01\n" +
 	"\x18DisconnectConfigResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"@\n" +
-	"\x18DeleteIntegrationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x80\x01\n" +
+	"\b_success\"A\n" +
+	"\x18DeleteIntegrationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x81\x01\n" +
 	"\x19DeleteIntegrationResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xbe\x03\n" +
-	"\x18CreateIntegrationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x04name\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x04name\x88\x01\x01\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\vdescription\x88\x01\x01\x12+\n" +
-	"\fpayments_url\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\vpaymentsUrl\x88\x01\x01\x12%\n" +
-	"\tquery_url\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bqueryUrl\x88\x01\x01\x12%\n" +
-	"\timage_url\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\bimageUrl\x88\x01\x01\x12N\n" +
-	"\x1esupports_subscription_schedule\x18\a \x01(\bB\x03\xe0A\x02H\x05R\x1csupportsSubscriptionSchedule\x88\x01\x01B\a\n" +
+	"\b_success\"\xc5\x03\n" +
+	"\x18CreateIntegrationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x04name\x88\x01\x01\x12+\n" +
+	"\vdescription\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\vdescription\x88\x01\x01\x12,\n" +
+	"\fpayments_url\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\vpaymentsUrl\x88\x01\x01\x12&\n" +
+	"\tquery_url\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\bqueryUrl\x88\x01\x01\x12&\n" +
+	"\timage_url\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x04R\bimageUrl\x88\x01\x01\x12O\n" +
+	"\x1esupports_subscription_schedule\x18\a \x01(\bB\x04\xe2A\x01\x02H\x05R\x1csupportsSubscriptionSchedule\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\x0f\n" +
 	"\r_payments_urlB\f\n" +
@@ -4386,7 +4386,7 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"_query_urlB\f\n" +
 	"\n" +
 	"_image_urlB!\n" +
-	"\x1f_supports_subscription_schedule\"\xe6\x05\n" +
+	"\x1f_supports_subscription_schedule\"\xe7\x05\n" +
 	"\x19CreateIntegrationResponse\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12%\n" +
 	"\vdescription\x18\x02 \x01(\tH\x01R\vdescription\x88\x01\x01\x12&\n" +
@@ -4405,8 +4405,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\f \x01(\tH\n" +
 	"R\tupdatedAt\x88\x01\x01\x12\x1e\n" +
-	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\a\n" +
+	"\btrace_id\x18\r \x01(\tH\vR\atraceId\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_descriptionB\x0f\n" +
 	"\r_payments_urlB\f\n" +
@@ -4421,36 +4421,36 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\b_deletedB\r\n" +
 	"\v_created_atB\r\n" +
 	"\v_updated_atB\v\n" +
-	"\t_trace_id\"\x8e\x01\n" +
-	"\x1fListIntegrationProvidersRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\t_trace_id\"\x8f\x01\n" +
+	"\x1fListIntegrationProvidersRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc8\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc9\x01\n" +
 	" ListIntegrationProvidersResponse\x12B\n" +
 	"\tproviders\x18\x01 \x03(\v2$.hlgate.v1.IntegrationProviderSchemaR\tproviders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\x8e\x03\n" +
-	" CreateIntegrationProviderRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\x95\x03\n" +
+	" CreateIntegrationProviderRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12#\n" +
-	"\balt_type\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12)\n" +
-	"\vunique_name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\n" +
-	"uniqueName\x88\x01\x01\x12\x1e\n" +
-	"\x05title\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\x05title\x88\x01\x01\x12$\n" +
-	"\bprovider\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\bprovider\x88\x01\x01\x12*\n" +
-	"\vdescription\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\vdescription\x88\x01\x01\x12%\n" +
-	"\timage_url\x18\a \x01(\tB\x03\xe0A\x02H\x05R\bimageUrl\x88\x01\x01B\v\n" +
+	"locationId\x12$\n" +
+	"\balt_type\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12*\n" +
+	"\vunique_name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\n" +
+	"uniqueName\x88\x01\x01\x12\x1f\n" +
+	"\x05title\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\x05title\x88\x01\x01\x12%\n" +
+	"\bprovider\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\bprovider\x88\x01\x01\x12+\n" +
+	"\vdescription\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x04R\vdescription\x88\x01\x01\x12&\n" +
+	"\timage_url\x18\a \x01(\tB\x04\xe2A\x01\x02H\x05R\bimageUrl\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\x0e\n" +
 	"\f_unique_nameB\b\n" +
 	"\x06_titleB\v\n" +
 	"\t_providerB\x0e\n" +
 	"\f_descriptionB\f\n" +
 	"\n" +
-	"_image_url\"\x93\x04\n" +
+	"_image_url\"\x94\x04\n" +
 	"!CreateIntegrationProviderResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1a\n" +
 	"\x06alt_id\x18\x02 \x01(\tH\x01R\x05altId\x88\x01\x01\x12\x1e\n" +
@@ -4464,8 +4464,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\tH\bR\tcreatedAt\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\tH\tR\tupdatedAt\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	" \x01(\tH\tR\tupdatedAt\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\v \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
 	"\a_alt_idB\v\n" +
 	"\t_alt_typeB\b\n" +
@@ -4476,54 +4476,54 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\n" +
 	"_image_urlB\r\n" +
 	"\v_created_atB\r\n" +
-	"\v_updated_at\"n\n" +
-	"\x1bListOrderFulfillmentRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\v_updated_at\"p\n" +
+	"\x1bListOrderFulfillmentRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\x1e\n" +
-	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\"\xb2\x01\n" +
+	"locationId\x12\x1f\n" +
+	"\border_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aorderId\"\xb3\x01\n" +
 	"\x1cListOrderFulfillmentResponse\x12\x1b\n" +
 	"\x06status\x18\x01 \x01(\bH\x00R\x06status\x88\x01\x01\x120\n" +
-	"\x04data\x18\x02 \x03(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
-	"\a_status\"\xe4\x02\n" +
-	"\x1dCreateOrderFulfillmentRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x04data\x18\x02 \x03(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
+	"\a_status\"\xea\x02\n" +
+	"\x1dCreateOrderFulfillmentRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\x1e\n" +
-	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12A\n" +
-	"\ttrackings\x18\x04 \x03(\v2\x1e.hlgate.v1.FulfillmentTrackingB\x03\xe0A\x02R\ttrackings\x126\n" +
-	"\x05items\x18\x05 \x03(\v2\x1b.hlgate.v1.FulfillmentItemsB\x03\xe0A\x02R\x05items\x121\n" +
-	"\x0fnotify_customer\x18\x06 \x01(\bB\x03\xe0A\x02H\x01R\x0enotifyCustomer\x88\x01\x01B\v\n" +
+	"locationId\x12\x1f\n" +
+	"\border_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aorderId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12B\n" +
+	"\ttrackings\x18\x04 \x03(\v2\x1e.hlgate.v1.FulfillmentTrackingB\x04\xe2A\x01\x02R\ttrackings\x127\n" +
+	"\x05items\x18\x05 \x03(\v2\x1b.hlgate.v1.FulfillmentItemsB\x04\xe2A\x01\x02R\x05items\x122\n" +
+	"\x0fnotify_customer\x18\x06 \x01(\bB\x04\xe2A\x01\x02H\x01R\x0enotifyCustomer\x88\x01\x01B\v\n" +
 	"\t_alt_typeB\x12\n" +
-	"\x10_notify_customer\"\xb4\x01\n" +
+	"\x10_notify_customer\"\xb5\x01\n" +
 	"\x1eCreateOrderFulfillmentResponse\x12\x1b\n" +
 	"\x06status\x18\x01 \x01(\bH\x00R\x06status\x88\x01\x01\x120\n" +
-	"\x04data\x18\x02 \x01(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\t\n" +
-	"\a_status\"h\n" +
-	"\x15ListOrderNotesRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\x04data\x18\x02 \x01(\v2\x1c.hlgate.v1.FulfillmentSchemaR\x04data\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\t\n" +
+	"\a_status\"j\n" +
+	"\x15ListOrderNotesRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\x1e\n" +
-	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\"\xa2\x02\n" +
+	"locationId\x12\x1f\n" +
+	"\border_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aorderId\"\xa5\x02\n" +
 	"\x16ListOrderNotesResponse\x12\x1b\n" +
 	"\x06status\x18\x02 \x01(\bH\x00R\x06status\x88\x01\x01\x12>\n" +
-	"\x04data\x18\x03 \x03(\v2*.hlgate.v1.ListOrderNotesResponse.DataItemR\x04data\x128\n" +
-	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\x1af\n" +
-	"\bDataItem\x12\x19\n" +
-	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02H\x00R\x03_id\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x04data\x18\x03 \x03(\v2*.hlgate.v1.ListOrderNotesResponse.DataItemR\x04data\x129\n" +
+	"\bunmapped\x18\x01 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x1ah\n" +
+	"\bDataItem\x12\x1a\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02H\x00R\x03_id\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\t\n" +
-	"\a_status\"\xe7\x03\n" +
-	"\x19RecordOrderPaymentRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\a_status\"\xeb\x03\n" +
+	"\x19RecordOrderPaymentRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12\x1e\n" +
-	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x02R\aorderId\x12#\n" +
-	"\balt_type\x18\x03 \x01(\tB\x03\xe0A\x02H\x00R\aaltType\x88\x01\x01\x12\x1c\n" +
-	"\x04mode\x18\x04 \x01(\tB\x03\xe0A\x02H\x01R\x04mode\x88\x01\x01\x12.\n" +
+	"locationId\x12\x1f\n" +
+	"\border_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\aorderId\x12$\n" +
+	"\balt_type\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x00R\aaltType\x88\x01\x01\x12\x1d\n" +
+	"\x04mode\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x01R\x04mode\x88\x01\x01\x12.\n" +
 	"\x04card\x18\x05 \x01(\v2\x1a.hlgate.v1.PaymentsCardDtoR\x04card\x12,\n" +
 	"\x06cheque\x18\x06 \x01(\v2\x14.hlgate.v1.ChequeDtoR\x06cheque\x12\x19\n" +
 	"\x05notes\x18\a \x01(\tH\x02R\x05notes\x88\x01\x01\x12\x1b\n" +
@@ -4535,14 +4535,14 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\x05_modeB\b\n" +
 	"\x06_notesB\t\n" +
 	"\a_amountB\x15\n" +
-	"\x13_is_partial_payment\"\x81\x01\n" +
+	"\x13_is_partial_payment\"\x82\x01\n" +
 	"\x1aRecordOrderPaymentResponse\x12\x1d\n" +
-	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\asuccess\x18\x01 \x01(\bH\x00R\asuccess\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_success\"\xec\x04\n" +
-	"\x18ListSubscriptionsRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"\b_success\"\xed\x04\n" +
+	"\x18ListSubscriptionsRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
 	"locationId\x12 \n" +
 	"\tentity_id\x18\x02 \x01(\tH\x00R\bentityId\x88\x01\x01\x12&\n" +
@@ -4568,18 +4568,18 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"\a_searchB\r\n" +
 	"\v_contact_idB\x05\n" +
 	"\x03_idB\x1f\n" +
-	"\x1d_get_payments_collected_count\"\xd7\x01\n" +
+	"\x1d_get_payments_collected_count\"\xd8\x01\n" +
 	"\x19ListSubscriptionsResponse\x129\n" +
 	"\x04data\x18\x01 \x03(\v2%.hlgate.v1.SubscriptionResponseSchemaR\x04data\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"{\n" +
-	"\x1aGetSubscriptionByIdRequest\x12/\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x0e\xe0A\x02\xca\xf3\x18\a\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"}\n" +
+	"\x1aGetSubscriptionByIdRequest\x120\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xca\xf3\x18\a\n" +
 	"\x05altIdR\n" +
-	"locationId\x12,\n" +
-	"\x0fsubscription_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x0esubscriptionId\"\xa4\f\n" +
+	"locationId\x12-\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x0esubscriptionId\"\xa5\f\n" +
 	"\x1bGetSubscriptionByIdResponse\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x03_id\x88\x01\x01\x12\x1e\n" +
 	"\balt_type\x18\x02 \x01(\tH\x01R\aaltType\x88\x01\x01\x12\x1a\n" +
@@ -4619,8 +4619,8 @@ const file_hlgate_v1_payments_service_proto_rawDesc = "" +
 	"canceledBy\x88\x01\x01\x12\x1e\n" +
 	"\btrace_id\x18\x1b \x01(\tH\x11R\atraceId\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"created_by\x18\x1c \x01(\tH\x12R\tcreatedBy\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x1d \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"created_by\x18\x1c \x01(\tH\x12R\tcreatedBy\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x1d \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\v\n" +
 	"\t_alt_typeB\t\n" +
 	"\a_alt_idB\r\n" +

@@ -1244,48 +1244,48 @@ var File_hlgate_v1_tokens_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hlgate/v1/options.proto\"\x85\x05\n" +
-	"\vTokenStatus\x12\"\n" +
+	"\x1ehlgate/v1/tokens_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hlgate/v1/options.proto\"\x92\x05\n" +
+	"\vTokenStatus\x12#\n" +
 	"\n" +
-	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tsubjectId\x12>\n" +
-	"\fsubject_kind\x18\x02 \x01(\x0e2\x16.hlgate.v1.SubjectKindB\x03\xe0A\x03R\vsubjectKind\x12-\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x14.hlgate.v1.TokenKindB\x03\xe0A\x03R\x04kind\x125\n" +
-	"\tuser_type\x18\x04 \x01(\x0e2\x13.hlgate.v1.UserTypeB\x03\xe0A\x03R\buserType\x12\"\n" +
+	"subject_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\tsubjectId\x12?\n" +
+	"\fsubject_kind\x18\x02 \x01(\x0e2\x16.hlgate.v1.SubjectKindB\x04\xe2A\x01\x03R\vsubjectKind\x12.\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x14.hlgate.v1.TokenKindB\x04\xe2A\x01\x03R\x04kind\x126\n" +
+	"\tuser_type\x18\x04 \x01(\x0e2\x13.hlgate.v1.UserTypeB\x04\xe2A\x01\x03R\buserType\x12#\n" +
 	"\n" +
-	"company_id\x18\x05 \x01(\tB\x03\xe0A\x03R\tcompanyId\x12$\n" +
-	"\vlocation_id\x18\x06 \x01(\tB\x03\xe0A\x03R\n" +
-	"locationId\x12\x1c\n" +
-	"\auser_id\x18\a \x01(\tB\x03\xe0A\x03R\x06userId\x12\x1b\n" +
-	"\x06scopes\x18\b \x03(\tB\x03\xe0A\x03R\x06scopes\x122\n" +
-	"\x12approved_locations\x18\t \x03(\tB\x03\xe0A\x03R\x11approvedLocations\x12@\n" +
+	"company_id\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\tcompanyId\x12%\n" +
+	"\vlocation_id\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"locationId\x12\x1d\n" +
+	"\auser_id\x18\a \x01(\tB\x04\xe2A\x01\x03R\x06userId\x12\x1c\n" +
+	"\x06scopes\x18\b \x03(\tB\x04\xe2A\x01\x03R\x06scopes\x123\n" +
+	"\x12approved_locations\x18\t \x03(\tB\x04\xe2A\x01\x03R\x11approvedLocations\x12A\n" +
 	"\vexpire_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"expireTime\x12&\n" +
-	"\fneeds_reauth\x18\v \x01(\bB\x03\xe0A\x03R\vneedsReauth\x12@\n" +
-	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12G\n" +
-	"\x0fpending_install\x18\r \x01(\v2\x19.hlgate.v1.PendingInstallB\x03\xe0A\x03R\x0ependingInstall\"\xb1\x01\n" +
-	"\x0ePendingInstall\x12\x1b\n" +
-	"\x06scopes\x18\x01 \x03(\tB\x03\xe0A\x03R\x06scopes\x12@\n" +
-	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\x12@\n" +
-	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"expireTime\x12'\n" +
+	"\fneeds_reauth\x18\v \x01(\bB\x04\xe2A\x01\x03R\vneedsReauth\x12A\n" +
+	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12H\n" +
+	"\x0fpending_install\x18\r \x01(\v2\x19.hlgate.v1.PendingInstallB\x04\xe2A\x01\x03R\x0ependingInstall\"\xb4\x01\n" +
+	"\x0ePendingInstall\x12\x1c\n" +
+	"\x06scopes\x18\x01 \x03(\tB\x04\xe2A\x01\x03R\x06scopes\x12A\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"expireTime\"u\n" +
-	"\x17PrivateIntegrationToken\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\x05token\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x04R\x05token\x12\x16\n" +
-	"\x06scopes\x18\x03 \x03(\tR\x06scopes\"\xda\x02\n" +
+	"\x17PrivateIntegrationToken\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1b\n" +
+	"\x05token\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x04R\x05token\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\"\xdb\x02\n" +
 	"\n" +
-	"OAuthToken\x12>\n" +
-	"\fsubject_kind\x18\x01 \x01(\x0e2\x16.hlgate.v1.SubjectKindB\x03\xe0A\x02R\vsubjectKind\x12\"\n" +
+	"OAuthToken\x12?\n" +
+	"\fsubject_kind\x18\x01 \x01(\x0e2\x16.hlgate.v1.SubjectKindB\x04\xe2A\x01\x02R\vsubjectKind\x12#\n" +
 	"\n" +
-	"subject_id\x18\x02 \x01(\tB\x03\xe0A\x02R\tsubjectId\x12\x1d\n" +
+	"subject_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\tsubjectId\x12\x1d\n" +
 	"\n" +
-	"company_id\x18\x03 \x01(\tR\tcompanyId\x12)\n" +
-	"\faccess_token\x18\x04 \x01(\tB\x06\xe0A\x02\xe0A\x04R\vaccessToken\x12+\n" +
-	"\rrefresh_token\x18\x05 \x01(\tB\x06\xe0A\x02\xe0A\x04R\frefreshToken\x12@\n" +
-	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x02R\n" +
+	"company_id\x18\x03 \x01(\tR\tcompanyId\x12(\n" +
+	"\faccess_token\x18\x04 \x01(\tB\x05\xe2A\x02\x02\x04R\vaccessToken\x12*\n" +
+	"\rrefresh_token\x18\x05 \x01(\tB\x05\xe2A\x02\x02\x04R\frefreshToken\x12A\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x02R\n" +
 	"expireTime\x12\x16\n" +
 	"\x06scopes\x18\a \x03(\tR\x06scopes\x12\x17\n" +
 	"\auser_id\x18\b \x01(\tR\x06userId\"\xb9\x01\n" +
@@ -1295,33 +1295,33 @@ const file_hlgate_v1_tokens_service_proto_rawDesc = "" +
 	"oauthTokenB\a\n" +
 	"\x05token\"E\n" +
 	"\x13ImportTokenResponse\x12.\n" +
-	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"\xa5\x01\n" +
-	"\x13ExchangeCodeRequest\x12\x1a\n" +
-	"\x04code\x18\x01 \x01(\tB\x06\xe0A\x02\xe0A\x04R\x04code\x12!\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"\xa4\x01\n" +
+	"\x13ExchangeCodeRequest\x12\x19\n" +
+	"\x04code\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x04R\x04code\x12!\n" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x120\n" +
 	"\tuser_type\x18\x03 \x01(\x0e2\x13.hlgate.v1.UserTypeR\buserType\x12\x1d\n" +
 	"\n" +
 	"subject_id\x18\x04 \x01(\tR\tsubjectId\"F\n" +
 	"\x14ExchangeCodeResponse\x12.\n" +
-	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\";\n" +
-	"\x15GetTokenStatusRequest\x12\"\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"<\n" +
+	"\x15GetTokenStatusRequest\x12#\n" +
 	"\n" +
-	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tsubjectId\"H\n" +
+	"subject_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tsubjectId\"H\n" +
 	"\x16GetTokenStatusResponse\x12.\n" +
-	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"8\n" +
-	"\x12DeleteTokenRequest\x12\"\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"9\n" +
+	"\x12DeleteTokenRequest\x12#\n" +
 	"\n" +
-	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tsubjectId\"\x15\n" +
-	"\x13DeleteTokenResponse\";\n" +
-	"\x15ConfirmInstallRequest\x12\"\n" +
+	"subject_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tsubjectId\"\x15\n" +
+	"\x13DeleteTokenResponse\"<\n" +
+	"\x15ConfirmInstallRequest\x12#\n" +
 	"\n" +
-	"subject_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tsubjectId\"H\n" +
+	"subject_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tsubjectId\"H\n" +
 	"\x16ConfirmInstallResponse\x12.\n" +
-	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"d\n" +
-	"\x18MintLocationTokenRequest\x12\"\n" +
+	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status\"f\n" +
+	"\x18MintLocationTokenRequest\x12#\n" +
 	"\n" +
-	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12$\n" +
-	"\vlocation_id\x18\x02 \x01(\tB\x03\xe0A\x02R\n" +
+	"company_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tcompanyId\x12%\n" +
+	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\"K\n" +
 	"\x19MintLocationTokenResponse\x12.\n" +
 	"\x06status\x18\x01 \x01(\v2\x16.hlgate.v1.TokenStatusR\x06status*`\n" +

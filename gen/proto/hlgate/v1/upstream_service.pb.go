@@ -312,10 +312,10 @@ var File_hlgate_v1_upstream_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_upstream_service_proto_rawDesc = "" +
 	"\n" +
-	" hlgate/v1/upstream_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x89\x02\n" +
-	"\vCallRequest\x12\x1b\n" +
-	"\x06method\x18\x01 \x01(\tB\x03\xe0A\x02R\x06method\x12\x17\n" +
-	"\x04path\x18\x02 \x01(\tB\x03\xe0A\x02R\x04path\x12/\n" +
+	" hlgate/v1/upstream_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8b\x02\n" +
+	"\vCallRequest\x12\x1c\n" +
+	"\x06method\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x06method\x12\x18\n" +
+	"\x04path\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x04path\x12/\n" +
 	"\x05query\x18\x03 \x03(\v2\x19.hlgate.v1.QueryParameterR\x05query\x12*\n" +
 	"\x04body\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x04body\x12!\n" +
 	"\vlocation_id\x18\x05 \x01(\tH\x00R\n" +
@@ -323,9 +323,9 @@ const file_hlgate_v1_upstream_service_proto_rawDesc = "" +
 	"\n" +
 	"company_id\x18\x06 \x01(\tH\x00R\tcompanyId\x12\x18\n" +
 	"\aversion\x18\a \x01(\tR\aversionB\t\n" +
-	"\asubject\"?\n" +
-	"\x0eQueryParameter\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x14\n" +
+	"\asubject\"@\n" +
+	"\x0eQueryParameter\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\xf1\x01\n" +
 	"\fCallResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12*\n" +

@@ -1528,11 +1528,11 @@ var File_hlgate_v1_users_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhlgate/v1/users_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\x92\x02\n" +
-	"\x19FilterUsersByEmailRequest\x12\"\n" +
+	"\x1dhlgate/v1/users_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\"\x94\x02\n" +
+	"\x19FilterUsersByEmailRequest\x12#\n" +
 	"\n" +
-	"company_id\x18\x01 \x01(\tB\x03\xe0A\x02R\tcompanyId\x12 \n" +
-	"\x06emails\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\x06emails\x88\x01\x01\x12\x1d\n" +
+	"company_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\tcompanyId\x12!\n" +
+	"\x06emails\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\x06emails\x88\x01\x01\x12\x1d\n" +
 	"\adeleted\x18\x03 \x01(\bH\x01R\adeleted\x88\x01\x01\x12\x17\n" +
 	"\x04skip\x18\x04 \x01(\tH\x02R\x04skip\x88\x01\x01\x12\x19\n" +
 	"\x05limit\x18\x05 \x01(\tH\x03R\x05limit\x88\x01\x01\x12#\n" +
@@ -1544,33 +1544,33 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\b_deletedB\a\n" +
 	"\x05_skipB\b\n" +
 	"\x06_limitB\r\n" +
-	"\v_projection\"\xa8\x01\n" +
+	"\v_projection\"\xa9\x01\n" +
 	"\x1aFilterUsersByEmailResponse\x12+\n" +
 	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x12\x19\n" +
-	"\x05count\x18\x02 \x01(\x01H\x00R\x05count\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\b\n" +
-	"\x06_count\"@\n" +
-	"\x18GetUserByLocationRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x82\x01\n" +
+	"\x05count\x18\x02 \x01(\x01H\x00R\x05count\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\b\n" +
+	"\x06_count\"A\n" +
+	"\x18GetUserByLocationRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x83\x01\n" +
 	"\x19GetUserByLocationResponse\x12+\n" +
-	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped\"\xa2\x06\n" +
-	"\x11CreateUserRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"\xab\x06\n" +
+	"\x11CreateUserRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"company_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcompanyId\x88\x01\x01\x12'\n" +
+	"company_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tcompanyId\x88\x01\x01\x12(\n" +
 	"\n" +
-	"first_name\x18\x03 \x01(\tB\x03\xe0A\x02H\x01R\tfirstName\x88\x01\x01\x12%\n" +
-	"\tlast_name\x18\x04 \x01(\tB\x03\xe0A\x02H\x02R\blastName\x88\x01\x01\x12\x1e\n" +
-	"\x05email\x18\x05 \x01(\tB\x03\xe0A\x02H\x03R\x05email\x88\x01\x01\x12$\n" +
-	"\bpassword\x18\x06 \x01(\tB\x03\xe0A\x02H\x04R\bpassword\x88\x01\x01\x12\x19\n" +
-	"\x05phone\x18\a \x01(\tH\x05R\x05phone\x88\x01\x01\x12\x1c\n" +
-	"\x04type\x18\b \x01(\tB\x03\xe0A\x02H\x06R\x04type\x88\x01\x01\x12\x1c\n" +
-	"\x04role\x18\t \x01(\tB\x03\xe0A\x02H\aR\x04role\x88\x01\x01\x12&\n" +
+	"first_name\x18\x03 \x01(\tB\x04\xe2A\x01\x02H\x01R\tfirstName\x88\x01\x01\x12&\n" +
+	"\tlast_name\x18\x04 \x01(\tB\x04\xe2A\x01\x02H\x02R\blastName\x88\x01\x01\x12\x1f\n" +
+	"\x05email\x18\x05 \x01(\tB\x04\xe2A\x01\x02H\x03R\x05email\x88\x01\x01\x12%\n" +
+	"\bpassword\x18\x06 \x01(\tB\x04\xe2A\x01\x02H\x04R\bpassword\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\a \x01(\tH\x05R\x05phone\x88\x01\x01\x12\x1d\n" +
+	"\x04type\x18\b \x01(\tB\x04\xe2A\x01\x02H\x06R\x04type\x88\x01\x01\x12\x1d\n" +
+	"\x04role\x18\t \x01(\tB\x04\xe2A\x01\x02H\aR\x04role\x88\x01\x01\x12'\n" +
 	"\flocation_ids\x18\n" +
-	" \x03(\tB\x03\xe0A\x02R\vlocationIds\x12;\n" +
+	" \x03(\tB\x04\xe2A\x01\x02R\vlocationIds\x12;\n" +
 	"\vpermissions\x18\v \x01(\v2\x19.hlgate.v1.PermissionsDtoR\vpermissions\x12\x16\n" +
 	"\x06scopes\x18\f \x03(\tR\x06scopes\x125\n" +
 	"\x17scopes_assigned_to_only\x18\r \x03(\tR\x14scopesAssignedToOnly\x12(\n" +
@@ -1587,7 +1587,7 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x05_typeB\a\n" +
 	"\x05_roleB\x10\n" +
 	"\x0e_profile_photoB\x14\n" +
-	"\x12_platform_language\"\xf8\x04\n" +
+	"\x12_platform_language\"\xf9\x04\n" +
 	"\x12CreateUserResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
@@ -1602,8 +1602,8 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x05roles\x18\n" +
 	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x122\n" +
 	"\blc_phone\x18\v \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
-	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\a\n" +
 	"\x05_nameB\r\n" +
 	"\v_first_nameB\f\n" +
@@ -1614,20 +1614,20 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
 	"_extensionB\t\n" +
 	"\a_scopesB\x14\n" +
-	"\x12_platform_language\"W\n" +
-	"\x11DeleteUserRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\"y\n" +
+	"\x12_platform_language\"Y\n" +
+	"\x11DeleteUserRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\auser_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x06userId\"z\n" +
 	"\x12DeleteUserResponse\x12\x1d\n" +
-	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\n" +
+	"\amessage\x18\x01 \x01(\tH\x00R\amessage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\n" +
 	"\n" +
-	"\b_message\"T\n" +
-	"\x0eGetUserRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\"\xf5\x04\n" +
+	"\b_message\"V\n" +
+	"\x0eGetUserRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\auser_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x06userId\"\xf6\x04\n" +
 	"\x0fGetUserResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
@@ -1642,8 +1642,8 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x05roles\x18\n" +
 	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x122\n" +
 	"\blc_phone\x18\v \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
-	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\a\n" +
 	"\x05_nameB\r\n" +
 	"\v_first_nameB\f\n" +
@@ -1654,11 +1654,11 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
 	"_extensionB\t\n" +
 	"\a_scopesB\x14\n" +
-	"\x12_platform_language\"\x98\x06\n" +
-	"\x11UpdateUserRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12\x1c\n" +
-	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\"\n" +
+	"\x12_platform_language\"\x9a\x06\n" +
+	"\x11UpdateUserRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12\x1d\n" +
+	"\auser_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x06userId\x12\"\n" +
 	"\n" +
 	"first_name\x18\x03 \x01(\tH\x00R\tfirstName\x88\x01\x01\x12 \n" +
 	"\tlast_name\x18\x04 \x01(\tH\x01R\blastName\x88\x01\x01\x12\x19\n" +
@@ -1687,7 +1687,7 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x05_roleB\r\n" +
 	"\v_company_idB\x10\n" +
 	"\x0e_profile_photoB\x14\n" +
-	"\x12_platform_language\"\xf8\x04\n" +
+	"\x12_platform_language\"\xf9\x04\n" +
 	"\x12UpdateUserResponse\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x88\x01\x01\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x01R\x04name\x88\x01\x01\x12\"\n" +
@@ -1702,8 +1702,8 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x05roles\x18\n" +
 	" \x01(\v2\x15.hlgate.v1.RoleSchemaR\x05roles\x122\n" +
 	"\blc_phone\x18\v \x01(\v2\x17.google.protobuf.StructR\alcPhone\x120\n" +
-	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x128\n" +
-	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmappedB\x05\n" +
+	"\x11platform_language\x18\f \x01(\tH\bR\x10platformLanguage\x88\x01\x01\x129\n" +
+	"\bunmapped\x18\r \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmappedB\x05\n" +
 	"\x03_idB\a\n" +
 	"\x05_nameB\r\n" +
 	"\v_first_nameB\f\n" +
@@ -1714,12 +1714,12 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\n" +
 	"_extensionB\t\n" +
 	"\a_scopesB\x14\n" +
-	"\x12_platform_language\"\xdc\x03\n" +
-	"\x12SearchUsersRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\x12'\n" +
+	"\x12_platform_language\"\xde\x03\n" +
+	"\x12SearchUsersRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\x12(\n" +
 	"\n" +
-	"company_id\x18\x02 \x01(\tB\x03\xe0A\x02H\x00R\tcompanyId\x88\x01\x01\x12\x19\n" +
+	"company_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02H\x00R\tcompanyId\x88\x01\x01\x12\x19\n" +
 	"\x05query\x18\x03 \x01(\tH\x01R\x05query\x88\x01\x01\x12\x17\n" +
 	"\x04type\x18\x04 \x01(\tH\x02R\x04type\x88\x01\x01\x12\x17\n" +
 	"\x04role\x18\x05 \x01(\tH\x03R\x04role\x88\x01\x01\x12\x15\n" +
@@ -1738,13 +1738,13 @@ const file_hlgate_v1_users_service_proto_rawDesc = "" +
 	"\x04_idsB\a\n" +
 	"\x05_sortB\x11\n" +
 	"\x0f_sort_directionB\x13\n" +
-	"\x11_enabled2way_sync\"\xc3\x01\n" +
+	"\x11_enabled2way_sync\"\xc4\x01\n" +
 	"\x13SearchUsersResponse\x12+\n" +
 	"\x05users\x18\x01 \x03(\v2\x15.hlgate.v1.UserSchemaR\x05users\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\x128\n" +
-	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xc2\b\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x129\n" +
+	"\bunmapped\x18\x04 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\xc2\b\n" +
 	"\fUsersService\x12\xc0\x01\n" +
 	"\x12FilterUsersByEmail\x12$.hlgate.v1.FilterUsersByEmailRequest\x1a%.hlgate.v1.FilterUsersByEmailResponse\"]\xc2\xf3\x18\x17\n" +
 	"\x15filter-users-by-email\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/companies/{company_id}/users/search/filter-by-email\x12\xa3\x01\n" +

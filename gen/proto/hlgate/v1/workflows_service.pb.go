@@ -137,13 +137,13 @@ var File_hlgate_v1_workflows_service_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_workflows_service_proto_rawDesc = "" +
 	"\n" +
-	"!hlgate/v1/workflows_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\":\n" +
-	"\x12GetWorkflowRequest\x12$\n" +
-	"\vlocation_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
-	"locationId\"\x88\x01\n" +
+	"!hlgate/v1/workflows_service.proto\x12\thlgate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17hlgate/v1/options.proto\x1a hlgate/v1/upstream_schemas.proto\";\n" +
+	"\x12GetWorkflowRequest\x12%\n" +
+	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"locationId\"\x89\x01\n" +
 	"\x13GetWorkflowResponse\x127\n" +
-	"\tworkflows\x18\x01 \x03(\v2\x19.hlgate.v1.WorkflowSchemaR\tworkflows\x128\n" +
-	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\bunmapped2\xa2\x01\n" +
+	"\tworkflows\x18\x01 \x03(\v2\x19.hlgate.v1.WorkflowSchemaR\tworkflows\x129\n" +
+	"\bunmapped\x18\x02 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped2\xa2\x01\n" +
 	"\x10WorkflowsService\x12\x8d\x01\n" +
 	"\vGetWorkflow\x12\x1d.hlgate.v1.GetWorkflowRequest\x1a\x1e.hlgate.v1.GetWorkflowResponse\"?\xc2\xf3\x18\x0e\n" +
 	"\fget-workflow\x82\xd3\xe4\x93\x02'\x12%/v1/locations/{location_id}/workflowsB7Z5github.com/hlgate/hlgate/gen/proto/hlgate/v1;hlgatev1b\x06proto3"
