@@ -55,6 +55,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		}}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
+		runtime.WithMetadata(nameRESTSpan),
 	)
 	registrations := slices.Clone(gatewayRegistrations)
 	for _, gs := range genservices.Services {
@@ -92,7 +93,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapiv2.Document)
 	})
-	return mux, nil
+	return s.traceHTTP(mux), nil
 }
 
 // HTTPServer returns an http.Server for h with the configured limits, so a
