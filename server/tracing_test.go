@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/hlgate/hlgate/internal/testwait"
 	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/tokenstore"
@@ -357,5 +359,70 @@ func TestHealthIsNotTraced(t *testing.T) {
 	}
 	if spans := exp.GetSpans(); len(spans) != 0 {
 		t.Fatalf("health and metrics made %d spans: %v", len(spans), fmt.Sprint(spans[0].Name))
+	}
+}
+
+// A REST event stream reaches the gRPC port over loopback: its stream span
+// is still a child of the REST call's HTTP span, in the caller's trace, and
+// each event delivered is an event of it.
+func TestTraceOfARESTEventStream(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	e := newEventsServer(t, eventsOptions{tracing: tracing.New(tp)})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.httpURL+"/v1/subscriptions/traced/events:stream?types=ContactCreate", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+readKey)
+	req.Header.Set("Traceparent", callerParent)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("stream: %d %s", resp.StatusCode, b)
+	}
+	wh := e.post("ContactCreate", sandbox.DemoLocationID)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, wh) {
+		t.Fatalf("first line %q (%v), want event %s", line, err, wh)
+	}
+	cancel() // the caller hangs up: both spans end
+
+	const rpcName = "hlgate.v1.EventsService/StreamEvents"
+	var spans map[string]tracetest.SpanStub
+	testwait.For(t, "the stream's spans to end", testwait.DefaultTimeout, func() bool {
+		spans = map[string]tracetest.SpanStub{}
+		for _, s := range exp.GetSpans() {
+			if s.SpanContext.TraceID().String() == callerTraceID {
+				spans[s.Name] = s
+			}
+		}
+		_, rpcDone := spans[rpcName]
+		return rpcDone && len(spans) >= 2
+	})
+	httpName := "GET /v1/subscriptions/{subscription}/events:stream"
+	if hs, ok := spans[httpName]; !ok || hs.Parent.SpanID().String() != callerSpanID {
+		t.Fatalf("no HTTP span %q under the caller's; spans: %v", httpName, spanNames(spans))
+	}
+	rpc := wantChild(t, spans, rpcName, httpName)
+	if rpc.SpanKind != trace.SpanKindServer || attr(rpc, "hlgate.transport") != "grpc" {
+		t.Errorf("stream span: kind %v, attributes %v", rpc.SpanKind, rpc.Attributes)
+	}
+	sent := 0
+	for _, ev := range rpc.Events {
+		if ev.Name == "message sent" {
+			sent++
+		}
+	}
+	if sent == 0 {
+		t.Errorf("stream span has no message-sent event; events %v", rpc.Events)
 	}
 }
