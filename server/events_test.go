@@ -28,8 +28,8 @@ import (
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
-	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/internal/testwait"
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/webhooks"
