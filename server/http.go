@@ -55,7 +55,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		}}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
-		runtime.WithMetadata(nameRESTSpan),
+		s.gatewayTracing(),
 	)
 	registrations := slices.Clone(gatewayRegistrations)
 	for _, gs := range genservices.Services {
