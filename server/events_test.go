@@ -29,6 +29,7 @@ import (
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/internal/testwait"
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/webhooks"
@@ -64,6 +65,9 @@ type eventsOptions struct {
 	redis *redistest.Server // nil: memory store and delivery
 	http  HTTPLimits
 	noKey bool // caller auth off
+	// tracing, when set, traces the server; the HTTP side then calls it
+	// through GatewayConn, as `hlgate serve` does.
+	tracing *tracing.Provider
 }
 
 func newEventsServer(t *testing.T, opts eventsOptions) *eventsServer {
@@ -72,7 +76,7 @@ func newEventsServer(t *testing.T, opts eventsOptions) *eventsServer {
 	if opts.noKey {
 		keys = nil
 	}
-	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: keys, noInstall: true})
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: keys, noInstall: true, tracing: opts.tracing})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := tokenstore.AppID(sandbox.DefaultClientID)
 	dcfg := webhooks.DeliveryConfig{PollInterval: 20 * time.Millisecond, Logger: log}
@@ -126,7 +130,14 @@ func newEventsServer(t *testing.T, opts eventsOptions) *eventsServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	handler, err := srv.HTTPHandler(context.Background(), conn)
+	gw := conn
+	if opts.tracing != nil {
+		if gw, err = srv.GatewayConn(lis.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = gw.Close() })
+	}
+	handler, err := srv.HTTPHandler(context.Background(), gw)
 	if err != nil {
 		t.Fatal(err)
 	}

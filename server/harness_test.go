@@ -22,6 +22,7 @@ import (
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/tokenstore"
@@ -71,6 +72,8 @@ type harnessOptions struct {
 	// redisHook, with redis, is added to the token store's and the
 	// limiter's clients (to count round trips).
 	redisHook redis.Hook
+	// tracing, when set, traces the server's calls (tracing_test.go).
+	tracing *tracing.Provider
 }
 
 // adminKey, writeKey and readKey are caller keys for tests with auth on.
@@ -171,7 +174,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 			t.Fatalf("keys: %v", err)
 		}
 	}
-	srv, err := New(Config{Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, Metrics: metrics, MaxMessageBytes: opts.maxMessageBytes})
+	srv, err := New(Config{Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, Metrics: metrics, MaxMessageBytes: opts.maxMessageBytes, Tracing: opts.tracing})
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}

@@ -60,6 +60,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		}}}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
+		s.gatewayTracing(),
 	)
 	registrations := slices.Clone(gatewayRegistrations)
 	for _, gs := range genservices.Services {
@@ -101,7 +102,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openapiv3.Document)
 	})
-	return recoverHTTP(s.log, jsonRouteErrors(mux)), nil
+	return s.traceHTTP(recoverHTTP(s.log, jsonRouteErrors(mux))), nil
 }
 
 // HTTPServer returns an http.Server for h with the configured limits, so a

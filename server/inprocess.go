@@ -26,7 +26,8 @@ func (s *Server) GatewayConn(addr string, opts ...grpc.DialOption) (*grpc.Client
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(s.inProcess),
-		s.LoopbackDialOption(), // streams go over the wire
+		grpc.WithStreamInterceptor(s.injectStream), // the trace context of REST event streams
+		s.LoopbackDialOption(),                     // streams go over the wire
 	}, opts...)
 	return grpc.NewClient(addr, opts...)
 }

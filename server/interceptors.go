@@ -23,7 +23,11 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	start := time.Now()
 	var call upstream.CallInfo
 	ctx = upstream.WithCallInfo(ctx, &call)
+	ctx, span := s.startRPC(ctx, info.FullMethod)
 	log := s.log.With("rpc", info.FullMethod)
+	if span != nil {
+		log = log.With("trace_id", span.SpanContext().TraceID().String())
+	}
 	r := methodRules[info.FullMethod]
 	msg, isMsg := req.(proto.Message)
 	var named subjects
@@ -45,6 +49,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 			err = withErrorInfo(err).Err()
 		}
 		code := status.Code(err)
+		endRPC(span, err, named.first(), &call)
 		elapsed := time.Since(start)
 		s.metrics.rpcs.WithLabelValues(info.FullMethod, code.String()).Inc()
 		s.metrics.rpcLatency.WithLabelValues(info.FullMethod).Observe(elapsed.Seconds())

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -27,6 +29,7 @@ import (
 	"github.com/hlgate/hlgate/gen/genservices"
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/upstream"
 )
@@ -81,6 +84,9 @@ type Config struct {
 	// HTTP bounds the HTTP port's requests and connections; zero fields take
 	// the defaults of DefaultHTTPLimits.
 	HTTP HTTPLimits
+	// Tracing gives every RPC, REST call and webhook its span (tracing.go);
+	// nil or off: none.
+	Tracing *tracing.Provider
 }
 
 // HTTPLimits bound what one HTTP client can hold of the process: body size,
@@ -149,6 +155,9 @@ type Server struct {
 	// servedMethods are the full names of every method GRPCServer
 	// registered: a call of any other is UNIMPLEMENTED.
 	servedMethods atomic.Pointer[map[string]bool]
+	// tracer starts the entry points' spans; nil when tracing is off.
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
 }
 
 // New checks cfg and returns a Server.
@@ -187,6 +196,8 @@ func New(cfg Config) (*Server, error) {
 		hl:       cfg.Upstream,
 		pages:    pages,
 		health:   health.NewServer(),
+		tracer:   cfg.Tracing.Tracer(),
+		prop:     cfg.Tracing.Propagator(),
 	}, nil
 }
 
@@ -195,7 +206,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.ChainStreamInterceptor(s.traceStream, s.streamInterceptor),
 		grpc.MaxRecvMsgSize(s.messageBytes()),
 		grpc.MaxSendMsgSize(s.messageBytes()),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),

@@ -27,6 +27,10 @@
 //
 // Every failure that HighLevel answered ends as one typed *Error, so the
 // server maps errors to gRPC status in exactly one place.
+//
+// A call whose caller is traced has its spans (tracing.go): the call, its
+// token reads, its quota waits and each send. They stay in this process: no
+// request to HighLevel carries a trace header.
 package upstream
 
 import (
@@ -212,6 +216,14 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if subject == "" {
 		return nil, ErrNoSubject
 	}
+	ctx, tr := startCall(ctx, req, subject)
+	resp, err := c.do(ctx, req, subject, tr)
+	tr.end(err)
+	return resp, err
+}
+
+// do is Do under the call's span (tr; nil when the call is not traced).
+func (c *Client) do(ctx context.Context, req *http.Request, subject string, tr *callTrace) (*http.Response, error) {
 	info, _ := ctx.Value(callInfoKey).(*CallInfo)
 	if info == nil {
 		info = &CallInfo{}
@@ -236,14 +248,18 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		stale    int // slots given back because the token read outlasted them
 	)
 	for {
-		cred, err := c.tokens.Token(ctx, subject)
+		tctx, tend := tr.token(ctx, false)
+		cred, err := c.tokens.Token(tctx, subject)
+		tend(err)
 		if err != nil {
 			return nil, err
 		}
 		key := limiter.Key{App: cred.App, Resource: subject}
 		waitStart := time.Now()
-		permit, err := c.quota.Wait(ctx, key)
+		qctx, qend := tr.quota(ctx)
+		permit, err := c.quota.Wait(qctx, key)
 		info.QuotaWait += time.Since(waitStart)
+		qend(err)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +268,10 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		// expiry): send the newest one, not the one read before queuing.
 		// The read is usually from memory; when it is not, the permit's
 		// freshness is checked below.
-		if cred, err = c.tokens.Token(ctx, subject); err != nil {
+		tctx, tend = tr.token(ctx, true)
+		cred, err = c.tokens.Token(tctx, subject)
+		tend(err)
+		if err != nil {
 			_ = permit.Cancel(ctx)
 			return nil, err
 		}
@@ -274,6 +293,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			// the caller's deadline bounds the loop (Wait refuses a slot
 			// beyond it), and so does maxStale. A slot that cannot be given
 			// back stays used and the call fails: failing closed.
+			tr.event("quota slot stale: given back")
 			if err := permit.Cancel(ctx); err != nil {
 				return nil, fmt.Errorf("upstream %s %s: give back a stale quota slot: %w", req.Method, req.URL.Path, err)
 			}
@@ -285,7 +305,13 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 
 		sent := time.Now()
+		sendEnd := tr.send(ctx, out)
 		resp, err := c.base.Do(out)
+		if resp != nil {
+			sendEnd(resp.StatusCode, err)
+		} else {
+			sendEnd(0, err)
+		}
 		attempts++
 		info.Sends++
 		if err != nil {
@@ -302,7 +328,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 				_ = permit.Cancel(ctx)
 			}
 			if (idempotent || notSent) && attempts < c.cfg.MaxAttempts {
-				if werr := c.backoff(ctx, attempts); werr != nil {
+				if werr := c.backoffTraced(ctx, tr, attempts); werr != nil {
 					return nil, connError(req, err)
 				}
 				continue
@@ -333,7 +359,10 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			// HighLevel did not act on a request it refused to authenticate,
 			// so even a write is safe to resend once with a fresh token.
 			forced = true
-			if _, err := c.tokens.ForceRefresh(ctx, subject, cred.AccessToken); err != nil {
+			rctx, rend := tr.child(ctx, "token refresh")
+			_, err := c.tokens.ForceRefresh(rctx, subject, cred.AccessToken)
+			rend(err)
+			if err != nil {
 				return nil, err
 			}
 			attempts--
@@ -353,7 +382,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 
 		case resp.StatusCode >= 500 && idempotent && attempts < c.cfg.MaxAttempts:
 			uerr := errorFrom(req, resp)
-			if werr := c.backoff(ctx, attempts); werr != nil {
+			if werr := c.backoffTraced(ctx, tr, attempts); werr != nil {
 				return nil, uerr
 			}
 			continue
@@ -394,6 +423,14 @@ func bodyFor(b []byte) (io.ReadCloser, func() (io.ReadCloser, error)) {
 	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	rc, _ := get()
 	return rc, get
+}
+
+// backoffTraced is backoff in a span of its own.
+func (c *Client) backoffTraced(ctx context.Context, tr *callTrace, n int) error {
+	bctx, end := tr.child(ctx, "backoff")
+	err := c.backoff(bctx, n)
+	end(err)
+	return err
 }
 
 // backoff sleeps a jittered exponential step before attempt n+1, or returns

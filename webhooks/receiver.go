@@ -9,6 +9,7 @@
 package webhooks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hlgate/hlgate/internal/tracing"
 )
 
 // TokenDeleter deletes the stored token of a subject (a location or company
@@ -156,8 +163,17 @@ type envelope struct {
 }
 
 // ServeHTTP verifies, checks the replay rules, stores, and answers.
+//
+// Under a recording span (the HTTP server's, with tracing on) the webhook
+// gets a span "webhook receive" with children "webhook verify" and
+// "webhook store" (and "webhook uninstall" / "webhook install").
 func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rv.m.received.Inc()
+	ctx, span := tracing.Start(r.Context(), "webhook receive")
+	defer span.End()
+	if span.IsRecording() {
+		r = r.WithContext(ctx)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -176,7 +192,10 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The signature first, over the bytes as received: nothing of an
 	// unverified body is parsed, and nothing is re-serialized.
-	if err := rv.cfg.Verifier.Verify(r.Header, body); err != nil {
+	_, vspan := tracing.Start(r.Context(), "webhook verify")
+	err = rv.cfg.Verifier.Verify(r.Header, body)
+	endSpan(vspan, err)
+	if err != nil {
 		reason := ReasonBadSignature
 		var ve *VerifyError
 		if errors.As(err, &ve) {
@@ -225,7 +244,16 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), rv.cfg.StoreTimeout)
 	defer cancel()
-	id, stored, err := rv.cfg.Store.Append(ctx, ev)
+	sctx, sspan := tracing.Start(ctx, "webhook store")
+	id, stored, err := rv.cfg.Store.Append(sctx, ev)
+	endSpan(sspan, err)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("hlgate.webhook.id", ev.WebhookID), attribute.String("hlgate.webhook.type", ev.Type),
+			attribute.String("hlgate.subject", cmp.Or(ev.LocationID, ev.CompanyID)))
+		if err == nil {
+			span.SetAttributes(attribute.String("hlgate.webhook.stream_id", id), attribute.Bool("hlgate.webhook.duplicate", !stored))
+		}
+	}
 	if err != nil {
 		rv.m.storeFailures.Inc()
 		rv.log.ErrorContext(ctx, "webhooks: cannot store the event; answering 429 so HighLevel resends it",
@@ -243,7 +271,10 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Run for a duplicate too: HighLevel resends only after a 429 or a
 		// lost answer, so the first delivery's deletion may not have
 		// happened. Deleting is idempotent.
-		if err := rv.uninstall(ctx, ev); err != nil {
+		uctx, uspan := tracing.Start(ctx, "webhook uninstall")
+		err := rv.uninstall(uctx, ev)
+		endSpan(uspan, err)
+		if err != nil {
 			rv.m.tokenDeletions.WithLabelValues("error").Inc()
 			rv.log.ErrorContext(ctx, "webhooks: UNINSTALL stored but the token was not deleted; answering 429 so HighLevel resends it",
 				"webhook_id", ev.WebhookID, "location", ev.LocationID, "company", ev.CompanyID, "err", err)
@@ -254,7 +285,10 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ev.Type == TypeInstall && rv.cfg.Installs != nil {
 		// For a duplicate too, as for UNINSTALL: installing is idempotent.
-		switch err := rv.cfg.Installs.Install(ctx, ev.CompanyID, ev.LocationID); {
+		ictx, ispan := tracing.Start(ctx, "webhook install")
+		err := rv.cfg.Installs.Install(ictx, ev.CompanyID, ev.LocationID)
+		endSpan(ispan, err)
+		switch {
 		case errors.Is(err, ErrInstallPending):
 			// Stored, so not lost: the install worker records it once the
 			// code exchange has stored the token it needs.
@@ -317,8 +351,20 @@ func parseTimestamp(raw json.RawMessage) (time.Time, error) {
 
 func (rv *Receiver) reject(w http.ResponseWriter, r *http.Request, code int, reason, msg, webhookID string) {
 	rv.m.rejected.WithLabelValues(reason).Inc()
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		span.SetAttributes(attribute.String("hlgate.webhook.refused", reason))
+		span.SetStatus(codes.Error, msg)
+	}
 	rv.log.WarnContext(r.Context(), "webhooks: refused", "reason", reason, "status", code, "webhook_id", webhookID, "detail", msg)
 	http.Error(w, msg, code)
+}
+
+// endSpan ends a step's span, failed when err is set.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 func (rv *Receiver) tooManyRequests(w http.ResponseWriter, msg string) {

@@ -20,6 +20,7 @@ import (
 	"github.com/hlgate/hlgate/gen/highlevel"
 	"github.com/hlgate/hlgate/gen/optable"
 	"github.com/hlgate/hlgate/internal/redislog"
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 	"github.com/hlgate/hlgate/server"
@@ -137,6 +138,11 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 	}
 	// go-redis logs dial failures on its own; they join the JSON stream.
 	redislog.Use(log)
+	tp, flushTraces, err := startTracing(ctx, env, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces() // after the servers stopped: their last spans too
 
 	var (
 		sbServer *http.Server
@@ -171,7 +177,7 @@ func serve(ctx context.Context, args []string, env func(string) string, stdout, 
 		c.PublicURL = "http://" + loopbackAddr(httpLis.Addr())
 	}
 
-	app, err := wire(c, log)
+	app, err := wire(c, log, tp)
 	if err != nil {
 		return err
 	}
@@ -284,7 +290,7 @@ func (a *app) close() {
 }
 
 // wire builds every component from the settings, top to bottom.
-func wire(c *serveConfig, log *slog.Logger) (*app, error) {
+func wire(c *serveConfig, log *slog.Logger, tp *tracing.Provider) (*app, error) {
 	a := &app{}
 	metrics := server.NewMetrics()
 	upstreamHTTP := &http.Client{Transport: &http.Transport{
@@ -406,7 +412,7 @@ func wire(c *serveConfig, log *slog.Logger) (*app, error) {
 	srv, err := server.New(server.Config{
 		Logger: log, Upstream: hl, Tokens: mgr, Keys: keys, PageKey: pageKey,
 		OAuthPages: pages, Webhooks: hooks, Events: events, ReadyChecks: ready, Metrics: metrics,
-		HTTP: c.HTTP, MaxConcurrentStreams: uint32(c.GRPCMaxStreams),
+		HTTP: c.HTTP, MaxConcurrentStreams: uint32(c.GRPCMaxStreams), Tracing: tp,
 	})
 	if err != nil {
 		return nil, err
