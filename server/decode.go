@@ -35,8 +35,31 @@ func (s *Server) countUnmapped(ctx context.Context, rep jsonproto.Report) {
 	if o := upstream.OperationOf(ctx); o != nil {
 		op = o.ID
 	}
+	// A resource often has a dozen findings of two or three kinds: the
+	// counter of each (kind, kept) is looked up once, not per finding.
+	var counts [8]struct {
+		kind jsonproto.Kind
+		kept bool
+		n    int
+	}
+	n := 0
 	for _, f := range rep {
-		s.metrics.unmapped.WithLabelValues(op, string(f.Kind), strconv.FormatBool(f.Kept)).Inc()
+		i := 0
+		for i < n && (counts[i].kind != f.Kind || counts[i].kept != f.Kept) {
+			i++
+		}
+		if i == len(counts) { // more (kind, kept) pairs than there are kinds today
+			s.metrics.unmapped.WithLabelValues(op, string(f.Kind), strconv.FormatBool(f.Kept)).Inc()
+			continue
+		}
+		if i == n {
+			counts[i].kind, counts[i].kept = f.Kind, f.Kept
+			n++
+		}
+		counts[i].n++
+	}
+	for _, c := range counts[:n] {
+		s.metrics.unmapped.WithLabelValues(op, string(c.kind), strconv.FormatBool(c.kept)).Add(float64(c.n))
 	}
 	logFrom(ctx).Debug("upstream keys without a field of their own", "operation", op, "keys", len(rep))
 }

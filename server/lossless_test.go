@@ -2,9 +2,11 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+	"github.com/hlgate/hlgate/internal/jsonproto"
 	"github.com/hlgate/hlgate/sandbox"
 )
 
@@ -185,5 +188,27 @@ func TestSearchContactsIsLossless(t *testing.T) {
 	}
 	if pages < 2 {
 		t.Fatalf("%d page(s): the walk did not page", pages)
+	}
+}
+
+// TestCountUnmappedByKind: countUnmapped adds each finding to the counter
+// of its kind and keeping, however many kinds a report mixes.
+func TestCountUnmappedByKind(t *testing.T) {
+	s := &Server{metrics: NewMetrics()}
+	var rep jsonproto.Report
+	want := map[string]int{}
+	for i := range 12 { // more (kind, kept) pairs than countUnmapped batches
+		kind := jsonproto.Kind("kind" + strconv.Itoa(i%10))
+		for range i%3 + 1 {
+			rep = append(rep, jsonproto.Finding{Kind: kind, Kept: i%2 == 0})
+		}
+		want[string(kind)+"/"+strconv.FormatBool(i%2 == 0)] += i%3 + 1
+	}
+	s.countUnmapped(context.Background(), rep)
+	for key, n := range want {
+		kind, kept, _ := strings.Cut(key, "/")
+		if got := testutil.ToFloat64(s.metrics.unmapped.WithLabelValues("unknown", kind, kept)); int(got) != n {
+			t.Errorf("%s kept=%s counted %v, want %d", kind, kept, got, n)
+		}
 	}
 }
