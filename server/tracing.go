@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/upstream"
 )
 
@@ -39,10 +40,8 @@ import (
 
 // Attribute keys of hlgate's own span attributes.
 const (
-	attrSubject       = attribute.Key("hlgate.subject")
-	attrTransport     = attribute.Key("hlgate.transport")
-	attrErrorReason   = attribute.Key("hlgate.error.reason")
-	attrUpstreamSends = attribute.Key("hlgate.upstream.sends")
+	attrTransport   = attribute.Key("hlgate.transport")
+	attrErrorReason = attribute.Key("hlgate.error.reason")
 )
 
 // metadataCarrier reads and writes gRPC metadata for a propagator.
@@ -105,10 +104,10 @@ func endRPC(span trace.Span, err error, subject string, call *upstream.CallInfo)
 	st := status.Convert(err)
 	span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(st.Code())))
 	if subject != "" {
-		span.SetAttributes(attrSubject.String(subject))
+		span.SetAttributes(tracing.AttrSubject.String(subject))
 	}
 	if call != nil && call.Sends > 0 {
-		span.SetAttributes(attrUpstreamSends.Int(call.Sends))
+		span.SetAttributes(tracing.AttrUpstreamSends.Int(call.Sends))
 	}
 	if err == nil {
 		return

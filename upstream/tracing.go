@@ -36,8 +36,6 @@ import (
 // Attribute keys of the chain's spans.
 const (
 	attrOperation = attribute.Key("hlgate.operation_id")
-	attrSubject   = attribute.Key("hlgate.subject")
-	attrSends     = attribute.Key("hlgate.upstream.sends")
 	attrRetries   = attribute.Key("hlgate.upstream.retries")
 	attrDecision  = attribute.Key("hlgate.quota.decision")
 	attrReread    = attribute.Key("hlgate.token.reread")
@@ -62,7 +60,7 @@ func startCall(ctx context.Context, req *http.Request, subject string) (context.
 		name = "HighLevel " + op.ID
 	}
 	ctx, span := tracing.Start(ctx, name)
-	span.SetAttributes(attrSubject.String(subject))
+	span.SetAttributes(tracing.AttrSubject.String(subject))
 	if op != nil && op.ID != "" {
 		span.SetAttributes(attrOperation.String(op.ID))
 	}
@@ -74,7 +72,7 @@ func (t *callTrace) end(err error) {
 	if t == nil {
 		return
 	}
-	attrs := []attribute.KeyValue{attrSends.Int(t.sends), attrRetries.Int(max(t.sends-1, 0))}
+	attrs := []attribute.KeyValue{tracing.AttrUpstreamSends.Int(t.sends), attrRetries.Int(max(t.sends-1, 0))}
 	if t.status != 0 {
 		attrs = append(attrs, attribute.Int("http.response.status_code", t.status))
 	}

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -36,6 +37,16 @@ import (
 
 // ScopeName names hlgate's instrumentation scope in every exported span.
 const ScopeName = "github.com/hlgate/hlgate"
+
+// Attribute keys hlgate's spans share across packages (each package keeps
+// the keys only it sets).
+const (
+	// AttrSubject is the location or company whose token and quota a call
+	// spends.
+	AttrSubject = attribute.Key("hlgate.subject")
+	// AttrUpstreamSends counts the requests one call sent to HighLevel.
+	AttrUpstreamSends = attribute.Key("hlgate.upstream.sends")
+)
 
 // The environment variables read here (the OpenTelemetry SDK's standard
 // names). The exporters also read the other OTEL_EXPORTER_OTLP_* settings
