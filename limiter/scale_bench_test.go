@@ -119,7 +119,8 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 }
 
 // fillWindows grants each key cfg.Limit slots one Window/Limit apart, the
-// last about when the fill ends, by running the reserve script on a clock shifted back
+// last about when the fill ends (key i's shifted by i/len(keys) of that
+// step), by running the reserve script on a clock shifted back
 // (its first argument), pipelined. It returns each key's slots (µs).
 func fillWindows(ctx context.Context, c *redis.Client, cfg Config, keys []Key) ([][]int64, error) {
 	if err := reserveScript.Load(ctx, c).Err(); err != nil {
@@ -138,15 +139,19 @@ func fillWindows(ctx context.Context, c *redis.Client, cfg Config, keys []Key) (
 			end = time.Now().Add(time.Since(start) * time.Duration(cfg.Limit) * 5 / 4).UnixMicro()
 		}
 		for from := 0; from < len(keys); from += batch {
-			offset := -cfg.Window.Microseconds() + int64(j+1)*step
+			offset := -cfg.Window.Microseconds() + int64(j)*step
 			if j > 0 {
 				offset += end - time.Now().UnixMicro()
 			}
 			pipe := c.Pipeline()
 			to := min(from+batch, len(keys))
-			for _, k := range keys[from:to] {
+			for i, k := range keys[from:to] {
+				// Each key's slots are shifted by its share of a step, so
+				// the keys' callers wake spread over each step, as
+				// independent locations would, not all at one instant.
+				phase := int64(from+i) * step / int64(len(keys))
 				reserveScript.EvalSha(ctx, pipe, redisKeys(k),
-					offset, cfg.Limit, cfg.span(), cfg.MaxQueueWait.Microseconds(), cfg.Daily, -1, -1)
+					offset+phase, cfg.Limit, cfg.span(), cfg.MaxQueueWait.Microseconds(), cfg.Daily, -1, -1)
 			}
 			cmds, err := pipe.Exec(ctx)
 			if err != nil {
