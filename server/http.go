@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hlgate/hlgate/gen/genservices"
@@ -27,10 +27,10 @@ import (
 
 // gatewayRegistrations are the gateway handlers of the services that are
 // not generated products (gen/genservices adds those), one per service.
-var gatewayRegistrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	hlgatev1.RegisterTokensServiceHandler,
-	hlgatev1.RegisterUpstreamServiceHandler,
-	hlgatev1.RegisterEventsServiceHandler,
+var gatewayRegistrations = []gatewayService{
+	{hlgatev1.File_hlgate_v1_tokens_service_proto.Services().ByName("TokensService"), hlgatev1.RegisterTokensServiceHandler},
+	{hlgatev1.File_hlgate_v1_upstream_service_proto.Services().ByName("UpstreamService"), hlgatev1.RegisterUpstreamServiceHandler},
+	{hlgatev1.File_hlgate_v1_events_service_proto.Services().ByName("EventsService"), hlgatev1.RegisterEventsServiceHandler},
 }
 
 // streamRoutes are the REST routes of server-streaming RPCs: responses that
@@ -47,7 +47,7 @@ var streamRoutes = []string{
 // metrics and the OpenAPI document.
 func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 	useRESTQuery()
-	gw := runtime.NewServeMux(
+	opts := []runtime.ServeMuxOption{
 		runtime.WithErrorHandler(gatewayErrorHandler),
 		runtime.WithRoutingErrorHandler(routingError),
 		// An answer of bytes (google.api.HttpBody) is written as itself,
@@ -61,15 +61,14 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
 		s.gatewayTracing(),
-	)
-	registrations := slices.Clone(gatewayRegistrations)
-	for _, gs := range genservices.Services {
-		registrations = append(registrations, gs.RegisterGateway)
 	}
-	for _, register := range registrations {
-		if err := register(ctx, gw, conn); err != nil {
-			return nil, fmt.Errorf("register gateway handler: %w", err)
-		}
+	services := slices.Clone(gatewayRegistrations)
+	for _, gs := range genservices.Services {
+		services = append(services, gatewayService{desc: gs.File.Services().ByName(protoreflect.FullName(gs.Desc.ServiceName).Name()), register: gs.RegisterGateway})
+	}
+	gw, err := newRouteGroups(ctx, services, conn, func() *runtime.ServeMux { return runtime.NewServeMux(opts...) })
+	if err != nil {
+		return nil, err
 	}
 
 	mux := http.NewServeMux()
