@@ -130,20 +130,28 @@ func httpTemplates(md protoreflect.MethodDescriptor) []string {
 	}
 	var out []string
 	for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
-		switch p := r.GetPattern().(type) {
-		case *annotations.HttpRule_Get:
-			out = append(out, p.Get)
-		case *annotations.HttpRule_Post:
-			out = append(out, p.Post)
-		case *annotations.HttpRule_Put:
-			out = append(out, p.Put)
-		case *annotations.HttpRule_Patch:
-			out = append(out, p.Patch)
-		case *annotations.HttpRule_Delete:
-			out = append(out, p.Delete)
-		case *annotations.HttpRule_Custom:
-			out = append(out, p.Custom.GetPath())
+		if _, tmpl := httpRoute(r); tmpl != "" {
+			out = append(out, tmpl)
 		}
 	}
 	return out
+}
+
+// httpRoute is a google.api.http rule's HTTP method and path template.
+func httpRoute(r *annotations.HttpRule) (method, template string) {
+	switch p := r.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return http.MethodGet, p.Get
+	case *annotations.HttpRule_Post:
+		return http.MethodPost, p.Post
+	case *annotations.HttpRule_Put:
+		return http.MethodPut, p.Put
+	case *annotations.HttpRule_Patch:
+		return http.MethodPatch, p.Patch
+	case *annotations.HttpRule_Delete:
+		return http.MethodDelete, p.Delete
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "", ""
 }

@@ -65,7 +65,7 @@ func TestEveryRouteReachesItsService(t *testing.T) {
 			}
 			rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
 			for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
-				method, tmpl := ruleRoute(r)
+				method, tmpl := httpRoute(r)
 				if tmpl == "" {
 					continue
 				}
@@ -93,20 +93,4 @@ func TestEveryRouteReachesItsService(t *testing.T) {
 	if routes < 200 {
 		t.Fatalf("walked %d routes, want every service's (over 200)", routes)
 	}
-}
-
-func ruleRoute(r *annotations.HttpRule) (string, string) {
-	switch p := r.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		return http.MethodGet, p.Get
-	case *annotations.HttpRule_Post:
-		return http.MethodPost, p.Post
-	case *annotations.HttpRule_Put:
-		return http.MethodPut, p.Put
-	case *annotations.HttpRule_Patch:
-		return http.MethodPatch, p.Patch
-	case *annotations.HttpRule_Delete:
-		return http.MethodDelete, p.Delete
-	}
-	return "", ""
 }

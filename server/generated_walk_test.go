@@ -211,7 +211,7 @@ func (w walkOp) expectNotFound(t *testing.T, h *harness, ctx context.Context, lo
 // restCall calls w through the gateway and returns the id it answered.
 func (w walkOp) restCall(t *testing.T, h *harness, loc, id string) string {
 	t.Helper()
-	method, tmpl := restRule(w.rest)
+	method, tmpl := httpRoute(w.rest)
 	vals := w.values(loc, id)
 	in := w.f.in.New().Interface()
 	b, _ := json.Marshal(vals)
@@ -254,23 +254,6 @@ func (w walkOp) restCall(t *testing.T, h *harness, loc, id string) string {
 		t.Fatalf("%s %s = %d %s", method, path, code, ans)
 	}
 	return answerID(ans)
-}
-
-// restRule is a REST rule's method and path template.
-func restRule(r *annotations.HttpRule) (string, string) {
-	switch p := r.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		return http.MethodGet, p.Get
-	case *annotations.HttpRule_Post:
-		return http.MethodPost, p.Post
-	case *annotations.HttpRule_Put:
-		return http.MethodPut, p.Put
-	case *annotations.HttpRule_Patch:
-		return http.MethodPatch, p.Patch
-	case *annotations.HttpRule_Delete:
-		return http.MethodDelete, p.Delete
-	}
-	return "", ""
 }
 
 // answerID is the id of an answer: its own, or its first object member's
