@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -67,6 +68,8 @@ type KeysFile struct {
 // Keys authenticates callers.
 type Keys struct {
 	keys []CallerKey
+	// lookups counts the hashes computed (lookup), for tests.
+	lookups atomic.Int64
 }
 
 // LoadKeys reads and checks a keys file.
@@ -162,6 +165,7 @@ func HashKey(key string) string {
 // constant time, so timing reveals neither which key matched nor how much of
 // it.
 func (k *Keys) lookup(presented string) *CallerKey {
+	k.lookups.Add(1)
 	h := sha256.Sum256([]byte(presented))
 	var found *CallerKey
 	for i := range k.keys {
@@ -203,11 +207,25 @@ func (k *Keys) authenticate(ctx context.Context) (*CallerKey, error) {
 	if presented == "" {
 		return nil, statusError(codes.Unauthenticated, "missing caller key: send \"authorization: Bearer <key>\"", ReasonUnauthenticated)
 	}
+	if a, ok := ctx.Value(authenticatedKey{}).(authenticated); ok && a.presented == presented {
+		return a.key, nil // the REST gateway found it already (boundRequests)
+	}
 	key := k.lookup(presented)
 	if key == nil {
 		return nil, statusError(codes.Unauthenticated, "unknown caller key", ReasonUnauthenticated)
 	}
 	return key, nil
+}
+
+// authenticatedKey is the context key of the caller key boundRequests
+// found for a REST call, which the gateway's in-process call carries to the
+// interceptor, so that the key is hashed and compared once per call.
+type authenticatedKey struct{}
+
+// authenticated is the key presented and the caller key it is.
+type authenticated struct {
+	presented string
+	key       *CallerKey
 }
 
 // bearer returns the key from "authorization: Bearer <key>" metadata (the

@@ -348,3 +348,41 @@ func TestTokenAdminIsLimitedToItsLocations(t *testing.T) {
 		t.Fatalf("admin import: %v", err)
 	}
 }
+
+// TestCallerKeyHashedOncePerCall: a REST call's key is looked up (hashed
+// and compared with every stored hash) once, by the gateway's guard, and
+// the interceptor takes that result; a gRPC call's once, by the
+// interceptor. A key the guard refused never reaches the RPC.
+func TestCallerKeyHashedOncePerCall(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: testKeys()})
+	page, err := h.contacts.SearchContacts(h.ctx(readKey), &hlgatev1.SearchContactsRequest{LocationId: sandbox.DemoLocationID, PageSize: 1})
+	if err != nil || len(page.GetContacts()) == 0 {
+		t.Fatalf("find a contact: %v", err)
+	}
+	id := page.GetContacts()[0].GetId()
+	lookups := func(call func()) int64 {
+		before := h.srv.keys.lookups.Load()
+		call()
+		return h.srv.keys.lookups.Load() - before
+	}
+	if n := lookups(func() {
+		if code, _, b := h.rest(http.MethodGet, "/v1/locations/"+sandbox.DemoLocationID+"/contacts/"+id, readKey, nil); code != http.StatusOK {
+			t.Fatalf("REST GetContact: %d %s", code, b)
+		}
+	}); n != 1 {
+		t.Errorf("a REST call looked its key up %d times, want 1", n)
+	}
+	if n := lookups(func() {
+		if _, err := h.contacts.GetContact(h.ctx(readKey), &hlgatev1.GetContactRequest{LocationId: sandbox.DemoLocationID, ContactId: id}); err != nil {
+			t.Fatalf("gRPC GetContact: %v", err)
+		}
+	}); n != 1 {
+		t.Errorf("a gRPC call looked its key up %d times, want 1", n)
+	}
+	// What the guard found is the key the RPC's rule is checked against:
+	// a read key still may not write.
+	if code, _, _ := h.rest(http.MethodPost, "/v1/locations/"+sandbox.DemoLocationID+"/contacts", readKey, strings.NewReader(`{"firstName":"Ada"}`)); code != http.StatusForbidden {
+		t.Errorf("a read key writing over REST: HTTP %d, want 403", code)
+	}
+}

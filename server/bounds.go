@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -44,10 +45,16 @@ func (s *Server) boundRequests(maxBytes int64, next http.Handler) http.Handler {
 		if s.keys != nil {
 			// Authentication only; what the key may do is the interceptor's
 			// decision, from the method's rule.
-			if key := bearerValue(r.Header.Values("Authorization")); key == "" || s.keys.lookup(key) == nil {
+			presented := bearerValue(r.Header.Values("Authorization"))
+			var key *CallerKey
+			if presented != "" {
+				key = s.keys.lookup(presented)
+			}
+			if key == nil {
 				writeStatus(w, http.StatusUnauthorized, status.Convert(statusError(codes.Unauthenticated, "missing or unknown caller key: send \"Authorization: Bearer <key>\"", ReasonUnauthenticated)))
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, authenticated{presented, key}))
 		}
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
