@@ -3,12 +3,9 @@ package server
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +22,6 @@ import (
 	"github.com/hlgate/hlgate/internal/testwait"
 	"github.com/hlgate/hlgate/internal/tracing"
 	"github.com/hlgate/hlgate/sandbox"
-	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/webhooks"
 )
 
@@ -269,35 +265,7 @@ func TestTraceOfAFailedCall(t *testing.T) {
 func TestTraceOfAWebhook(t *testing.T) {
 	t.Parallel()
 	h, exp, _ := tracedHarness(t)
-	now := func() time.Time { return time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC) }
-	store, err := webhooks.NewMemoryStore(webhooks.DefaultStoreConfig, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := webhooks.NewVerifier(webhookKey.Public().(ed25519.PublicKey), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rv, err := webhooks.NewReceiver(webhooks.Config{
-		AppID: tokenstore.AppID(sandbox.DefaultClientID), Verifier: v, Store: store, Tokens: h.mgr, Now: now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := h.srv.cfg
-	cfg.Webhooks = rv
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler, err := srv.HTTPHandler(context.Background(), h.conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(handler)
-	t.Cleanup(hs.Close)
-	w := &webhookServer{harness: h, url: hs.URL, store: store, now: now}
+	w := webhookServerOn(t, h, false)
 
 	if code, msg := w.postWebhook(t, webhookBody("ContactCreate", "wh-trace-1", ""), true); code != http.StatusOK {
 		t.Fatalf("signed webhook: %d %s", code, msg)

@@ -43,6 +43,13 @@ func newWebhookServer(t *testing.T) *webhookServer {
 func newWebhookServerWith(t *testing.T, noInstall, installs bool) *webhookServer {
 	t.Helper()
 	h := newHarness(t, harnessOptions{sandbox: sandbox.Config{QuotaOff: true}, keys: testKeys(), noInstall: noInstall})
+	return webhookServerOn(t, h, installs)
+}
+
+// webhookServerOn serves h's server with a webhook receiver (a memory
+// store on a fixed clock, the test key) on a new HTTP server.
+func webhookServerOn(t *testing.T, h *harness, installs bool) *webhookServer {
+	t.Helper()
 	now := func() time.Time { return time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC) }
 	store, err := webhooks.NewMemoryStore(webhooks.DefaultStoreConfig, now)
 	if err != nil {

@@ -101,14 +101,11 @@ func (t *callTrace) child(ctx context.Context, name string) (context.Context, fu
 // token starts the span of a token read; reread marks the read after the
 // quota wait.
 func (t *callTrace) token(ctx context.Context, reread bool) (context.Context, func(error)) {
-	if t == nil {
-		return ctx, noEnd
+	ctx, end := t.child(ctx, "token")
+	if t != nil && reread {
+		trace.SpanFromContext(ctx).SetAttributes(attrReread.Bool(true))
 	}
-	ctx, span := tracing.Start(ctx, "token")
-	if reread {
-		span.SetAttributes(attrReread.Bool(true))
-	}
-	return ctx, func(err error) { endWith(span, err) }
+	return ctx, end
 }
 
 // quota starts the span of a quota wait; its end records the decision.
@@ -138,9 +135,9 @@ func (t *callTrace) event(name string, attrs ...attribute.KeyValue) {
 	}
 }
 
-// send starts the span of one send of out; its end takes the answer's status
-// (0 when none arrived) and the transport's error.
-func (t *callTrace) send(ctx context.Context, out *http.Request) func(status int, err error) {
+// send starts the span of one send of out; its end takes the answer (nil
+// when none arrived) and the transport's error.
+func (t *callTrace) send(ctx context.Context, out *http.Request) func(resp *http.Response, err error) {
 	if t == nil {
 		return noSend
 	}
@@ -159,7 +156,11 @@ func (t *callTrace) send(ctx context.Context, out *http.Request) func(status int
 	}
 	span.SetAttributes(attrs...)
 	t.sends++
-	return func(status int, err error) {
+	return func(resp *http.Response, err error) {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
 		t.status = status
 		if status != 0 {
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
@@ -176,7 +177,7 @@ func (t *callTrace) send(ctx context.Context, out *http.Request) func(status int
 	}
 }
 
-func noSend(int, error) {}
+func noSend(*http.Response, error) {}
 
 func endWith(span trace.Span, err error) {
 	if err != nil {

@@ -307,11 +307,7 @@ func (c *Client) do(ctx context.Context, req *http.Request, subject string, tr *
 		sent := time.Now()
 		sendEnd := tr.send(ctx, out)
 		resp, err := c.base.Do(out)
-		if resp != nil {
-			sendEnd(resp.StatusCode, err)
-		} else {
-			sendEnd(0, err)
-		}
+		sendEnd(resp, err)
 		attempts++
 		info.Sends++
 		if err != nil {

@@ -126,14 +126,7 @@ func TestServeSandboxDemoWorks(t *testing.T) {
 		}
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
+	waitStopped(t, done)
 }
 
 // startDemo runs `hlgate serve --sandbox` on free loopback ports until ctx
@@ -330,5 +323,18 @@ func TestServeSandboxDemoEvents(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("no ContactCreate on the stream after 20s\n%s", logs.String())
 		}
+	}
+}
+
+// waitStopped waits for a cancelled serve to return cleanly.
+func waitStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
 	}
 }
