@@ -16,7 +16,7 @@ type slowStore struct {
 
 func (s *slowStore) cancel(context.Context, Key, int64, int64) error { s.cancelled++; return nil }
 
-func (s *slowStore) coolUntil(context.Context, Key) (int64, error) {
+func (s *slowStore) coolUntil(context.Context, Key, uint64) (int64, error) {
 	time.Sleep(s.delay)
 	return 0, errors.New("unreachable")
 }

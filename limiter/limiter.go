@@ -164,8 +164,9 @@ func (p Permit) Cancel(ctx context.Context) error {
 type canceller interface {
 	cancel(ctx context.Context, key Key, seq, day int64) error
 	// coolUntil is the end of the key's shared cool-down in µs on the
-	// limiter's clock, 0 when none.
-	coolUntil(ctx context.Context, key Key) (int64, error)
+	// limiter's clock, 0 when none, for a caller whose decision was made in
+	// notices epoch watch.
+	coolUntil(ctx context.Context, key Key, watch uint64) (int64, error)
 }
 
 // errCooledDown tells Wait that a cool-down began while the caller slept:
@@ -378,6 +379,9 @@ type decision struct {
 	value  int64 // the slot (granted) or the delay in µs (refused)
 	seq    int64
 	day    int64
+	// watch is the cool-down notices' epoch the decision was made in (0
+	// none); see notices.
+	watch uint64
 }
 
 const (
@@ -395,7 +399,7 @@ const (
 // decided somewhere between the moment the request for the decision was
 // sent and the moment its answer arrived. So the earliest the slot can be,
 // on this process's clock, is sent+wait, and everything after that (the
-// decision's round trip, a late wake-up, the post-sleep cool-down read, a
+// decision's round trip, a late wake-up, the post-sleep cool-down look, a
 // slow token read in the caller) counts against one budget: a permit is
 // fresh until sent+wait+lateShare·Guard (Permit.SendBy). A grant at once
 // (wait 0) whose round trip alone took longer than lateShare·Guard is late
@@ -475,12 +479,13 @@ func finish(ctx context.Context, d decision, sent, received time.Time, c cancell
 	case <-t.C:
 		// A replica may have seen a 429 (or Remaining: 0) since this slot
 		// was granted. Sending into the cool-down would be refused and
-		// wasted, so a caller that slept looks once more (one cheap read,
-		// only for queued callers) and queues again behind the cool-down.
-		// The read may take what is left of the permit's share of the
-		// guard band, at most a quarter of the band.
+		// wasted, so a caller that slept looks once more (in the Redis
+		// limiter's notified copy, or when that cannot be relied on, one
+		// cheap read) and queues again behind the cool-down. The read may
+		// take what is left of the permit's share of the guard band, at
+		// most a quarter of the band.
 		rctx, cancel := context.WithTimeout(ctx, min(guard/4, time.Until(p.SendBy)))
-		cool, err := c.coolUntil(rctx, key)
+		cool, err := c.coolUntil(rctx, key, d.watch)
 		cancel()
 		if err == nil && cool > d.value {
 			return Permit{}, giveBack(ctx, p, d, key, cool, errCooledDown)

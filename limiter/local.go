@@ -92,7 +92,7 @@ func (l *Local) Wait(ctx context.Context, key Key) (Permit, error) {
 }
 
 // coolUntil reads the key's cool-down; see canceller.
-func (l *Local) coolUntil(_ context.Context, key Key) (int64, error) {
+func (l *Local) coolUntil(_ context.Context, key Key, _ uint64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if k := l.keys[key]; k != nil {

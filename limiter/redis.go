@@ -50,6 +50,10 @@ type Redis struct {
 	// count, and the count HighLevel reported when it was ahead, which the
 	// key's next reservation applies (see Observe).
 	seen *seenMemo
+
+	// notices is the copy of the shared cool-downs Redis pushes, which a
+	// caller that slept until its slot consults instead of Redis.
+	notices *notices
 }
 
 // dailySeen is a day's count as one reservation reported it (used) and,
@@ -167,7 +171,9 @@ func (m *seenMemo) len() int {
 }
 
 // NewRedis returns a limiter backed by client, typically a
-// *redis.Client or *redis.ClusterClient.
+// *redis.Client or *redis.ClusterClient. It keeps one pub/sub subscription
+// on client for cool-down notices (see notices) until Close, or until the
+// client is closed.
 func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if client == nil {
 		return nil, errors.New("limiter: Redis client is nil")
@@ -192,7 +198,15 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 			return nil, err
 		}
 	}
+	r.notices = startNotices(client, cfg.Logger, cfg.ProbeInterval)
 	return r, nil
+}
+
+// Close ends the limiter's cool-down subscription. Callers that sleep
+// afterwards read the cool-down from Redis. It does not close the client.
+func (r *Redis) Close() error {
+	r.notices.close()
+	return nil
 }
 
 // setOffset shifts the limiter's clock (and its local share's) to d after
@@ -245,6 +259,9 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	if s, ok := r.seen.load(ks, r.today(time.Now())); ok && s.ahead > 0 {
 		aheadUsed, aheadDay = s.ahead, s.day
 	}
+	// Taken before the decision: notices received from here on cover every
+	// cool-down the decision cannot have seen.
+	watch := r.notices.watch()
 	sent := time.Now()
 	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
 		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily, aheadUsed, aheadDay).Int64Slice()
@@ -260,7 +277,7 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	}
 	r.markUp()
 	r.seen.store(ks, dailySeen{day: res[4], used: res[5]})
-	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4]}
+	d := decision{status: int(res[0]), value: res[1], now: res[2], seq: res[3], day: res[4], watch: watch}
 	return finish(ctx, d, sent, received, r, key, r.cfg.Guard)
 }
 
@@ -296,8 +313,12 @@ func (r *Redis) cancel(ctx context.Context, key Key, seq, day int64) error {
 	return nil
 }
 
-// coolUntil reads the key's shared cool-down; see canceller.
-func (r *Redis) coolUntil(ctx context.Context, key Key) (int64, error) {
+// coolUntil reads the key's shared cool-down; see canceller. The notified
+// copy answers without a round trip when it covers the caller's decision.
+func (r *Redis) coolUntil(ctx context.Context, key Key, watch uint64) (int64, error) {
+	if end, ok := r.notices.coolUntil(key, watch); ok {
+		return end, nil
+	}
 	v, err := r.client.HGet(ctx, redisKeys(key)[2], "cool").Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -352,7 +373,8 @@ func (r *Redis) Observe(ctx context.Context, key Key, status int, header http.He
 		unlessFull = 1
 	}
 	err := observeScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset.Load(), o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan).Err()
+		r.argOffset.Load(), o.coolDown.Microseconds(), o.dailyRemaining, r.argDaily, unlessFull, r.argLimit, r.argSpan,
+		noticeChannel, key.App+"|"+key.Resource).Err()
 	if err != nil {
 		r.cfg.Logger.WarnContext(ctx, "limiter: record upstream rate-limit answer",
 			"app", key.App, "resource", key.Resource, "upstream_status", status, errAttr(err))

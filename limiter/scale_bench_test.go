@@ -21,14 +21,17 @@ import (
 // reports what an agency's fleet needs to know of the shared Redis:
 //
 //   - redis_cpu_µs/decision: redis-server's CPU (INFO cpu, user+sys) over
-//     the run divided by the decisions made, every round trip of a queued
-//     caller included (the reservation and the cool-down look after its
-//     sleep, and Redis' own background work: at this benchmark's few
+//     the run divided by the decisions made, every command of a queued
+//     caller included (the reservation, and the cool-down read after its
+//     sleep when the replica's cool-down notices could not be relied on),
+//     and Redis' own background work (at this benchmark's few
 //     thousand decisions a second an idle Redis pays more per call than a
 //     busy one); script_µs/decision is the reserve script's own time (INFO
 //     commandstats), and busy_script_µs/decision the same while the fill
 //     keeps Redis busy with pipelined reservations, nearer what a Redis
-//     serving 50,000 decisions a second pays;
+//     serving 50,000 decisions a second pays; cool_reads/decision counts
+//     the cool-down reads (HGET) after a sleep, 0 while every replica's
+//     cool-down notices are live;
 //   - bytes/key: used_memory per location with a full window (100 slots);
 //   - wait_error_p50/p99/max_ms: how late a caller's Wait returned after the
 //     slot it was granted (Redis and the caller share the host's clock);
@@ -94,11 +97,11 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 				b.Fatal(err)
 			}
 		}
-		cpu0, script0 := redisCPU(b, admin), scriptStats(b, admin)
+		cpu0, script0, reads0 := redisCPU(b, admin), scriptStats(b, admin), commandStats(b, admin, "hget")
 		b.StartTimer()
 		res := runAtScale(ctx, lims, keys, run)
 		b.StopTimer()
-		cpu1, script1 := redisCPU(b, admin), scriptStats(b, admin)
+		cpu1, script1, reads1 := redisCPU(b, admin), scriptStats(b, admin), commandStats(b, admin, "hget")
 		if res.err != nil {
 			b.Fatal(res.err)
 		}
@@ -115,6 +118,7 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 		}
 		b.ReportMetric((cpu1-cpu0)*1e6/decisions, "redis_cpu_µs/decision")
 		b.ReportMetric(float64(script1.usec-script0.usec)/decisions, "script_µs/decision")
+		b.ReportMetric(float64(reads1.calls-reads0.calls)/decisions, "cool_reads/decision")
 		b.ReportMetric(float64(fill1.usec-fill0.usec)/float64(fill1.calls-fill0.calls), "busy_script_µs/decision")
 		b.ReportMetric(perKey, "bytes/key")
 		b.ReportMetric(q(0.5), "wait_error_p50_ms")
@@ -265,15 +269,21 @@ func redisCPU(b *testing.B, c *redis.Client) float64 {
 	return infoFloat(b, c, "cpu", "used_cpu_user") + infoFloat(b, c, "cpu", "used_cpu_sys")
 }
 
-// scriptCalls is EVALSHA's line of INFO commandstats.
+// scriptCalls is a command's line of INFO commandstats.
 type scriptCalls struct{ calls, usec int64 }
 
 // scriptStats reads EVALSHA's calls and time (µs) from INFO commandstats.
-// Every reservation is one EVALSHA of the reserve script; the cool-down
-// look after a sleep is an HGET, counted apart.
+// Every reservation is one EVALSHA of the reserve script.
 func scriptStats(b *testing.B, c *redis.Client) scriptCalls {
 	b.Helper()
-	line := infoLine(b, c, "commandstats", "cmdstat_evalsha")
+	return commandStats(b, c, "evalsha")
+}
+
+// commandStats reads a command's calls and time (µs) from INFO
+// commandstats, zero when Redis has not run it.
+func commandStats(b *testing.B, c *redis.Client, command string) scriptCalls {
+	b.Helper()
+	line := infoLine(b, c, "commandstats", "cmdstat_"+command)
 	var s scriptCalls
 	for _, kv := range strings.Split(line, ",") {
 		k, v, _ := strings.Cut(kv, "=")

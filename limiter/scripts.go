@@ -178,9 +178,16 @@ return 1
 // the cool-down starts only when the log holds fewer than limit grants in
 // the last W' up to now; see parseObservation.
 //
+// A cool-down it starts or lengthens is published on the notice channel
+// as "tag end" (see notices), for callers already sleeping on every
+// replica. The publish may fail (an ACL without the channel) without
+// failing the script: the cool-down is stored all the same, and sleepers
+// of a replica without notices read it from the hash.
+//
 // KEYS as reserveScript (the log and the state hash are used).
 // ARGV: 1 clock offset µs, 2 cool-down µs (0 none), 3 daily remaining (-1
-// none), 4 daily, 5 unless full (0/1), 6 limit, 7 span W' µs.
+// none), 4 daily, 5 unless full (0/1), 6 limit, 7 span W' µs, 8 the
+// notice channel, 9 the key's tag (app|resource).
 // Reply: the cool-down end in µs (0 none).
 var observeScript = redis.NewScript(scriptPrelude + keepState + `
 local cooldown = tonumber(ARGV[2])
@@ -197,6 +204,7 @@ if cooldown > 0 and now + cooldown > cool then
   cool = now + cooldown
   redis.call('HSET', KEYS[3], 'cool', cool)
   ttl = math.floor(cooldown / 1000) + 1000
+  redis.pcall('PUBLISH', ARGV[8], ARGV[9] .. ' ' .. string.format('%.0f', cool))
 end
 if remaining >= 0 then
   local used = 0

@@ -114,9 +114,12 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 		}
 		st.closers = append(st.closers, rs.Close)
 		tokens = rs
-		if lim, err = limiter.NewRedis(rdb, lcfg); err != nil {
+		rl, err := limiter.NewRedis(rdb, lcfg)
+		if err != nil {
 			return st, fmt.Errorf("redis limiter: %w", err)
 		}
+		st.closers = append(st.closers, rl.Close)
+		lim = rl
 	} else {
 		tokens = tokenstore.NewMemoryStore()
 		if lim, err = limiter.NewLocal(lcfg); err != nil {

@@ -318,9 +318,13 @@ func wire(c *serveConfig, log *slog.Logger, tp *tracing.Provider) (*app, error) 
 			return nil, err
 		}
 		a.closers = append(a.closers, rdb.Close)
-		if lim, err = limiter.NewRedis(rdb, lcfg); err != nil {
+		rl, err := limiter.NewRedis(rdb, lcfg)
+		if err != nil {
 			return nil, err
 		}
+		// Closed before the Redis client (closers run in reverse).
+		a.closers = append(a.closers, rl.Close)
+		lim = rl
 		ready["redis"] = func(ctx context.Context) error {
 			if err := rdb.Ping(ctx).Err(); err != nil {
 				return errors.New("redis unreachable")
