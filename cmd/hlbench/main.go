@@ -4,14 +4,17 @@
 // hlgate wired as `hlgate serve` wires it, with memory stores and then with
 // a redis-server it starts itself, every listener on loopback in this one
 // process. For each operation (a contact by id, a search page) and each
-// concurrency it measures the same upstream call made four ways, one right
-// after the other so the four share the machine's load:
+// concurrency it measures the same upstream call made five ways, one right
+// after the other so the five share the machine's load:
 //
 //   - direct: net/http to the sandbox, with the location's Bearer token and
 //     the Version header, as a caller without hlgate would;
 //   - proxy: a bare net/http/httputil reverse proxy in the same process
 //     layout as hlgate (route, set the Bearer token and Version, proxy),
 //     the least any REST facade must do, and the baseline of the targets;
+//   - gRPC-proxy: a bare grpc-go server that does the same and answers
+//     HighLevel's body as bytes, the least any gRPC facade must do: what
+//     gRPC itself costs, for reference (no target is judged on it);
 //   - gRPC: hlgate's ContactsService over one gRPC connection;
 //   - REST: hlgate's REST gateway over keep-alive HTTP.
 //
@@ -225,7 +228,7 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		return nil, err
 	}
 	if err := cl.verify(ctx); err != nil {
-		return nil, fmt.Errorf("the four modes disagree, so their timings would not compare: %w", err)
+		return nil, fmt.Errorf("the five modes disagree, so their timings would not compare: %w", err)
 	}
 
 	var out results

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/hlgate/hlgate/sandbox"
 )
@@ -185,7 +189,7 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	// 2 stores × 2 operations × 2 concurrencies × 4 modes cells; gRPC and
+	// 2 stores × 2 operations × 2 concurrencies × 5 modes cells; gRPC and
 	// REST rows at 1 caller carry a verdict (throughput is judged at 32
 	// and 64).
 	rows := 0
@@ -194,16 +198,16 @@ func TestRunEndToEnd(t *testing.T) {
 			rows++
 		}
 	}
-	if rows != 32 {
-		t.Errorf("document has %d table rows, want 32:\n%s", rows, text)
+	if rows != 40 {
+		t.Errorf("document has %d table rows, want 40:\n%s", rows, text)
 	}
 	if n := strings.Count(text, "| met |") + strings.Count(text, "| MISSED: "); n != 8 {
 		t.Errorf("document has %d verdicts, want 8 (one per facade row at 1 caller)", n)
 	}
 	// The summary against the proxy: a line per store, operation and
-	// facade mode.
-	if n := strings.Count(text, "| memory | ") + strings.Count(text, "| redis | "); n != 8 {
-		t.Errorf("the summary against the proxy has %d lines, want 8:\n%s", n, text)
+	// mode after the proxy (the bare gRPC proxy, gRPC, REST).
+	if n := strings.Count(text, "| memory | ") + strings.Count(text, "| redis | "); n != 12 {
+		t.Errorf("the summary against the proxy has %d lines, want 12:\n%s", n, text)
 	}
 	if !strings.Contains(text, "(bench-latency.png)") {
 		t.Error("document does not show the plot")
@@ -222,7 +226,7 @@ func TestRunEndToEnd(t *testing.T) {
 // direct call gets (byte for byte: the proxy converts nothing), and the
 // proxy sets the token and Version itself (the caller sends only its key,
 // which the sandbox would refuse) and refuses a location it has no token
-// for.
+// for. The bare gRPC proxy answers the same bytes and refuses the same.
 func TestProxyAnswersTheSameRecords(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -257,6 +261,13 @@ func TestProxyAnswersTheSameRecords(t *testing.T) {
 		if !bytes.Equal(direct, proxied) {
 			t.Errorf("contact %s: proxy answered\n%s\ndirect\n%s", cid, proxied, direct)
 		}
+		bare, err := cl.bareCall(ctx, bareProxyGet, wrapperspb.String(cid), []byte(cid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(direct, bare) {
+			t.Errorf("contact %s: bare gRPC proxy answered\n%s\ndirect\n%s", cid, bare, direct)
+		}
 	}
 	search := []byte(`{"locationId":"` + loc + `","pageLimit":20,"page":1}`)
 	direct, err := cl.do(ctx, cl.direct, http.MethodPost, st.sandboxURL+"/contacts/search", search, cl.directHeaders, []byte(`"contacts"`))
@@ -270,6 +281,13 @@ func TestProxyAnswersTheSameRecords(t *testing.T) {
 	if !bytes.Equal(direct, proxied) {
 		t.Errorf("search: proxy answered\n%s\ndirect\n%s", proxied, direct)
 	}
+	bare, err := cl.bareCall(ctx, bareProxySearch, wrapperspb.Bytes(search), []byte(`"contacts"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(direct, bare) {
+		t.Errorf("search: bare gRPC proxy answered\n%s\ndirect\n%s", bare, direct)
+	}
 
 	// The caller's own key reaches the sandbox as a token it refuses.
 	if _, err := cl.do(ctx, cl.direct, http.MethodGet, st.sandboxURL+"/contacts/"+cl.ids[0], nil, cl.restHeaders, nil); err == nil || !strings.Contains(err.Error(), "status 401") {
@@ -277,5 +295,9 @@ func TestProxyAnswersTheSameRecords(t *testing.T) {
 	}
 	if _, err := cl.do(ctx, cl.proxy, http.MethodGet, st.proxyURL+"/v1/locations/elsewhere/contacts/"+cl.ids[0], nil, cl.restHeaders, nil); err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Fatalf("proxy for a location without a token: %v, want status 404", err)
+	}
+	elsewhere := metadata.AppendToOutgoingContext(ctx, "location", "elsewhere")
+	if err := cl.bare.Invoke(elsewhere, bareProxyGet, wrapperspb.String(cl.ids[0]), &wrapperspb.BytesValue{}); status.Code(err) != codes.NotFound {
+		t.Fatalf("bare gRPC proxy for a location without a token: %v, want NOT_FOUND", err)
 	}
 }

@@ -14,19 +14,23 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// The four ways of making the same upstream call: directly, through the
-// bare reverse proxy (the baseline a REST facade is held to), and through
-// hlgate's gRPC and REST sides.
+// The five ways of making the same upstream call: directly, through the
+// bare reverse proxy (the baseline the facade is held to), through a bare
+// gRPC proxy (what gRPC itself costs, for reference), and through hlgate's
+// gRPC and REST sides.
 const (
-	modeDirect = "direct"
-	modeProxy  = "proxy"
-	modeGRPC   = "gRPC"
-	modeREST   = "REST"
+	modeDirect    = "direct"
+	modeProxy     = "proxy"
+	modeGRPCProxy = "gRPC-proxy"
+	modeGRPC      = "gRPC"
+	modeREST      = "REST"
 )
 
 // The two operations: a read by id and a search page.
@@ -40,7 +44,7 @@ const searchPage = 20
 
 // modes are measured in this order at every concurrency, one right after
 // the other, so each shares the load of its neighbours.
-var modes = []string{modeDirect, modeProxy, modeGRPC, modeREST}
+var modes = []string{modeDirect, modeProxy, modeGRPCProxy, modeGRPC, modeREST}
 
 // caller is one load-generating client: call makes one operation; worker and
 // n pick the contact, so concurrent workers read different records.
@@ -48,8 +52,8 @@ type caller func(ctx context.Context, worker, n int) error
 
 // clients holds one client per mode for a stack: an HTTP transport for the
 // direct calls, one for the proxy's, one for the REST calls, and one gRPC
-// connection (HTTP/2
-// multiplexes every worker's calls over it, as a gRPC client normally does).
+// connection each to hlgate and to the bare gRPC proxy (HTTP/2 multiplexes
+// every worker's calls over it, as a gRPC client normally does).
 type clients struct {
 	st       *stack
 	ids      []string // contact ids the get operation cycles through
@@ -59,12 +63,19 @@ type clients struct {
 	conn     *grpc.ClientConn
 	contacts hlgatev1.ContactsServiceClient
 	authCtx  func(context.Context) context.Context
+	bare     *grpc.ClientConn
+	bareCtx  func(context.Context) context.Context
 }
 
 func newClients(st *stack) (*clients, error) {
 	conn, err := grpc.NewClient(st.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("gRPC client: %w", err)
+	}
+	bare, err := grpc.NewClient(st.bareAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("bare gRPC proxy client: %w", err)
 	}
 	// Enough idle connections that every worker keeps its own keep-alive
 	// connection at the highest concurrency.
@@ -77,6 +88,10 @@ func newClients(st *stack) (*clients, error) {
 		authCtx: func(ctx context.Context) context.Context {
 			return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+callerKey)
 		},
+		bare: bare,
+		bareCtx: func(ctx context.Context) context.Context {
+			return metadata.AppendToOutgoingContext(ctx, "location", sandbox.DemoLocationID)
+		},
 	}, nil
 }
 
@@ -85,6 +100,7 @@ func (c *clients) close() {
 	c.proxy.CloseIdleConnections()
 	c.rest.CloseIdleConnections()
 	_ = c.conn.Close()
+	_ = c.bare.Close()
 }
 
 // caller returns the function that makes op in mode. Each checks the status
@@ -131,6 +147,18 @@ func (c *clients) caller(mode, op string) (caller, error) {
 		body := []byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage))
 		return func(ctx context.Context, _, _ int) error {
 			_, err := c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search", body, c.restHeaders, []byte(`"contacts"`))
+			return err
+		}, nil
+	case modeGRPCProxy + "/" + opGet:
+		return func(ctx context.Context, w, n int) error {
+			cid := id(w, n)
+			_, err := c.bareCall(ctx, bareProxyGet, wrapperspb.String(cid), []byte(cid))
+			return err
+		}, nil
+	case modeGRPCProxy + "/" + opSearch:
+		body := wrapperspb.Bytes([]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage)))
+		return func(ctx context.Context, _, _ int) error {
+			_, err := c.bareCall(ctx, bareProxySearch, body, []byte(`"contacts"`))
 			return err
 		}, nil
 	case modeGRPC + "/" + opGet:
@@ -207,6 +235,19 @@ func (c *clients) do(ctx context.Context, hc *http.Client, method, url string, b
 	return b, nil
 }
 
+// bareCall makes one call of the bare gRPC proxy and fails unless its
+// answer holds want.
+func (c *clients) bareCall(ctx context.Context, method string, in proto.Message, want []byte) ([]byte, error) {
+	var out wrapperspb.BytesValue
+	if err := c.bare.Invoke(c.bareCtx(ctx), method, in, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if !bytes.Contains(out.GetValue(), want) {
+		return nil, fmt.Errorf("%s: answer lacks %s", method, want)
+	}
+	return out.GetValue(), nil
+}
+
 // loadContactIDs reads the first page of the demo location's contacts
 // directly; the get operation cycles through them.
 func (c *clients) loadContactIDs(ctx context.Context) error {
@@ -233,7 +274,7 @@ func (c *clients) loadContactIDs(ctx context.Context) error {
 }
 
 // verify makes each operation once in every mode, decodes the answers in
-// full and fails unless all four modes return the same records, so the
+// full and fails unless all five modes return the same records, so the
 // benchmark compares the same work.
 func (c *clients) verify(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -265,6 +306,15 @@ func (c *clients) verify(ctx context.Context) error {
 	if err := json.Unmarshal(b, &proxied); err != nil {
 		return fmt.Errorf("proxy get: %w", err)
 	}
+	var bareGet struct {
+		Contact contact `json:"contact"`
+	}
+	if b, err = c.bareCall(ctx, bareProxyGet, wrapperspb.String(cid), []byte(cid)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &bareGet); err != nil {
+		return fmt.Errorf("bare gRPC proxy get: %w", err)
+	}
 	var rest struct {
 		Contact contact `json:"contact"`
 	}
@@ -279,8 +329,9 @@ func (c *clients) verify(ctx context.Context) error {
 		return fmt.Errorf("gRPC get: %w", err)
 	}
 	gc := contact{ID: g.GetContact().GetId(), LocationID: g.GetContact().GetLocationId(), Email: g.GetContact().GetEmail()}
-	if direct.Contact != proxied.Contact || direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
-		return fmt.Errorf("get %s differs: direct %+v, proxy %+v, REST %+v, gRPC %+v", cid, direct.Contact, proxied.Contact, rest.Contact, gc)
+	if direct.Contact != proxied.Contact || direct.Contact != bareGet.Contact || direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
+		return fmt.Errorf("get %s differs: direct %+v, proxy %+v, gRPC proxy %+v, REST %+v, gRPC %+v",
+			cid, direct.Contact, proxied.Contact, bareGet.Contact, rest.Contact, gc)
 	}
 
 	var page struct {
@@ -311,6 +362,15 @@ func (c *clients) verify(ctx context.Context) error {
 	}
 	proxyIDs := ids()
 	page.Contacts = nil
+	if b, err = c.bareCall(ctx, bareProxySearch,
+		wrapperspb.Bytes([]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))), []byte(`"contacts"`)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &page); err != nil {
+		return fmt.Errorf("bare gRPC proxy search: %w", err)
+	}
+	bareIDs := ids()
+	page.Contacts = nil
 	if b, err = c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search",
 		[]byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
 		return err
@@ -327,9 +387,10 @@ func (c *clients) verify(ctx context.Context) error {
 	for _, ct := range s.GetContacts() {
 		grpcIDs = append(grpcIDs, ct.GetId())
 	}
-	if len(directIDs) != searchPage || !slices.Equal(directIDs, proxyIDs) || !slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
-		return fmt.Errorf("search pages differ: direct [%s], proxy [%s], REST [%s], gRPC [%s]",
-			strings.Join(directIDs, " "), strings.Join(proxyIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
+	if len(directIDs) != searchPage || !slices.Equal(directIDs, proxyIDs) || !slices.Equal(directIDs, bareIDs) ||
+		!slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
+		return fmt.Errorf("search pages differ: direct [%s], proxy [%s], gRPC proxy [%s], REST [%s], gRPC [%s]",
+			strings.Join(directIDs, " "), strings.Join(proxyIDs, " "), strings.Join(bareIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
 	}
 	return nil
 }

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/hlgate/hlgate/sandbox"
 )
@@ -35,13 +43,7 @@ func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy upstream: %w", err)
 	}
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
+	tr := upstreamTransport()
 	route := func(upstreamPath func(*http.Request) string) http.Handler {
 		rp := &httputil.ReverseProxy{
 			Transport: tr,
@@ -64,4 +66,85 @@ func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http
 	mux.Handle(proxyGetRoute, route(func(r *http.Request) string { return "/contacts/" + r.PathValue("id") }))
 	mux.Handle(proxySearchRoute, route(func(*http.Request) string { return "/contacts/search" }))
 	return mux, tr, nil
+}
+
+// The bare gRPC proxy's service, declared by hand (there is no generated
+// code for it): Get takes a contact id, Search HighLevel's own search body,
+// and both answer HighLevel's body untouched, as bytes. The location rides
+// in the "location" metadata.
+const (
+	bareProxyService = "hlbench.BareProxy"
+	bareProxyGet     = "/" + bareProxyService + "/Get"
+	bareProxySearch  = "/" + bareProxyService + "/Search"
+)
+
+// newGRPCProxy is the gRPC counterpart of newProxy, the least any gRPC
+// facade over HighLevel must do: a grpc-go server with no interceptor that
+// takes the call, picks the location's token, sends the upstream request
+// with the Bearer token and Version header, and answers the upstream body
+// as bytes. It authenticates no caller, decodes no JSON and keeps no quota:
+// what hlgate's gRPC mode costs above it is the price of those, and what it
+// costs above the HTTP proxy is gRPC's own (HTTP/2 framing, protobuf, the
+// transport's goroutines), which no gRPC facade avoids.
+func newGRPCProxy(upstreamURL string, tokens map[string]string) (*grpc.Server, *http.Transport) {
+	tr := upstreamTransport()
+	hc := &http.Client{Transport: tr}
+	forward := func(ctx context.Context, method, path string, body []byte) (*wrapperspb.BytesValue, error) {
+		loc := metadata.ValueFromIncomingContext(ctx, "location")
+		if len(loc) != 1 {
+			return nil, status.Error(codes.InvalidArgument, "want one location in the metadata")
+		}
+		tok, ok := tokens[loc[0]]
+		if !ok {
+			return nil, status.Error(codes.NotFound, "unknown location")
+		}
+		var r io.Reader
+		if body != nil {
+			r = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, upstreamURL+path, r)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Version", sandbox.VersionDefault)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, status.Errorf(codes.Unknown, "upstream status %d: %.200s", resp.StatusCode, b)
+		}
+		return &wrapperspb.BytesValue{Value: b}, nil
+	}
+	g := grpc.NewServer()
+	g.RegisterService(&grpc.ServiceDesc{
+		ServiceName: bareProxyService,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{
+			{MethodName: "Get", Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var in wrapperspb.StringValue
+				if err := dec(&in); err != nil {
+					return nil, err
+				}
+				return forward(ctx, http.MethodGet, "/contacts/"+url.PathEscape(in.GetValue()), nil)
+			}},
+			{MethodName: "Search", Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var in wrapperspb.BytesValue
+				if err := dec(&in); err != nil {
+					return nil, err
+				}
+				return forward(ctx, http.MethodPost, "/contacts/search", in.GetValue())
+			}},
+		},
+	}, struct{}{})
+	return g, tr
 }

@@ -209,7 +209,7 @@ func (r results) summary(stores, ops []string) (header []string, lines [][]strin
 	header = append(header, "+p50 µs at 1", "proxy's +p50 µs at 1", "+p50 ×proxy's")
 	for _, store := range stores {
 		for _, op := range ops {
-			for _, mode := range []string{modeGRPC, modeREST} {
+			for _, mode := range []string{modeGRPCProxy, modeGRPC, modeREST} {
 				l := []string{store, opShort(op), mode}
 				measured := false
 				for _, n := range summaryConcs {

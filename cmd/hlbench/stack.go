@@ -48,6 +48,7 @@ type stack struct {
 	grpcAddr   string // hlgate's gRPC port
 	httpURL    string // hlgate's HTTP port (REST gateway)
 	proxyURL   string // the bare reverse proxy (newProxy), the baseline of the proxy mode
+	bareAddr   string // the bare gRPC proxy (newGRPCProxy), the gRPC-proxy mode
 	token      string // the demo location's access token, for direct calls
 
 	closers []func() error
@@ -80,14 +81,7 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.closers = append(st.closers, stopSB)
 	st.sandboxURL = sbURL
 
-	// The same transport as wire's upstream client.
-	upstreamHTTP := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}, Timeout: 30 * time.Second}
+	upstreamHTTP := &http.Client{Transport: upstreamTransport(), Timeout: 30 * time.Second}
 	st.closers = append(st.closers, func() error { upstreamHTTP.CloseIdleConnections(); return nil })
 
 	var (
@@ -168,6 +162,17 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.closers = append(st.closers, stopPX)
 	st.proxyURL = pxURL
 
+	// The bare gRPC proxy, likewise.
+	bare, bareTransport := newGRPCProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token})
+	st.closers = append(st.closers, func() error { bareTransport.CloseIdleConnections(); return nil })
+	bareLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return st, fmt.Errorf("listen bare gRPC proxy: %w", err)
+	}
+	go func() { _ = bare.Serve(bareLis) }()
+	st.closers = append(st.closers, func() error { bare.Stop(); return nil })
+	st.bareAddr = bareLis.Addr().String()
+
 	chain := upstream.New(upstreamHTTP, mgr, lim, upstream.Config{OnResponse: metrics.OnUpstreamResponse})
 	hl, err := highlevel.NewClientWithResponses(sbURL, highlevel.WithHTTPClient(chain))
 	if err != nil {
@@ -210,6 +215,18 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.closers = append(st.closers, stopHTTP)
 	st.httpURL = httpURL
 	return st, nil
+}
+
+// upstreamTransport has the settings of wire's upstream client
+// (cmd/hlgate/serve.go); hlgate and both bare proxies each get their own.
+func upstreamTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
 }
 
 // serveHTTP serves h on a free loopback port.
