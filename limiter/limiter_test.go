@@ -629,35 +629,8 @@ func TestCoolDownHoldsSleepers(t *testing.T) {
 			t.Parallel()
 			lims := im.new(t, Config{Limit: 1, Window: 500 * time.Millisecond, Guard: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second}, 2)
 			a, b := lims[0], lims[1]
-			ctx := context.Background()
 			key := Key{App: "app", Resource: "sleeper"}
-			first, err := a.Wait(ctx, key)
-			if err != nil {
-				t.Fatalf("first Wait: %v", err)
-			}
-			type result struct {
-				p   Permit
-				err error
-			}
-			res := make(chan result, 1)
-			go func() { p, err := b.Wait(ctx, key); res <- result{p, err} }()
-			waitFor(t, "the sleeper queued", func() bool { return mustState(t, a, key).Queued == 1 })
-			a.Observe(ctx, key, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}})
-			cool := mustState(t, a, key).CoolDownUntil
-			if cool.IsZero() {
-				t.Fatal("no cool-down after a 429")
-			}
-			r := <-res
-			if r.err != nil {
-				t.Fatalf("sleeper's Wait: %v", r.err)
-			}
-			if r.p.Slot.Before(cool) {
-				t.Errorf("sleeper went at %s, inside the cool-down ending %s (first slot %s)",
-					r.p.Slot.Format(time.StampMicro), cool.Format(time.StampMicro), first.Slot.Format(time.StampMicro))
-			}
-			if r.p.Seq != 3 {
-				t.Errorf("sleeper's permit has seq %d, want 3 (it queued again)", r.p.Seq)
-			}
+			sleepThroughCoolDown(t, a, b, key, func() {})
 			if st := mustState(t, a, key); st.DailyUsed != 2 {
 				t.Errorf("daily used %d, want 2: the given-back slot must not count", st.DailyUsed)
 			}

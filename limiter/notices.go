@@ -54,6 +54,8 @@ type notices struct {
 	logger *slog.Logger
 	stop   context.CancelFunc
 	done   chan struct{}
+	// now is the local clock (time.Now; tests set their own).
+	now func() time.Time
 
 	mu    sync.Mutex
 	epoch uint64    // bumped on every confirmed subscription
@@ -66,7 +68,7 @@ type notices struct {
 
 func startNotices(client redis.UniversalClient, logger *slog.Logger, retry time.Duration) *notices {
 	ctx, stop := context.WithCancel(context.Background())
-	n := &notices{client: client, logger: logger, stop: stop, done: make(chan struct{}),
+	n := &notices{client: client, logger: logger, stop: stop, done: make(chan struct{}), now: time.Now,
 		cool: make(map[Key]int64), pruneAt: 1024}
 	go n.run(ctx, retry)
 	return n
@@ -135,7 +137,7 @@ func (n *notices) subscribe(ctx context.Context, lost *bool) (confirmed bool, er
 			continue
 		}
 		pinged = false
-		now := time.Now()
+		now := n.now()
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == noticeChannel {
@@ -214,7 +216,7 @@ func (n *notices) apply(payload string, now time.Time) bool {
 func (n *notices) watch() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.live && time.Since(n.heard) <= noticeStale {
+	if n.live && n.now().Sub(n.heard) <= noticeStale {
 		return n.epoch
 	}
 	return 0
@@ -225,7 +227,7 @@ func (n *notices) watch() uint64 {
 func (n *notices) coolUntil(key Key, since uint64) (int64, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if since == 0 || since != n.epoch || !n.live || time.Since(n.heard) > noticeStale {
+	if since == 0 || since != n.epoch || !n.live || n.now().Sub(n.heard) > noticeStale {
 		return 0, false
 	}
 	return n.cool[key], true

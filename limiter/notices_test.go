@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -45,7 +46,7 @@ func sleeperReplicas(t *testing.T) (srv *redistest.Server, a, b *Redis, c *redis
 // sleepThroughCoolDown has a take key's slot and b queue behind it; while
 // b sleeps, meanwhile runs and then a sees a 429. It returns b's permit,
 // failing unless b waited the cool-down out and queued again.
-func sleepThroughCoolDown(t *testing.T, a, b *Redis, key Key, meanwhile func()) Permit {
+func sleepThroughCoolDown(t *testing.T, a, b Limiter, key Key, meanwhile func()) Permit {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := a.Wait(ctx, key); err != nil {
@@ -150,12 +151,14 @@ func TestSleeperReadsRedisWhenNoticesWereLost(t *testing.T) {
 // subscription was up and heard from, and only in that subscription.
 func TestNoticesTrust(t *testing.T) {
 	t.Parallel()
-	n := &notices{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cool: map[Key]int64{}, pruneAt: 2}
+	// A fixed clock: the test means the same at any hour.
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	n := &notices{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cool: map[Key]int64{}, pruneAt: 2,
+		now: func() time.Time { return now }}
 	key := Key{App: "app", Resource: "loc"}
 	if w := n.watch(); w != 0 {
 		t.Fatalf("watch before any subscription = %d, want 0", w)
 	}
-	now := time.Now()
 	n.confirm(now)
 	w := n.watch()
 	if w == 0 {
@@ -187,12 +190,12 @@ func TestNoticesTrust(t *testing.T) {
 	}
 
 	// Lost and back: a new epoch, and a decision of the old one reads Redis.
-	n.confirm(time.Now())
+	n.confirm(now)
 	n.lose()
 	if _, ok := n.coolUntil(key, n.epoch); ok {
 		t.Error("a lost subscription was relied on")
 	}
-	n.confirm(time.Now())
+	n.confirm(now)
 	if _, ok := n.coolUntil(key, w); ok {
 		t.Error("a decision of an earlier subscription relied on the copy")
 	}
@@ -201,9 +204,9 @@ func TestNoticesTrust(t *testing.T) {
 	}
 
 	// Ended cool-downs are dropped when the copy grows.
-	stale := time.Now().Add(-2 * time.Minute).UnixMicro()
+	stale := now.Add(-2 * time.Minute).UnixMicro()
 	for i := range 3 {
-		n.apply("app|old"+strconv.Itoa(i)+" "+strconv.FormatInt(stale, 10), time.Now())
+		n.apply("app|old"+strconv.Itoa(i)+" "+strconv.FormatInt(stale, 10), now)
 	}
 	if len(n.cool) > 3 {
 		t.Errorf("the copy holds %d cool-downs after pruning, want at most 3", len(n.cool))
@@ -211,29 +214,13 @@ func TestNoticesTrust(t *testing.T) {
 
 	// A malformed notice ends the trust.
 	for _, bad := range []string{"app|loc", "apploc 1", "app|loc x"} {
-		n.confirm(time.Now())
-		if n.apply(bad, time.Now()) {
+		n.confirm(now)
+		if n.apply(bad, now) {
 			t.Errorf("malformed notice %q was accepted", bad)
 		}
 		if n.watch() != 0 {
 			t.Errorf("after malformed notice %q the copy is still relied on", bad)
 		}
-	}
-}
-
-// Close ends the subscription even while Redis cannot be reached.
-func TestNoticesCloseWhileRedisIsDown(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{})
-	l, err := NewRedis(srv.Client(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noticesLive(t, l)
-	srv.Stop()
-	waitFor(t, "the subscription lost", func() bool { return l.notices.watch() == 0 })
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -329,26 +316,35 @@ func TestCoolDownStoredWhenTheChannelIsRefused(t *testing.T) {
 	}
 }
 
-// Close ends a live subscription.
+// Close ends the subscription, live or while Redis cannot be reached.
 func TestNoticesClose(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{})
-	l, err := NewRedis(srv.Client(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	noticesLive(t, l)
-	done := make(chan error, 1)
-	go func() { done <- l.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * noticeStale):
-		t.Fatal("Close did not end the subscription")
-	}
-	if w := l.notices.watch(); w != 0 {
-		t.Errorf("after Close the copy is relied on (epoch %d)", w)
+	for _, redisDown := range []bool{false, true} {
+		t.Run(fmt.Sprintf("redis down %v", redisDown), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t, redistest.Options{})
+			l, err := NewRedis(srv.Client(), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			noticesLive(t, l)
+			if redisDown {
+				srv.Stop()
+				waitFor(t, "the subscription lost", func() bool { return l.notices.watch() == 0 })
+			}
+			done := make(chan error, 1)
+			go func() { done <- l.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * noticeStale):
+				t.Fatal("Close did not end the subscription")
+			}
+			if w := l.notices.watch(); w != 0 {
+				t.Errorf("after Close the copy is relied on (epoch %d)", w)
+			}
+		})
 	}
 }
