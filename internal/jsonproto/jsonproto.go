@@ -96,23 +96,6 @@ func (r Report) Lost() []Finding {
 	return out
 }
 
-// Decode fills m from the JSON object in data. It fails only when data is
-// not JSON or not an object; everything else is decoded or kept and
-// reported.
-func Decode(data []byte, m proto.Message) (Report, error) {
-	v, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("jsonproto: %w", err)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("jsonproto: want a JSON object, got %s", jsonType(v))
-	}
-	var r Report
-	decodeObject(obj, m.ProtoReflect(), &path{steps: make([]step, 0, 8)}, &r)
-	return r, nil
-}
-
 // path is the JSON path of the value being decoded: keys, and list
 // elements' indexes. One per Decode, pushed and popped as the decoder
 // descends, it is rendered only for a finding: most keys decode into their
@@ -170,6 +153,10 @@ type keeper struct {
 	m     protoreflect.Message
 	fd    protoreflect.FieldDescriptor // nil: nowhere to keep
 	depth int                          // the depth of m's path
+	// collided, when not nil, is set when a key is kept that the Struct
+	// already holds: the stream decoder's sign that the tree's key order
+	// must decide which value stays.
+	collided *bool
 }
 
 // DecodeMap fills m from a JSON object already parsed with a json.Decoder
@@ -190,7 +177,7 @@ func decodeInto(obj map[string]any, m protoreflect.Message, p *path, parent keep
 	kt := keyTableOf(md)
 	k := parent
 	if kt.unmapped != nil {
-		k = keeper{m: m, fd: kt.unmapped, depth: p.depth()}
+		k = keeper{m: m, fd: kt.unmapped, depth: p.depth(), collided: parent.collided}
 	}
 	obj = lift(kt, obj)
 	keys := claimKeys(kt, obj)
@@ -341,8 +328,10 @@ type claimedKey struct {
 
 // keyClaim is a field a key may fill, and how well the key spells it.
 type keyClaim struct {
-	fd   protoreflect.FieldDescriptor
-	rank int
+	fd    protoreflect.FieldDescriptor
+	rank  int
+	key   string // the key itself
+	index int    // fd's index in keyTable.decl
 }
 
 // dottedKey is a primary key or read alias that names a member of nested
@@ -372,9 +361,9 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 		return kt.(*keyTable)
 	}
 	kt := &keyTable{byKey: map[string]keyClaim{}, unmapped: unmappedField(md)}
-	add := func(key string, fd protoreflect.FieldDescriptor, rank int) {
+	add := func(key string, index, rank int) {
 		if _, taken := kt.byKey[key]; !taken {
-			kt.byKey[key] = keyClaim{fd, rank}
+			kt.byKey[key] = keyClaim{fd: kt.decl[index], rank: rank, key: key, index: index}
 		}
 	}
 	fields := md.Fields()
@@ -390,18 +379,18 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 			kt.primary = append(kt.primary, primaryKey(fd))
 		}
 	}
-	for i, fd := range kt.decl {
-		add(kt.primary[i], fd, 0)
+	for i := range kt.decl {
+		add(kt.primary[i], i, 0)
 	}
-	for _, fd := range kt.decl {
+	for i, fd := range kt.decl {
 		aliases := wireOf(fd).GetReadAliases()
-		for i, a := range aliases {
-			add(a, fd, 1+i)
+		for j, a := range aliases {
+			add(a, i, 1+j)
 		}
 		kt.maxAliases = max(kt.maxAliases, len(aliases))
 	}
-	for _, fd := range kt.decl {
-		add(string(fd.Name()), fd, 1+kt.maxAliases)
+	for i, fd := range kt.decl {
+		add(string(fd.Name()), i, 1+kt.maxAliases)
 	}
 	actual, _ := keyTables.LoadOrStore(md, kt)
 	return actual.(*keyTable)
@@ -422,20 +411,28 @@ func claimKeys(kt *keyTable, obj map[string]any) []claimedKey {
 	keys := make([]claimedKey, 0, len(obj))
 	for key := range obj {
 		ck := claimedKey{key: key}
-		if cl, ok := kt.byKey[key]; ok {
+		if cl, ok := kt.claim(key); ok {
 			ck.fd, ck.rank = cl.fd, cl.rank
-		} else {
-			for i, fd := range kt.decl {
-				if strings.EqualFold(kt.primary[i], key) {
-					ck.fd, ck.rank = fd, 2+kt.maxAliases
-					break
-				}
-			}
 		}
 		keys = append(keys, ck)
 	}
 	slices.SortFunc(keys, func(a, b claimedKey) int { return strings.Compare(a.key, b.key) })
 	return keys
+}
+
+// claim is the field key fills, if any: its own (primary key, read alias,
+// proto name), or else the first whose primary key it spells in another
+// case.
+func (kt *keyTable) claim(key string) (keyClaim, bool) {
+	if cl, ok := kt.byKey[key]; ok {
+		return cl, true
+	}
+	for i, fd := range kt.decl {
+		if strings.EqualFold(kt.primary[i], key) {
+			return keyClaim{fd: fd, rank: 2 + kt.maxAliases, key: key, index: i}, true
+		}
+	}
+	return keyClaim{}, false
 }
 
 // sameJSON reports whether two JSON values (numbers as json.Number) are
@@ -485,9 +482,17 @@ func keep(k keeper, p *path, val any, kind Kind, r *Report) {
 				if st.Fields == nil {
 					st.Fields = map[string]*structpb.Value{}
 				}
+				if _, held := st.Fields[key]; held && k.collided != nil {
+					*k.collided = true
+				}
 				st.Fields[key] = v
 			} else {
-				proto.Merge(k.m.Mutable(k.fd).Message().Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{key: v}})
+				sm := k.m.Mutable(k.fd).Message()
+				if fields := sm.Descriptor().Fields().ByName("fields"); k.collided != nil && fields != nil &&
+					sm.Get(fields).Map().Has(protoreflect.ValueOfString(key).MapKey()) {
+					*k.collided = true
+				}
+				proto.Merge(sm.Interface(), &structpb.Struct{Fields: map[string]*structpb.Value{key: v}})
 			}
 			f.Kept = true
 		}

@@ -21,7 +21,7 @@ import (
 // testFile declares a resource shaped like HighLevel's: typed fields, a
 // free-form custom field value, a time, an enum, nested messages and the
 // unmapped Struct.
-func testFile(t *testing.T) protoreflect.FileDescriptor {
+func testFile(t testing.TB) protoreflect.FileDescriptor {
 	t.Helper()
 	f := func(name string, n int32, typ descriptorpb.FieldDescriptorProto_Type, typeName string, repeated bool) *descriptorpb.FieldDescriptorProto {
 		fd := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), Type: typ.Enum(),

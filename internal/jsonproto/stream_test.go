@@ -1,0 +1,149 @@
+package jsonproto
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
+)
+
+// HighLevel's recorded answers, the server's golden files: what the stream
+// decoder meets in production.
+func goldenAnswers(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	paths, err := filepath.Glob("../../server/testdata/*/*.json")
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no golden answers: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p)] = b
+	}
+	return out
+}
+
+// Inputs that make the stream decoder leave the choice to the tree.
+var restartCases = map[string]struct {
+	msg func() proto.Message
+	in  string
+}{
+	"a read alias beside the primary key": {func() proto.Message { return &hlgatev1.Opportunity{} },
+		`{"customFields":[{"id":"f","fieldValue":12.5,"fieldValueString":"x"}]}`},
+	"the proto name beside the JSON name": {func() proto.Message { return &hlgatev1.Contact{} },
+		`{"firstName":"Ada","first_name":"Grace"}`},
+	"a key in another case": {func() proto.Message { return &hlgatev1.Contact{} },
+		`{"FIRSTNAME":"Ada","firstName":"Grace"}`},
+	"a declared key twice": {func() proto.Message { return &hlgatev1.Contact{} },
+		`{"firstName":"Ada","firstName":"Grace"}`},
+	"an undeclared key twice": {func() proto.Message { return &hlgatev1.Contact{} },
+		`{"x":1,"x":2}`},
+	"two members of a oneof": {func() proto.Message { return &hlgatev1.ListEventsRequest{} },
+		`{"calendarId":"c","userId":"u"}`},
+	"a literal dotted key beside a nested kept key": {func() proto.Message { return &hlgatev1.Contact{} },
+		`{"dndSettings.Email.x":2,"dndSettings":{"Email":{"x":1}}}`},
+	"not JSON":        {func() proto.Message { return &hlgatev1.Contact{} }, `{"firstName":}`},
+	"not an object":   {func() proto.Message { return &hlgatev1.Contact{} }, `[]`},
+	"after the value": {func() proto.Message { return &hlgatev1.Contact{} }, `{} x`},
+}
+
+// The stream decides HighLevel's real answers on its own, and leaves to
+// the tree exactly the inputs whose outcome depends on keys it has not read.
+func TestStreamDecides(t *testing.T) {
+	t.Parallel()
+	for name, b := range goldenAnswers(t) {
+		s := streamer{parser: parser{data: b}}
+		if _, err := s.top((&hlgatev1.GetContactResponse{}).ProtoReflect(), ""); err != nil {
+			t.Errorf("%s: the stream restarted: %v", name, err)
+		}
+	}
+	for name, tc := range restartCases {
+		s := streamer{parser: parser{data: []byte(tc.in)}}
+		if _, err := s.top(tc.msg().ProtoReflect(), ""); !errors.Is(err, errRestart) {
+			t.Errorf("%s: %s streamed to the end (err %v); the tree must decide it", name, tc.in, err)
+		}
+	}
+}
+
+// Whatever the input, the stream decoder gives what the tree decoder
+// gives: the same message, the same report in the same order, the same
+// omitted value, and an error for the same inputs.
+func FuzzStreamMatchesTree(f *testing.F) {
+	for _, b := range goldenAnswers(f) {
+		f.Add(b)
+	}
+	for _, tc := range restartCases {
+		f.Add([]byte(tc.in))
+	}
+	for _, seed := range []string{
+		upstreamContact,
+		`{"succeded":true,"contact":{"id":"c","tags":["a",1],"customFields":[{"id":"x","value":{"a":[1]}},null]}}`,
+		`{"contact":{"customFields":[{"id":"x","zz":1},{"id":"y","aa":2},"no"],"b":1,"a":{"c":2}},"traceId":"t"}`,
+		`{"contact":{"dateAdded":1700000000000,"dndSettings":{"SMS":{"status":"active"},"Email":{"x":1}}}}`,
+		`{"_id":"o1","contactSnapshot":{"name":"N"},"amountSummary":{"subtotal":1},"items":[{"price":{"amount":2}}]}`,
+		`{"order":{"_id":"o1","items":[{"_id":"i","qty":"2"}]},"succeded":1}`,
+		`{"count":"1","owner":{"name":1,"x":2},"custom_fields":[{"value":null,"y":3}],"status":"won","unmapped":{"a":1}}`,
+		`{"calendarId":null,"userId":"u","groupId":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	resource := dynamicpb.NewMessageType(testFile(f).Messages().ByName("Resource"))
+	types := []func() proto.Message{
+		func() proto.Message { return &hlgatev1.GetContactResponse{} },
+		func() proto.Message { return &hlgatev1.Contact{} },
+		func() proto.Message { return &hlgatev1.Opportunity{} },
+		func() proto.Message { return &hlgatev1.Order{} },
+		func() proto.Message { return &hlgatev1.GetOrderResponse{} },
+		func() proto.Message { return &hlgatev1.ListEventsRequest{} },
+		func() proto.Message { return resource.New().Interface() },
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range types {
+			stream, tree := typ(), typ()
+			ssaid, srep, serr := DecodeWithout(data, stream, "succeded")
+			tsaid, trep, terr := decodeTree(data, tree, "succeded")
+			if (serr == nil) != (terr == nil) || serr != nil && serr.Error() != terr.Error() {
+				t.Fatalf("%T: stream error %v, tree error %v", stream, serr, terr)
+			}
+			if d := cmp.Diff(tree, stream, protocmp.Transform()); d != "" {
+				t.Errorf("%T: message (-tree +stream):\n%s", stream, d)
+			}
+			if d := cmp.Diff(trep, srep); d != "" {
+				t.Errorf("%T: report (-tree +stream):\n%s", stream, d)
+			}
+			if !sameJSON(ssaid, tsaid) {
+				t.Errorf("%T: omitted value %v from the stream, %v from the tree", stream, ssaid, tsaid)
+			}
+		}
+	})
+}
+
+// What the stream saves over the tree, on HighLevel's contact.
+func BenchmarkDecodeContact(b *testing.B) {
+	answer := goldenAnswers(b)["contacts/get_contact.json"]
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte, proto.Message) (any, Report, error)
+	}{{"stream", func(d []byte, m proto.Message) (any, Report, error) { return DecodeWithout(d, m, "") }},
+		{"tree", func(d []byte, m proto.Message) (any, Report, error) { return decodeTree(d, m, "") }}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var out hlgatev1.GetContactResponse
+				if _, _, err := bc.decode(answer, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
