@@ -371,21 +371,11 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 		}
 		b = []byte("{}")
 	}
-	obj, err := f.answer(b)
+	out := f.out.New().Interface()
+	ap, err := f.decode(ctx, s, b, out)
 	if err != nil {
-		return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
-	}
-	if err := f.confirmed(obj); err != nil {
 		return nil, err
 	}
-	var ap answerPage
-	if f.paging != nil && f.paging.pager != nil {
-		if ap, err = f.paging.take(obj); err != nil {
-			return nil, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
-		}
-	}
-	out := f.out.New().Interface()
-	s.countUnmapped(ctx, jsonproto.DecodeMap(obj, out))
 	// A location's call answers that location's resources; a company's
 	// answers resources of its locations, which caller auth checked.
 	location := ""
@@ -418,6 +408,39 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 		}
 	}
 	return out, nil
+}
+
+// decode decodes HighLevel's answer into out, the response. An answer
+// that is the response's own object streams into it (jsonproto.Decode);
+// one whose envelope the call reads itself (a page and its cursor, a bare
+// resource or list) is parsed first.
+func (f *forward) decode(ctx context.Context, s *Server, b []byte, out proto.Message) (answerPage, error) {
+	var ap answerPage
+	if f.paging == nil && f.bareList == nil && !f.row.Bare {
+		said, rep, err := jsonproto.DecodeWithout(b, out, f.row.Confirm)
+		if err != nil {
+			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+		}
+		if err := f.confirmedBy(said); err != nil {
+			return ap, err
+		}
+		s.countUnmapped(ctx, rep)
+		return ap, nil
+	}
+	obj, err := f.answer(b)
+	if err != nil {
+		return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+	}
+	if err := f.confirmed(obj); err != nil {
+		return ap, err
+	}
+	if f.paging != nil && f.paging.pager != nil {
+		if ap, err = f.paging.take(obj); err != nil {
+			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+		}
+	}
+	s.countUnmapped(ctx, jsonproto.DecodeMap(obj, out))
+	return ap, nil
 }
 
 // answer parses HighLevel's answer, with numbers kept as json.Number
@@ -1014,8 +1037,15 @@ func (f *forward) confirmed(obj map[string]any) error {
 	if f.row.Confirm == "" {
 		return nil
 	}
-	if ok, _ := obj[f.row.Confirm].(bool); ok {
-		delete(obj, f.row.Confirm) // said, not data: the response has no field for it
+	said := obj[f.row.Confirm]
+	delete(obj, f.row.Confirm) // said, not data: the response has no field for it
+	return f.confirmedBy(said)
+}
+
+// confirmedBy is confirmed for the value HighLevel gave under the row's
+// Confirm key (nil when it gave none).
+func (f *forward) confirmedBy(said any) error {
+	if ok, _ := said.(bool); ok || f.row.Confirm == "" {
 		return nil
 	}
 	return statusError(codes.Aborted, "HighLevel did not confirm the change; read the resource to see its state", ReasonUpstreamError)
