@@ -349,8 +349,11 @@ type keyTable struct {
 	decl       []protoreflect.FieldDescriptor // every field but unmapped
 	primary    []string                       // decl's primary keys
 	maxAliases int
-	dotted     []dottedKey                  // in field order, primary key first
-	unmapped   protoreflect.FieldDescriptor // nil: the message keeps nothing
+	// folded maps each primary key in ASCII lower case to its first field's
+	// index in decl; nil when a primary key is not ASCII.
+	folded   map[string]int
+	dotted   []dottedKey                  // in field order, primary key first
+	unmapped protoreflect.FieldDescriptor // nil: the message keeps nothing
 }
 
 // keyTables caches keyTable by message descriptor.
@@ -392,6 +395,16 @@ func keyTableOf(md protoreflect.MessageDescriptor) *keyTable {
 	for i, fd := range kt.decl {
 		add(string(fd.Name()), i, 1+kt.maxAliases)
 	}
+	kt.folded = map[string]int{}
+	for i, key := range kt.primary {
+		if !isASCII(key) {
+			kt.folded = nil
+			break
+		}
+		if _, taken := kt.folded[strings.ToLower(key)]; !taken {
+			kt.folded[strings.ToLower(key)] = i
+		}
+	}
 	actual, _ := keyTables.LoadOrStore(md, kt)
 	return actual.(*keyTable)
 }
@@ -427,12 +440,38 @@ func (kt *keyTable) claim(key string) (keyClaim, bool) {
 	if cl, ok := kt.byKey[key]; ok {
 		return cl, true
 	}
+	if kt.folded != nil && isASCII(key) && len(key) <= 64 {
+		// An ASCII key spells an ASCII primary key in another case exactly
+		// when their lower cases are equal.
+		var buf [64]byte
+		lower := buf[:len(key)]
+		for i := range len(key) {
+			c := key[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			lower[i] = c
+		}
+		if i, ok := kt.folded[string(lower)]; ok {
+			return keyClaim{fd: kt.decl[i], rank: 2 + kt.maxAliases, key: key, index: i}, true
+		}
+		return keyClaim{}, false
+	}
 	for i, fd := range kt.decl {
 		if strings.EqualFold(kt.primary[i], key) {
 			return keyClaim{fd: fd, rank: 2 + kt.maxAliases, key: key, index: i}, true
 		}
 	}
 	return keyClaim{}, false
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // sameJSON reports whether two JSON values (numbers as json.Number) are
@@ -549,6 +588,13 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, val any, 
 		}
 		m.Set(fd, protoreflect.ValueOfMap(mp))
 		return coerced, true
+	}
+	if fd.Kind() == protoreflect.StringKind {
+		s, ok := val.(string)
+		if ok {
+			setString(m, fd, s)
+		}
+		return false, ok
 	}
 	v, c, ok := value(fd, func() protoreflect.Value { return m.NewField(fd) }, val, p, k, r)
 	if !ok {
@@ -727,6 +773,9 @@ func isDigits(s string) bool {
 // message type (generated or dynamic).
 func into(newMsg func() protoreflect.Value, src proto.Message) protoreflect.Value {
 	v := newMsg()
+	if sm := src.ProtoReflect(); v.Message().Type() == sm.Type() {
+		return protoreflect.ValueOfMessage(sm) // the field's own type: src itself
+	}
 	proto.Merge(v.Message().Interface(), src)
 	return v
 }

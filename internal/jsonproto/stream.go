@@ -267,7 +267,7 @@ func (s *streamer) field(m protoreflect.Message, fd protoreflect.FieldDescriptor
 			if err != nil {
 				return errRestart
 			}
-			m.Set(fd, protoreflect.ValueOfString(v))
+			setString(m, fd, v)
 			return nil
 		case fd.Kind() == protoreflect.BoolKind && (c == 't' || c == 'f'):
 			word := "false"

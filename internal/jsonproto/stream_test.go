@@ -4,10 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -145,5 +148,69 @@ func BenchmarkDecodeContact(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// setString sets every plain string field of every hlgate message in place
+// exactly as protoreflect's Set does, and leaves the rest to Set.
+func TestSetStringMatchesSet(t *testing.T) {
+	t.Parallel()
+	fd := (&hlgatev1.Contact{}).ProtoReflect().Descriptor().ParentFile()
+	n := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage(fd.Package(), func(f protoreflect.FileDescriptor) bool {
+		for i := 0; i < f.Messages().Len(); i++ {
+			md := f.Messages().Get(i)
+			mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := md.Fields()
+			for j := 0; j < fields.Len(); j++ {
+				field := fields.Get(j)
+				if field.Kind() != protoreflect.StringKind || field.IsList() || field.IsMap() {
+					continue
+				}
+				direct, viaSet := mt.New(), mt.New()
+				setString(direct, field, "v-"+string(field.Name()))
+				viaSet.Set(field, protoreflect.ValueOfString("v-"+string(field.Name())))
+				if !proto.Equal(direct.Interface(), viaSet.Interface()) {
+					t.Errorf("%s: setString gave %v, Set %v", field.FullName(), direct, viaSet)
+				}
+				n++
+			}
+		}
+		return true
+	})
+	if n < 100 {
+		t.Errorf("only %d string fields checked", n)
+	}
+}
+
+// A key in another case claims the field strings.EqualFold finds first,
+// through the lower-case table for ASCII keys as through the scan.
+func TestClaimFoldsLikeEqualFold(t *testing.T) {
+	t.Parallel()
+	kt := keyTableOf((&hlgatev1.Contact{}).ProtoReflect().Descriptor())
+	scan := func(key string) int {
+		for i := range kt.decl {
+			if strings.EqualFold(kt.primary[i], key) {
+				return i
+			}
+		}
+		return -1
+	}
+	keys := []string{"EMAIL", "Email", "FirstName", "FIRSTNAME", "dndsettings", "nothing", "", "\u017Fource"}
+	for _, p := range kt.primary {
+		keys = append(keys, strings.ToUpper(p), strings.ToUpper(p[:1])+p[1:], p+"X")
+	}
+	for _, key := range keys {
+		if _, exact := kt.byKey[key]; exact {
+			continue
+		}
+		want := scan(key)
+		cl, ok := kt.claim(key)
+		if got := map[bool]int{true: cl.index, false: -1}[ok]; got != want {
+			t.Errorf("claim(%q) = field %d, want %d", key, got, want)
+		}
 	}
 }

@@ -1,0 +1,69 @@
+package jsonproto
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// Setting a string field through protoreflect costs two allocations (the
+// string boxed into an interface, then converted by reflection); answers
+// are mostly strings. A generated message's plain string fields are set in
+// place instead, through the Go struct field protoc-gen-go declared for
+// them, found once per message type by its protobuf tag.
+
+// stringFields maps a generated message's Go struct type to the index of
+// the Go field of each plain string proto field (not repeated, not in a
+// oneof, not optional), by the proto field's index; -1 for any other.
+var stringFields sync.Map // reflect.Type → []int
+
+// setString sets fd, a singular string field of m, to s.
+func setString(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
+	mi := m.Interface()
+	if _, dynamic := mi.(*dynamicpb.Message); dynamic {
+		m.Set(fd, protoreflect.ValueOfString(s))
+		return
+	}
+	v := reflect.ValueOf(mi)
+	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if idx := stringFieldsOf(v.Elem().Type(), m.Descriptor()); fd.Index() < len(idx) && idx[fd.Index()] >= 0 {
+			v.Elem().Field(idx[fd.Index()]).SetString(s)
+			return
+		}
+	}
+	m.Set(fd, protoreflect.ValueOfString(s))
+}
+
+func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
+	if idx, ok := stringFields.Load(t); ok {
+		return idx.([]int)
+	}
+	fields := md.Fields()
+	idx := make([]int, fields.Len())
+	for i := range idx {
+		idx[i] = -1
+	}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		// `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3"`
+		parts := strings.Split(sf.Tag.Get("protobuf"), ",")
+		if len(parts) < 2 || sf.Type.Kind() != reflect.String || !sf.IsExported() {
+			continue
+		}
+		n, err := strconv.Atoi(parts[1])
+		if err != nil {
+			continue
+		}
+		fd := fields.ByNumber(protoreflect.FieldNumber(n))
+		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated || fd.ContainingOneof() != nil {
+			continue
+		}
+		idx[fd.Index()] = i
+	}
+	actual, _ := stringFields.LoadOrStore(t, idx)
+	return actual.([]int)
+}
