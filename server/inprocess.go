@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // GatewayConn returns the connection HTTPHandler's gateway should call the
@@ -88,8 +89,37 @@ func (s *Server) inProcess(ctx context.Context, method string, req, reply any, c
 	if !ok {
 		return statusError(codes.Internal, "internal error", ReasonInternal)
 	}
-	proto.Merge(out, r)
+	move(out, r)
 	return nil
+}
+
+// move gives dst, the caller's empty reply, the fields of src, the
+// handler's answer, which nothing else holds: the fields are handed over,
+// not copied (Merge copied the whole answer). A dst of another type, or
+// one that holds something, is merged into.
+func move(dst, src proto.Message) {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	if d.Type() != s.Type() || !isEmptyMessage(d) {
+		proto.Merge(dst, src)
+		return
+	}
+	s.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
+	if u := s.GetUnknown(); len(u) > 0 {
+		d.SetUnknown(u)
+	}
+}
+
+// isEmptyMessage reports whether m has no field set and no unknown fields.
+func isEmptyMessage(m protoreflect.Message) bool {
+	empty := len(m.GetUnknown()) == 0
+	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		empty = false
+		return false
+	})
+	return empty
 }
 
 // inProcessStream is the server transport stream of an in-process call: it

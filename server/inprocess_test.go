@@ -2,11 +2,13 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
@@ -77,5 +79,26 @@ func TestGatewayInProcessKeepsTheMessageBound(t *testing.T) {
 	}
 	if code, _, body := h.rest(http.MethodPost, "/v1/locations/"+loc+"/contacts:search", "", strings.NewReader(`{"pageSize":1}`)); code != http.StatusOK {
 		t.Fatalf("REST search of one contact: %d %s", code, body)
+	}
+}
+
+// The handler's answer is handed to the gateway's empty reply, not copied;
+// a reply that already holds something is merged into, as before.
+func TestMoveHandsOverTheAnswer(t *testing.T) {
+	t.Parallel()
+	src := &hlgatev1.GetContactResponse{Contact: &hlgatev1.Contact{Id: "c1", Tags: []string{"a"}}}
+	want := proto.Clone(src)
+	var dst hlgatev1.GetContactResponse
+	move(&dst, src)
+	if !proto.Equal(&dst, want) {
+		t.Errorf("moved %v, want %v", &dst, want)
+	}
+	if dst.Contact != src.Contact {
+		t.Error("the contact was copied, not handed over")
+	}
+	held := &hlgatev1.GetContactResponse{Contact: &hlgatev1.Contact{Tags: []string{"x"}}}
+	move(held, &hlgatev1.GetContactResponse{Contact: &hlgatev1.Contact{Id: "c2", Tags: []string{"y"}}})
+	if got := held.GetContact(); got.GetId() != "c2" || !slices.Equal(got.GetTags(), []string{"x", "y"}) {
+		t.Errorf("a reply that held something became %v, want it merged", held)
 	}
 }
