@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
@@ -99,15 +100,11 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	if err != nil {
 		return nil, fmt.Errorf("decode HighLevel's search answer: %w", err)
 	}
-	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.total)}
-	out.Contacts = make([]*hlgatev1.Contact, 0, len(pageOf.contacts))
+	c.s.countUnmapped(ctx, pageOf.report)
+	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.total), Contacts: pageOf.contacts}
 	var lastSearchAfter []any
-	for _, obj := range pageOf.contacts {
-		lastSearchAfter, _ = obj["searchAfter"].([]any)
-		delete(obj, "searchAfter")
-		hc := &hlgatev1.Contact{}
-		c.s.countUnmapped(ctx, jsonproto.DecodeMap(obj, hc))
-		out.Contacts = append(out.Contacts, hc)
+	if n := len(pageOf.searchAfter); n > 0 {
+		lastSearchAfter, _ = pageOf.searchAfter[n-1].([]any)
 	}
 	seen := cur.Seen + len(out.Contacts)
 	if n := len(out.Contacts); n > 0 && n >= size && seen < pageOf.total {
@@ -124,48 +121,56 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	return out, nil
 }
 
-// contactsPage is the envelope of HighLevel's contact search answer.
+// contactsPage is HighLevel's contact search answer: its contacts, each
+// one's searchAfter cursor, what decoding them reported, and the total.
 type contactsPage struct {
-	contacts []map[string]any
-	total    int
+	contacts    []*hlgatev1.Contact
+	searchAfter []any
+	report      jsonproto.Report
+	total       int
 }
 
-// searchPage reads the envelope of a contact search answer: "contacts", a
-// list of objects (null for none, a null entry an empty contact), and
-// "total", an integer (absent or null for 0). Anything else in those two
-// is an error.
+// searchPage reads a contact search answer: "contacts", a list of objects
+// (null for none, a null entry an empty contact), streamed into contacts,
+// and "total", an integer (absent or null for 0). Anything else in those
+// two is an error; other members are not read.
 func searchPage(raw []byte) (contactsPage, error) {
-	v, err := jsonproto.Parse(raw)
+	members, err := jsonproto.Members(raw)
 	if err != nil {
 		return contactsPage{}, err
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return contactsPage{}, fmt.Errorf("want a JSON object, got %T", v)
-	}
 	var page contactsPage
-	switch list := obj["contacts"].(type) {
-	case nil:
-	case []any:
-		page.contacts = make([]map[string]any, len(list))
-		for i, e := range list {
-			if page.contacts[i], ok = e.(map[string]any); !ok && e != nil {
-				return contactsPage{}, fmt.Errorf("contacts[%d]: want an object, got %T", i, e)
-			}
+	if list, ok := members["contacts"]; ok {
+		items, said, rep, err := jsonproto.DecodeList(list, func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter")
+		var item *jsonproto.ItemError
+		switch {
+		case errors.As(err, &item):
+			return contactsPage{}, fmt.Errorf("contacts%w", err)
+		case err != nil:
+			return contactsPage{}, fmt.Errorf("contacts: %w", err)
 		}
-	default:
-		return contactsPage{}, fmt.Errorf("contacts: want a list, got %T", list)
+		page.contacts = make([]*hlgatev1.Contact, len(items))
+		for i, m := range items {
+			page.contacts[i] = m.(*hlgatev1.Contact)
+		}
+		page.searchAfter, page.report = said, rep
 	}
-	switch n := obj["total"].(type) {
-	case nil:
-	case json.Number:
-		total, err := strconv.ParseInt(string(n), 10, 32)
+	if b, ok := members["total"]; ok {
+		v, err := jsonproto.Parse(b)
 		if err != nil {
-			return contactsPage{}, fmt.Errorf("total: want an integer, got %s", n)
+			return contactsPage{}, err
 		}
-		page.total = int(total)
-	default:
-		return contactsPage{}, fmt.Errorf("total: want an integer, got %T", n)
+		switch n := v.(type) {
+		case nil:
+		case json.Number:
+			total, err := strconv.ParseInt(string(n), 10, 32)
+			if err != nil {
+				return contactsPage{}, fmt.Errorf("total: want an integer, got %s", n)
+			}
+			page.total = int(total)
+		default:
+			return contactsPage{}, fmt.Errorf("total: want an integer, got %T", n)
+		}
 	}
 	return page, nil
 }

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -324,12 +326,16 @@ func TestListContactNotes(t *testing.T) {
 // wrong type is an error naming the member rather than a page with less in
 // it.
 func TestSearchPageEnvelope(t *testing.T) {
-	page, err := searchPage([]byte(`{"contacts":[{"id":"a"},null],"total":41,"traceId":"x"}`))
+	page, err := searchPage([]byte(`{"contacts":[{"id":"a","searchAfter":[1,"a"]},null],"total":41,"traceId":"x"}`))
 	if err != nil {
 		t.Fatalf("searchPage: %v", err)
 	}
-	if len(page.contacts) != 2 || page.contacts[0]["id"] != "a" || page.contacts[1] != nil || page.total != 41 {
-		t.Errorf("searchPage = %+v, want two contacts (a, null) and total 41", page)
+	want := []*hlgatev1.Contact{{Id: "a"}, {}}
+	if d := cmp.Diff(want, page.contacts, protocmp.Transform()); d != "" || page.total != 41 || len(page.report) != 0 {
+		t.Errorf("searchPage = %+v, want two contacts (a, null: empty), total 41 and nothing reported; contacts (-want +got):\n%s", page, d)
+	}
+	if d := cmp.Diff([]any{[]any{json.Number("1"), "a"}, nil}, page.searchAfter); d != "" {
+		t.Errorf("searchAfter (-want +got):\n%s", d)
 	}
 	if page, err := searchPage([]byte(`{"contacts":null}`)); err != nil || len(page.contacts) != 0 || page.total != 0 {
 		t.Errorf("searchPage(null contacts) = %+v, %v; want an empty page", page, err)

@@ -214,3 +214,73 @@ func TestClaimFoldsLikeEqualFold(t *testing.T) {
 		}
 	}
 }
+
+// Members finds what Parse finds at the top of an object, and fails where
+// Parse fails, with Parse's error.
+func FuzzMembersMatchesParse(f *testing.F) {
+	for _, c := range parseCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"contacts":[{"id":"a"},null],"total":41,"x":{"y":[1,{"z":"\u00e9"}]},"x":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		members, merr := Members(data)
+		v, perr := Parse(data)
+		obj, isObj := v.(map[string]any)
+		switch {
+		case perr != nil:
+			if merr == nil || merr.Error() != perr.Error() {
+				t.Fatalf("Members error %v, Parse error %v", merr, perr)
+			}
+			return
+		case !isObj:
+			if merr == nil {
+				t.Fatalf("Members took %s, which is not an object", data)
+			}
+			return
+		case merr != nil:
+			t.Fatalf("Members refused an object Parse reads: %v", merr)
+		}
+		if len(members) != len(obj) {
+			t.Fatalf("Members found %d members, Parse %d", len(members), len(obj))
+		}
+		for k, raw := range members {
+			mv, err := Parse(raw)
+			if err != nil || !sameJSON(mv, obj[k]) {
+				t.Errorf("member %q: %s (%v), Parse has %v", k, raw, err, obj[k])
+			}
+		}
+	})
+}
+
+// DecodeList streams what the tree decodes: the same items, the same
+// omitted values, the same report, the same errors.
+func FuzzDecodeListMatchesTree(f *testing.F) {
+	for _, seed := range []string{
+		`[{"id":"a","searchAfter":[1,"a"]},null,{"firstName":"x","zz":1,"customFields":[{"id":"c","value":2}]}]`,
+		`null`, `[]`, `["a"]`, `{}`, `[{"firstName":"a","first_name":"b"}]`, `[{"x":1,"x":2}]`, `[{}, 1]`, `[{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	newContact := func() proto.Message { return &hlgatev1.Contact{} }
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sitems, ssaid, srep, serr := DecodeList(data, newContact, "searchAfter")
+		titems, tsaid, trep, terr := decodeListTree(data, newContact, "searchAfter")
+		if (serr == nil) != (terr == nil) || serr != nil && serr.Error() != terr.Error() {
+			t.Fatalf("stream error %v, tree error %v", serr, terr)
+		}
+		if d := cmp.Diff(titems, sitems, protocmp.Transform()); d != "" {
+			t.Errorf("items (-tree +stream):\n%s", d)
+		}
+		if d := cmp.Diff(trep, srep); d != "" {
+			t.Errorf("report (-tree +stream):\n%s", d)
+		}
+		if len(ssaid) != len(tsaid) {
+			t.Fatalf("%d omitted values from the stream, %d from the tree", len(ssaid), len(tsaid))
+		}
+		for i := range ssaid {
+			if !sameJSON(ssaid[i], tsaid[i]) {
+				t.Errorf("item %d: omitted %v from the stream, %v from the tree", i, ssaid[i], tsaid[i])
+			}
+		}
+	})
+}
