@@ -89,8 +89,13 @@ func (p *parser) skip(depth int) bool {
 		return false
 	}
 	c := p.data[p.i]
-	if c != '{' && c != '[' {
-		_, err := p.value(depth)
+	switch {
+	case c == '"':
+		return p.skipString()
+	case c == '-' || c >= '0' && c <= '9':
+		return p.scanNumber() == nil
+	case c != '{' && c != '[':
+		_, err := p.value(depth) // a literal: nothing to allocate
 		return err == nil
 	}
 	if depth+1 > maxDepth {
@@ -139,6 +144,38 @@ func (p *parser) skip(depth int) bool {
 			return false
 		}
 	}
+}
+
+// skipString passes over the string at p.i as Parse's string would read
+// it, without building it.
+func (p *parser) skipString() bool {
+	p.i++ // "
+	for p.i < len(p.data) {
+		switch c := p.data[p.i]; {
+		case c == '"':
+			p.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			p.i++
+			if p.i >= len(p.data) {
+				return false
+			}
+			switch p.data[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := p.hex4(p.i + 1); !ok {
+					return false
+				}
+				p.i += 4
+			default:
+				return false
+			}
+		}
+		p.i++
+	}
+	return false
 }
 
 // DecodeList decodes data, a JSON array of objects or null (no items), into

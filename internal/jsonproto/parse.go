@@ -197,26 +197,34 @@ func (p *parser) array(depth int) (any, error) {
 // literal text.
 func (p *parser) number() (any, error) {
 	start := p.i
+	if err := p.scanNumber(); err != nil {
+		return nil, err
+	}
+	return json.Number(p.data[start:p.i]), nil
+}
+
+// scanNumber passes over a number as JSON's grammar has it.
+func (p *parser) scanNumber() error {
 	if p.data[p.i] == '-' {
 		p.i++
 	}
 	switch {
 	case p.i >= len(p.data):
-		return nil, p.end()
+		return p.end()
 	case p.data[p.i] == '0':
 		p.i++
 	case p.data[p.i] >= '1' && p.data[p.i] <= '9':
 		p.digits()
 	default:
-		return nil, p.errorf("invalid character %q in numeric literal", p.data[p.i])
+		return p.errorf("invalid character %q in numeric literal", p.data[p.i])
 	}
 	if p.i < len(p.data) && p.data[p.i] == '.' {
 		p.i++
 		if p.i >= len(p.data) {
-			return nil, p.end()
+			return p.end()
 		}
 		if !isDigit(p.data[p.i]) {
-			return nil, p.errorf("invalid character %q after decimal point in numeric literal", p.data[p.i])
+			return p.errorf("invalid character %q after decimal point in numeric literal", p.data[p.i])
 		}
 		p.digits()
 	}
@@ -226,14 +234,14 @@ func (p *parser) number() (any, error) {
 			p.i++
 		}
 		if p.i >= len(p.data) {
-			return nil, p.end()
+			return p.end()
 		}
 		if !isDigit(p.data[p.i]) {
-			return nil, p.errorf("invalid character %q in exponent of numeric literal", p.data[p.i])
+			return p.errorf("invalid character %q in exponent of numeric literal", p.data[p.i])
 		}
 		p.digits()
 	}
-	return json.Number(p.data[start:p.i]), nil
+	return nil
 }
 
 func (p *parser) digits() {
