@@ -64,7 +64,9 @@ var liveContact = rewriteAnswers(func(r *http.Request) bool {
 	c["dateAdded"] = 1796169600000
 	c["emailLowerCase"] = "ada@example.com"
 	c["visitorId"] = "v-1"
-	c["attributionSource"] = map[string]any{"url": "https://example.com", "fbp": "fb.1.2"}
+	c["attributionSource"] = map[string]any{"url": "https://example.com", "fbp": "fb.1.2", "adSetId": "as-1"}
+	c["loyaltyTier"] = "gold"
+	c["opportunityCount"] = 3
 })
 
 // liveSearch answers contact searches the same way.
@@ -74,6 +76,7 @@ var liveSearch = rewriteAnswers(func(r *http.Request) bool {
 	for _, c := range body["contacts"].([]any) {
 		c.(map[string]any)["customFields"] = []any{map[string]any{"id": "multi", "value": []any{"a", 1.0, true}}}
 		c.(map[string]any)["keyword"] = "kw"
+		c.(map[string]any)["loyaltyTier"] = "gold"
 	}
 })
 
@@ -104,19 +107,19 @@ func TestGetContactIsLossless(t *testing.T) {
 	if got := c.GetDateAdded().AsTime().UnixMilli(); got != 1796169600000 {
 		t.Errorf("dateAdded sent as epoch ms read as %d", got)
 	}
-	if c.GetAttributionSource().GetUrl() != "https://example.com" {
-		t.Errorf("attribution source url %q", c.GetAttributionSource().GetUrl())
+	if a := c.GetAttributionSource(); a.GetUrl() != "https://example.com" || a.GetFbp() != "fb.1.2" {
+		t.Errorf("attribution source %v", a)
 	}
-	// The keys added above, and the sandbox's own *LowerCase keys, which the
-	// old conversion dropped without a trace.
+	// The documented keys the old conversion dropped without a trace have
+	// fields now; the sandbox sends the *LowerCase ones itself.
+	if c.GetEmailLowerCase() != "ada@example.com" || c.GetVisitorId() != "v-1" || c.GetFirstNameLowerCase() == "" {
+		t.Errorf("emailLowerCase %q, visitorId %q, firstNameLowerCase %q", c.GetEmailLowerCase(), c.GetVisitorId(), c.GetFirstNameLowerCase())
+	}
+	// The keys no document declares are kept, with their JSON types.
 	unmapped := c.GetUnmapped().AsMap()
-	for k, v := range map[string]any{"emailLowerCase": "ada@example.com", "visitorId": "v-1", "attributionSource.fbp": "fb.1.2"} {
-		if unmapped[k] != v {
-			t.Errorf("unmapped[%q] = %v, want %v (all: %v)", k, unmapped[k], v, unmapped)
-		}
-	}
-	if _, ok := unmapped["firstNameLowerCase"]; !ok {
-		t.Errorf("the sandbox's firstNameLowerCase is not kept: %v", unmapped)
+	want2 := map[string]any{"loyaltyTier": "gold", "opportunityCount": 3.0, "attributionSource.adSetId": "as-1"}
+	if diff := cmp.Diff(want2, unmapped); diff != "" {
+		t.Errorf("unmapped (-want +got):\n%s", diff)
 	}
 	if n := testutil.ToFloat64(h.srv.metrics.unmapped.WithLabelValues("get-contact", "undeclared", "true")); int(n) != len(unmapped) {
 		t.Errorf("undeclared keys counted %v times, want %d (one per kept key)", n, len(unmapped))
@@ -137,7 +140,7 @@ func TestGetContactIsLossless(t *testing.T) {
 	if diff := cmp.Diff(resp, &viaREST, protocmp.Transform()); diff != "" {
 		t.Errorf("REST and gRPC differ (-gRPC +REST):\n%s", diff)
 	}
-	for _, s := range []string{`"value":["red","blue"]`, `"value":42.5`, `"emailLowerCase":"ada@example.com"`} {
+	for _, s := range []string{`"value":["red","blue"]`, `"value":42.5`, `"emailLowerCase":"ada@example.com"`, `"loyaltyTier":"gold"`} {
 		if !bytes.Contains(bytes.ReplaceAll(body, []byte(" "), nil), []byte(s)) {
 			t.Errorf("REST body lacks %s: %s", s, body)
 		}
@@ -169,8 +172,8 @@ func TestSearchContactsIsLossless(t *testing.T) {
 				t.Errorf("%s: custom field value %v", c.GetId(), c.GetCustomFields())
 			}
 			u := c.GetUnmapped().AsMap()
-			if u["keyword"] != "kw" {
-				t.Errorf("%s: keyword not kept: %v", c.GetId(), u)
+			if c.GetKeyword() != "kw" || u["loyaltyTier"] != "gold" {
+				t.Errorf("%s: keyword %q, unmapped %v", c.GetId(), c.GetKeyword(), u)
 			}
 			if _, ok := u["searchAfter"]; ok {
 				t.Errorf("%s: the paging cursor is handed out as contact data", c.GetId())

@@ -356,7 +356,23 @@ type Contact struct {
 	// their upstream names (a nested object's keys under their path, such as
 	// `attributionSource.fbp`), so nothing HighLevel sends is lost. Each is
 	// counted in hlgate_upstream_unmapped_keys_total. A write ignores it.
-	Unmapped      *structpb.Struct `protobuf:"bytes,33,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	Unmapped *structpb.Struct `protobuf:"bytes,33,opt,name=unmapped,proto3" json:"unmapped,omitempty"`
+	// The email address in lower case, as HighLevel matches it (upstream
+	// `emailLowerCase`).
+	EmailLowerCase string `protobuf:"bytes,34,opt,name=email_lower_case,json=emailLowerCase,proto3" json:"email_lower_case,omitempty"`
+	// The first name in lower case (upstream `firstNameLowerCase`); searches
+	// sort by it.
+	FirstNameLowerCase string `protobuf:"bytes,35,opt,name=first_name_lower_case,json=firstNameLowerCase,proto3" json:"first_name_lower_case,omitempty"`
+	// The last name in lower case (upstream `lastNameLowerCase`).
+	LastNameLowerCase string `protobuf:"bytes,36,opt,name=last_name_lower_case,json=lastNameLowerCase,proto3" json:"last_name_lower_case,omitempty"`
+	// The full name in lower case (upstream `fullNameLowerCase`).
+	FullNameLowerCase string `protobuf:"bytes,37,opt,name=full_name_lower_case,json=fullNameLowerCase,proto3" json:"full_name_lower_case,omitempty"`
+	// The keyword the contact came in with, such as a chat widget's (upstream
+	// `keyword`).
+	Keyword string `protobuf:"bytes,38,opt,name=keyword,proto3" json:"keyword,omitempty"`
+	// The unique id HighLevel gives a live chat visitor (upstream
+	// `visitorId`).
+	VisitorId     string `protobuf:"bytes,39,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -622,6 +638,48 @@ func (x *Contact) GetUnmapped() *structpb.Struct {
 	return nil
 }
 
+func (x *Contact) GetEmailLowerCase() string {
+	if x != nil {
+		return x.EmailLowerCase
+	}
+	return ""
+}
+
+func (x *Contact) GetFirstNameLowerCase() string {
+	if x != nil {
+		return x.FirstNameLowerCase
+	}
+	return ""
+}
+
+func (x *Contact) GetLastNameLowerCase() string {
+	if x != nil {
+		return x.LastNameLowerCase
+	}
+	return ""
+}
+
+func (x *Contact) GetFullNameLowerCase() string {
+	if x != nil {
+		return x.FullNameLowerCase
+	}
+	return ""
+}
+
+func (x *Contact) GetKeyword() string {
+	if x != nil {
+		return x.Keyword
+	}
+	return ""
+}
+
+func (x *Contact) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
 // DndChannelSetting is the do-not-disturb state of one channel (upstream
 // `DndSettingSchema`).
 type DndChannelSetting struct {
@@ -861,7 +919,14 @@ type AttributionSource struct {
 	// Browser user agent (upstream `userAgent`).
 	UserAgent string `protobuf:"bytes,14,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
 	// IP address the contact came from.
-	Ip            string `protobuf:"bytes,15,opt,name=ip,proto3" json:"ip,omitempty"`
+	Ip string `protobuf:"bytes,15,opt,name=ip,proto3" json:"ip,omitempty"`
+	// Facebook browser id, the `_fbp` cookie.
+	Fbp string `protobuf:"bytes,16,opt,name=fbp,proto3" json:"fbp,omitempty"`
+	// Facebook click id as the `_fbc` cookie holds it.
+	Fbc string `protobuf:"bytes,17,opt,name=fbc,proto3" json:"fbc,omitempty"`
+	// Id of the Facebook event that brought the contact (upstream
+	// `fbEventId`).
+	FbEventId     string `protobuf:"bytes,18,opt,name=fb_event_id,json=fbEventId,proto3" json:"fb_event_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -997,6 +1062,27 @@ func (x *AttributionSource) GetUserAgent() string {
 func (x *AttributionSource) GetIp() string {
 	if x != nil {
 		return x.Ip
+	}
+	return ""
+}
+
+func (x *AttributionSource) GetFbp() string {
+	if x != nil {
+		return x.Fbp
+	}
+	return ""
+}
+
+func (x *AttributionSource) GetFbc() string {
+	if x != nil {
+		return x.Fbc
+	}
+	return ""
+}
+
+func (x *AttributionSource) GetFbEventId() string {
+	if x != nil {
+		return x.FbEventId
 	}
 	return ""
 }
@@ -2348,8 +2434,7 @@ var File_hlgate_v1_contacts_proto protoreflect.FileDescriptor
 
 const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\n" +
-	"\x18hlgate/v1/contacts.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xce\n" +
-	"\n" +
+	"\x18hlgate/v1/contacts.proto\x12\thlgate.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16hlgate/v1/common.proto\x1a\x17hlgate/v1/options.proto\"\xea\f\n" +
 	"\aContact\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12%\n" +
 	"\vlocation_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
@@ -2390,7 +2475,14 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\rlast_activity\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\flastActivity\x12Q\n" +
 	"\x12attribution_source\x18\x1f \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x04\xe2A\x01\x03R\x11attributionSource\x12Z\n" +
 	"\x17last_attribution_source\x18  \x01(\v2\x1c.hlgate.v1.AttributionSourceB\x04\xe2A\x01\x03R\x15lastAttributionSource\x129\n" +
-	"\bunmapped\x18! \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\"o\n" +
+	"\bunmapped\x18! \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\bunmapped\x12.\n" +
+	"\x10email_lower_case\x18\" \x01(\tB\x04\xe2A\x01\x03R\x0eemailLowerCase\x127\n" +
+	"\x15first_name_lower_case\x18# \x01(\tB\x04\xe2A\x01\x03R\x12firstNameLowerCase\x125\n" +
+	"\x14last_name_lower_case\x18$ \x01(\tB\x04\xe2A\x01\x03R\x11lastNameLowerCase\x125\n" +
+	"\x14full_name_lower_case\x18% \x01(\tB\x04\xe2A\x01\x03R\x11fullNameLowerCase\x12\x1e\n" +
+	"\akeyword\x18& \x01(\tB\x04\xe2A\x01\x03R\akeyword\x12#\n" +
+	"\n" +
+	"visitor_id\x18' \x01(\tB\x04\xe2A\x01\x03R\tvisitorId\"o\n" +
 	"\x11DndChannelSetting\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x14.hlgate.v1.DndStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
@@ -2411,7 +2503,7 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\x02fb\x18\x06 \x01(\v2\x1c.hlgate.v1.DndChannelSettingB\b\xca\xf3\x18\x04\n" +
 	"\x02FBR\x02fb\"D\n" +
 	"\x12InboundDndSettings\x12.\n" +
-	"\x03all\x18\x01 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x03all\"\xa1\x03\n" +
+	"\x03all\x18\x01 \x01(\v2\x1c.hlgate.v1.DndChannelSettingR\x03all\"\xe5\x03\n" +
 	"\x11AttributionSource\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1a\n" +
 	"\bcampaign\x18\x02 \x01(\tR\bcampaign\x12\x1f\n" +
@@ -2433,7 +2525,10 @@ const file_hlgate_v1_contacts_proto_rawDesc = "" +
 	"\x05dclid\x18\r \x01(\tR\x05dclid\x12\x1d\n" +
 	"\n" +
 	"user_agent\x18\x0e \x01(\tR\tuserAgent\x12\x0e\n" +
-	"\x02ip\x18\x0f \x01(\tR\x02ip\"_\n" +
+	"\x02ip\x18\x0f \x01(\tR\x02ip\x12\x10\n" +
+	"\x03fbp\x18\x10 \x01(\tR\x03fbp\x12\x10\n" +
+	"\x03fbc\x18\x11 \x01(\tR\x03fbc\x12\x1e\n" +
+	"\vfb_event_id\x18\x12 \x01(\tR\tfbEventId\"_\n" +
 	"\x11GetContactRequest\x12%\n" +
 	"\vlocation_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
 	"locationId\x12#\n" +
