@@ -23,17 +23,33 @@ var stringFields sync.Map // reflect.Type → []int
 
 // setString sets fd, a singular string field of m, to s.
 func setString(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
+	stringSetterOf(m).set(m, fd, s)
+}
+
+// stringSetter sets the plain string fields of one message in place; the
+// stream decoder makes one per object.
+type stringSetter struct {
+	v   reflect.Value // the generated struct; invalid for any other message
+	idx []int         // stringFieldsOf the struct's type
+}
+
+func stringSetterOf(m protoreflect.Message) stringSetter {
 	mi := m.Interface()
 	if _, dynamic := mi.(*dynamicpb.Message); dynamic {
-		m.Set(fd, protoreflect.ValueOfString(s))
-		return
+		return stringSetter{}
 	}
 	v := reflect.ValueOf(mi)
-	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
-		if idx := stringFieldsOf(v.Elem().Type(), m.Descriptor()); fd.Index() < len(idx) && idx[fd.Index()] >= 0 {
-			v.Elem().Field(idx[fd.Index()]).SetString(s)
-			return
-		}
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return stringSetter{}
+	}
+	return stringSetter{v: v.Elem(), idx: stringFieldsOf(v.Elem().Type(), m.Descriptor())}
+}
+
+// set sets fd, a singular string field of m, to s.
+func (ss stringSetter) set(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
+	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {
+		ss.v.Field(ss.idx[i]).SetString(s)
+		return
 	}
 	m.Set(fd, protoreflect.ValueOfString(s))
 }

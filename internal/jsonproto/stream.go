@@ -134,6 +134,7 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 	if kt.unmapped != nil {
 		k = keeper{m: m, fd: kt.unmapped, depth: s.path.depth(), collided: parent.collided}
 	}
+	strs := stringSetterOf(m)
 	// The fields some key has filled: a second key for one of them is a
 	// choice the tree makes.
 	var words [4]uint64
@@ -199,7 +200,7 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 				return nil, errRestart
 			}
 			filled[cl.index/64] |= 1 << (cl.index % 64)
-			if err := s.field(m, cl.fd, key, k, depth); err != nil {
+			if err := s.field(m, strs, cl.fd, key, k, depth); err != nil {
 				return nil, err
 			}
 		}
@@ -245,8 +246,8 @@ func (s *streamer) tree(m protoreflect.Message, k keeper, depth int, omit string
 }
 
 // field decodes the value at s.i, the only one of its object for fd, under
-// key.
-func (s *streamer) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, key string, k keeper, depth int) error {
+// key; strs sets m's strings.
+func (s *streamer) field(m protoreflect.Message, strs stringSetter, fd protoreflect.FieldDescriptor, key string, k keeper, depth int) error {
 	if s.i < len(s.data) && s.data[s.i] == 'n' {
 		// null: the field stays unset, as in the tree.
 		if err := s.literal("null"); err != nil {
@@ -267,7 +268,7 @@ func (s *streamer) field(m protoreflect.Message, fd protoreflect.FieldDescriptor
 			if err != nil {
 				return errRestart
 			}
-			setString(m, fd, v)
+			strs.set(m, fd, v)
 			return nil
 		case fd.Kind() == protoreflect.BoolKind && (c == 't' || c == 'f'):
 			word := "false"
