@@ -254,23 +254,36 @@ func (p *parser) digits() {
 // ASCII without escapes (the common case), else decoded as encoding/json
 // decodes them.
 func (p *parser) string() (string, error) {
+	raw, s, err := p.rawString()
+	if raw != nil {
+		return string(raw), nil
+	}
+	return s, err
+}
+
+// rawString reads a string. One of printable ASCII without escapes is
+// returned as raw, a slice of the input, which the caller may convert or
+// only look up (a key its table claims costs no string); any other is
+// decoded into s.
+func (p *parser) rawString() (raw []byte, s string, err error) {
 	p.i++ // "
 	start := p.i
 	for p.i < len(p.data) {
 		c := p.data[p.i]
 		switch {
 		case c == '"':
-			s := string(p.data[start:p.i])
+			raw = p.data[start:p.i:p.i]
 			p.i++
-			return s, nil
+			return raw, "", nil
 		case c == '\\' || c >= utf8.RuneSelf:
-			return p.slowString(start)
+			s, err = p.slowString(start)
+			return nil, s, err
 		case c < 0x20:
-			return "", p.errorf("invalid character %q in string literal", c)
+			return nil, "", p.errorf("invalid character %q in string literal", c)
 		}
 		p.i++
 	}
-	return "", p.end()
+	return nil, "", p.end()
 }
 
 func (p *parser) slowString(start int) (string, error) {

@@ -160,9 +160,9 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 		if s.i >= len(s.data) || s.data[s.i] != '"' {
 			return nil, errRestart
 		}
-		raw, key, err := s.key()
+		raw, key, err := s.rawString()
 		if err != nil {
-			return nil, err
+			return nil, errRestart
 		}
 		cl, key, claimed := kt.claimRaw(raw, key)
 		s.space()
@@ -397,7 +397,7 @@ func (s *streamer) order(blocks []block) {
 	copy(s.report[from:], sorted)
 }
 
-// claimRaw is claim for a key read by streamer.key: raw, or else key. It
+// claimRaw is claim for a key read by rawString: raw, or else key. It
 // returns the key as a string, allocated only when no field claims it
 // exactly.
 func (kt *keyTable) claimRaw(raw []byte, key string) (keyClaim, string, bool) {
@@ -409,31 +409,4 @@ func (kt *keyTable) claimRaw(raw []byte, key string) (keyClaim, string, bool) {
 	}
 	cl, ok := kt.claim(key)
 	return cl, key, ok
-}
-
-// key reads an object key. A key of printable ASCII without escapes (the
-// common case) is returned as raw, a slice of the input, so that a key a
-// field claims costs no string; any other is decoded into key.
-func (s *streamer) key() (raw []byte, key string, err error) {
-	s.i++ // "
-	start := s.i
-	for s.i < len(s.data) {
-		c := s.data[s.i]
-		switch {
-		case c == '"':
-			raw = s.data[start:s.i:s.i]
-			s.i++
-			return raw, "", nil
-		case c == '\\' || c >= 0x80:
-			key, err = s.slowString(start)
-			if err != nil {
-				return nil, "", errRestart
-			}
-			return nil, key, nil
-		case c < 0x20:
-			return nil, "", errRestart
-		}
-		s.i++
-	}
-	return nil, "", errRestart
 }

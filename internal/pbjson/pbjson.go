@@ -15,6 +15,7 @@
 package pbjson
 
 import (
+	"cmp"
 	"encoding/base64"
 	"math"
 	"math/bits"
@@ -205,41 +206,11 @@ func compareKeys(a, b protoreflect.MapKey) int {
 		}
 		return 1
 	case int32, int64:
-		return cmpInt(a.Int(), b.Int())
+		return cmp.Compare(a.Int(), b.Int())
 	case uint32, uint64:
-		return cmpUint(a.Uint(), b.Uint())
+		return cmp.Compare(a.Uint(), b.Uint())
 	}
-	return cmpString(a.String(), b.String())
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.String(), b.String())
 }
 
 func (e *encoder) singular(v protoreflect.Value, fd protoreflect.FieldDescriptor) bool {
