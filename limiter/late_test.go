@@ -111,9 +111,14 @@ func TestLateImmediateGrantIsNotUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, err := NewRedis(slowClient, cfg)
-	if err != nil {
-		t.Fatal(err)
+	// One limiter per slow caller, so that each decision leaves at once
+	// rather than queue behind another's (reserver batches a limiter's
+	// concurrent decisions): all ten are granted before any answer is back.
+	slows := make([]*Redis, limit)
+	for i := range slows {
+		if slows[i], err = NewRedis(slowClient, cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx := context.Background()
 	// Load the script, so the slow replica's first call is one round trip.
@@ -145,7 +150,7 @@ func TestLateImmediateGrantIsNotUsed(t *testing.T) {
 			t.Errorf("Wait on the prompt replica: %v", err)
 		}
 	}
-	for i := 0; i < limit; i++ {
+	for _, slow := range slows {
 		wg.Add(1)
 		go call(slow, true)
 	}

@@ -54,6 +54,9 @@ type Redis struct {
 	// notices is the copy of the shared cool-downs Redis pushes, which a
 	// caller that slept until its slot consults instead of Redis.
 	notices *notices
+
+	// reserver sends the decisions, concurrent callers' together.
+	reserver *reserver
 }
 
 // dailySeen is a day's count as one reservation reported it (used) and,
@@ -182,7 +185,7 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys)}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys), reserver: &reserver{client: client}}
 	r.setOffset(cfg.clockOffset)
 	// Boxed once here rather than on every call.
 	r.argLimit, r.argSpan, r.argDaily = cfg.Limit, r.span, cfg.Daily
@@ -262,10 +265,8 @@ func (r *Redis) wait(ctx context.Context, key Key) (Permit, error) {
 	// Taken before the decision: notices received from here on cover every
 	// cool-down the decision cannot have seen.
 	watch := r.notices.watch()
-	sent := time.Now()
-	res, err := reserveScript.Run(ctx, r.client, redisKeys(key),
-		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily, aheadUsed, aheadDay).Int64Slice()
-	received := time.Now()
+	res, sent, received, err := r.reserver.do(ctx, redisKeys(key),
+		r.argOffset.Load(), r.argLimit, r.argSpan, r.cfg.maxWait(ctx), r.argDaily, aheadUsed, aheadDay)
 	if err == nil && len(res) != 6 {
 		err = fmt.Errorf("reserve script replied %d values, want 6", len(res))
 	}
