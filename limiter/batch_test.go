@@ -19,30 +19,12 @@ import (
 func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	t.Parallel()
 	const callers = 40
-	srv := redistest.Start(t, redistest.Options{})
 	// Answers take 50 ms, so the first decision is in flight while every
 	// other caller arrives.
-	proxy := newDelayProxy(t, srv.Addr(), 50*time.Millisecond)
-	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), PoolSize: callers})
-	t.Cleanup(func() { _ = c.Close() })
 	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
-	l, err := NewRedis(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	// State is read through a limiter on a direct client, beside the
-	// decisions' client.
-	direct, err := NewRedis(srv.Client(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = direct.Close() })
+	c, l, direct := delayedLimiter(t, 50*time.Millisecond, callers, cfg)
 	ctx := ctx0(t, 30*time.Second)
 	key := Key{App: "app", Resource: "batched"}
-	if _, err := l.Wait(ctx, Key{App: "app", Resource: "warm"}); err != nil { // loads the script
-		t.Fatal(err)
-	}
 	hook := &decisionTrips{}
 	c.AddHook(hook)
 
@@ -81,28 +63,10 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 // slot: its decision is never sent.
 func TestAbandonedQueuedDecisionTakesNoSlot(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{})
-	proxy := newDelayProxy(t, srv.Addr(), 200*time.Millisecond)
-	c := redis.NewClient(&redis.Options{Addr: proxy.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
 	cfg := Config{Limit: 10, Window: time.Second, Daily: 1000}
-	l, err := NewRedis(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	// State is read through a limiter on a direct client, beside the
-	// decisions' client.
-	direct, err := NewRedis(srv.Client(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = direct.Close() })
+	_, l, direct := delayedLimiter(t, 200*time.Millisecond, 10, cfg)
 	ctx := ctx0(t, 30*time.Second)
 	key := Key{App: "app", Resource: "abandoned"}
-	if _, err := l.Wait(ctx, Key{App: "app", Resource: "warm"}); err != nil {
-		t.Fatal(err)
-	}
 
 	first := make(chan error, 1)
 	go func() { _, err := l.Wait(ctx, key); first <- err }()
@@ -122,6 +86,30 @@ func TestAbandonedQueuedDecisionTakesNoSlot(t *testing.T) {
 	if st := mustState(t, direct, key); st.InWindow != 1 || st.DailyUsed != 1 {
 		t.Errorf("in window %d, daily used %d; want 1 and 1 (the abandoned decision took a slot)", st.InWindow, st.DailyUsed)
 	}
+}
+
+// delayedLimiter is a limiter whose Redis answers take delay (its
+// client, of poolSize connections, is c), its script already loaded, and a
+// limiter on a prompt client of the same Redis, to read State through.
+func delayedLimiter(t *testing.T, delay time.Duration, poolSize int, cfg Config) (c *redis.Client, l, direct *Redis) {
+	t.Helper()
+	srv := redistest.Start(t, redistest.Options{})
+	proxy := newDelayProxy(t, srv.Addr(), delay)
+	c = redis.NewClient(&redis.Options{Addr: proxy.Addr(), PoolSize: poolSize})
+	t.Cleanup(func() { _ = c.Close() })
+	var err error
+	if l, err = NewRedis(c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if direct, err = NewRedis(srv.Client(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = direct.Close() })
+	if _, err := l.Wait(context.Background(), Key{App: "app", Resource: "warm"}); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	return c, l, direct
 }
 
 func queued(l *Redis) int {
