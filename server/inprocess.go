@@ -99,7 +99,7 @@ func (s *Server) inProcess(ctx context.Context, method string, req, reply any, c
 // one that holds something, is merged into.
 func move(dst, src proto.Message) {
 	d, s := dst.ProtoReflect(), src.ProtoReflect()
-	if d.Type() != s.Type() || !isEmptyMessage(d) {
+	if d.Type() != s.Type() || proto.Size(dst) != 0 {
 		proto.Merge(dst, src)
 		return
 	}
@@ -110,16 +110,6 @@ func move(dst, src proto.Message) {
 	if u := s.GetUnknown(); len(u) > 0 {
 		d.SetUnknown(u)
 	}
-}
-
-// isEmptyMessage reports whether m has no field set and no unknown fields.
-func isEmptyMessage(m protoreflect.Message) bool {
-	empty := len(m.GetUnknown()) == 0
-	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
-		empty = false
-		return false
-	})
-	return empty
 }
 
 // inProcessStream is the server transport stream of an in-process call: it

@@ -211,10 +211,7 @@ func decodeListTree(data []byte, newItem func() proto.Message, omit string) (ite
 		if !ok && e != nil {
 			return nil, nil, nil, &ItemError{Index: i, Got: jsonType(e)}
 		}
-		if omit != "" {
-			said[i] = obj[omit]
-			delete(obj, omit)
-		}
+		said[i] = take(obj, omit)
 		items[i] = newItem()
 		r = append(r, DecodeMap(obj, items[i])...)
 	}

@@ -54,10 +54,11 @@ func Decode(data []byte, m proto.Message) (Report, error) {
 // value is returned (nil when absent or null) and neither decoded nor kept.
 // An empty omit omits nothing.
 func DecodeWithout(data []byte, m proto.Message, omit string) (any, Report, error) {
-	pm := m.ProtoReflect()
-	if isEmpty(pm) {
+	// The stream decodes only into a new message, so that starting over
+	// loses nothing of the caller's.
+	if proto.Size(m) == 0 {
 		s := streamer{parser: parser{data: data}, path: path{steps: make([]step, 0, 8)}}
-		said, err := s.top(pm, omit)
+		said, err := s.top(m.ProtoReflect(), omit)
 		if err == nil {
 			return said, s.report, nil
 		}
@@ -77,25 +78,10 @@ func decodeTree(data []byte, m proto.Message, omit string) (any, Report, error) 
 	if !ok {
 		return nil, nil, fmt.Errorf("jsonproto: want a JSON object, got %s", jsonType(v))
 	}
-	var said any
-	if omit != "" {
-		said = obj[omit]
-		delete(obj, omit)
-	}
+	said := take(obj, omit)
 	var r Report
 	decodeObject(obj, m.ProtoReflect(), &path{steps: make([]step, 0, 8)}, &r)
 	return said, r, nil
-}
-
-// isEmpty reports whether m has no field set: the stream decodes only into
-// a new message, so that starting over loses nothing of the caller's.
-func isEmpty(m protoreflect.Message) bool {
-	empty := true
-	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
-		empty = false
-		return false
-	})
-	return empty && len(m.GetUnknown()) == 0
 }
 
 func (s *streamer) top(m protoreflect.Message, omit string) (any, error) {
@@ -228,6 +214,17 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 	}
 }
 
+// take takes key out of obj and returns its value (nil when absent); an
+// empty key takes nothing.
+func take(obj map[string]any, key string) any {
+	if key == "" {
+		return nil
+	}
+	v := obj[key]
+	delete(obj, key)
+	return v
+}
+
 // tree decodes the object at s.i as the tree decoder does, for a message
 // whose dotted keys (lift) need the whole object at once.
 func (s *streamer) tree(m protoreflect.Message, k keeper, depth int, omit string) (any, error) {
@@ -236,11 +233,7 @@ func (s *streamer) tree(m protoreflect.Message, k keeper, depth int, omit string
 		return nil, errRestart
 	}
 	obj := v.(map[string]any)
-	var said any
-	if omit != "" {
-		said = obj[omit]
-		delete(obj, omit)
-	}
+	said := take(obj, omit)
 	decodeInto(obj, m, &s.path, k, &s.report)
 	return said, nil
 }

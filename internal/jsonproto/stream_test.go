@@ -70,6 +70,12 @@ func TestStreamDecides(t *testing.T) {
 			t.Errorf("%s: the stream restarted: %v", name, err)
 		}
 	}
+	// A search page's contacts stream too.
+	page := []byte(`[{"id":"a","firstName":"Ada","searchAfter":[1,"a"],"customFields":[{"id":"f","value":2}]},null,{"id":"b"}]`)
+	s := streamer{parser: parser{data: page}}
+	if _, _, err := s.items(func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter"); err != nil {
+		t.Errorf("a page of contacts: the stream restarted: %v", err)
+	}
 	for name, tc := range restartCases {
 		s := streamer{parser: parser{data: []byte(tc.in)}}
 		if _, err := s.top(tc.msg().ProtoReflect(), ""); !errors.Is(err, errRestart) {
@@ -169,6 +175,9 @@ func TestSetStringMatchesSet(t *testing.T) {
 				field := fields.Get(j)
 				if field.Kind() != protoreflect.StringKind || field.IsList() || field.IsMap() {
 					continue
+				}
+				if field.ContainingOneof() == nil && stringSetterOf(mt.New()).idx[field.Index()] < 0 {
+					t.Errorf("%s: a plain string field that setString sets through Set", field.FullName())
 				}
 				direct, viaSet := mt.New(), mt.New()
 				setString(direct, field, "v-"+string(field.Name()))

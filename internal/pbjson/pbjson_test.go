@@ -178,6 +178,21 @@ func TestMarshalMatchesProtojson(t *testing.T) {
 	}
 }
 
+// The answers hlgate writes most are written by pbjson itself, not handed
+// to protojson.
+func TestMarshalWritesAnswersItself(t *testing.T) {
+	t.Parallel()
+	for _, m := range []proto.Message{&hlgatev1.GetContactResponse{}, &hlgatev1.SearchContactsResponse{}, &hlgatev1.GetOrderResponse{}, &hlgatev1.Opportunity{}} {
+		for n := range 8 {
+			mm := proto.Clone(m)
+			filler{n}.fill(mm.ProtoReflect(), 0)
+			if e := (encoder{}); !e.message(mm.ProtoReflect()) {
+				t.Errorf("%T (filled %d): left to protojson", mm, n)
+			}
+		}
+	}
+}
+
 // What protojson refuses, Marshal refuses; what it writes itself (a
 // wrapper, a dynamic well-known value), Marshal leaves to it.
 func TestMarshalLeavesTheRestToProtojson(t *testing.T) {
