@@ -17,8 +17,9 @@ import (
 // them, found once per message type by its protobuf tag.
 
 // stringFields maps a generated message's Go struct type to the index of
-// the Go field of each plain string proto field (not repeated, not in a
-// oneof, not optional), by the proto field's index; -1 for any other.
+// the Go field of each plain string proto field (not in a oneof, not
+// optional: a Go string) and each list of strings (a Go []string), by the
+// proto field's index; -1 for any other.
 var stringFields sync.Map // reflect.Type → []int
 
 // setString sets fd, a singular string field of m, to s.
@@ -26,8 +27,8 @@ func setString(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string
 	stringSetterOf(m).set(m, fd, s)
 }
 
-// stringSetter sets the plain string fields of one message in place; the
-// stream decoder makes one per object.
+// stringSetter sets the plain string fields and lists of strings of one
+// message in place; the stream decoder makes one per object.
 type stringSetter struct {
 	v   reflect.Value // the generated struct; invalid for any other message
 	idx []int         // stringFieldsOf the struct's type
@@ -54,6 +55,19 @@ func (ss stringSetter) set(m protoreflect.Message, fd protoreflect.FieldDescript
 	m.Set(fd, protoreflect.ValueOfString(s))
 }
 
+// setList sets fd, a list of strings of m, to list.
+func (ss stringSetter) setList(m protoreflect.Message, fd protoreflect.FieldDescriptor, list []string) {
+	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {
+		*ss.v.Field(ss.idx[i]).Addr().Interface().(*[]string) = list
+		return
+	}
+	l := m.NewField(fd).List()
+	for _, s := range list {
+		l.Append(protoreflect.ValueOfString(s))
+	}
+	m.Set(fd, protoreflect.ValueOfList(l))
+}
+
 func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
 	if idx, ok := stringFields.Load(t); ok {
 		return idx.([]int)
@@ -67,7 +81,7 @@ func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
 		sf := t.Field(i)
 		// `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3"`
 		parts := strings.Split(sf.Tag.Get("protobuf"), ",")
-		if len(parts) < 2 || sf.Type.Kind() != reflect.String || !sf.IsExported() {
+		if len(parts) < 2 || !sf.IsExported() {
 			continue
 		}
 		n, err := strconv.Atoi(parts[1])
@@ -75,7 +89,14 @@ func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
 			continue
 		}
 		fd := fields.ByNumber(protoreflect.FieldNumber(n))
-		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated || fd.ContainingOneof() != nil {
+		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.ContainingOneof() != nil || fd.IsMap() {
+			continue
+		}
+		if want := reflect.TypeFor[string](); fd.IsList() {
+			if sf.Type != reflect.SliceOf(want) {
+				continue
+			}
+		} else if sf.Type != want {
 			continue
 		}
 		idx[fd.Index()] = i

@@ -116,7 +116,7 @@ func (p *parser) skip(depth int) bool {
 			if p.i >= len(p.data) || p.data[p.i] != '"' {
 				return false
 			}
-			if _, err := p.string(); err != nil {
+			if !p.skipString() {
 				return false
 			}
 			p.space()
@@ -184,7 +184,7 @@ func (p *parser) skipString() bool {
 // said, item by item. A null item is an empty message. An item that is not
 // an object is an *ItemError.
 func DecodeList(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, said []any, r Report, err error) {
-	s := streamer{parser: parser{data: data}, path: path{steps: make([]step, 0, 8)}}
+	s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}}
 	items, said, err = s.items(newItem, omit)
 	if err == nil {
 		return items, said, s.report, nil

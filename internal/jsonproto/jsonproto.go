@@ -744,20 +744,25 @@ func messageValue(md protoreflect.MessageDescriptor, newMsg func() protoreflect.
 func timestampValue(val any) (ts *timestamppb.Timestamp, coerced, ok bool) {
 	switch t := val.(type) {
 	case string:
-		if isDigits(t) {
-			ms, err := strconv.ParseInt(t, 10, 64)
-			ts = timestamppb.New(time.UnixMilli(ms))
-			return ts, true, err == nil && ts.CheckValid() == nil
-		}
-		tm, err := time.Parse(time.RFC3339Nano, t)
-		ts = timestamppb.New(tm)
-		return ts, false, err == nil && ts.CheckValid() == nil
+		return timestampString(t)
 	case json.Number:
 		ms, err := strconv.ParseInt(t.String(), 10, 64)
 		ts = timestamppb.New(time.UnixMilli(ms))
 		return ts, true, err == nil && ts.CheckValid() == nil
 	}
 	return nil, false, false
+}
+
+// timestampString is timestampValue for a string.
+func timestampString(t string) (ts *timestamppb.Timestamp, coerced, ok bool) {
+	if isDigits(t) {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		ts = timestamppb.New(time.UnixMilli(ms))
+		return ts, true, err == nil && ts.CheckValid() == nil
+	}
+	tm, err := time.Parse(time.RFC3339Nano, t)
+	ts = timestamppb.New(tm)
+	return ts, false, err == nil && ts.CheckValid() == nil
 }
 
 func isDigits(s string) bool {
@@ -804,11 +809,10 @@ func mapKey(fd protoreflect.FieldDescriptor, k string) (protoreflect.MapKey, boo
 func plain(v any) any {
 	switch t := v.(type) {
 	case json.Number:
-		f, err := t.Float64()
-		if err != nil || (!strings.ContainsAny(t.String(), ".eE") && math.Abs(f) >= 1<<53) {
-			return t.String()
+		if f, ok := plainNumber(t.String()); ok {
+			return f
 		}
-		return f
+		return t.String()
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
@@ -823,6 +827,13 @@ func plain(v any) any {
 		return out
 	}
 	return v
+}
+
+// plainNumber is plain for a number's literal text: its float64, or false
+// when it is kept as the string of its digits.
+func plainNumber(t string) (float64, bool) {
+	f, err := strconv.ParseFloat(t, 64) // as json.Number's Float64
+	return f, err == nil && (strings.ContainsAny(t, ".eE") || math.Abs(f) < 1<<53)
 }
 
 // newValue is structpb.NewValue(plain(v)) without the copy plain makes: a

@@ -59,6 +59,8 @@ func testFile(t testing.TB) protoreflect.FileDescriptor {
 				f("monetary_value", 7, descriptorpb.FieldDescriptorProto_TYPE_DOUBLE, "", false),
 				f("unmapped", 8, msg, ".google.protobuf.Struct", false),
 				f("owner", 9, msg, ".jsonproto.test.Owner", false),
+				f("details", 10, msg, ".google.protobuf.Struct", false),
+				f("history", 11, msg, ".google.protobuf.ListValue", false),
 			}},
 			{Name: proto.String("Owner"), Field: []*descriptorpb.FieldDescriptorProto{
 				f("name", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false),

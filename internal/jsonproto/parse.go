@@ -40,6 +40,10 @@ func Parse(data []byte) (any, error) {
 type parser struct {
 	data []byte
 	i    int
+	// whole, when set, is data as one string, and the strings read are
+	// cut from it instead of each being copied on its own: one allocation
+	// for all of them, which keep the whole alive while any of them is.
+	whole string
 }
 
 // SyntaxError is Parse's error: what was wrong, and the byte offset where.
@@ -256,9 +260,18 @@ func (p *parser) digits() {
 func (p *parser) string() (string, error) {
 	raw, s, err := p.rawString()
 	if raw != nil {
-		return string(raw), nil
+		return p.text(raw), nil
 	}
 	return s, err
+}
+
+// text is raw, the string rawString has just read, as a string.
+func (p *parser) text(raw []byte) string {
+	if p.whole == "" {
+		return string(raw)
+	}
+	end := p.i - 1 // the closing quote
+	return p.whole[end-len(raw) : end]
 }
 
 // rawString reads a string. One of printable ASCII without escapes is

@@ -57,7 +57,7 @@ func DecodeWithout(data []byte, m proto.Message, omit string) (any, Report, erro
 	// The stream decodes only into a new message, so that starting over
 	// loses nothing of the caller's.
 	if proto.Size(m) == 0 {
-		s := streamer{parser: parser{data: data}, path: path{steps: make([]step, 0, 8)}}
+		s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}}
 		said, err := s.top(m.ProtoReflect(), omit)
 		if err == nil {
 			return said, s.report, nil
@@ -150,7 +150,7 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 		if err != nil {
 			return nil, errRestart
 		}
-		cl, key, claimed := kt.claimRaw(raw, key)
+		cl, key, claimed := kt.claimRaw(&s.parser, raw, key)
 		s.space()
 		if s.i >= len(s.data) || s.data[s.i] != ':' {
 			return nil, errRestart
@@ -275,6 +275,11 @@ func (s *streamer) field(m protoreflect.Message, strs stringSetter, fd protorefl
 			return nil
 		}
 	}
+	if s.i < len(s.data) {
+		if done, err := s.known(m, strs, fd, k, depth); done || err != nil {
+			return err
+		}
+	}
 	if streamed(fd) && s.i < len(s.data) {
 		switch c := s.data[s.i]; {
 		case c == '{' && !fd.IsList():
@@ -390,15 +395,15 @@ func (s *streamer) order(blocks []block) {
 	copy(s.report[from:], sorted)
 }
 
-// claimRaw is claim for a key read by rawString: raw, or else key. It
-// returns the key as a string, allocated only when no field claims it
+// claimRaw is claim for a key p's rawString has just read: raw, or else
+// key. It returns the key as a string, made only when no field claims it
 // exactly.
-func (kt *keyTable) claimRaw(raw []byte, key string) (keyClaim, string, bool) {
+func (kt *keyTable) claimRaw(p *parser, raw []byte, key string) (keyClaim, string, bool) {
 	if raw != nil {
 		if cl, ok := kt.byKey[string(raw)]; ok {
 			return cl, cl.key, true
 		}
-		key = string(raw)
+		key = p.text(raw)
 	}
 	cl, ok := kt.claim(key)
 	return cl, key, ok
