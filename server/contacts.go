@@ -102,10 +102,7 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	}
 	c.s.countUnmapped(ctx, pageOf.report)
 	out := &hlgatev1.SearchContactsResponse{TotalSize: int32(pageOf.total), Contacts: pageOf.contacts}
-	var lastSearchAfter []any
-	if n := len(pageOf.searchAfter); n > 0 {
-		lastSearchAfter, _ = pageOf.searchAfter[n-1].([]any)
-	}
+	lastSearchAfter, _ := pageOf.searchAfter.([]any)
 	seen := cur.Seen + len(out.Contacts)
 	if n := len(out.Contacts); n > 0 && n >= size && seen < pageOf.total {
 		next := contactsCursor{Seen: seen, Page: max(cur.Page, 1) + 1}
@@ -121,11 +118,11 @@ func (c *contactsService) SearchContacts(ctx context.Context, req *hlgatev1.Sear
 	return out, nil
 }
 
-// contactsPage is HighLevel's contact search answer: its contacts, each
+// contactsPage is HighLevel's contact search answer: its contacts, the last
 // one's searchAfter cursor, what decoding them reported, and the total.
 type contactsPage struct {
 	contacts    []*hlgatev1.Contact
-	searchAfter []any
+	searchAfter any
 	report      jsonproto.Report
 	total       int
 }

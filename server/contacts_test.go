@@ -334,7 +334,15 @@ func TestSearchPageEnvelope(t *testing.T) {
 	if d := cmp.Diff(want, page.contacts, protocmp.Transform()); d != "" || page.total != 41 || len(page.report) != 0 {
 		t.Errorf("searchPage = %+v, want two contacts (a, null: empty), total 41 and nothing reported; contacts (-want +got):\n%s", page, d)
 	}
-	if d := cmp.Diff([]any{[]any{json.Number("1"), "a"}, nil}, page.searchAfter); d != "" {
+	if page.searchAfter != nil {
+		t.Errorf("searchAfter = %v, want none: the last contact is null", page.searchAfter)
+	}
+	// The cursor is the last contact's.
+	page, err = searchPage([]byte(`{"contacts":[{"id":"a","searchAfter":[1,"a"]},{"id":"b","searchAfter":[2,"b"]}],"total":2}`))
+	if err != nil {
+		t.Fatalf("searchPage: %v", err)
+	}
+	if d := cmp.Diff([]any{json.Number("2"), "b"}, page.searchAfter); d != "" {
 		t.Errorf("searchAfter (-want +got):\n%s", d)
 	}
 	if page, err := searchPage([]byte(`{"contacts":null}`)); err != nil || len(page.contacts) != 0 || page.total != 0 {

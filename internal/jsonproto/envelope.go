@@ -151,6 +151,10 @@ func (p *parser) skip(depth int) bool {
 func (p *parser) skipString() bool {
 	p.i++ // "
 	for p.i < len(p.data) {
+		if stringByte[p.data[p.i]] {
+			p.i++
+			continue
+		}
 		switch c := p.data[p.i]; {
 		case c == '"':
 			p.i++
@@ -180,20 +184,21 @@ func (p *parser) skipString() bool {
 
 // DecodeList decodes data, a JSON array of objects or null (no items), into
 // one new message each, made by newItem, as Decode decodes an object. Each
-// object's key omit (when not "") is taken out, and its value returned in
-// said, item by item. A null item is an empty message. An item that is not
-// an object is an *ItemError.
-func DecodeList(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, said []any, r Report, err error) {
-	s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}}
-	items, said, err = s.items(newItem, omit)
+// object's key omit (when not "") is taken out; its value in the last item
+// is returned as last (nil when there are no items, or the last is null or
+// lacks the key: a page's cursor is its last item's). A null item is an
+// empty message. An item that is not an object is an *ItemError.
+func DecodeList(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, last any, r Report, err error) {
+	s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}, passOmitted: true}
+	items, last, err = s.items(newItem, omit)
 	if err == nil {
-		return items, said, s.report, nil
+		return items, last, s.report, nil
 	}
 	return decodeListTree(data, newItem, omit)
 }
 
 // decodeListTree is DecodeList decided by the tree, from nothing.
-func decodeListTree(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, said []any, r Report, err error) {
+func decodeListTree(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, last any, r Report, err error) {
 	v, err := Parse(data)
 	if err != nil {
 		return nil, nil, nil, err
@@ -205,17 +210,17 @@ func decodeListTree(data []byte, newItem func() proto.Message, omit string) (ite
 	if !ok {
 		return nil, nil, nil, fmt.Errorf("want a list, got %s", jsonType(v))
 	}
-	items, said = make([]proto.Message, len(arr)), make([]any, len(arr))
+	items = make([]proto.Message, len(arr))
 	for i, e := range arr {
 		obj, ok := e.(map[string]any)
 		if !ok && e != nil {
 			return nil, nil, nil, &ItemError{Index: i, Got: jsonType(e)}
 		}
-		said[i] = take(obj, omit)
+		last = take(obj, omit)
 		items[i] = newItem()
 		r = append(r, DecodeMap(obj, items[i])...)
 	}
-	return items, said, r, nil
+	return items, last, r, nil
 }
 
 // ItemError is DecodeList's error for an item that is not an object.
@@ -228,8 +233,9 @@ func (e *ItemError) Error() string {
 	return fmt.Sprintf("[%d]: want an object, got %s", e.Index, e.Got)
 }
 
-// items is DecodeList's stream.
-func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Message, []any, error) {
+// items is DecodeList's stream. Each item's omitted value is only passed
+// over; the last item's is parsed at the end.
+func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Message, any, error) {
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == 'n' {
 		if err := s.literal("null"); err != nil {
@@ -244,7 +250,9 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 	if s.i >= len(s.data) || s.data[s.i] != '[' {
 		return nil, nil, errRestart
 	}
-	items, said := []proto.Message{}, []any{}
+	items := []proto.Message{}
+	// The last item's omitted value, as it came.
+	var last []byte
 	s.i++ // [
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == ']' {
@@ -252,13 +260,14 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 	} else {
 		for {
 			m := newItem()
-			var v any
+			last = nil
 			switch {
 			case s.i < len(s.data) && s.data[s.i] == '{':
-				var err error
-				if v, err = s.object(m.ProtoReflect(), keeper{collided: &s.collision}, 2, omit); err != nil {
+				raw, err := s.object(m.ProtoReflect(), keeper{collided: &s.collision}, 2, omit)
+				if err != nil {
 					return nil, nil, err
 				}
+				last, _ = raw.([]byte)
 			case s.i < len(s.data) && s.data[s.i] == 'n':
 				if err := s.literal("null"); err != nil {
 					return nil, nil, errRestart
@@ -266,7 +275,7 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 			default:
 				return nil, nil, errRestart // not an object: the tree names it
 			}
-			items, said = append(items, m), append(said, v)
+			items = append(items, m)
 			s.space()
 			if s.i >= len(s.data) {
 				return nil, nil, errRestart
@@ -286,5 +295,14 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 	if s.i < len(s.data) {
 		return nil, nil, errRestart
 	}
-	return items, said, nil
+	if last == nil {
+		return items, nil, nil
+	}
+	// Passed over at an item's depth, 2, as Parse's value(2) checks it.
+	p := parser{data: last}
+	v, err := p.value(2)
+	if err != nil {
+		return nil, nil, errRestart // never: skip checked it
+	}
+	return items, v, nil
 }

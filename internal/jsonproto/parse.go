@@ -283,6 +283,10 @@ func (p *parser) rawString() (raw []byte, s string, err error) {
 	start := p.i
 	for p.i < len(p.data) {
 		c := p.data[p.i]
+		if plainByte[c] {
+			p.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			raw = p.data[start:p.i:p.i]
@@ -298,6 +302,17 @@ func (p *parser) rawString() (raw []byte, s string, err error) {
 	}
 	return nil, "", p.end()
 }
+
+// plainByte marks the bytes a string's fast path passes over: printable
+// ASCII but for the quote and the backslash. stringByte adds every byte of
+// a multi-byte character, for a scan that only checks.
+var plainByte, stringByte = func() (plain, str [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		str[c] = c != '"' && c != '\\'
+		plain[c] = str[c] && c < utf8.RuneSelf
+	}
+	return plain, str
+}()
 
 func (p *parser) slowString(start int) (string, error) {
 	b := make([]byte, 0, p.i-start+16)

@@ -39,6 +39,9 @@ type streamer struct {
 	path      path
 	report    Report
 	collision bool // a keeper was given a key it already held
+	// passOmitted makes object pass over the omitted key's value and
+	// return it as it came, a []byte, instead of parsing it.
+	passOmitted bool
 }
 
 // Decode fills m from the JSON object in data. It fails only when data is
@@ -163,7 +166,13 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 			if saidSeen {
 				return nil, errRestart
 			}
-			if said, err = s.value(depth); err != nil {
+			if s.passOmitted {
+				begin := s.i
+				if !s.skip(depth) {
+					return nil, errRestart
+				}
+				said = s.data[begin:s.i]
+			} else if said, err = s.value(depth); err != nil {
 				return nil, errRestart
 			}
 			saidSeen = true
