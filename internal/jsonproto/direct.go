@@ -12,42 +12,43 @@ import (
 
 // Setting a string field through protoreflect costs two allocations (the
 // string boxed into an interface, then converted by reflection); answers
-// are mostly strings. A generated message's plain string fields are set in
-// place instead, through the Go struct field protoc-gen-go declared for
-// them, found once per message type by its protobuf tag.
+// are mostly strings. A generated message's plain string fields and lists
+// of strings are set in place instead, and its lists of messages built as
+// their Go slices, through the Go struct field protoc-gen-go declared for
+// each, found once per message type by its protobuf tag.
 
-// stringFields maps a generated message's Go struct type to the index of
-// the Go field of each plain string proto field (not in a oneof, not
-// optional: a Go string) and each list of strings (a Go []string), by the
-// proto field's index; -1 for any other.
-var stringFields sync.Map // reflect.Type → []int
+// goFields maps a generated message's Go struct type to the index of the
+// Go field of each plain string proto field (not in a oneof, not optional:
+// a Go string), each list of strings (a Go []string) and each list of
+// messages (a Go []*T), by the proto field's index; -1 for any other.
+var goFields sync.Map // reflect.Type → []int
 
 // setString sets fd, a singular string field of m, to s.
 func setString(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
-	stringSetterOf(m).set(m, fd, s)
+	fieldSetterOf(m).set(m, fd, s)
 }
 
-// stringSetter sets the plain string fields and lists of strings of one
-// message in place; the stream decoder makes one per object.
-type stringSetter struct {
+// fieldSetter sets the fields goFields finds of one message in place; the
+// stream decoder makes one per object.
+type fieldSetter struct {
 	v   reflect.Value // the generated struct; invalid for any other message
-	idx []int         // stringFieldsOf the struct's type
+	idx []int         // goFieldsOf the struct's type
 }
 
-func stringSetterOf(m protoreflect.Message) stringSetter {
+func fieldSetterOf(m protoreflect.Message) fieldSetter {
 	mi := m.Interface()
 	if _, dynamic := mi.(*dynamicpb.Message); dynamic {
-		return stringSetter{}
+		return fieldSetter{}
 	}
 	v := reflect.ValueOf(mi)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return stringSetter{}
+		return fieldSetter{}
 	}
-	return stringSetter{v: v.Elem(), idx: stringFieldsOf(v.Elem().Type(), m.Descriptor())}
+	return fieldSetter{v: v.Elem(), idx: goFieldsOf(v.Elem().Type(), m.Descriptor())}
 }
 
 // set sets fd, a singular string field of m, to s.
-func (ss stringSetter) set(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
+func (ss fieldSetter) set(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) {
 	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {
 		ss.v.Field(ss.idx[i]).SetString(s)
 		return
@@ -55,8 +56,19 @@ func (ss stringSetter) set(m protoreflect.Message, fd protoreflect.FieldDescript
 	m.Set(fd, protoreflect.ValueOfString(s))
 }
 
+var protoMessage = reflect.TypeFor[protoreflect.ProtoMessage]()
+
+// messages is the Go slice ([]*T) of fd, a list of messages of m, when m
+// is generated; invalid otherwise.
+func (ss fieldSetter) messages(fd protoreflect.FieldDescriptor) reflect.Value {
+	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {
+		return ss.v.Field(ss.idx[i])
+	}
+	return reflect.Value{}
+}
+
 // setList sets fd, a list of strings of m, to list.
-func (ss stringSetter) setList(m protoreflect.Message, fd protoreflect.FieldDescriptor, list []string) {
+func (ss fieldSetter) setList(m protoreflect.Message, fd protoreflect.FieldDescriptor, list []string) {
 	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {
 		*ss.v.Field(ss.idx[i]).Addr().Interface().(*[]string) = list
 		return
@@ -68,8 +80,8 @@ func (ss stringSetter) setList(m protoreflect.Message, fd protoreflect.FieldDesc
 	m.Set(fd, protoreflect.ValueOfList(l))
 }
 
-func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
-	if idx, ok := stringFields.Load(t); ok {
+func goFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
+	if idx, ok := goFields.Load(t); ok {
 		return idx.([]int)
 	}
 	fields := md.Fields()
@@ -89,7 +101,18 @@ func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
 			continue
 		}
 		fd := fields.ByNumber(protoreflect.FieldNumber(n))
-		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.ContainingOneof() != nil || fd.IsMap() {
+		if fd == nil || fd.ContainingOneof() != nil || fd.IsMap() {
+			continue
+		}
+		if fd.IsList() && fd.Kind() == protoreflect.MessageKind {
+			// []*T, T the generated message of fd's type.
+			if et := sf.Type; et.Kind() == reflect.Slice && et.Elem().Kind() == reflect.Pointer && et.Elem().Implements(protoMessage) &&
+				reflect.Zero(et.Elem()).Interface().(protoreflect.ProtoMessage).ProtoReflect().Descriptor() == fd.Message() {
+				idx[fd.Index()] = i
+			}
+			continue
+		}
+		if fd.Kind() != protoreflect.StringKind {
 			continue
 		}
 		if want := reflect.TypeFor[string](); fd.IsList() {
@@ -101,6 +124,6 @@ func stringFieldsOf(t reflect.Type, md protoreflect.MessageDescriptor) []int {
 		}
 		idx[fd.Index()] = i
 	}
-	actual, _ := stringFields.LoadOrStore(t, idx)
+	actual, _ := goFields.LoadOrStore(t, idx)
 	return actual.([]int)
 }

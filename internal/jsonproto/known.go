@@ -14,7 +14,7 @@ import (
 
 // known decodes the value at s.i into fd when it is one of those, and
 // reports whether it did; when it did not, s.i has not moved.
-func (s *streamer) known(m protoreflect.Message, strs stringSetter, fd protoreflect.FieldDescriptor, k keeper, depth int) (bool, error) {
+func (s *streamer) known(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, k keeper, depth int) (bool, error) {
 	c := s.data[s.i]
 	if fd.IsMap() {
 		return false, nil
@@ -80,7 +80,7 @@ func (s *streamer) known(m protoreflect.Message, strs stringSetter, fd protorefl
 // setMessage sets fd, a field of a well-known message type, to v: v itself
 // in a generated message, a copy into the field's own type in any other
 // (as the tree's into).
-func (s *streamer) setMessage(m protoreflect.Message, strs stringSetter, fd protoreflect.FieldDescriptor, v interface {
+func (s *streamer) setMessage(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, v interface {
 	ProtoReflect() protoreflect.Message
 }) {
 	if strs.v.IsValid() {
@@ -93,7 +93,7 @@ func (s *streamer) setMessage(m protoreflect.Message, strs stringSetter, fd prot
 // stringList decodes the array at s.i (at depth, counted as Parse counts
 // it) into fd, a list of strings, when every element is a string.
 // Otherwise it reads nothing: the tree's rules say what such a list is.
-func (s *streamer) stringList(m protoreflect.Message, strs stringSetter, fd protoreflect.FieldDescriptor, depth int) (bool, error) {
+func (s *streamer) stringList(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, depth int) (bool, error) {
 	if depth > maxDepth {
 		return false, errRestart
 	}

@@ -3,6 +3,7 @@ package jsonproto
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -123,7 +124,7 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 	if kt.unmapped != nil {
 		k = keeper{m: m, fd: kt.unmapped, depth: s.path.depth(), collided: parent.collided}
 	}
-	strs := stringSetterOf(m)
+	strs := fieldSetterOf(m)
 	// The fields some key has filled: a second key for one of them is a
 	// choice the tree makes.
 	var words [4]uint64
@@ -249,7 +250,7 @@ func (s *streamer) tree(m protoreflect.Message, k keeper, depth int, omit string
 
 // field decodes the value at s.i, the only one of its object for fd, under
 // key; strs sets m's strings.
-func (s *streamer) field(m protoreflect.Message, strs stringSetter, fd protoreflect.FieldDescriptor, key string, k keeper, depth int) error {
+func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, key string, k keeper, depth int) error {
 	if s.i < len(s.data) && s.data[s.i] == 'n' {
 		// null: the field stays unset, as in the tree.
 		if err := s.literal("null"); err != nil {
@@ -299,7 +300,7 @@ func (s *streamer) field(m protoreflect.Message, strs stringSetter, fd protorefl
 			m.Set(fd, v)
 			return nil
 		case c == '[' && fd.IsList():
-			return s.list(m, fd, k, depth+1)
+			return s.list(m, strs, fd, k, depth+1)
 		}
 	}
 	val, err := s.value(depth)
@@ -319,12 +320,21 @@ func (s *streamer) field(m protoreflect.Message, strs stringSetter, fd protorefl
 // list decodes the array at s.i into fd, a list of messages. An element
 // that is not an object makes the whole list a mismatch, kept as it came,
 // after what the elements before it reported: as in the tree.
-func (s *streamer) list(m protoreflect.Message, fd protoreflect.FieldDescriptor, k keeper, depth int) error {
+func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, k keeper, depth int) error {
 	if depth > maxDepth {
 		return errRestart
 	}
 	begin := s.i
-	list := m.NewField(fd).List()
+	// A generated message's list is built as its Go slice, without
+	// protoreflect's list; any other's through it.
+	var list protoreflect.List
+	goList := strs.messages(fd)
+	var elems reflect.Value
+	if goList.IsValid() {
+		elems = reflect.Zero(goList.Type())
+	} else {
+		list = m.NewField(fd).List()
+	}
 	s.i++ // [
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == ']' {
@@ -341,14 +351,25 @@ func (s *streamer) list(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 			keep(k, &s.path, val, Mismatch, &s.report)
 			return nil
 		}
-		e := list.NewElement()
+		var e protoreflect.Message
+		var ptr reflect.Value
+		if goList.IsValid() {
+			ptr = reflect.New(goList.Type().Elem().Elem())
+			e = ptr.Interface().(protoreflect.ProtoMessage).ProtoReflect()
+		} else {
+			e = list.NewElement().Message()
+		}
 		s.path.pushIndex(n)
-		_, err := s.object(e.Message(), k, depth+1, "")
+		_, err := s.object(e, k, depth+1, "")
 		s.path.pop()
 		if err != nil {
 			return err
 		}
-		list.Append(e)
+		if goList.IsValid() {
+			elems = reflect.Append(elems, ptr)
+		} else {
+			list.Append(protoreflect.ValueOfMessage(e))
+		}
 		s.space()
 		if s.i >= len(s.data) {
 			return errRestart
@@ -359,7 +380,11 @@ func (s *streamer) list(m protoreflect.Message, fd protoreflect.FieldDescriptor,
 			s.space()
 		case ']':
 			s.i++
-			m.Set(fd, protoreflect.ValueOfList(list))
+			if goList.IsValid() {
+				goList.Set(elems)
+			} else {
+				m.Set(fd, protoreflect.ValueOfList(list))
+			}
 			return nil
 		default:
 			return errRestart

@@ -196,7 +196,7 @@ func TestStreamReadsKnownValues(t *testing.T) {
 		s := streamer{parser: parser{data: []byte(tc.val), whole: tc.val}}
 		k := keeper{m: m, fd: kt.unmapped, collided: &s.collision}
 		s.path.push(tc.key)
-		done, err := s.known(m, stringSetterOf(m), cl.fd, k, 1)
+		done, err := s.known(m, fieldSetterOf(m), cl.fd, k, 1)
 		if !done || err != nil || s.i != len(tc.val) {
 			t.Errorf("%s %s: known read %d of %d bytes (done %v, err %v)", tc.key, tc.val, s.i, len(tc.val), done, err)
 			continue
@@ -220,7 +220,7 @@ func TestStreamReadsKnownValues(t *testing.T) {
 	for key, val := range map[string]string{"tags": `["a",1]`, "dateAdded": `1738815780000`} {
 		fd := m.Descriptor().Fields().ByJSONName(key)
 		s := streamer{parser: parser{data: []byte(val)}}
-		if done, err := s.known(m, stringSetterOf(m), fd, keeper{}, 1); done || err != nil || s.i != 0 {
+		if done, err := s.known(m, fieldSetterOf(m), fd, keeper{}, 1); done || err != nil || s.i != 0 {
 			t.Errorf("%s %s: known took it (done %v, err %v, at %d)", key, val, done, err, s.i)
 		}
 	}
@@ -262,11 +262,12 @@ func TestStreamCutsStringsFromTheAnswer(t *testing.T) {
 
 // setString sets every plain string field of every hlgate message in place
 // exactly as protoreflect's Set does, and leaves the rest to Set; setList
-// does the same for every list of strings.
+// does the same for every list of strings, and every list of messages is
+// found as its Go slice.
 func TestSetStringMatchesSet(t *testing.T) {
 	t.Parallel()
 	fd := (&hlgatev1.Contact{}).ProtoReflect().Descriptor().ParentFile()
-	n, lists := 0, 0
+	n, lists, messageLists := 0, 0, 0
 	protoregistry.GlobalFiles.RangeFilesByPackage(fd.Package(), func(f protoreflect.FileDescriptor) bool {
 		for i := 0; i < f.Messages().Len(); i++ {
 			md := f.Messages().Get(i)
@@ -277,17 +278,25 @@ func TestSetStringMatchesSet(t *testing.T) {
 			fields := md.Fields()
 			for j := 0; j < fields.Len(); j++ {
 				field := fields.Get(j)
+				if field.IsList() && field.Kind() == protoreflect.MessageKind {
+					// Lists of messages: built as their Go slices.
+					if !fieldSetterOf(mt.New()).messages(field).IsValid() {
+						t.Errorf("%s: a list of messages the stream builds through protoreflect", field.FullName())
+					}
+					messageLists++
+					continue
+				}
 				if field.Kind() != protoreflect.StringKind || field.IsMap() {
 					continue
 				}
 				if field.IsList() {
 					// Lists of strings: set in place, as Set sets them.
-					ss := stringSetterOf(mt.New())
+					ss := fieldSetterOf(mt.New())
 					if ss.idx[field.Index()] < 0 {
 						t.Errorf("%s: a list of strings that setList sets through Set", field.FullName())
 					}
 					direct, viaSet := mt.New(), mt.New()
-					ss = stringSetterOf(direct)
+					ss = fieldSetterOf(direct)
 					ss.setList(direct, field, []string{"a", "v-" + string(field.Name())})
 					l := viaSet.Mutable(field).List()
 					l.Append(protoreflect.ValueOfString("a"))
@@ -298,7 +307,7 @@ func TestSetStringMatchesSet(t *testing.T) {
 					lists++
 					continue
 				}
-				if field.ContainingOneof() == nil && stringSetterOf(mt.New()).idx[field.Index()] < 0 {
+				if field.ContainingOneof() == nil && fieldSetterOf(mt.New()).idx[field.Index()] < 0 {
 					t.Errorf("%s: a plain string field that setString sets through Set", field.FullName())
 				}
 				direct, viaSet := mt.New(), mt.New()
@@ -312,8 +321,8 @@ func TestSetStringMatchesSet(t *testing.T) {
 		}
 		return true
 	})
-	if n < 100 || lists < 20 {
-		t.Errorf("only %d string fields and %d lists of strings checked", n, lists)
+	if n < 100 || lists < 20 || messageLists < 20 {
+		t.Errorf("only %d string fields, %d lists of strings and %d lists of messages checked", n, lists, messageLists)
 	}
 }
 
