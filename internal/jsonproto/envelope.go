@@ -276,19 +276,13 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 				return nil, nil, errRestart // not an object: the tree names it
 			}
 			items = append(items, m)
-			s.space()
-			if s.i >= len(s.data) {
-				return nil, nil, errRestart
+			more, err := s.more(']')
+			if err != nil {
+				return nil, nil, err
 			}
-			if s.data[s.i] == ']' {
-				s.i++
+			if !more {
 				break
 			}
-			if s.data[s.i] != ',' {
-				return nil, nil, errRestart
-			}
-			s.i++
-			s.space()
 		}
 	}
 	s.space()

@@ -28,32 +28,23 @@ func (s *streamer) known(m protoreflect.Message, strs fieldSetter, fd protorefle
 	if fd.Kind() != protoreflect.MessageKind {
 		return false, nil
 	}
-	var v *structpb.Value
-	switch fd.Message().FullName() {
-	case "google.protobuf.Value":
-		var err error
-		if v, err = s.jsonValue(depth); err != nil {
-			return false, err
-		}
-		s.setMessage(m, strs, fd, v)
-	case "google.protobuf.Struct":
-		if c != '{' {
+	switch name := fd.Message().FullName(); name {
+	case "google.protobuf.Value", "google.protobuf.Struct", "google.protobuf.ListValue":
+		if name == "google.protobuf.Struct" && c != '{' || name == "google.protobuf.ListValue" && c != '[' {
 			return false, nil
 		}
-		st, err := s.jsonStruct(depth + 1)
+		v, err := s.jsonValue(depth)
 		if err != nil {
 			return false, err
 		}
-		s.setMessage(m, strs, fd, st)
-	case "google.protobuf.ListValue":
-		if c != '[' {
-			return false, nil
+		var msg protoreflect.ProtoMessage = v
+		switch name {
+		case "google.protobuf.Struct":
+			msg = v.GetStructValue()
+		case "google.protobuf.ListValue":
+			msg = v.GetListValue()
 		}
-		lv, err := s.jsonList(depth + 1)
-		if err != nil {
-			return false, err
-		}
-		s.setMessage(m, strs, fd, lv)
+		s.setMessage(m, strs, fd, msg)
 	case "google.protobuf.Timestamp":
 		if c != '"' {
 			return false, nil
@@ -115,20 +106,13 @@ func (s *streamer) stringList(m protoreflect.Message, strs fieldSetter, fd proto
 			return false, errRestart
 		}
 		out = append(out, v)
-		s.space()
-		if s.i >= len(s.data) {
-			return false, errRestart
+		more, err := s.more(']')
+		if err != nil {
+			return false, err
 		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
+		if !more {
 			strs.setList(m, fd, out)
 			return true, nil
-		default:
-			return false, errRestart
 		}
 	}
 }
@@ -218,19 +202,12 @@ func (s *streamer) jsonStruct(depth int) (*structpb.Struct, error) {
 			return nil, err
 		}
 		st.Fields[key] = v
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, errRestart
+		more, err := s.more('}')
+		if err != nil {
+			return nil, err
 		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
+		if !more {
 			return st, nil
-		default:
-			return nil, errRestart
 		}
 	}
 }
@@ -253,19 +230,12 @@ func (s *streamer) jsonList(depth int) (*structpb.ListValue, error) {
 			return nil, err
 		}
 		lv.Values = append(lv.Values, v)
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, errRestart
+		more, err := s.more(']')
+		if err != nil {
+			return nil, err
 		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
+		if !more {
 			return lv, nil
-		default:
-			return nil, errRestart
 		}
 	}
 }

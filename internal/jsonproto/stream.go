@@ -206,22 +206,35 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 		if len(s.report) > start {
 			blocks = append(blocks, block{key: key, start: start})
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, errRestart
+		more, err := s.more('}')
+		if err != nil {
+			return nil, err
 		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
+		if !more {
 			s.order(blocks)
 			return said, nil
-		default:
-			return nil, errRestart
 		}
 	}
+}
+
+// more passes over what follows a member or an element: true after a
+// comma (another follows), false after end (the object or array ends).
+// Anything else is not JSON: the tree names the error.
+func (s *streamer) more(end byte) (bool, error) {
+	s.space()
+	if s.i >= len(s.data) {
+		return false, errRestart
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		s.space()
+		return true, nil
+	case end:
+		s.i++
+		return false, nil
+	}
+	return false, errRestart
 }
 
 // take takes key out of obj and returns its value (nil when absent); an
@@ -370,24 +383,17 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 		} else {
 			list.Append(protoreflect.ValueOfMessage(e))
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return errRestart
+		more, err := s.more(']')
+		if err != nil {
+			return err
 		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
+		if !more {
 			if goList.IsValid() {
 				goList.Set(elems)
 			} else {
 				m.Set(fd, protoreflect.ValueOfList(list))
 			}
 			return nil
-		default:
-			return errRestart
 		}
 	}
 }
