@@ -71,9 +71,7 @@ func (s *streamer) known(m protoreflect.Message, strs fieldSetter, fd protorefle
 // setMessage sets fd, a field of a well-known message type, to v: v itself
 // in a generated message, a copy into the field's own type in any other
 // (as the tree's into).
-func (s *streamer) setMessage(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, v interface {
-	ProtoReflect() protoreflect.Message
-}) {
+func (s *streamer) setMessage(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, v protoreflect.ProtoMessage) {
 	if strs.v.IsValid() {
 		m.Set(fd, protoreflect.ValueOfMessage(v.ProtoReflect()))
 		return
