@@ -1,9 +1,13 @@
 package tokenstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +37,42 @@ func stableGoroutines() int {
 func settledGoroutines(limit int) int {
 	testwait.Until(testwait.DefaultTimeout, func() bool { return runtime.NumGoroutine() <= limit })
 	return runtime.NumGoroutine()
+}
+
+// goroutinesByFrame counts the process's goroutines by the first frame of
+// their stack outside the runtime, most first: what a failed count above
+// is made of.
+func goroutinesByFrame() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	counts := map[string]int{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		frame := "?"
+		for _, line := range strings.Split(g, "\n")[1:] {
+			i := strings.LastIndex(line, "(")
+			if i <= 0 || strings.HasPrefix(line, "\t") {
+				continue // a file:line, or not a call
+			}
+			if fn := line[:i]; !strings.HasPrefix(fn, "runtime.") && !strings.HasPrefix(fn, "internal/") {
+				frame = fn
+				break
+			}
+		}
+		counts[frame]++
+	}
+	frames := slices.SortedFunc(maps.Keys(counts), func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
+	var out strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&out, "%6d %s\n", counts[f], f)
+	}
+	return out.String()
 }
 
 // TestDeletedSubjectsReleaseTheirFollowers imports N PITs on one replica,
@@ -69,7 +109,7 @@ func TestDeletedSubjectsReleaseTheirFollowers(t *testing.T) {
 			}
 		}
 		if got := settledGoroutines(base + slack); got > base+slack {
-			t.Fatalf("round %d: after deleting %d subjects, %d goroutines; baseline %d", round, n, got, base)
+			t.Fatalf("round %d: after deleting %d subjects, %d goroutines; baseline %d; the goroutines by where they wait:\n%s", round, n, got, base, goroutinesByFrame())
 		}
 	}
 	cycle(1, a) // deleted by the replica that imported them: b learns it from the store
