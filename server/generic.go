@@ -416,7 +416,27 @@ func (f *forward) call(ctx context.Context, s *Server, in proto.Message) (proto.
 // resource or list) is parsed first.
 func (f *forward) decode(ctx context.Context, s *Server, b []byte, out proto.Message) (answerPage, error) {
 	var ap answerPage
-	if f.paging == nil && f.bareList == nil && !f.row.Bare {
+	paged := f.paging != nil && f.paging.pager != nil
+	switch {
+	case f.bareList != nil || f.row.Bare:
+		// The answer is not the response's object: the tree below.
+	case paged:
+		// A page streams too, its paging state taken out as take takes it.
+		pg, rep, err := jsonproto.DecodePage(b, out, f.paging.pageSpec(f.row.Confirm))
+		if err != nil {
+			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+		}
+		if f.row.Confirm != "" {
+			if err := f.confirmedBy(pg.Taken[f.row.Confirm]); err != nil {
+				return ap, err
+			}
+		}
+		if ap, err = f.paging.fromPage(pg); err != nil {
+			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
+		}
+		s.countUnmapped(ctx, rep)
+		return ap, nil
+	default:
 		said, rep, err := jsonproto.DecodeWithout(b, out, f.row.Confirm)
 		if err != nil {
 			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
@@ -434,7 +454,7 @@ func (f *forward) decode(ctx context.Context, s *Server, b []byte, out proto.Mes
 	if err := f.confirmed(obj); err != nil {
 		return ap, err
 	}
-	if f.paging != nil && f.paging.pager != nil {
+	if paged {
 		if ap, err = f.paging.take(obj); err != nil {
 			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/hlgate/hlgate/gen/optable"
+	"github.com/hlgate/hlgate/internal/jsonproto"
 )
 
 // Pagers: the upstream paging styles behind one opaque page_token. A paged
@@ -241,12 +242,34 @@ type answerPage struct {
 // envelope that the page token replaces), and each record's own cursor
 // key, which is paging state, not data.
 func (p *pagedRPC) take(obj map[string]any) (answerPage, error) {
+	return p.fromPage(jsonproto.TakePage(obj, p.pageSpec("")))
+}
+
+// pageSpec is what take removes, as jsonproto takes it out (and confirm,
+// the row's Confirm key, when not ""): the top-level keys of the total and
+// of each cursor read from the answer, and each record's cursor keys.
+func (p *pagedRPC) pageSpec(confirm string) jsonproto.PageSpec {
 	g := p.pager
-	ap := answerPage{total: -1}
-	items, _ := obj[g.Items].([]any)
-	ap.n = len(items)
+	spec := jsonproto.PageSpec{Items: g.Items}
+	for _, key := range append([]string{g.Total, confirm}, fromKeys(g)...) {
+		if key != "" {
+			spec.Take = append(spec.Take, strings.SplitN(key, ".", 2)[0])
+		}
+	}
+	for _, c := range g.Cursor {
+		if c.FromLast != "" {
+			spec.ItemTake = append(spec.ItemTake, c.FromLast)
+		}
+	}
+	return spec
+}
+
+// fromPage is the paging state in what take removed.
+func (p *pagedRPC) fromPage(pg jsonproto.Page) (answerPage, error) {
+	g := p.pager
+	ap := answerPage{total: -1, n: pg.Items}
 	if g.Total != "" {
-		if v, ok := lookup(obj, g.Total); ok {
+		if v, ok := lookup(pg.Taken, g.Total); ok {
 			n, isNum := v.(json.Number)
 			t, err := strconv.Atoi(n.String())
 			if !isNum || err != nil || t < 0 {
@@ -260,18 +283,9 @@ func (p *pagedRPC) take(obj map[string]any) (answerPage, error) {
 		var v any
 		var ok bool
 		if c.FromLast != "" {
-			for i, it := range items {
-				rec, isObj := it.(map[string]any)
-				if !isObj {
-					continue
-				}
-				if i == len(items)-1 {
-					v, ok = rec[c.FromLast]
-				}
-				delete(rec, c.FromLast)
-			}
+			v, ok = pg.Last[c.FromLast]
 		} else {
-			v, ok = lookup(obj, c.From)
+			v, ok = lookup(pg.Taken, c.From)
 		}
 		if !ok || emptyJSON(v) {
 			after = nil
@@ -285,11 +299,6 @@ func (p *pagedRPC) take(obj map[string]any) (answerPage, error) {
 	}
 	if len(after) == len(g.Cursor) {
 		ap.after = after
-	}
-	for _, key := range append([]string{g.Total}, fromKeys(g)...) {
-		if key != "" {
-			delete(obj, strings.SplitN(key, ".", 2)[0])
-		}
 	}
 	return ap, nil
 }

@@ -189,7 +189,8 @@ func (p *parser) skipString() bool {
 // lacks the key: a page's cursor is its last item's). A null item is an
 // empty message. An item that is not an object is an *ItemError.
 func DecodeList(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, last any, r Report, err error) {
-	s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}, passOmitted: true}
+	s := newStreamer(data)
+	s.passOmitted = true
 	items, last, err = s.items(newItem, omit)
 	if err == nil {
 		return items, last, s.report, nil

@@ -43,6 +43,14 @@ type streamer struct {
 	// passOmitted makes object pass over the omitted key's value and
 	// return it as it came, a []byte, instead of parsing it.
 	passOmitted bool
+	// page, for DecodePage, takes its keys out of the top-level object
+	// and its records.
+	page *pageState
+}
+
+// newStreamer is a stream decode of data, its strings cut from one copy.
+func newStreamer(data []byte) *streamer {
+	return &streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}}
 }
 
 // Decode fills m from the JSON object in data. It fails only when data is
@@ -61,7 +69,7 @@ func DecodeWithout(data []byte, m proto.Message, omit string) (any, Report, erro
 	// The stream decodes only into a new message, so that starting over
 	// loses nothing of the caller's.
 	if proto.Size(m) == 0 {
-		s := streamer{parser: parser{data: data, whole: string(data)}, path: path{steps: make([]step, 0, 8)}}
+		s := newStreamer(data)
 		said, err := s.top(m.ProtoReflect(), omit)
 		if err == nil {
 			return said, s.report, nil
@@ -74,18 +82,32 @@ func DecodeWithout(data []byte, m proto.Message, omit string) (any, Report, erro
 
 // decodeTree is the tree decoder's Decode: parse, then decode the object.
 func decodeTree(data []byte, m proto.Message, omit string) (any, Report, error) {
+	obj, err := parseObject(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	said := take(obj, omit)
+	return said, decodeRest(obj, m), nil
+}
+
+// parseObject parses data, which must be a JSON object.
+func parseObject(data []byte) (map[string]any, error) {
 	v, err := Parse(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("jsonproto: %w", err)
+		return nil, fmt.Errorf("jsonproto: %w", err)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, nil, fmt.Errorf("jsonproto: want a JSON object, got %s", jsonType(v))
+		return nil, fmt.Errorf("jsonproto: want a JSON object, got %s", jsonType(v))
 	}
-	said := take(obj, omit)
+	return obj, nil
+}
+
+// decodeRest decodes obj, what is left of a parsed answer, into m.
+func decodeRest(obj map[string]any, m proto.Message) Report {
 	var r Report
 	decodeObject(obj, m.ProtoReflect(), &path{steps: make([]step, 0, 8)}, &r)
-	return said, r, nil
+	return r
 }
 
 func (s *streamer) top(m protoreflect.Message, omit string) (any, error) {
@@ -162,7 +184,30 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 		s.i++
 		s.space()
 		start := len(s.report)
+		pageTop := s.page != nil && depth == 1
 		switch {
+		case pageTop && s.page.takes(key):
+			if _, twice := s.page.taken[key]; twice {
+				return nil, errRestart
+			}
+			v, err := s.value(depth)
+			if err != nil {
+				return nil, errRestart
+			}
+			s.page.taken = setIn(s.page.taken, key, v)
+		case pageTop && key == s.page.spec.Items && s.i < len(s.data) && s.data[s.i] != 'n':
+			// The page's records: streamed when they are a list of
+			// messages, each an object; anything else the tree decides.
+			if !claimed || !cl.fd.IsList() || !streamed(cl.fd) || s.data[s.i] != '[' || filled[cl.index/64]&(1<<(cl.index%64)) != 0 {
+				return nil, errRestart
+			}
+			filled[cl.index/64] |= 1 << (cl.index % 64)
+			s.path.push(key)
+			err := s.list(m, strs, cl.fd, k, depth+1, s.page)
+			s.path.pop()
+			if err != nil {
+				return nil, err
+			}
 		case omit != "" && key == omit:
 			if saidSeen {
 				return nil, errRestart
@@ -313,7 +358,7 @@ func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protorefle
 			m.Set(fd, v)
 			return nil
 		case c == '[' && fd.IsList():
-			return s.list(m, strs, fd, k, depth+1)
+			return s.list(m, strs, fd, k, depth+1, nil)
 		}
 	}
 	val, err := s.value(depth)
@@ -332,8 +377,10 @@ func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protorefle
 
 // list decodes the array at s.i into fd, a list of messages. An element
 // that is not an object makes the whole list a mismatch, kept as it came,
-// after what the elements before it reported: as in the tree.
-func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, k keeper, depth int) error {
+// after what the elements before it reported: as in the tree. With page,
+// the list is a page's records: each must be an object (else the tree
+// decides), and page counts them and keeps the last one's taken key.
+func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, k keeper, depth int, page *pageState) error {
 	if depth > maxDepth {
 		return errRestart
 	}
@@ -354,7 +401,14 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 		s.i++
 		return nil
 	}
+	omit := ""
+	if page != nil && len(page.spec.ItemTake) > 0 {
+		omit = page.spec.ItemTake[0]
+	}
 	for n := 0; ; n++ {
+		if page != nil && (s.i >= len(s.data) || s.data[s.i] != '{') {
+			return errRestart
+		}
 		if s.i >= len(s.data) || s.data[s.i] != '{' {
 			s.i = begin
 			val, err := s.value(depth - 1)
@@ -373,10 +427,14 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 			e = list.NewElement().Message()
 		}
 		s.path.pushIndex(n)
-		_, err := s.object(e, k, depth+1, "")
+		said, err := s.object(e, k, depth+1, omit)
 		s.path.pop()
 		if err != nil {
 			return err
+		}
+		if page != nil {
+			page.items++
+			page.last, _ = said.([]byte)
 		}
 		if goList.IsValid() {
 			elems = reflect.Append(elems, ptr)
