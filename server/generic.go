@@ -422,7 +422,7 @@ func (f *forward) decode(ctx context.Context, s *Server, b []byte, out proto.Mes
 		// The answer is not the response's object: the tree below.
 	case paged:
 		// A page streams too, its paging state taken out as take takes it.
-		pg, rep, err := jsonproto.DecodePage(b, out, f.paging.pageSpec(f.row.Confirm))
+		pg, rep, err := jsonproto.DecodePage(b, out, f.paging.spec)
 		if err != nil {
 			return ap, fmt.Errorf("decode HighLevel's answer to %s: %w", f.row.ID, err)
 		}

@@ -46,6 +46,8 @@ type pagedRPC struct {
 	total       protoreflect.FieldDescriptor // response: total_size, when the pager reads a total
 	style       optable.Paging
 	pager       *optable.Pager // nil for client paging
+	// spec is what take removes from an answer (see pageSpec).
+	spec jsonproto.PageSpec
 }
 
 // bindPaging binds the paging fields of a paged RPC; nil for an RPC whose
@@ -95,6 +97,7 @@ func bindPaging(m protoreflect.MethodDescriptor, row *optable.Op, used map[proto
 	case p.total == nil && p.pager.Total != "":
 		return nil, fmt.Errorf("the answer's total %q reaches no total_size field", p.pager.Total)
 	}
+	p.spec = pageSpec(p.pager, row.Confirm)
 	return p, nil
 }
 
@@ -242,14 +245,13 @@ type answerPage struct {
 // envelope that the page token replaces), and each record's own cursor
 // key, which is paging state, not data.
 func (p *pagedRPC) take(obj map[string]any) (answerPage, error) {
-	return p.fromPage(jsonproto.TakePage(obj, p.pageSpec("")))
+	return p.fromPage(jsonproto.TakePage(obj, p.spec))
 }
 
-// pageSpec is what take removes, as jsonproto takes it out (and confirm,
-// the row's Confirm key, when not ""): the top-level keys of the total and
-// of each cursor read from the answer, and each record's cursor keys.
-func (p *pagedRPC) pageSpec(confirm string) jsonproto.PageSpec {
-	g := p.pager
+// pageSpec is what take removes, as jsonproto takes it out: the top-level
+// keys of the total and of each cursor read from the answer, the row's
+// Confirm key (confirm, when not ""), and each record's cursor keys.
+func pageSpec(g *optable.Pager, confirm string) jsonproto.PageSpec {
 	spec := jsonproto.PageSpec{Items: g.Items}
 	for _, key := range append([]string{g.Total, confirm}, fromKeys(g)...) {
 		if key != "" {

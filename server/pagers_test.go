@@ -263,7 +263,7 @@ func TestStartAfterPagerWalksEveryPage(t *testing.T) {
 func TestSearchAfterPager(t *testing.T) {
 	t.Parallel()
 	row, _ := optable.Lookup("search-contacts-advanced")
-	p := &pagedRPC{style: row.Paging, pager: row.Pager}
+	p := &pagedRPC{style: row.Paging, pager: row.Pager, spec: pageSpec(row.Pager, row.Confirm)}
 	recs := fakeRecords(23)
 	// answer is HighLevel's page for the pager's values; withCursor false
 	// leaves searchAfter out of the records.

@@ -26,7 +26,7 @@ func TestEveryPageStreams(t *testing.T) {
 	}
 	for _, name := range names {
 		f := forwards[name]
-		spec := f.paging.pageSpec(f.row.Confirm)
+		spec := f.paging.spec
 		record := map[string]any{}
 		for _, k := range spec.ItemTake {
 			record[k] = []any{1, "x"}

@@ -67,6 +67,48 @@ func (ss fieldSetter) messages(fd protoreflect.FieldDescriptor) reflect.Value {
 	return reflect.Value{}
 }
 
+// messageList builds fd, a list of messages of m: a generated message's
+// as its Go slice, any other's through protoreflect's list. Nothing is set
+// in m until set.
+type messageList struct {
+	m      protoreflect.Message
+	fd     protoreflect.FieldDescriptor
+	goList reflect.Value // the generated struct's []*T; invalid for any other
+	elems  reflect.Value
+	list   protoreflect.List
+}
+
+func newMessageList(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor) messageList {
+	l := messageList{m: m, fd: fd, goList: strs.messages(fd)}
+	if l.goList.IsValid() {
+		l.elems = reflect.Zero(l.goList.Type())
+	} else {
+		l.list = m.NewField(fd).List()
+	}
+	return l
+}
+
+// add appends a new, empty element and returns it, to be filled.
+func (l *messageList) add() protoreflect.Message {
+	if l.goList.IsValid() {
+		ptr := reflect.New(l.goList.Type().Elem().Elem())
+		l.elems = reflect.Append(l.elems, ptr)
+		return ptr.Interface().(protoreflect.ProtoMessage).ProtoReflect()
+	}
+	e := l.list.NewElement()
+	l.list.Append(e)
+	return e.Message()
+}
+
+// set sets the list in m.
+func (l *messageList) set() {
+	if l.goList.IsValid() {
+		l.goList.Set(l.elems)
+		return
+	}
+	l.m.Set(l.fd, protoreflect.ValueOfList(l.list))
+}
+
 // setList sets fd, a list of strings of m, to list.
 func (ss fieldSetter) setList(m protoreflect.Message, fd protoreflect.FieldDescriptor, list []string) {
 	if i := fd.Index(); i < len(ss.idx) && ss.idx[i] >= 0 {

@@ -293,11 +293,21 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 	if last == nil {
 		return items, nil, nil
 	}
-	// Passed over at an item's depth, 2, as Parse's value(2) checks it.
-	p := parser{data: last}
-	v, err := p.value(2)
+	v, err := parsePassed(last, 2) // an item is an object at depth 2
 	if err != nil {
-		return nil, nil, errRestart // never: skip checked it
+		return nil, nil, err
 	}
 	return items, v, nil
+}
+
+// parsePassed parses raw, a value object passed over (passOmitted) in an
+// object at depth, as Parse reads it there. It fails (errRestart) only if
+// raw is not what skip checked: never.
+func parsePassed(raw []byte, depth int) (any, error) {
+	p := parser{data: raw}
+	v, err := p.value(depth)
+	if err != nil {
+		return nil, errRestart
+	}
+	return v, nil
 }

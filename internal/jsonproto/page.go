@@ -118,11 +118,9 @@ func (ps *pageState) takes(key string) bool { return slices.Contains(ps.spec.Tak
 func (ps *pageState) result() (Page, error) {
 	pg := Page{Taken: ps.taken, Items: ps.items, Streamed: true}
 	if ps.last != nil {
-		// A record of the list is an object at depth 3.
-		p := parser{data: ps.last}
-		v, err := p.value(3)
+		v, err := parsePassed(ps.last, 3) // a record is an object at depth 3
 		if err != nil {
-			return Page{}, errRestart
+			return Page{}, err
 		}
 		pg.Last = map[string]any{ps.spec.ItemTake[0]: v}
 	}

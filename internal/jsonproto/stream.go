@@ -3,7 +3,6 @@ package jsonproto
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -185,6 +184,10 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 		s.space()
 		start := len(s.report)
 		pageTop := s.page != nil && depth == 1
+		var records *pageState // the page's records are under this key
+		if pageTop && key == s.page.spec.Items {
+			records = s.page
+		}
 		switch {
 		case pageTop && s.page.takes(key):
 			if _, twice := s.page.taken[key]; twice {
@@ -195,19 +198,6 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 				return nil, errRestart
 			}
 			s.page.taken = setIn(s.page.taken, key, v)
-		case pageTop && key == s.page.spec.Items && s.i < len(s.data) && s.data[s.i] != 'n':
-			// The page's records: streamed when they are a list of
-			// messages, each an object; anything else the tree decides.
-			if !claimed || !cl.fd.IsList() || !streamed(cl.fd) || s.data[s.i] != '[' || filled[cl.index/64]&(1<<(cl.index%64)) != 0 {
-				return nil, errRestart
-			}
-			filled[cl.index/64] |= 1 << (cl.index % 64)
-			s.path.push(key)
-			err := s.list(m, strs, cl.fd, k, depth+1, s.page)
-			s.path.pop()
-			if err != nil {
-				return nil, err
-			}
 		case omit != "" && key == omit:
 			if saidSeen {
 				return nil, errRestart
@@ -223,6 +213,9 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 			}
 			saidSeen = true
 		case !claimed:
+			if records != nil {
+				return nil, errRestart // records no field reads: the tree's
+			}
 			if k.fd == nil {
 				if slices.Contains(undeclared, key) {
 					return nil, errRestart
@@ -241,7 +234,7 @@ func (s *streamer) object(m protoreflect.Message, parent keeper, depth int, omit
 				return nil, errRestart
 			}
 			filled[cl.index/64] |= 1 << (cl.index % 64)
-			if err := s.field(m, strs, cl.fd, key, k, depth); err != nil {
+			if err := s.field(m, strs, cl.fd, key, k, depth, records); err != nil {
 				return nil, err
 			}
 		}
@@ -307,8 +300,10 @@ func (s *streamer) tree(m protoreflect.Message, k keeper, depth int, omit string
 }
 
 // field decodes the value at s.i, the only one of its object for fd, under
-// key; strs sets m's strings.
-func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, key string, k keeper, depth int) error {
+// key; strs sets m's strings. records, when not nil, is the page whose
+// records fd holds: they stream when they are a list of objects, else the
+// tree decides.
+func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protoreflect.FieldDescriptor, key string, k keeper, depth int, records *pageState) error {
 	if s.i < len(s.data) && s.data[s.i] == 'n' {
 		// null: the field stays unset, as in the tree.
 		if err := s.literal("null"); err != nil {
@@ -321,6 +316,12 @@ func (s *streamer) field(m protoreflect.Message, strs fieldSetter, fd protorefle
 	}
 	s.path.push(key)
 	defer s.path.pop()
+	if records != nil {
+		if !fd.IsList() || !streamed(fd) || s.i >= len(s.data) || s.data[s.i] != '[' {
+			return errRestart
+		}
+		return s.list(m, strs, fd, k, depth+1, records)
+	}
 	if s.i < len(s.data) && !fd.IsList() && !fd.IsMap() {
 		// The commonest values, read without a tree: a string, a boolean.
 		switch c := s.data[s.i]; {
@@ -385,16 +386,7 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 		return errRestart
 	}
 	begin := s.i
-	// A generated message's list is built as its Go slice, without
-	// protoreflect's list; any other's through it.
-	var list protoreflect.List
-	goList := strs.messages(fd)
-	var elems reflect.Value
-	if goList.IsValid() {
-		elems = reflect.Zero(goList.Type())
-	} else {
-		list = m.NewField(fd).List()
-	}
+	list := newMessageList(m, strs, fd)
 	s.i++ // [
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == ']' {
@@ -418,16 +410,8 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 			keep(k, &s.path, val, Mismatch, &s.report)
 			return nil
 		}
-		var e protoreflect.Message
-		var ptr reflect.Value
-		if goList.IsValid() {
-			ptr = reflect.New(goList.Type().Elem().Elem())
-			e = ptr.Interface().(protoreflect.ProtoMessage).ProtoReflect()
-		} else {
-			e = list.NewElement().Message()
-		}
 		s.path.pushIndex(n)
-		said, err := s.object(e, k, depth+1, omit)
+		said, err := s.object(list.add(), k, depth+1, omit)
 		s.path.pop()
 		if err != nil {
 			return err
@@ -436,21 +420,12 @@ func (s *streamer) list(m protoreflect.Message, strs fieldSetter, fd protoreflec
 			page.items++
 			page.last, _ = said.([]byte)
 		}
-		if goList.IsValid() {
-			elems = reflect.Append(elems, ptr)
-		} else {
-			list.Append(protoreflect.ValueOfMessage(e))
-		}
 		more, err := s.more(']')
 		if err != nil {
 			return err
 		}
 		if !more {
-			if goList.IsValid() {
-				goList.Set(elems)
-			} else {
-				m.Set(fd, protoreflect.ValueOfList(list))
-			}
+			list.set()
 			return nil
 		}
 	}
