@@ -18,11 +18,40 @@ func readUpstream(resp *http.Response, err error) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAll(resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("read HighLevel's answer: %w", err)
 	}
 	return b, nil
+}
+
+// presizeLimit is the largest declared length readAll allocates for up
+// front; a longer answer grows as it is read, so a length that lies costs
+// no more memory than the body sent.
+const presizeLimit = 1 << 20
+
+// readAll is io.ReadAll with the buffer sized for the declared length n
+// (-1 when unknown): one allocation for an answer that says its length,
+// where io.ReadAll grows from 512 bytes, copying as it goes.
+func readAll(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 || n > presizeLimit {
+		return io.ReadAll(r)
+	}
+	// One byte more, so that the read which finds the end needs no room.
+	b := make([]byte, 0, n+1)
+	for {
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // countUnmapped counts the keys a decode could not place in a field of

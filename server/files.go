@@ -127,9 +127,8 @@ func boundUploads(rest, uploads http.Handler) http.Handler {
 			routes = append(routes, route{method, strings.Split(strings.Trim(pattern, "/"), "/")})
 		}
 	}
-	matches := func(rt route, r *http.Request) bool {
-		segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-		if r.Method != rt.method || len(segs) != len(rt.segs) {
+	matches := func(rt route, method string, segs []string) bool {
+		if method != rt.method || len(segs) != len(rt.segs) {
 			return false
 		}
 		for i, p := range rt.segs {
@@ -144,10 +143,15 @@ func boundUploads(rest, uploads http.Handler) http.Handler {
 		return true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, rt := range routes {
-			if matches(rt, r) {
-				uploads.ServeHTTP(w, r)
-				return
+		// Uploads are POST or PUT: other calls are not split into
+		// segments at all, and these are split once for every route.
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+			for _, rt := range routes {
+				if matches(rt, r.Method, segs) {
+					uploads.ServeHTTP(w, r)
+					return
+				}
 			}
 		}
 		rest.ServeHTTP(w, r)

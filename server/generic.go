@@ -1078,18 +1078,16 @@ func (s *Server) send(ctx context.Context, r *upstreamRequest) (*http.Response, 
 	if !ok {
 		return nil, fmt.Errorf("the upstream client is a %T, not the generated *highlevel.Client", s.hl.ClientInterface)
 	}
-	u, err := url.Parse(strings.TrimSuffix(c.Server, "/") + r.path)
-	if err != nil {
-		return nil, err
-	}
+	// The URL is written out and parsed once, by NewRequestWithContext.
+	target := strings.TrimSuffix(c.Server, "/") + r.path
 	if len(r.query) > 0 {
-		u.RawQuery = r.query.Encode()
+		target += "?" + r.query.Encode()
 	}
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
 		return nil, err
 	}

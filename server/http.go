@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -59,6 +60,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}}),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithIncomingHeaderMatcher(noIncomingHeader),
 		runtime.WithForwardResponseOption(streamOpened),
 		s.gatewayTracing(),
 	}
@@ -73,7 +75,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 
 	mux := http.NewServeMux()
 	rest := boundUploads(s.boundRequests(s.cfg.HTTP.MaxBodyBytes, gw), s.boundRequests(s.restUploadBytes(), gw))
-	mux.Handle("/v1/", rest)
+	mux.Handle(restPattern, rest)
 	for _, route := range streamRoutes {
 		mux.Handle(route, s.longLived(rest))
 	}
@@ -101,8 +103,72 @@ func (s *Server) HTTPHandler(ctx context.Context, conn *grpc.ClientConn) (http.H
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openapiv3.Document)
 	})
-	return s.traceHTTP(recoverHTTP(s.log, jsonRouteErrors(mux))), nil
+	return s.traceHTTP(recoverHTTP(s.log, restFirst(rest, jsonRouteErrors(mux), streamRoutes))), nil
 }
+
+// restPattern is the mux pattern of the REST gateway.
+const restPattern = "/v1/"
+
+// restFirst sends a request straight to rest when the mux would route it
+// there anyway, so a REST call is not matched against the mux's patterns
+// (twice: jsonRouteErrors asks the mux for the handler, then serves
+// through it). That is a path under /v1/ that the mux would not redirect
+// (clean, no escaped form of its own) and that does not end in the last
+// segment of a stream route (those the mux serves, with longLived); every
+// other request goes to next.
+func restFirst(rest, next http.Handler, streams []string) http.Handler {
+	ends := lastSegments(streams)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if restRouted(r, ends) {
+			// As the mux would: the tracing handler names the span once
+			// a pattern is set.
+			r.Pattern = restPattern
+			rest.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// lastSegments are the last segments of routes, each with its slash.
+func lastSegments(routes []string) []string {
+	ends := make([]string, 0, len(routes))
+	for _, route := range routes {
+		ends = append(ends, route[strings.LastIndexByte(route, '/'):])
+	}
+	return ends
+}
+
+// restRouted reports a request that the mux of HTTPHandler would give its
+// "/v1/" pattern: see restFirst. ends are the stream routes' last
+// segments, with their slash.
+func restRouted(r *http.Request, ends []string) bool {
+	p := r.URL.Path
+	if r.Method == http.MethodConnect || r.URL.RawPath != "" || !strings.HasPrefix(p, "/v1/") || !cleanPath(p) {
+		return false
+	}
+	for _, end := range ends {
+		if strings.HasSuffix(p, end) {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanPath reports a rooted path that http.ServeMux would not redirect to
+// a cleaner one: no empty, "." or ".." segment but a trailing slash.
+func cleanPath(p string) bool {
+	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") &&
+		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
+}
+
+// noIncomingHeader is the gateway's incoming header matcher: no request
+// header becomes gRPC metadata but those the gateway always passes
+// (Authorization, X-Forwarded-For and X-Forwarded-Host). Its default would
+// add the standard ones (Accept, User-Agent, Authorization again …) under
+// "grpcgateway-", which nothing in hlgate reads, at several allocations
+// per header on every REST call.
+func noIncomingHeader(string) (string, bool) { return "", false }
 
 // HTTPServer returns an http.Server for h with the configured limits, so a
 // client can hold neither memory (body and header bounds) nor connections
