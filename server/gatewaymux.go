@@ -21,7 +21,7 @@ type gatewayService struct {
 }
 
 // routeGroups serves the REST gateway through one grpc-gateway mux per
-// route group (see routeGroup) instead of one for every service. A
+// route group (see routeKey) instead of one for every service. A
 // grpc-gateway mux tries the patterns of its method one by one, with two
 // allocations per pattern tried, so with every product on one mux a call
 // paid for the hundreds of routes registered before its own; here it pays
@@ -29,39 +29,56 @@ type gatewayService struct {
 // goes to the mux of every service, so its 404 or 405 is the gateway's
 // own, as before.
 type routeGroups struct {
-	groups map[string]http.Handler
+	groups map[routeKey]http.Handler
 	all    http.Handler
 }
 
 func (g *routeGroups) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, ok := g.groups[routeGroup(r.URL.Path)]; ok {
-		h.ServeHTTP(w, r)
-		return
+	// The gateway splits the path as sent (with %2F in a segment), so the
+	// group is read from the same form.
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	if k, ok := routeKeyOf(path); ok {
+		if h, ok := g.groups[k]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
 	}
 	g.all.ServeHTTP(w, r)
 }
 
-// routeGroup is the part of a path (a request's or a route template's)
-// that tells the products apart: the collection after a location or
-// company ("locations/contacts" for
+// routeKey is the part of a path (a request's or a route template's)
+// that tells the products apart: the first segment after /v1/ ("tokens"
+// for /v1/tokens:import), and for a path under one location or company
+// (under) the collection after it ("contacts" for
 // /v1/locations/{location_id}/contacts/{contact_id} and
-// /v1/locations/{location_id}/contacts:search, "locations/" for
-// /v1/locations/{location_id}), else the first segment after /v1/
-// ("tokens" for /v1/tokens:import). A custom verb is not part of it.
-func routeGroup(path string) string {
-	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 5)
-	if len(segs) < 2 || segs[0] != "v1" {
-		return ""
+// /v1/locations/{location_id}/contacts:search; none for
+// /v1/locations/{location_id}). A custom verb is not part of it. Its
+// strings are cut from the path, so reading it allocates nothing.
+type routeKey struct {
+	top, coll string
+	under     bool
+}
+
+// routeKeyOf is the routeKey of a path, false for one outside /v1/.
+func routeKeyOf(path string) (routeKey, bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return routeKey{}, false
 	}
-	top, _, _ := strings.Cut(segs[1], ":")
-	if top != "locations" && top != "companies" || len(segs) < 3 {
-		return top
+	var k routeKey
+	seg, rest, more := strings.Cut(rest, "/")
+	k.top, _, _ = strings.Cut(seg, ":")
+	if more && (k.top == "locations" || k.top == "companies") {
+		k.under = true
+		if _, rest, more = strings.Cut(rest, "/"); more { // past the id
+			seg, _, _ = strings.Cut(rest, "/")
+			k.coll, _, _ = strings.Cut(seg, ":")
+		}
 	}
-	if len(segs) == 3 {
-		return top + "/"
-	}
-	coll, _, _ := strings.Cut(segs[3], ":")
-	return top + "/" + coll
+	return k, true
 }
 
 // newRouteGroups registers every service on the mux of each group its
@@ -71,12 +88,12 @@ func routeGroup(path string) string {
 // dispatch could then send its calls elsewhere.
 func newRouteGroups(ctx context.Context, services []gatewayService, conn *grpc.ClientConn, newMux func() *runtime.ServeMux) (*routeGroups, error) {
 	all := newMux()
-	members := map[string][]int{}
+	members := map[routeKey][]int{}
 	for i, gs := range services {
 		if err := gs.register(ctx, all, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handler of %s: %w", gs.desc.FullName(), err)
 		}
-		seen := map[string]bool{}
+		seen := map[routeKey]bool{}
 		methods := gs.desc.Methods()
 		for j := 0; j < methods.Len(); j++ {
 			for _, tmpl := range httpTemplates(methods.Get(j)) {
@@ -91,7 +108,7 @@ func newRouteGroups(ctx context.Context, services []gatewayService, conn *grpc.C
 			}
 		}
 	}
-	g := &routeGroups{groups: make(map[string]http.Handler, len(members)), all: all}
+	g := &routeGroups{groups: make(map[routeKey]http.Handler, len(members)), all: all}
 	for group, idx := range members {
 		mux := newMux()
 		for _, i := range idx {
@@ -104,21 +121,22 @@ func newRouteGroups(ctx context.Context, services []gatewayService, conn *grpc.C
 	return g, nil
 }
 
-// templateGroup is routeGroup of a route template, refused when a segment
-// it reads is not literal (or a variable may span segments), since requests
-// of that route could then fall in another group.
-func templateGroup(tmpl string) (string, error) {
+// templateGroup is the routeKey of a route template, refused when a
+// segment it reads is not literal (or a variable may span segments), since
+// requests of that route could then fall in another group.
+func templateGroup(tmpl string) (routeKey, error) {
 	segs := strings.SplitN(strings.TrimPrefix(tmpl, "/"), "/", 5)
 	literal := func(i int) bool { return i >= len(segs) || !strings.ContainsAny(segs[i], "{}*=") }
 	if len(segs) < 2 || segs[0] != "v1" || !literal(1) {
-		return "", fmt.Errorf("route %s: want /v1/ and a literal segment after it", tmpl)
+		return routeKey{}, fmt.Errorf("route %s: want /v1/ and a literal segment after it", tmpl)
 	}
 	if top, _, _ := strings.Cut(segs[1], ":"); top == "locations" || top == "companies" {
 		if len(segs) > 2 && strings.ContainsAny(segs[2], "*=") || !literal(3) {
-			return "", fmt.Errorf("route %s: want one segment for the %s and a literal collection after it", tmpl, strings.TrimSuffix(top, "s"))
+			return routeKey{}, fmt.Errorf("route %s: want one segment for the %s and a literal collection after it", tmpl, strings.TrimSuffix(top, "s"))
 		}
 	}
-	return routeGroup(tmpl), nil
+	k, _ := routeKeyOf(tmpl)
+	return k, nil
 }
 
 // httpTemplates lists the path templates of a method's google.api.http

@@ -13,22 +13,29 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-func TestRouteGroup(t *testing.T) {
-	for path, want := range map[string]string{
-		"/v1/locations/L1/contacts/c1":                  "locations/contacts",
-		"/v1/locations/L1/contacts:search":              "locations/contacts",
-		"/v1/locations/{location_id}/contacts:search":   "locations/contacts",
-		"/v1/locations/L1":                              "locations/",
-		"/v1/companies/C1/locations:search":             "companies/locations",
-		"/v1/tokens:import":                             "tokens",
-		"/v1/tokens/L1":                                 "tokens",
-		"/v1/subscriptions/s/events:stream":             "subscriptions",
-		"/v1/conversations/locations/L1/messages/m/rec": "conversations",
-		"/v1":   "",
-		"/v2/x": "",
+func TestRouteKey(t *testing.T) {
+	for path, want := range map[string]routeKey{
+		"/v1/locations/L1/contacts/c1":                  {"locations", "contacts", true},
+		"/v1/locations/L1/contacts:search":              {"locations", "contacts", true},
+		"/v1/locations/{location_id}/contacts:search":   {"locations", "contacts", true},
+		"/v1/locations/L1":                              {"locations", "", true},
+		"/v1/locations/L1/":                             {"locations", "", true},
+		"/v1/locations":                                 {"locations", "", false},
+		"/v1/companies/C1/locations:search":             {"companies", "locations", true},
+		"/v1/tokens:import":                             {"tokens", "", false},
+		"/v1/tokens/L1":                                 {"tokens", "", false},
+		"/v1/subscriptions/s/events:stream":             {"subscriptions", "", false},
+		"/v1/conversations/locations/L1/messages/m/rec": {"conversations", "", false},
+		"/v1/locations/a%2Fb/contacts/c1":               {"locations", "contacts", true},
+		"/v1/":                                          {"", "", false},
 	} {
-		if got := routeGroup(path); got != want {
-			t.Errorf("routeGroup(%q) = %q, want %q", path, got, want)
+		if got, ok := routeKeyOf(path); !ok || got != want {
+			t.Errorf("routeKeyOf(%q) = %+v, %v; want %+v", path, got, ok, want)
+		}
+	}
+	for _, path := range []string{"/v1", "/v2/x", "", "v1/x"} {
+		if got, ok := routeKeyOf(path); ok {
+			t.Errorf("routeKeyOf(%q) = %+v, want none: not under /v1/", path, got)
 		}
 	}
 	for _, tmpl := range []string{
@@ -38,8 +45,11 @@ func TestRouteGroup(t *testing.T) {
 		"/v2/contacts",
 	} {
 		if g, err := templateGroup(tmpl); err == nil {
-			t.Errorf("templateGroup(%q) = %q, want an error: its calls could fall in another group", tmpl, g)
+			t.Errorf("templateGroup(%q) = %+v, want an error: its calls could fall in another group", tmpl, g)
 		}
+	}
+	if g, err := templateGroup("/v1/locations/{location_id}/contacts/{contact_id}"); err != nil || g != (routeKey{"locations", "contacts", true}) {
+		t.Errorf("templateGroup of GetContact's route = %+v, %v", g, err)
 	}
 }
 
