@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,16 +15,30 @@ import (
 // concurrent callers together. A caller that finds no decision in flight
 // sends its own at once, as a plain EVALSHA: a lone caller waits for
 // nothing. Callers that come while a decision is in flight queue, and when
-// it returns the queue goes out as one pipeline. Each decision is still
-// its own script call, atomic on its own; what the batch saves is a write
-// and a read per decision on each side, which at full quota is most of
-// what a decision costs both processes.
+// it returns the queue goes out in one round trip: its decisions in
+// reserveManyScript calls of up to maxPerCall each (in a Redis Cluster,
+// one call per hash tag, whose keys share a slot). Each decision is still
+// made as reserveScript makes it, in the order the callers queued; what
+// the batch saves is a write and a read per decision on each side, and in
+// Redis the script's call, which at full quota is most of what a decision
+// costs both processes.
 type reserver struct {
 	client redis.UniversalClient
+	// byTag: one script call carries the decisions of one hash tag only
+	// (see newReserver).
+	byTag bool
 
 	mu    sync.Mutex
 	busy  bool // a batch is in flight
 	queue []*reservation
+}
+
+// newReserver is the reserver of a limiter on client. Any client but a
+// single server's (a Redis Cluster's, a ring's) may send each key to
+// another server, so it gets one call per hash tag.
+func newReserver(client redis.UniversalClient) *reserver {
+	_, single := client.(*redis.Client)
+	return &reserver{client: client, byTag: !single}
 }
 
 // reservation is one caller's decision.
@@ -105,6 +121,11 @@ func (r *reserver) next() {
 	}()
 }
 
+// maxPerCall bounds the decisions of one reserveManyScript call, so that
+// one call holds Redis (single-threaded) for a bounded time: about as long
+// as a pipeline of as many plain calls, less what the shared call saves.
+const maxPerCall = 64
+
 // send sends a batch and sets each reservation's reply.
 func (r *reserver) send(ctx context.Context, batch []*reservation) {
 	if len(batch) == 0 {
@@ -117,23 +138,109 @@ func (r *reserver) send(ctx context.Context, batch []*reservation) {
 		rv.sent, rv.received = start, time.Now()
 		return
 	}
-	cmds := make([]*redis.Cmd, len(batch))
+	calls := r.calls(batch)
+	cmds := make([]*redis.Cmd, len(calls))
 	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, rv := range batch {
-			cmds[i] = reserveScript.EvalSha(ctx, p, rv.keys, rv.args...)
+		for i, c := range calls {
+			keys, args := c.request()
+			cmds[i] = reserveManyScript.EvalSha(ctx, p, keys, args...)
 		}
 		return nil
 	})
 	end := time.Now()
-	for i, rv := range batch {
-		rv.res, rv.err = cmds[i].Int64Slice()
-		rv.sent, rv.received = start, end
-		if rv.err != nil && redis.HasErrorPrefix(rv.err, "NOSCRIPT") {
-			// Redis lost its scripts (a restart, SCRIPT FLUSH): Run
-			// loads the script again.
-			rv.sent = time.Now()
-			rv.res, rv.err = reserveScript.Run(ctx, r.client, rv.keys, rv.args...).Int64Slice()
-			rv.received = time.Now()
+	for i, c := range calls {
+		err := cmds[i].Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis does not have the script (its first batch, a restart,
+			// SCRIPT FLUSH): EVAL sends it, and Redis keeps it for the
+			// next EVALSHA. NOSCRIPT means nothing ran.
+			sent := time.Now()
+			keys, args := c.request()
+			cmds[i] = reserveManyScript.Eval(ctx, r.client, keys, args...)
+			c.reply(cmds[i], sent, time.Now())
+			continue
+		}
+		c.reply(cmds[i], start, end)
+	}
+}
+
+// manyCall is the decisions of one reserveManyScript call.
+type manyCall []*reservation
+
+// calls splits a batch into script calls, keeping the order of its
+// decisions within each: at most maxPerCall decisions per call, and with
+// byTag only decisions of one hash tag in a call.
+func (r *reserver) calls(batch []*reservation) []manyCall {
+	var out []manyCall
+	open := map[string]int{} // the call still taking decisions of a tag
+	for _, rv := range batch {
+		tag := ""
+		if r.byTag {
+			tag = hashTag(rv.keys[0])
+		}
+		i, ok := open[tag]
+		if !ok || len(out[i]) == maxPerCall {
+			i = len(out)
+			out = append(out, nil)
+			open[tag] = i
+		}
+		out[i] = append(out[i], rv)
+	}
+	return out
+}
+
+// request is the call's KEYS and ARGV: each decision's in turn.
+func (c manyCall) request() (keys []string, args []any) {
+	keys = make([]string, 0, 3*len(c))
+	args = make([]any, 0, 7*len(c))
+	for _, rv := range c {
+		keys = append(keys, rv.keys...)
+		args = append(args, rv.args...)
+	}
+	return keys, args
+}
+
+// reply gives each decision of the call its part of the script's reply.
+func (c manyCall) reply(cmd *redis.Cmd, sent, received time.Time) {
+	vals, err := cmd.Slice()
+	if err == nil && len(vals) != len(c) {
+		err = fmt.Errorf("the reserve script replied %d decisions, want %d", len(vals), len(c))
+	}
+	for i, rv := range c {
+		rv.sent, rv.received = sent, received
+		if err != nil {
+			rv.err = err
+			continue
+		}
+		rv.res, rv.err = int64s(vals[i])
+	}
+}
+
+// int64s is one decision's reply, a list of integers.
+func int64s(v any) ([]int64, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("the reserve script replied %T for a decision, want a list", v)
+	}
+	out := make([]int64, len(list))
+	for i, x := range list {
+		n, ok := x.(int64)
+		if !ok {
+			return nil, fmt.Errorf("the reserve script replied %T in a decision, want integers", x)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// hashTag is the hash tag of a Redis key, the part between its first "{"
+// and the next "}" (the whole key when it has none), which decides the
+// key's Redis Cluster slot.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
 		}
 	}
+	return key
 }

@@ -3,6 +3,9 @@ package limiter
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +17,8 @@ import (
 )
 
 // A limiter's concurrent decisions share round trips: callers that come
-// while one decision is in flight go out together, as one pipeline, when it
-// returns. Each is still its own script call, and each is granted.
+// while one decision is in flight go out together, in one script call,
+// when it returns. Each is granted.
 func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	t.Parallel()
 	const callers = 40
@@ -49,10 +52,10 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 		}
 	}
 	if n := hook.trips.Load(); n != 2 {
-		t.Errorf("%d callers made %d round trips, want 2 (the first alone, the rest as one pipeline)", callers, n)
+		t.Errorf("%d callers made %d round trips, want 2 (the first alone, the rest together)", callers, n)
 	}
-	if n := hook.scripts.Load(); n != callers {
-		t.Errorf("%d script calls were sent, want %d (one decision per caller)", n, callers)
+	if n := hook.scripts.Load(); n != 2 {
+		t.Errorf("%d callers sent %d script calls, want 2 (the first alone, the rest in one)", callers, n)
 	}
 	if st := mustState(t, direct, key); st.InWindow != callers {
 		t.Errorf("%d slots in the window, want %d", st.InWindow, callers)
@@ -109,6 +112,9 @@ func delayedLimiter(t *testing.T, delay time.Duration, poolSize int, cfg Config)
 	if _, err := l.Wait(context.Background(), Key{App: "app", Resource: "warm"}); err != nil { // loads the script
 		t.Fatal(err)
 	}
+	if err := reserveManyScript.Load(context.Background(), c).Err(); err != nil {
+		t.Fatal(err)
+	}
 	return c, l, direct
 }
 
@@ -158,3 +164,165 @@ func (h *decisionTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 }
 
 func isScript(cmd redis.Cmder) bool { return cmd.Name() == "evalsha" || cmd.Name() == "eval" }
+
+// reservationOf is the reservation Wait would send for key, with a queue
+// of up to maxWait.
+func reservationOf(l *Redis, key Key, maxWait time.Duration) *reservation {
+	return &reservation{keys: redisKeys(key), args: []any{l.argOffset.Load(), l.argLimit, l.argSpan, maxWait.Microseconds(), l.argDaily, int64(-1), int64(-1)}}
+}
+
+// sendBatch sends the decisions of keys, in order, as one batch of l's
+// reserver, and returns each one's reply.
+func sendBatch(t *testing.T, l *Redis, keys ...Key) [][]int64 {
+	t.Helper()
+	batch := make([]*reservation, len(keys))
+	for i, k := range keys {
+		batch[i] = reservationOf(l, k, 10*time.Second)
+	}
+	l.reserver.send(context.Background(), batch)
+	out := make([][]int64, len(batch))
+	for i, rv := range batch {
+		if rv.err != nil || len(rv.res) != 6 {
+			t.Fatalf("decision %d (%s): %v, %v", i, keys[i], rv.res, rv.err)
+		}
+		out[i] = rv.res
+	}
+	return out
+}
+
+// checkBatchDecisions checks the replies of a batch of decisions of a and
+// b interleaved (a, b, a, a, b, a, a) under a limit of 3: each key's
+// decisions are made in order, as one by one; the first three of a key
+// are granted at once, the next wait a window for a slot. With one is
+// true the batch was one script call, and all its decisions saw one time.
+func checkBatchDecisions(t *testing.T, l *Redis, a, b Key, one bool) {
+	t.Helper()
+	res := sendBatch(t, l, a, b, a, a, b, a, a)
+	now := res[0][2]
+	span := l.span
+	type want struct {
+		seq   int64
+		later bool // slot a window after the first grants
+	}
+	wants := []want{{1, false}, {1, false}, {2, false}, {3, false}, {2, false}, {4, true}, {5, true}}
+	for i, r := range res {
+		w := wants[i]
+		status, slot, at, seq := r[0], r[1], r[2], r[3]
+		if status != statusGranted || seq != w.seq {
+			t.Errorf("decision %d: status %d seq %d, want granted with seq %d", i, status, seq, w.seq)
+		}
+		if one && at != now {
+			t.Errorf("decision %d decided at %d, the first at %d: one call has one time", i, at, now)
+		}
+		if w.later && slot < at+span-span/10 || !w.later && slot != at {
+			t.Errorf("decision %d: slot %d µs after its time, want %v", i, slot-at, map[bool]string{true: "a window", false: "at once"}[w.later])
+		}
+	}
+	for _, k := range []Key{a, b} {
+		st := mustState(t, l, k)
+		if n := map[Key]int{a: 5, b: 2}[k]; st.DailyUsed != int64(n) || st.Queued+st.InWindow != n {
+			t.Errorf("%s after the batch: %+v, want %d used", k, st, n)
+		}
+	}
+}
+
+// A batch's decisions go to Redis in one reserveManyScript call and are
+// made in order, each as reserveScript makes it alone.
+func TestBatchDecidesInOrder(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	l, err := NewRedis(srv.Client(), Config{Limit: 3, Window: time.Second, Daily: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if l.reserver.byTag {
+		t.Fatal("a single server's reserver splits calls by hash tag")
+	}
+	checkBatchDecisions(t, l, Key{App: "app", Resource: "a"}, Key{App: "app", Resource: "b"}, true)
+
+	// Without the script in Redis (its first batch, a restart) the batch
+	// still decides, once.
+	if err := srv.Client().ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkBatchDecisions(t, l, Key{App: "app", Resource: "c"}, Key{App: "app", Resource: "d"}, true)
+}
+
+// In a Redis Cluster, which refuses a script whose keys lie in different
+// slots (CROSSSLOT), a batch goes out as one call per hash tag.
+func TestBatchOnAClusterCallsPerTag(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	ctx := context.Background()
+	if err := srv.Client().Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	t.Cleanup(func() { _ = cc.Close() })
+	waitFor(t, "the cluster to be ok", func() bool {
+		info, err := cc.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+	l, err := NewRedis(cc, Config{Limit: 3, Window: time.Second, Daily: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	a, b := Key{App: "app", Resource: "a"}, Key{App: "app", Resource: "b"}
+	if cc.ClusterKeySlot(ctx, redisKeys(a)[0]).Val() == cc.ClusterKeySlot(ctx, redisKeys(b)[0]).Val() {
+		t.Fatal("the test's keys share a slot")
+	}
+	checkBatchDecisions(t, l, a, b, false)
+}
+
+// A batch is split into calls of at most maxPerCall decisions, in the
+// order they queued; by hash tag when the reserver must.
+func TestBatchCalls(t *testing.T) {
+	t.Parallel()
+	l := &Redis{cfg: Config{Limit: 1, Window: time.Second}, argLimit: 1, argSpan: int64(1), argDaily: 1}
+	l.argOffset.Store(any(int64(0)))
+	var batch []*reservation
+	for i := range 2*maxPerCall + 3 {
+		batch = append(batch, reservationOf(l, Key{App: "app", Resource: "loc" + strconv.Itoa(i%3)}, 0))
+	}
+	sizes := func(calls []manyCall) []int {
+		var out []int
+		for _, c := range calls {
+			out = append(out, len(c))
+		}
+		return out
+	}
+	one := &reserver{}
+	calls := one.calls(batch)
+	if got, want := sizes(calls), []int{maxPerCall, maxPerCall, 3}; !slices.Equal(got, want) {
+		t.Errorf("one server: calls of %v decisions, want %v", got, want)
+	}
+	if calls[0][0] != batch[0] || calls[1][0] != batch[maxPerCall] || calls[2][2] != batch[len(batch)-1] {
+		t.Error("one server: the calls do not keep the batch's order")
+	}
+	keys, args := calls[2].request()
+	if len(keys) != 9 || len(args) != 21 || keys[3] != batch[len(batch)-2].keys[0] {
+		t.Errorf("the last call's request: %d keys, %d arguments", len(keys), len(args))
+	}
+	tagged := &reserver{byTag: true}
+	for i := len(batch); i < 3*maxPerCall+6; i++ {
+		batch = append(batch, reservationOf(l, Key{App: "app", Resource: "loc" + strconv.Itoa(i%3)}, 0))
+	}
+	calls = tagged.calls(batch)
+	if got, want := sizes(calls), []int{maxPerCall, maxPerCall, maxPerCall, 2, 2, 2}; !slices.Equal(got, want) {
+		t.Errorf("by tag: calls of %v decisions, want %v", got, want)
+	}
+	for _, c := range calls {
+		for _, rv := range c[1:] {
+			if hashTag(rv.keys[0]) != hashTag(c[0].keys[0]) {
+				t.Fatalf("a call holds the tags %s and %s", hashTag(c[0].keys[0]), hashTag(rv.keys[0]))
+			}
+		}
+	}
+	for key, want := range map[string]string{"hlgate:rl:{app|loc}:log": "app|loc", "plain": "plain", "a{}b": "a{}b", "{x}{y}": "x", "a{b": "a{b"} {
+		if got := hashTag(key); got != want {
+			t.Errorf("hashTag(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

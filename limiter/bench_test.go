@@ -28,16 +28,26 @@ func benchPrefix() string { return "bench" + strconv.FormatInt(benchRun.Add(1), 
 // BenchmarkDecisions times one decision (one script call) against one
 // redis-server: hlgate's Redis limiter (Wait, granted at once) and, as the
 // baseline, go-redis/redis_rate's GCRA (Allow), with one client and with 8
-// concurrent clients (8 connection pools, standing in for 8 replicas).
+// concurrent clients (8 connection pools, standing in for 8 replicas),
+// each with one caller at a time, and with 32 callers on one client (one
+// replica serving 32 calls at once, whose decisions the limiter sends
+// together).
 //
 // The two run interleaved in chunks of 500 decisions within one benchmark,
 // so both see the same machine load (the build machine is shared and noisy)
 // and the ratio x_redis_rate = hlgate decisions/s ÷ redis_rate decisions/s
 // compares like with like. ns/op covers one decision of each.
+// redis_cpu_µs/decision is redis-server's CPU (user+sys) over each side's
+// chunks divided by its decisions.
 func BenchmarkDecisions(b *testing.B) {
 	srv := redistest.Start(b, redistest.Options{})
-	for _, clients := range []int{1, 8} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, bc := range []struct{ clients, callers int }{{1, 1}, {8, 8}, {1, 32}} {
+		name := fmt.Sprintf("clients=%d", bc.clients)
+		if bc.callers != bc.clients {
+			name += fmt.Sprintf("/callers=%d", bc.callers)
+		}
+		b.Run(name, func(b *testing.B) {
+			clients := bc.clients
 			hl := make([]*Redis, clients)
 			rr := make([]*redis_rate.Limiter, clients)
 			for i := range clients {
@@ -57,25 +67,31 @@ func BenchmarkDecisions(b *testing.B) {
 			}
 			limit := redis_rate.Limit{Rate: 100, Burst: 100, Period: 10 * time.Second}
 			ctx := context.Background()
+			info := srv.Client()
 			var tHL, tRR time.Duration
+			var cpuHL, cpuRR float64
 			const chunk = 500
 			b.ResetTimer()
 			for done := 0; done < b.N; done += chunk {
 				n := min(chunk, b.N-done)
-				tRR += timed(b, clients, done, n, func(c, i int) error {
+				cpu := redisCPU(b, info)
+				tRR += timed(b, bc.callers, clients, done, n, func(c, i int) error {
 					res, err := rr[c].Allow(ctx, names[i%benchKeys], limit)
 					if err == nil && res.Allowed != 1 {
 						err = fmt.Errorf("redis_rate refused: %+v", res)
 					}
 					return err
 				})
-				tHL += timed(b, clients, done, n, func(c, i int) error {
+				next := redisCPU(b, info)
+				cpuRR += next - cpu
+				tHL += timed(b, bc.callers, clients, done, n, func(c, i int) error {
 					p, err := hl[c].Wait(ctx, keys[i%benchKeys])
 					if err == nil && p.Seq > 100 {
 						err = fmt.Errorf("key %d got seq %d: the benchmark is timing the quota, not decisions", i%benchKeys, p.Seq)
 					}
 					return err
 				})
+				cpuHL += redisCPU(b, info) - next
 			}
 			b.StopTimer()
 			hlRate := float64(b.N) / tHL.Seconds()
@@ -83,19 +99,21 @@ func BenchmarkDecisions(b *testing.B) {
 			b.ReportMetric(hlRate, "hlgate_decisions/s")
 			b.ReportMetric(rrRate, "redis_rate_decisions/s")
 			b.ReportMetric(hlRate/rrRate, "x_redis_rate")
+			b.ReportMetric(cpuHL*1e6/float64(b.N), "hlgate_redis_cpu_µs/decision")
+			b.ReportMetric(cpuRR*1e6/float64(b.N), "redis_rate_redis_cpu_µs/decision")
 		})
 	}
 }
 
-// timed runs calls from..from+n-1 of do over `clients` goroutines, each
-// bound to one client, and returns the elapsed time.
-func timed(b *testing.B, clients, from, n int, do func(client, i int) error) time.Duration {
+// timed runs calls from..from+n-1 of do over `callers` goroutines, caller
+// g bound to client g % clients, and returns the elapsed time.
+func timed(b *testing.B, callers, clients, from, n int, do func(client, i int) error) time.Duration {
 	b.Helper()
 	var next atomic.Int64
 	next.Store(int64(from))
-	errs := make(chan error, clients)
+	errs := make(chan error, callers)
 	start := time.Now()
-	for c := 0; c < clients; c++ {
+	for g := 0; g < callers; g++ {
 		go func() {
 			for {
 				i := next.Add(1) - 1
@@ -103,7 +121,7 @@ func timed(b *testing.B, clients, from, n int, do func(client, i int) error) tim
 					errs <- nil
 					return
 				}
-				if err := do(c, int(i)); err != nil {
+				if err := do(g%clients, int(i)); err != nil {
 					errs <- err
 					return
 				}
@@ -111,7 +129,7 @@ func timed(b *testing.B, clients, from, n int, do func(client, i int) error) tim
 		}()
 	}
 	var first error
-	for c := 0; c < clients; c++ {
+	for g := 0; g < callers; g++ {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -144,7 +162,7 @@ func BenchmarkLocalDecisions(b *testing.B) {
 		b.Fatalf("%d decisions give each of %d keys %d: the benchmark would time the quota, not decisions", b.N, localKeys, perKey)
 	}
 	b.ResetTimer()
-	elapsed := timed(b, 1, 0, b.N, func(_, i int) error {
+	elapsed := timed(b, 1, 1, 0, b.N, func(_, i int) error {
 		_, err := l.Wait(context.Background(), keys[i%localKeys])
 		return err
 	})

@@ -185,7 +185,7 @@ func NewRedis(client redis.UniversalClient, cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys), reserver: &reserver{client: client}}
+	r := &Redis{client: client, cfg: cfg, span: cfg.span(), seen: newSeenMemo(seenMemoKeys), reserver: newReserver(client)}
 	r.setOffset(cfg.clockOffset)
 	// Boxed once here rather than on every call.
 	r.argLimit, r.argSpan, r.argDaily = cfg.Limit, r.span, cfg.Daily

@@ -53,6 +53,8 @@ const trimEvery = 16
 
 // reserveScript makes one decision. It is the Redis form of Local.reserve;
 // the invariant and the reasoning about cancelled slots are written there.
+// Its decision is the Lua function decide (reserveDecision), which
+// reserveManyScript runs for several decisions in one call.
 //
 // The hash keeps "last", the latest slot ever granted, so the script needs
 // no sorted-set read for it, and "freemax", the latest slot ever freed, so
@@ -81,68 +83,104 @@ const trimEvery = 16
 // and only on the day it was reported. It is stored even when the decision
 // refuses, so the call that brought it is counted by every replica.
 //
+// KEYS: the key's three (redisKeys).
 // ARGV: 1 clock offset µs, 2 limit, 3 span W' µs, 4 max wait µs, 5 daily,
 // 6 HighLevel's daily used (-1 none), 7 its day.
 // Reply: {status, value, now, seq, day, used}: status 0 granted (value =
 // slot), 1 rate limited and 2 daily quota exhausted (value = delay in µs);
 // used is the day's count after the decision.
-var reserveScript = redis.NewScript(scriptPrelude + `
-local limit = tonumber(ARGV[2])
-local span = tonumber(ARGV[3])
-local st = redis.call('HMGET', KEYS[3], 'day', 'used', 'cool', 'last', 'seq', 'freemax', 'exp')
-local newday = tonumber(st[1]) ~= day
-local used = 0
-if not newday then used = tonumber(st[2]) or 0 end
-local ahead = tonumber(ARGV[6]) or -1
-if ahead > used and tonumber(ARGV[7]) == day then
-  used = ahead
-  redis.call('HSET', KEYS[3], 'day', day, 'used', used)
-  if newday then
-    redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + daymargin)
-  end
-end
-if used >= tonumber(ARGV[5]) then
-  return {2, nextday - now, now, 0, day, used}
-end
-local floor = math.max(now, tonumber(st[3]) or 0)
-local last = tonumber(st[4]) or 0
-local slot
-local freed = {}
-if (tonumber(st[6]) or 0) >= floor then
-  freed = redis.call('ZRANGEBYSCORE', KEYS[2], floor, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-end
-if #freed > 0 then
-  slot = tonumber(freed[2])
-else
-  slot = math.max(floor, last)
-  local back = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
-  if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
-end
-if slot - now > tonumber(ARGV[4]) then
-  return {1, slot - now, now, 0, day, used}
-end
-if #freed > 0 then redis.call('ZREM', KEYS[2], freed[1]) end
-local seq = (tonumber(st[5]) or 0) + 1
-last = math.max(last, slot)
-redis.call('ZADD', KEYS[1], slot, seq)
-local exp = tonumber(st[7]) or 0
-local trim = seq % ` + strconv.Itoa(trimEvery) + ` == 0
-if trim then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-end
-if trim or last + span + 1000000 > exp then
-  local ttl = math.min(math.floor((last - now + 2 * span) / 1000) + 1000, math.floor((nextday - now) / 1000) + daymargin)
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  exp = now + ttl * 1000
-  redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq, 'exp', exp)
-else
-  redis.call('HSET', KEYS[3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
-end
-if newday then
-  redis.call('PEXPIRE', KEYS[3], math.floor((nextday - now) / 1000) + daymargin)
-end
-return {0, slot, now, seq, day, used + 1}
+var reserveScript = redis.NewScript(reserveDecision + `
+return decide(redis.call('TIME'), 0, 0)
 `)
+
+// reserveManyScript makes several decisions, in order, each as
+// reserveScript would make it alone. Redis runs a script's call, its
+// arguments and TIME once per call however many decisions it carries,
+// and that is most of what a decision costs inside Redis (the commands of
+// a grant take about a fifth of the script's time; see docs/BENCHMARKS.md),
+// so concurrent decisions of one replica share one call (see reserver).
+// All of them see the same TIME, as decisions made in the same instant.
+// In a Redis Cluster every key of one call must be in one slot: the
+// reserver only puts keys of one hash tag together there.
+//
+// KEYS: redisKeys of each decision in turn, three each.
+// ARGV: reserveScript's 7 of each decision in turn.
+// Reply: reserveScript's reply of each decision, in order.
+var reserveManyScript = redis.NewScript(reserveDecision + `
+local t = redis.call('TIME')
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  out[i + 1] = decide(t, 3 * i, 7 * i)
+end
+return out
+`)
+
+// reserveDecision defines decide(t, k, a), one decision of the reserve
+// scripts: its keys are KEYS[k+1] to KEYS[k+3] and its arguments ARGV[a+1]
+// to ARGV[a+7] (reserveScript's), t is Redis' TIME.
+var reserveDecision = `
+local daymargin = ` + strconv.FormatInt(dayMargin.Milliseconds(), 10) + `
+local function decide(t, k, a)
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[a + 1])
+  local day = math.floor(now / 86400000000)
+  local nextday = (day + 1) * 86400000000
+  local limit = tonumber(ARGV[a + 2])
+  local span = tonumber(ARGV[a + 3])
+  local st = redis.call('HMGET', KEYS[k + 3], 'day', 'used', 'cool', 'last', 'seq', 'freemax', 'exp')
+  local newday = tonumber(st[1]) ~= day
+  local used = 0
+  if not newday then used = tonumber(st[2]) or 0 end
+  local ahead = tonumber(ARGV[a + 6]) or -1
+  if ahead > used and tonumber(ARGV[a + 7]) == day then
+    used = ahead
+    redis.call('HSET', KEYS[k + 3], 'day', day, 'used', used)
+    if newday then
+      redis.call('PEXPIRE', KEYS[k + 3], math.floor((nextday - now) / 1000) + daymargin)
+    end
+  end
+  if used >= tonumber(ARGV[a + 5]) then
+    return {2, nextday - now, now, 0, day, used}
+  end
+  local floor = math.max(now, tonumber(st[3]) or 0)
+  local last = tonumber(st[4]) or 0
+  local slot
+  local freed = {}
+  if (tonumber(st[6]) or 0) >= floor then
+    freed = redis.call('ZRANGEBYSCORE', KEYS[k + 2], floor, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  end
+  if #freed > 0 then
+    slot = tonumber(freed[2])
+  else
+    slot = math.max(floor, last)
+    local back = redis.call('ZRANGE', KEYS[k + 1], -limit, -limit, 'WITHSCORES')
+    if #back > 0 then slot = math.max(slot, tonumber(back[2]) + span) end
+  end
+  if slot - now > tonumber(ARGV[a + 4]) then
+    return {1, slot - now, now, 0, day, used}
+  end
+  if #freed > 0 then redis.call('ZREM', KEYS[k + 2], freed[1]) end
+  local seq = (tonumber(st[5]) or 0) + 1
+  last = math.max(last, slot)
+  redis.call('ZADD', KEYS[k + 1], slot, seq)
+  local exp = tonumber(st[7]) or 0
+  local trim = seq % ` + strconv.Itoa(trimEvery) + ` == 0
+  if trim then
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], '-inf', now - span)
+  end
+  if trim or last + span + 1000000 > exp then
+    local ttl = math.min(math.floor((last - now + 2 * span) / 1000) + 1000, math.floor((nextday - now) / 1000) + daymargin)
+    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+    exp = now + ttl * 1000
+    redis.call('HSET', KEYS[k + 3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq, 'exp', exp)
+  else
+    redis.call('HSET', KEYS[k + 3], 'day', day, 'used', used + 1, 'last', last, 'seq', seq)
+  end
+  if newday then
+    redis.call('PEXPIRE', KEYS[k + 3], math.floor((nextday - now) / 1000) + daymargin)
+  end
+  return {0, slot, now, seq, day, used + 1}
+end
+`
 
 // cancelScript frees a granted slot: a future slot moves to the free set
 // (see Local.reserve for why), a past one is dropped; the daily unit is
