@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -18,6 +19,18 @@ type cell struct {
 	Calls           int
 	Elapsed         time.Duration
 	P50, P99        time.Duration
+	// CPU is the CPU time (user and system) the measured phase took: this
+	// process's (load generator, hlgate, proxy and sandbox alike) and,
+	// with Redis stores, redis-server's. 0 when it could not be read.
+	CPU time.Duration
+}
+
+// CPUPerCall is the cell's CPU time per completed call.
+func (c cell) CPUPerCall() time.Duration {
+	if c.Calls == 0 {
+		return 0
+	}
+	return c.CPU / time.Duration(c.Calls)
 }
 
 // Throughput is completed calls per second over the cell.
@@ -39,17 +52,34 @@ type loadConfig struct {
 // measure runs call from conc workers: first a warm-up whose latencies are
 // dropped, then the measured phase. Any failed call fails the cell: a
 // benchmark that counted errors as fast answers would flatter the facade.
-func measure(ctx context.Context, lc loadConfig, conc int, call caller) (cell, error) {
+// cpu reads the CPU time spent so far by everything the cell runs on (see
+// cell.CPU); it is read before and after the measured phase.
+func measure(ctx context.Context, lc loadConfig, conc int, call caller, cpu func() (time.Duration, error)) (cell, error) {
 	if _, _, err := drive(ctx, conc, lc.Warmup, 0, lc.Warmup, call, false); err != nil {
 		return cell{}, fmt.Errorf("warm-up: %w", err)
 	}
 	runtime.GC() // the previous cell's garbage is not this cell's cost
+	cpu0, cerr := cpu()
 	lat, elapsed, err := drive(ctx, conc, lc.MinTime, lc.MinCalls, lc.MaxTime, call, true)
 	if err != nil {
 		return cell{}, err
 	}
+	c := cell{Conc: conc, Calls: len(lat), Elapsed: elapsed}
+	if cpu1, err := cpu(); err == nil && cerr == nil {
+		c.CPU = cpu1 - cpu0
+	}
 	slices.Sort(lat)
-	return cell{Conc: conc, Calls: len(lat), Elapsed: elapsed, P50: percentile(lat, 50), P99: percentile(lat, 99)}, nil
+	c.P50, c.P99 = percentile(lat, 50), percentile(lat, 99)
+	return c, nil
+}
+
+// processCPU is this process's CPU time so far, user and system.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 // drive runs conc workers until minTime has passed and minCalls calls have

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -206,6 +208,7 @@ func (o *options) hasStore(s string) bool {
 // freshly started stack.
 func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) (results, error) {
 	redisAddr := ""
+	cpu := processCPU
 	if store == "redis" {
 		rs, err := startRedis(ctx)
 		if err != nil {
@@ -213,6 +216,16 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		}
 		defer rs.stop()
 		redisAddr = rs.addr
+		info := redis.NewClient(&redis.Options{Addr: rs.addr})
+		defer info.Close()
+		cpu = func() (time.Duration, error) {
+			own, err := processCPU()
+			if err != nil {
+				return 0, err
+			}
+			r, err := rs.cpu(ctx, info)
+			return own + r, err
+		}
 	}
 	st, err := newStack(ctx, store, redisAddr)
 	if err != nil {
@@ -244,15 +257,15 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 				if err != nil {
 					return nil, err
 				}
-				c, err := measure(ctx, o.load, conc, call)
+				c, err := measure(ctx, o.load, conc, call, cpu)
 				stopProfile()
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
 				c.Mode, c.Store, c.Op = mode, store, op
 				out = append(out, c)
-				fmt.Fprintf(stdout, "%-26s %8d calls  p50 %7d µs  p99 %7d µs  %8.0f calls/s\n",
-					name, c.Calls, c.P50.Microseconds(), c.P99.Microseconds(), c.Throughput())
+				fmt.Fprintf(stdout, "%-26s %8d calls  p50 %7d µs  p99 %7d µs  %8.0f calls/s  %5d µs CPU/call\n",
+					name, c.Calls, c.P50.Microseconds(), c.P99.Microseconds(), c.Throughput(), c.CPUPerCall().Microseconds())
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,16 @@ func TestComparisonTargets(t *testing.T) {
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: misses (-want +got):\n%s", tc.name, diff)
 		}
+	}
+	// CPU per call against the proxy's, and "-" when either was not read.
+	proxy := cell{Mode: modeProxy, Conc: 32, Calls: 1000, Elapsed: time.Second, CPU: 100 * time.Millisecond}
+	facade := cell{Mode: modeREST, Conc: 32, Calls: 800, Elapsed: time.Second, CPU: 120 * time.Millisecond}
+	if got := (comparison{c: facade, proxy: &proxy}).proxyCPUText(); got != "1.50" {
+		t.Errorf("150 µs per call against the proxy's 100: %s, want 1.50", got)
+	}
+	facade.CPU = 0
+	if got := (comparison{c: facade, proxy: &proxy}).proxyCPUText(); got != "-" || cpuText(facade) != "-" {
+		t.Errorf("no CPU read: %s and %s, want -", got, cpuText(facade))
 	}
 	// The proxy's own row is judged against nothing.
 	if m := (comparison{c: cellAt(modeProxy, 64, time.Second, 1), direct: cellAt(modeDirect, 64, time.Millisecond, 1000)}).misses(); m != nil {
@@ -193,9 +205,16 @@ func TestRunEndToEnd(t *testing.T) {
 	// REST rows at 1 caller carry a verdict (throughput is judged at 32
 	// and 64).
 	rows := 0
+	cpuCol := slices.Index(columns, "CPU µs/call")
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 3 |") {
 			rows++
+			// Every cell's CPU per call was read: this process's, and
+			// redis-server's with Redis stores.
+			f := strings.Split(strings.Trim(l, "| "), " | ")
+			if n, err := strconv.Atoi(f[cpuCol]); err != nil || n <= 0 {
+				t.Errorf("row %q: CPU per call %q, want a number of µs", l, f[cpuCol])
+			}
 		}
 	}
 	if rows != 40 {

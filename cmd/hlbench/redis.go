@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,6 +85,26 @@ func (s *redisServer) start(ctx context.Context, bin string, port int) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cpu is redis-server's CPU time so far, user and system (INFO cpu).
+func (s *redisServer) cpu(ctx context.Context, c *redis.Client) (time.Duration, error) {
+	info, err := c.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("INFO cpu: %w", err)
+	}
+	var secs float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("INFO cpu: %s: %w", k, err)
+			}
+			secs += f
+		}
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // stop shuts the server down and removes its directory.

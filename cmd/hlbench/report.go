@@ -165,24 +165,24 @@ func (r results) rows(stores, ops []string, concs []int) [][]row {
 	return groups
 }
 
-var columns = []string{"conc", "mode", "p50 µs", "p99 µs", "calls/s", "+p50 µs", "+p99 µs", "calls/s ×direct", "calls/s ×proxy", "+p50 ×proxy's", "targets"}
+var columns = []string{"conc", "mode", "p50 µs", "p99 µs", "calls/s", "CPU µs/call", "+p50 µs", "+p99 µs", "calls/s ×direct", "calls/s ×proxy", "CPU/call ×proxy's", "+p50 ×proxy's", "targets"}
 
 func (rw row) fields() []string {
 	c := rw.c
 	f := []string{
 		fmt.Sprint(c.Conc), c.Mode,
 		fmt.Sprint(c.P50.Microseconds()), fmt.Sprint(c.P99.Microseconds()),
-		fmt.Sprintf("%.0f", c.Throughput()),
+		fmt.Sprintf("%.0f", c.Throughput()), cpuText(c),
 	}
 	if rw.cmp == nil {
-		return append(f, "", "", "", "", "", "")
+		return append(f, "", "", "", "", "", "", "")
 	}
 	x := rw.cmp
 	f = append(f,
 		fmt.Sprintf("%+d", x.addedP50().Microseconds()), fmt.Sprintf("%+d", x.addedP99().Microseconds()),
 		fmt.Sprintf("%.2f", x.directThroughput()))
 	if x.proxy == nil {
-		return append(f, "", "", "")
+		return append(f, "", "", "", "")
 	}
 	verdict := ""
 	if x.judged() {
@@ -191,7 +191,24 @@ func (rw row) fields() []string {
 			verdict = "MISSED: " + strings.Join(m, "; ")
 		}
 	}
-	return append(f, fmt.Sprintf("%.2f", x.proxyThroughput()), x.proxyAddedP50Text(), verdict)
+	return append(f, fmt.Sprintf("%.2f", x.proxyThroughput()), x.proxyCPUText(), x.proxyAddedP50Text(), verdict)
+}
+
+// cpuText is a cell's CPU per call for a table, "-" when it was not read.
+func cpuText(c cell) string {
+	if c.CPU <= 0 {
+		return "-"
+	}
+	return fmt.Sprint(c.CPUPerCall().Microseconds())
+}
+
+// proxyCPUText is the cell's CPU per call as a multiple of the proxy's,
+// "-" when either was not read.
+func (x comparison) proxyCPUText() string {
+	if x.proxy == nil || x.c.CPU <= 0 || x.proxy.CPU <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", ratio(x.c.CPUPerCall(), x.proxy.CPUPerCall()))
 }
 
 // summaryConcs are the concurrencies of the summary's throughput ratios.
