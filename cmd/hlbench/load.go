@@ -21,17 +21,27 @@ type cell struct {
 	P50, P99        time.Duration
 	// CPU is the CPU time (user and system) the measured phase took: this
 	// process's (load generator, hlgate, proxy and sandbox alike) and,
-	// with Redis stores, redis-server's. 0 when it could not be read.
-	CPU time.Duration
+	// with Redis stores, redis-server's, which is also RedisCPU. 0 when it
+	// could not be read.
+	CPU, RedisCPU time.Duration
 }
 
 // CPUPerCall is the cell's CPU time per completed call.
-func (c cell) CPUPerCall() time.Duration {
-	if c.Calls == 0 {
+func (c cell) CPUPerCall() time.Duration { return perCall(c.CPU, c.Calls) }
+
+// RedisCPUPerCall is redis-server's part of CPUPerCall.
+func (c cell) RedisCPUPerCall() time.Duration { return perCall(c.RedisCPU, c.Calls) }
+
+func perCall(d time.Duration, calls int) time.Duration {
+	if calls == 0 {
 		return 0
 	}
-	return c.CPU / time.Duration(c.Calls)
+	return d / time.Duration(calls)
 }
+
+// cpuClock reads the CPU time spent so far by everything a cell runs on:
+// this process and, when there is one, redis-server.
+type cpuClock func() (own, redis time.Duration, err error)
 
 // Throughput is completed calls per second over the cell.
 func (c cell) Throughput() float64 {
@@ -52,29 +62,35 @@ type loadConfig struct {
 // measure runs call from conc workers: first a warm-up whose latencies are
 // dropped, then the measured phase. Any failed call fails the cell: a
 // benchmark that counted errors as fast answers would flatter the facade.
-// cpu reads the CPU time spent so far by everything the cell runs on (see
-// cell.CPU); it is read before and after the measured phase.
-func measure(ctx context.Context, lc loadConfig, conc int, call caller, cpu func() (time.Duration, error)) (cell, error) {
+// cpu is read before and after the measured phase (see cell.CPU).
+func measure(ctx context.Context, lc loadConfig, conc int, call caller, cpu cpuClock) (cell, error) {
 	if _, _, err := drive(ctx, conc, lc.Warmup, 0, lc.Warmup, call, false); err != nil {
 		return cell{}, fmt.Errorf("warm-up: %w", err)
 	}
 	runtime.GC() // the previous cell's garbage is not this cell's cost
-	cpu0, cerr := cpu()
+	own0, redis0, cerr := cpu()
 	lat, elapsed, err := drive(ctx, conc, lc.MinTime, lc.MinCalls, lc.MaxTime, call, true)
 	if err != nil {
 		return cell{}, err
 	}
 	c := cell{Conc: conc, Calls: len(lat), Elapsed: elapsed}
-	if cpu1, err := cpu(); err == nil && cerr == nil {
-		c.CPU = cpu1 - cpu0
+	if own1, redis1, err := cpu(); err == nil && cerr == nil {
+		c.RedisCPU = redis1 - redis0
+		c.CPU = own1 - own0 + c.RedisCPU
 	}
 	slices.Sort(lat)
 	c.P50, c.P99 = percentile(lat, 50), percentile(lat, 99)
 	return c, nil
 }
 
-// processCPU is this process's CPU time so far, user and system.
-func processCPU() (time.Duration, error) {
+// processCPU is the cpuClock of a cell without redis-server.
+func processCPU() (own, redis time.Duration, err error) {
+	own, err = ownCPU()
+	return own, 0, err
+}
+
+// ownCPU is this process's CPU time so far, user and system.
+func ownCPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, fmt.Errorf("getrusage: %w", err)

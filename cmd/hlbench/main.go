@@ -208,7 +208,7 @@ func (o *options) hasStore(s string) bool {
 // freshly started stack.
 func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) (results, error) {
 	redisAddr := ""
-	cpu := processCPU
+	var cpu cpuClock = processCPU
 	if store == "redis" {
 		rs, err := startRedis(ctx)
 		if err != nil {
@@ -218,13 +218,12 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		redisAddr = rs.addr
 		info := redis.NewClient(&redis.Options{Addr: rs.addr})
 		defer info.Close()
-		cpu = func() (time.Duration, error) {
-			own, err := processCPU()
-			if err != nil {
-				return 0, err
+		cpu = func() (own, redis time.Duration, err error) {
+			if own, err = ownCPU(); err != nil {
+				return 0, 0, err
 			}
-			r, err := rs.cpu(ctx, info)
-			return own + r, err
+			redis, err = rs.cpu(ctx, info)
+			return own, redis, err
 		}
 	}
 	st, err := newStack(ctx, store, redisAddr)

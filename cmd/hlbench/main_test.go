@@ -205,8 +205,12 @@ func TestRunEndToEnd(t *testing.T) {
 	// REST rows at 1 caller carry a verdict (throughput is judged at 32
 	// and 64).
 	rows := 0
-	cpuCol := slices.Index(columns, "CPU µs/call")
+	cpuCol, redisCol := slices.Index(columns, "CPU µs/call"), slices.Index(columns, "Redis CPU µs/call")
+	redisTable := false
 	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "#### ") {
+			redisTable = strings.HasSuffix(l, "redis stores")
+		}
 		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 3 |") {
 			rows++
 			// Every cell's CPU per call was read: this process's, and
@@ -214,6 +218,9 @@ func TestRunEndToEnd(t *testing.T) {
 			f := strings.Split(strings.Trim(l, "| "), " | ")
 			if n, err := strconv.Atoi(f[cpuCol]); err != nil || n <= 0 {
 				t.Errorf("row %q: CPU per call %q, want a number of µs", l, f[cpuCol])
+			}
+			if _, err := strconv.Atoi(f[redisCol]); redisTable && err != nil || !redisTable && f[redisCol] != "-" {
+				t.Errorf("row %q (Redis stores: %v): Redis CPU per call %q", l, redisTable, f[redisCol])
 			}
 		}
 	}

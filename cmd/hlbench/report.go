@@ -165,14 +165,14 @@ func (r results) rows(stores, ops []string, concs []int) [][]row {
 	return groups
 }
 
-var columns = []string{"conc", "mode", "p50 µs", "p99 µs", "calls/s", "CPU µs/call", "+p50 µs", "+p99 µs", "calls/s ×direct", "calls/s ×proxy", "CPU/call ×proxy's", "+p50 ×proxy's", "targets"}
+var columns = []string{"conc", "mode", "p50 µs", "p99 µs", "calls/s", "CPU µs/call", "Redis CPU µs/call", "+p50 µs", "+p99 µs", "calls/s ×direct", "calls/s ×proxy", "CPU/call ×proxy's", "+p50 ×proxy's", "targets"}
 
 func (rw row) fields() []string {
 	c := rw.c
 	f := []string{
 		fmt.Sprint(c.Conc), c.Mode,
 		fmt.Sprint(c.P50.Microseconds()), fmt.Sprint(c.P99.Microseconds()),
-		fmt.Sprintf("%.0f", c.Throughput()), cpuText(c),
+		fmt.Sprintf("%.0f", c.Throughput()), cpuText(c), redisCPUText(c),
 	}
 	if rw.cmp == nil {
 		return append(f, "", "", "", "", "", "", "")
@@ -200,6 +200,15 @@ func cpuText(c cell) string {
 		return "-"
 	}
 	return fmt.Sprint(c.CPUPerCall().Microseconds())
+}
+
+// redisCPUText is redis-server's CPU per call for a table, "-" with
+// memory stores.
+func redisCPUText(c cell) string {
+	if c.Store != "redis" || c.CPU <= 0 {
+		return "-"
+	}
+	return fmt.Sprint(c.RedisCPUPerCall().Microseconds())
 }
 
 // proxyCPUText is the cell's CPU per call as a multiple of the proxy's,
