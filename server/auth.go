@@ -231,8 +231,8 @@ type authenticated struct {
 // bearer returns the key from "authorization: Bearer <key>" metadata (the
 // gateway forwards the HTTP header as the same metadata).
 func bearer(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return bearerValue(md.Get("authorization"))
+	// Only this key's values are copied, not the whole metadata.
+	return bearerValue(metadata.ValueFromIncomingContext(ctx, "authorization"))
 }
 
 // bearerValue returns the key of the first "Bearer <key>" value.
