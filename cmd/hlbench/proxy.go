@@ -59,6 +59,16 @@ func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http
 				http.Error(w, "unknown location", http.StatusNotFound)
 				return
 			}
+			// The transport may still be reading the request body (a last
+			// read to see that it ends where Content-Length says) when
+			// the answer's headers come back; without full duplex,
+			// writing them makes the server drain and close that body,
+			// the transport's read fails and it tears down the upstream
+			// connection under the answer being copied.
+			if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+				http.Error(w, "proxy: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
 			rp.ServeHTTP(w, r)
 		})
 	}
