@@ -57,6 +57,9 @@ func BenchmarkDecisions(b *testing.B) {
 				if hl[i], err = NewRedis(c, Config{Limit: 100, Window: 10 * time.Second}); err != nil {
 					b.Fatal(err)
 				}
+				// Closed before the server stops, so its subscription ends
+				// quietly instead of warning that the notices were lost.
+				b.Cleanup(func() { _ = hl[i].Close() })
 			}
 			app := benchPrefix()
 			keys := make([]Key, benchKeys)
