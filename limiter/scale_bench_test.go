@@ -2,12 +2,15 @@ package limiter
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +38,10 @@ import (
 //   - bytes/key: used_memory per location with a full window (100 slots);
 //   - wait_error_p50/p99/max_ms: how late a caller's Wait returned after the
 //     slot it was granted (Redis and the caller share the host's clock);
-//   - decisions/s, grants/s, and unavailable: Waits that failed closed
+//   - decisions/s (each reservation decided, alone or in a batch) and
+//     script_calls/decision (below 1 when queued decisions went together
+//     as one call of the many-decision script);
+//   - grants/s, and unavailable: Waits that failed closed
 //     because their decisions kept arriving later than the guard band
 //     allows (an overloaded machine); any other refusal fails the
 //     benchmark.
@@ -92,8 +98,11 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 		time.Sleep(time.Until(time.UnixMicro(end)))
 
 		lims := make([]*Redis, replicas)
+		count := &decisionCount{}
 		for i := range lims {
-			if lims[i], err = NewRedis(srv.Client(), cfg); err != nil {
+			c := srv.Client()
+			c.AddHook(count)
+			if lims[i], err = NewRedis(c, cfg); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -101,6 +110,9 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 		b.StartTimer()
 		res := runAtScale(ctx, lims, keys, run)
 		b.StopTimer()
+		for _, l := range lims {
+			_ = l.Close()
+		}
 		cpu1, script1, reads1 := redisCPU(b, admin), scriptStats(b, admin), commandStats(b, admin, "hget")
 		if res.err != nil {
 			b.Fatal(res.err)
@@ -111,7 +123,11 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 				b.Fatalf("location %d: %v", i, err)
 			}
 		}
-		decisions := float64(script1.calls - script0.calls)
+		if n := count.unknown.Load(); n > 0 {
+			b.Fatalf("%d script calls the count cannot read (EVAL, or an unknown script)", n)
+		}
+		// A script call decides one or, batched, several reservations.
+		decisions := float64(count.decisions.Load())
 		slices.Sort(res.lateness)
 		q := func(p float64) float64 {
 			return float64(res.lateness[int(p*float64(len(res.lateness)-1))]) / float64(time.Millisecond)
@@ -126,6 +142,7 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 		b.ReportMetric(q(1), "wait_error_max_ms")
 		b.ReportMetric(float64(len(res.lateness))/run.Seconds(), "grants/s")
 		b.ReportMetric(decisions/run.Seconds(), "decisions/s")
+		b.ReportMetric(float64(script1.calls-script0.calls)/decisions, "script_calls/decision")
 		b.ReportMetric(float64(res.unavailable), "unavailable")
 		b.StartTimer()
 	}
@@ -319,4 +336,60 @@ func infoLine(b *testing.B, c *redis.Client, section, field string) string {
 		}
 	}
 	return ""
+}
+
+// decisionCount counts the reservations the limiters' reserve scripts
+// decide: one per three keys, whether a call carries one decision or a
+// batch, sent as EVALSHA or as Script.Run's EVAL fallback. A script call
+// it cannot read fails the count (unknown), so a new script does not go
+// uncounted.
+type decisionCount struct{ decisions, unknown atomic.Int64 }
+
+func (h *decisionCount) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *decisionCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.add(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *decisionCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.add(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *decisionCount) add(cmd redis.Cmder) {
+	args := cmd.Args()
+	if len(args) < 3 {
+		return
+	}
+	var sha string
+	switch cmd.Name() {
+	case "evalsha":
+		sha = fmt.Sprint(args[1])
+	case "eval": // Script.Run's fallback when Redis lacks the script
+		sum := sha1.Sum([]byte(fmt.Sprint(args[1])))
+		sha = hex.EncodeToString(sum[:])
+	default:
+		return
+	}
+	switch sha {
+	case reserveScript.Hash(), reserveManyScript.Hash():
+	case observeScript.Hash(), cancelScript.Hash(), stateScript.Hash():
+		return // no decision: an answer's headers, a slot given back, a read
+	default:
+		h.unknown.Add(1)
+		return
+	}
+	n, err := strconv.Atoi(fmt.Sprint(args[2]))
+	if err != nil || n%3 != 0 {
+		h.unknown.Add(1)
+		return
+	}
+	h.decisions.Add(int64(n / 3))
 }
