@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,50 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	}
 	if n := hook.scripts.Load(); n != 2 {
 		t.Errorf("%d callers sent %d script calls, want 2 (the first alone, the rest in one)", callers, n)
+	}
+	if st := mustState(t, direct, key); st.InWindow != callers {
+		t.Errorf("%d slots in the window, want %d", st.InWindow, callers)
+	}
+}
+
+// A long queue goes out at most maxPerCall decisions a round trip, in the
+// order it queued, so no decision waits for more than its own batch's
+// round trip once it is made.
+func TestLongQueueGoesOutInBoundedRoundTrips(t *testing.T) {
+	t.Parallel()
+	const callers = 1 + 2*maxPerCall + 10
+	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
+	c, l, direct := delayedLimiter(t, 50*time.Millisecond, 4, cfg)
+	ctx := ctx0(t, 30*time.Second)
+	key := Key{App: "app", Resource: "long-queue"}
+	hook := &decisionTrips{}
+	c.AddHook(hook)
+
+	first := make(chan error, 1)
+	go func() { _, err := l.Wait(ctx, key); first <- err }()
+	waitFor(t, "the first decision in flight", func() bool { return mustState(t, direct, key).InWindow == 1 })
+	var wg sync.WaitGroup
+	errs := make(chan error, callers-1)
+	for range callers - 1 {
+		wg.Go(func() { _, err := l.Wait(ctx, key); errs <- err })
+	}
+	waitFor(t, "the other callers queued", func() bool { return queued(l) == callers-1 })
+	if err := <-first; err != nil {
+		t.Fatalf("first Wait: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+	}
+	// The first alone, then 64, 64 and 10.
+	if n := hook.trips.Load(); n != 4 {
+		t.Errorf("%d callers made %d round trips, want 4", callers, n)
+	}
+	if n := hook.largest.Load(); n != maxPerCall {
+		t.Errorf("the largest round trip carried %d decisions, want %d", n, maxPerCall)
 	}
 	if st := mustState(t, direct, key); st.InWindow != callers {
 		t.Errorf("%d slots in the window, want %d", st.InWindow, callers)
@@ -131,9 +176,27 @@ func busy(l *Redis) bool {
 }
 
 // decisionTrips counts the script calls a client sends and the round
-// trips they take (a command alone, or a pipeline); nothing else is
+// trips they take (a command alone, or a pipeline), and keeps the most
+// decisions one round trip carried (three keys a decision); nothing else is
 // counted (the notices' pings, a new connection's handshake).
-type decisionTrips struct{ trips, scripts atomic.Int64 }
+type decisionTrips struct{ trips, scripts, largest atomic.Int64 }
+
+// carried notes that one round trip carried the decisions of cmds.
+func (h *decisionTrips) carried(cmds ...redis.Cmder) {
+	n := int64(0)
+	for _, cmd := range cmds {
+		if args := cmd.Args(); isScript(cmd) && len(args) > 2 {
+			keys, _ := strconv.ParseInt(fmt.Sprint(args[2]), 10, 64)
+			n += keys / 3
+		}
+	}
+	for {
+		m := h.largest.Load()
+		if n <= m || h.largest.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
 
 func (h *decisionTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
@@ -142,6 +205,7 @@ func (h *decisionTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if isScript(cmd) {
 			h.trips.Add(1)
 			h.scripts.Add(1)
+			h.carried(cmd)
 		}
 		return next(ctx, cmd)
 	}
@@ -158,6 +222,7 @@ func (h *decisionTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 		if n > 0 { // not a new connection's handshake
 			h.trips.Add(1)
 			h.scripts.Add(n)
+			h.carried(cmds...)
 		}
 		return next(ctx, cmds)
 	}
