@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,31 +26,10 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	// other caller arrives.
 	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
 	c, l, direct := delayedLimiter(t, 50*time.Millisecond, callers, cfg)
-	ctx := ctx0(t, 30*time.Second)
 	key := Key{App: "app", Resource: "batched"}
 	hook := &decisionTrips{}
 	c.AddHook(hook)
-
-	first := make(chan error, 1)
-	go func() { _, err := l.Wait(ctx, key); first <- err }()
-	waitFor(t, "the first decision in flight", func() bool { return mustState(t, direct, key).InWindow == 1 })
-	var wg sync.WaitGroup
-	errs := make(chan error, callers-1)
-	for range callers - 1 {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, err := l.Wait(ctx, key); errs <- err }()
-	}
-	waitFor(t, "the other callers queued", func() bool { return queued(l) == callers-1 })
-	if err := <-first; err != nil {
-		t.Fatalf("first Wait: %v", err)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("Wait: %v", err)
-		}
-	}
+	queueBehindOne(t, l, direct, key, callers)
 	if n := hook.trips.Load(); n != 2 {
 		t.Errorf("%d callers made %d round trips, want 2 (the first alone, the rest together)", callers, n)
 	}
@@ -71,30 +49,10 @@ func TestLongQueueGoesOutInBoundedRoundTrips(t *testing.T) {
 	const callers = 1 + 2*maxPerCall + 10
 	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
 	c, l, direct := delayedLimiter(t, 50*time.Millisecond, 4, cfg)
-	ctx := ctx0(t, 30*time.Second)
 	key := Key{App: "app", Resource: "long-queue"}
 	hook := &decisionTrips{}
 	c.AddHook(hook)
-
-	first := make(chan error, 1)
-	go func() { _, err := l.Wait(ctx, key); first <- err }()
-	waitFor(t, "the first decision in flight", func() bool { return mustState(t, direct, key).InWindow == 1 })
-	var wg sync.WaitGroup
-	errs := make(chan error, callers-1)
-	for range callers - 1 {
-		wg.Go(func() { _, err := l.Wait(ctx, key); errs <- err })
-	}
-	waitFor(t, "the other callers queued", func() bool { return queued(l) == callers-1 })
-	if err := <-first; err != nil {
-		t.Fatalf("first Wait: %v", err)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("Wait: %v", err)
-		}
-	}
+	queueBehindOne(t, l, direct, key, callers)
 	// The first alone, then 64, 64 and 10.
 	if n := hook.trips.Load(); n != 4 {
 		t.Errorf("%d callers made %d round trips, want 4", callers, n)
@@ -133,6 +91,33 @@ func TestAbandonedQueuedDecisionTakesNoSlot(t *testing.T) {
 	waitFor(t, "the reserver idle", func() bool { return !busy(l) })
 	if st := mustState(t, direct, key); st.InWindow != 1 || st.DailyUsed != 1 {
 		t.Errorf("in window %d, daily used %d; want 1 and 1 (the abandoned decision took a slot)", st.InWindow, st.DailyUsed)
+	}
+}
+
+// queueBehindOne has callers wait on key through l: the first alone, the
+// others once its decision is in flight (seen through direct), so that
+// all of them queue behind it; it fails unless every one is granted.
+func queueBehindOne(t *testing.T, l, direct *Redis, key Key, callers int) {
+	t.Helper()
+	ctx := ctx0(t, 30*time.Second)
+	first := make(chan error, 1)
+	go func() { _, err := l.Wait(ctx, key); first <- err }()
+	waitFor(t, "the first decision in flight", func() bool { return mustState(t, direct, key).InWindow == 1 })
+	var wg sync.WaitGroup
+	errs := make(chan error, callers-1)
+	for range callers - 1 {
+		wg.Go(func() { _, err := l.Wait(ctx, key); errs <- err })
+	}
+	waitFor(t, "the other callers queued", func() bool { return queued(l) == callers-1 })
+	if err := <-first; err != nil {
+		t.Fatalf("first Wait: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
 	}
 }
 
@@ -318,17 +303,8 @@ func TestBatchDecidesInOrder(t *testing.T) {
 // slots (CROSSSLOT), a batch goes out as one call per hash tag.
 func TestBatchOnAClusterCallsPerTag(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	cc := oneNodeCluster(t)
 	ctx := context.Background()
-	if err := srv.Client().Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
-	t.Cleanup(func() { _ = cc.Close() })
-	waitFor(t, "the cluster to be ok", func() bool {
-		info, err := cc.ClusterInfo(ctx).Result()
-		return err == nil && strings.Contains(info, "cluster_state:ok")
-	})
 	l, err := NewRedis(cc, Config{Limit: 3, Window: time.Second, Daily: 100})
 	if err != nil {
 		t.Fatal(err)

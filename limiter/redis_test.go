@@ -347,17 +347,8 @@ func TestScriptCacheFlushed(t *testing.T) {
 // tag keeps each key's Redis keys together.
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	cc := oneNodeCluster(t)
 	ctx := context.Background()
-	if err := srv.Client().Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
-	t.Cleanup(func() { _ = cc.Close() })
-	waitFor(t, "the cluster to be ok", func() bool {
-		info, err := cc.ClusterInfo(ctx).Result()
-		return err == nil && strings.Contains(info, "cluster_state:ok")
-	})
 	for _, k := range [][]string{redisKeys(Key{App: "a", Resource: "loc-1"}), redisKeys(Key{App: "app-2", Resource: "loc-77"})} {
 		slot, err := cc.ClusterKeySlot(ctx, k[0]).Result()
 		if err != nil {
@@ -475,4 +466,22 @@ func TestObserveSkipsRedisWhenHighLevelIsNotAhead(t *testing.T) {
 	if st := mustState(t, other, key); st.DailyUsed != 52 {
 		t.Errorf("daily used = %d after one more reservation, want 52", st.DailyUsed)
 	}
+}
+
+// oneNodeCluster starts a one-node Redis Cluster holding every slot and
+// returns a ClusterClient on it, once the cluster is ok.
+func oneNodeCluster(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	ctx := context.Background()
+	if err := srv.Client().Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	t.Cleanup(func() { _ = cc.Close() })
+	waitFor(t, "the cluster to be ok", func() bool {
+		info, err := cc.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+	return cc
 }
