@@ -268,20 +268,32 @@ func buildHlgate(t *testing.T, root string) string {
 // waitHTTP polls url until it answers 200, the process exits, or d passes.
 func waitHTTP(t *testing.T, p *proc, url string, d time.Duration) {
 	t.Helper()
+	awaitHTTP(t, p, url, d, false)
+}
+
+// awaitHTTP is waitHTTP, except that with retryBind a process that exited
+// because an address it was to listen on was in use is not a failure: it
+// returns false, for the caller to start it again on other ports.
+func awaitHTTP(t *testing.T, p *proc, url string, d time.Duration, retryBind bool) bool {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	c := &http.Client{Timeout: time.Second}
 	var last string
 	for time.Now().Before(deadline) {
 		if !p.running() {
 			code, err := p.wait(time.Second)
-			t.Fatalf("%s exited before it was ready (exit %d, %v):\n%s", p.name, code, err, tail(p.logPath, 30))
+			log := tail(p.logPath, 30)
+			if retryBind && strings.Contains(log, "address already in use") {
+				return false
+			}
+			t.Fatalf("%s exited before it was ready (exit %d, %v):\n%s", p.name, code, err, log)
 		}
 		resp, err := c.Get(url)
 		if err == nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 			last = fmt.Sprintf("%s: %s", resp.Status, b)
 		} else {
@@ -290,6 +302,7 @@ func waitHTTP(t *testing.T, p *proc, url string, d time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready at %s within %v (last: %s):\n%s", p.name, url, d, last, tail(p.logPath, 30))
+	return false
 }
 
 // randomHex returns n random bytes in hex.
@@ -363,14 +376,23 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 		redisDesc = s.redis.Addr()
 	}
 
-	sbPort := freePort(t)
-	s.sandboxURL = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
-	// The sandbox signs its webhooks (sent once a test sets its URL) with
-	// the suite's webhook key, which the replicas trust (below).
-	s.sandbox = newProc(t, "sandbox", s.bin, cleanEnv("HLGATE_SANDBOX_ADDR="+fmt.Sprintf("127.0.0.1:%d", sbPort),
-		"HLGATE_SANDBOX_WEBHOOK_KEY_SEED="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, ed25519.SeedSize))), "sandbox")
-	s.sandbox.start()
-	waitHTTP(t, s.sandbox, s.sandboxURL+"/_sandbox/stats", 20*time.Second)
+	// A port that was free a moment ago may be taken before the process
+	// binds it (another process's outgoing connection draws from the same
+	// ephemeral range), so the sandbox and each replica, when they find
+	// their port taken, start again on new ones.
+	for attempt := 1; ; attempt++ {
+		sbPort := freePort(t)
+		s.sandboxURL = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
+		// The sandbox signs its webhooks (sent once a test sets its URL)
+		// with the suite's webhook key, which the replicas trust (below).
+		s.sandbox = newProc(t, "sandbox", s.bin, cleanEnv("HLGATE_SANDBOX_ADDR="+fmt.Sprintf("127.0.0.1:%d", sbPort),
+			"HLGATE_SANDBOX_WEBHOOK_KEY_SEED="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, ed25519.SeedSize))), "sandbox")
+		s.sandbox.start()
+		if awaitHTTP(t, s.sandbox, s.sandboxURL+"/_sandbox/stats", 20*time.Second, attempt < 5) {
+			break
+		}
+		t.Logf("sandbox: its port was taken before it bound it; starting it on a new one")
+	}
 
 	// Caller keys: the keys file holds only their SHA-256.
 	s.writeKey, s.readKey = randomHex(t, 32), randomHex(t, 32)
@@ -398,7 +420,7 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 		t.Fatal(err)
 	}
 
-	for i := range n {
+	newReplica := func(i int) *replica {
 		gp, hp := freePort(t), freePort(t)
 		r := &replica{idx: i, grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), httpURL: fmt.Sprintf("http://127.0.0.1:%d", hp)}
 		env := cleanEnv(
@@ -417,10 +439,17 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 		)
 		r.proc = newProc(t, fmt.Sprintf("replica%d", i+1), s.bin, env, "serve")
 		r.start()
-		s.replicas = append(s.replicas, r)
+		return r
 	}
-	for _, r := range s.replicas {
-		waitHTTP(t, r.proc, r.httpURL+"/readyz", 30*time.Second)
+	for i := range n {
+		s.replicas = append(s.replicas, newReplica(i))
+	}
+	for i := range s.replicas {
+		for attempt := 1; !awaitHTTP(t, s.replicas[i].proc, s.replicas[i].httpURL+"/readyz", 30*time.Second, attempt < 5); attempt++ {
+			t.Logf("replica%d: its port was taken before it bound it; starting it on new ports", i+1)
+			s.replicas[i] = newReplica(i)
+		}
+		r := s.replicas[i]
 		conn, err := grpc.NewClient(r.grpcAddr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			// Reconnect quickly once a killed replica is back.
