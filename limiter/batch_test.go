@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -170,10 +172,8 @@ type decisionTrips struct{ trips, scripts, largest atomic.Int64 }
 func (h *decisionTrips) carried(cmds ...redis.Cmder) {
 	n := int64(0)
 	for _, cmd := range cmds {
-		if args := cmd.Args(); isScript(cmd) && len(args) > 2 {
-			keys, _ := strconv.ParseInt(fmt.Sprint(args[2]), 10, 64)
-			n += keys / 3
-		}
+		d, _ := decisionsOf(cmd)
+		n += d
 	}
 	for {
 		m := h.largest.Load()
@@ -214,6 +214,38 @@ func (h *decisionTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 }
 
 func isScript(cmd redis.Cmder) bool { return cmd.Name() == "evalsha" || cmd.Name() == "eval" }
+
+// decisionsOf is how many reserve decisions cmd carries: three keys each,
+// in a call of reserveScript or reserveManyScript sent as EVALSHA or as
+// Script.Run's EVAL fallback. Any other command, and the scripts that
+// decide nothing (observe, cancel, state), carry none; ok is false for a
+// script call it cannot read.
+func decisionsOf(cmd redis.Cmder) (n int64, ok bool) {
+	args := cmd.Args()
+	if !isScript(cmd) {
+		return 0, true
+	}
+	if len(args) < 3 {
+		return 0, false
+	}
+	sha := fmt.Sprint(args[1])
+	if cmd.Name() == "eval" { // the script itself
+		sum := sha1.Sum([]byte(sha))
+		sha = hex.EncodeToString(sum[:])
+	}
+	switch sha {
+	case reserveScript.Hash(), reserveManyScript.Hash():
+	case observeScript.Hash(), cancelScript.Hash(), stateScript.Hash():
+		return 0, true
+	default:
+		return 0, false
+	}
+	keys, err := strconv.ParseInt(fmt.Sprint(args[2]), 10, 64)
+	if err != nil || keys%3 != 0 {
+		return 0, false
+	}
+	return keys / 3, true
+}
 
 // reservationOf is the reservation Wait would send for key, with a queue
 // of up to maxWait.

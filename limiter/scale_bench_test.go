@@ -2,8 +2,6 @@ package limiter
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -142,7 +140,7 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 		b.ReportMetric(q(1), "wait_error_max_ms")
 		b.ReportMetric(float64(len(res.lateness))/run.Seconds(), "grants/s")
 		b.ReportMetric(decisions/run.Seconds(), "decisions/s")
-		b.ReportMetric(float64(script1.calls-script0.calls)/decisions, "script_calls/decision")
+		b.ReportMetric(float64(count.calls.Load())/decisions, "script_calls/decision")
 		b.ReportMetric(float64(res.unavailable), "unavailable")
 		b.StartTimer()
 	}
@@ -289,8 +287,9 @@ func redisCPU(b *testing.B, c *redis.Client) float64 {
 // scriptCalls is a command's line of INFO commandstats.
 type scriptCalls struct{ calls, usec int64 }
 
-// scriptStats reads EVALSHA's calls and time (µs) from INFO commandstats.
-// Every reservation is one EVALSHA of the reserve script.
+// scriptStats reads EVALSHA's calls and time (µs) from INFO commandstats:
+// the reserve calls, one or a batch of decisions each, and the few cancel
+// calls of callers the run's end left waiting.
 func scriptStats(b *testing.B, c *redis.Client) scriptCalls {
 	b.Helper()
 	return commandStats(b, c, "evalsha")
@@ -339,11 +338,10 @@ func infoLine(b *testing.B, c *redis.Client, section, field string) string {
 }
 
 // decisionCount counts the reservations the limiters' reserve scripts
-// decide: one per three keys, whether a call carries one decision or a
-// batch, sent as EVALSHA or as Script.Run's EVAL fallback. A script call
-// it cannot read fails the count (unknown), so a new script does not go
-// uncounted.
-type decisionCount struct{ decisions, unknown atomic.Int64 }
+// decide and the reserve calls that carried them (see decisionsOf). A
+// script call it cannot read fails the count (unknown), so a new script
+// does not go uncounted.
+type decisionCount struct{ decisions, calls, unknown atomic.Int64 }
 
 func (h *decisionCount) DialHook(next redis.DialHook) redis.DialHook { return next }
 
@@ -364,32 +362,11 @@ func (h *decisionCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 }
 
 func (h *decisionCount) add(cmd redis.Cmder) {
-	args := cmd.Args()
-	if len(args) < 3 {
-		return
-	}
-	var sha string
-	switch cmd.Name() {
-	case "evalsha":
-		sha = fmt.Sprint(args[1])
-	case "eval": // Script.Run's fallback when Redis lacks the script
-		sum := sha1.Sum([]byte(fmt.Sprint(args[1])))
-		sha = hex.EncodeToString(sum[:])
-	default:
-		return
-	}
-	switch sha {
-	case reserveScript.Hash(), reserveManyScript.Hash():
-	case observeScript.Hash(), cancelScript.Hash(), stateScript.Hash():
-		return // no decision: an answer's headers, a slot given back, a read
-	default:
+	switch n, ok := decisionsOf(cmd); {
+	case !ok:
 		h.unknown.Add(1)
-		return
+	case n > 0:
+		h.decisions.Add(n)
+		h.calls.Add(1)
 	}
-	n, err := strconv.Atoi(fmt.Sprint(args[2]))
-	if err != nil || n%3 != 0 {
-		h.unknown.Add(1)
-		return
-	}
-	h.decisions.Add(int64(n / 3))
 }

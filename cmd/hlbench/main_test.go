@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/sandbox"
 )
 
@@ -313,6 +314,16 @@ func TestProxyAnswersTheSameRecords(t *testing.T) {
 	}
 	if !bytes.Equal(direct, bare) {
 		t.Errorf("search: bare gRPC proxy answered\n%s\ndirect\n%s", bare, direct)
+	}
+
+	// The gRPC callers, which take hlgate's answer as bytes, pass on the
+	// contact asked for and fail on an answer that lacks it.
+	get := &hlgatev1.GetContactRequest{LocationId: loc, ContactId: cl.ids[0]}
+	if err := cl.grpcCall(ctx, hlgatev1.ContactsService_GetContact_FullMethodName, get, []byte(cl.ids[0]), 1); err != nil {
+		t.Fatalf("gRPC caller: %v", err)
+	}
+	if err := cl.grpcCall(ctx, hlgatev1.ContactsService_GetContact_FullMethodName, get, []byte(cl.ids[1]), 1); err == nil {
+		t.Fatal("the gRPC caller took an answer without the contact it checks for")
 	}
 
 	// The caller's own key reaches the sandbox as a token it refuses.
