@@ -638,15 +638,12 @@ func (f *forward) bindParam(m protoreflect.Message, p boundParam, r *upstreamReq
 			return
 		}
 		v.id(field, s)
-		if !idPattern.MatchString(s) {
+		if !validID(s) {
 			return
 		}
-		styled, err := runtime.StyleParamWithLocation("simple", false, p.Name, runtime.ParamLocationPath, s)
-		if err != nil {
-			v.add(field, "%v", err)
-			return
-		}
-		r.path = strings.Replace(r.path, "{"+p.Name+"}", styled, 1)
+		// An id holds only characters a path segment keeps as they are,
+		// so its "simple" style is the id itself, with nothing to escape.
+		r.path = strings.Replace(r.path, "{"+p.Name+"}", s, 1)
 		return
 	}
 	enc, err := encodeField(m, p.fd)

@@ -39,17 +39,37 @@ func (v violations) err() error {
 	return invalid(v...)
 }
 
-// idPattern accepts HighLevel's ids (24-hex Mongo ids, 20-character
+// validID accepts HighLevel's ids (24-hex Mongo ids, 20-character
 // alphanumeric ids, ids with '_' and '-' such as recurring event instances)
-// and nothing that could change the meaning of an upstream path or query.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+// and nothing that could change the meaning of an upstream path or query:
+// ^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$, checked byte by byte because every
+// call checks its ids (a regexp cost 1-2% of a REST GetContact's CPU).
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 100 || s[0] == '_' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !idByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// idByte is the bytes an id may hold.
+var idByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	return t
+}()
 
 // id checks a required identifier.
 func (v *violations) id(field, val string) {
 	switch {
 	case val == "":
 		v.add(field, "is required")
-	case !idPattern.MatchString(val):
+	case !validID(val):
 		v.add(field, "must be an id of letters, digits, '_' or '-' (at most 100)")
 	}
 }
