@@ -51,8 +51,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		code := status.Code(err)
 		endRPC(span, err, named.first(), &call)
 		elapsed := time.Since(start)
-		s.metrics.rpcs.WithLabelValues(info.FullMethod, code.String()).Inc()
-		s.metrics.rpcLatency.WithLabelValues(info.FullMethod).Observe(elapsed.Seconds())
+		s.metrics.observeRPC(info.FullMethod, code, elapsed)
 		if call.Sends > 0 {
 			s.metrics.quotaWait.Observe(call.QuotaWait.Seconds())
 		}

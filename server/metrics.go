@@ -2,10 +2,12 @@ package server
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc/codes"
 
 	"github.com/hlgate/hlgate/tokenstore"
 	"github.com/hlgate/hlgate/upstream"
@@ -22,6 +24,43 @@ type Metrics struct {
 	upstreamLat   *prometheus.HistogramVec
 	quotaWait     prometheus.Histogram
 	unmapped      *prometheus.CounterVec
+
+	// The series of every call, found once per label set and kept:
+	// WithLabelValues checks, hashes and looks up its labels under a lock
+	// on each use, and each RPC used it four times. The label sets stay
+	// bounded, so the caches do too.
+	rpcSeries      sync.Map // rpcLabels → prometheus.Counter
+	latencySeries  sync.Map // method → prometheus.Observer
+	upstreamSeries sync.Map // upstreamLabels → *upstreamSeries
+}
+
+type rpcLabels struct {
+	method string
+	code   codes.Code
+}
+
+type upstreamLabels struct {
+	product upstream.Product
+	status  int
+}
+
+type upstreamSeries struct {
+	calls   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// observeRPC counts an RPC and its latency.
+func (m *Metrics) observeRPC(method string, code codes.Code, d time.Duration) {
+	c, ok := m.rpcSeries.Load(rpcLabels{method, code})
+	if !ok {
+		c, _ = m.rpcSeries.LoadOrStore(rpcLabels{method, code}, m.rpcs.WithLabelValues(method, code.String()))
+	}
+	c.(prometheus.Counter).Inc()
+	o, ok := m.latencySeries.Load(method)
+	if !ok {
+		o, _ = m.latencySeries.LoadOrStore(method, m.rpcLatency.WithLabelValues(method))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // NewMetrics registers hlgate's metrics (and the Go and process collectors)
@@ -65,8 +104,17 @@ func NewMetrics() *Metrics {
 
 // OnUpstreamResponse is the upstream chain's OnResponse hook.
 func (m *Metrics) OnUpstreamResponse(p upstream.Product, status int, d time.Duration) {
-	m.upstreamCalls.WithLabelValues(string(p), strconv.Itoa(status)).Inc()
-	m.upstreamLat.WithLabelValues(string(p)).Observe(d.Seconds())
+	k := upstreamLabels{p, status}
+	v, ok := m.upstreamSeries.Load(k)
+	if !ok {
+		v, _ = m.upstreamSeries.LoadOrStore(k, &upstreamSeries{
+			calls:   m.upstreamCalls.WithLabelValues(string(p), strconv.Itoa(status)),
+			latency: m.upstreamLat.WithLabelValues(string(p)),
+		})
+	}
+	series := v.(*upstreamSeries)
+	series.calls.Inc()
+	series.latency.Observe(d.Seconds())
 }
 
 // TokenMetrics exports the token manager's events; it implements
