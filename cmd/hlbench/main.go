@@ -4,14 +4,18 @@
 // hlgate wired as `hlgate serve` wires it, with memory stores and then with
 // a redis-server it starts itself, every listener on loopback in this one
 // process. For each operation (a contact by id, a search page) and each
-// concurrency it measures the same upstream call made five ways, one right
-// after the other so the five share the machine's load:
+// concurrency it measures the same upstream call made five or six ways, one
+// right after the other so they share the machine's load:
 //
 //   - direct: net/http to the sandbox, with the location's Bearer token and
 //     the Version header, as a caller without hlgate would;
 //   - proxy: a bare net/http/httputil reverse proxy in the same process
 //     layout as hlgate (route, set the Bearer token and Version, proxy),
 //     the least any REST facade must do, and the baseline of the targets;
+//   - quota-proxy, with Redis stores only: the same proxy deciding a
+//     go-redis/redis_rate quota (GCRA) per call in the same Redis first,
+//     the least a facade sharing a quota across replicas must do, for
+//     reference (no target is judged on it);
 //   - gRPC-proxy: a bare grpc-go server that does the same and answers
 //     HighLevel's body as bytes, the least any gRPC facade must do: what
 //     gRPC itself costs, for reference (no target is judged on it);
@@ -240,13 +244,16 @@ func (o *options) runStore(ctx context.Context, store string, stdout io.Writer) 
 		return nil, err
 	}
 	if err := cl.verify(ctx); err != nil {
-		return nil, fmt.Errorf("the five modes disagree, so their timings would not compare: %w", err)
+		return nil, fmt.Errorf("the modes disagree, so their timings would not compare: %w", err)
 	}
 
 	var out results
 	for _, op := range o.ops {
 		for _, conc := range o.concs {
 			for _, mode := range modes {
+				if !st.serves(mode) {
+					continue
+				}
 				call, err := cl.caller(mode, op)
 				if err != nil {
 					return nil, err

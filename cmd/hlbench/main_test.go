@@ -182,7 +182,7 @@ func TestRunEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	args := []string{"-warmup", "10ms", "-time", "50ms", "-calls", "20", "-concurrency", "1,3", "-doc", doc, "-plot", png}
+	args := []string{"-warmup", "10ms", "-time", "50ms", "-calls", "20", "-concurrency", "1,32", "-doc", doc, "-plot", png}
 	if err := run(ctx, args, &out, &bytes.Buffer{}); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -202,9 +202,9 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	// 2 stores × 2 operations × 2 concurrencies × 5 modes cells; gRPC and
-	// REST rows at 1 caller carry a verdict (throughput is judged at 32
-	// and 64).
+	// 2 stores × 2 operations × 2 concurrencies × 5 modes cells, and the
+	// quota proxy's with Redis stores; gRPC and REST rows carry a verdict
+	// (latency is judged at 1 caller, throughput at 32 and 64).
 	rows := 0
 	cpuCol, redisCol := slices.Index(columns, "CPU µs/call"), slices.Index(columns, "Redis CPU µs/call")
 	redisTable := false
@@ -212,7 +212,7 @@ func TestRunEndToEnd(t *testing.T) {
 		if strings.HasPrefix(l, "#### ") {
 			redisTable = strings.HasSuffix(l, "redis stores")
 		}
-		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 3 |") {
+		if strings.HasPrefix(l, "| 1 |") || strings.HasPrefix(l, "| 32 |") {
 			rows++
 			// Every cell's CPU per call was read: this process's, and
 			// redis-server's with Redis stores.
@@ -225,16 +225,30 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if rows != 40 {
-		t.Errorf("document has %d table rows, want 40:\n%s", rows, text)
+	if rows != 44 {
+		t.Errorf("document has %d table rows, want 44:\n%s", rows, text)
 	}
-	if n := strings.Count(text, "| met |") + strings.Count(text, "| MISSED: "); n != 8 {
-		t.Errorf("document has %d verdicts, want 8 (one per facade row at 1 caller)", n)
+	if n := strings.Count(text, "| met |") + strings.Count(text, "| MISSED: "); n != 16 {
+		t.Errorf("document has %d verdicts, want 16 (one per facade row at 1 and at 32 callers)", n)
 	}
 	// The summary against the proxy: a line per store, operation and
-	// mode after the proxy (the bare gRPC proxy, gRPC, REST).
-	if n := strings.Count(text, "| memory | ") + strings.Count(text, "| redis | "); n != 12 {
-		t.Errorf("the summary against the proxy has %d lines, want 12:\n%s", n, text)
+	// mode after the proxy (the quota proxy with Redis stores, the bare
+	// gRPC proxy, gRPC, REST).
+	if n := strings.Count(text, "| memory | ") + strings.Count(text, "| redis | "); n != 14 {
+		t.Errorf("the summary against the proxy has %d lines, want 14:\n%s", n, text)
+	}
+	// hlgate's throughput against the quota proxy's at 32 callers (the
+	// summary's last columns are at 32 and 64): a share with Redis stores,
+	// none with memory stores (no quota proxy runs there).
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Split(strings.Trim(l, "| "), " | ")
+		if len(f) < 3 || f[0] != "memory" && f[0] != "redis" || f[2] != modeGRPC && f[2] != modeREST {
+			continue
+		}
+		v := f[len(f)-2]
+		if _, err := strconv.ParseFloat(v, 64); f[0] == "redis" && err != nil || f[0] == "memory" && v != "-" {
+			t.Errorf("summary line %q: share of the quota proxy's throughput at 32 callers %q", l, v)
+		}
 	}
 	if !strings.Contains(text, "(bench-latency.png)") {
 		t.Error("document does not show the plot")

@@ -22,16 +22,19 @@ import (
 	"github.com/hlgate/hlgate/sandbox"
 )
 
-// The five ways of making the same upstream call: directly, through the
-// bare reverse proxy (the baseline the facade is held to), through a bare
-// gRPC proxy (what gRPC itself costs, for reference), and through hlgate's
+// The ways of making the same upstream call: directly, through the bare
+// reverse proxy (the baseline the facade is held to), with Redis stores
+// through the bare proxy keeping a shared quota in Redis (what a quota
+// across replicas costs any facade, for reference), through a bare gRPC
+// proxy (what gRPC itself costs, for reference), and through hlgate's
 // gRPC and REST sides.
 const (
-	modeDirect    = "direct"
-	modeProxy     = "proxy"
-	modeGRPCProxy = "gRPC-proxy"
-	modeGRPC      = "gRPC"
-	modeREST      = "REST"
+	modeDirect     = "direct"
+	modeProxy      = "proxy"
+	modeQuotaProxy = "quota-proxy"
+	modeGRPCProxy  = "gRPC-proxy"
+	modeGRPC       = "gRPC"
+	modeREST       = "REST"
 )
 
 // The two operations: a read by id and a search page.
@@ -45,14 +48,20 @@ const searchPage = 20
 
 // modes are measured in this order at every concurrency, one right after
 // the other, so each shares the load of its neighbours.
-var modes = []string{modeDirect, modeProxy, modeGRPCProxy, modeGRPC, modeREST}
+var modes = []string{modeDirect, modeProxy, modeQuotaProxy, modeGRPCProxy, modeGRPC, modeREST}
+
+// serves says whether the stack has mode: the quota proxy keeps its quota
+// in Redis, so it runs with Redis stores only.
+func (s *stack) serves(mode string) bool {
+	return mode != modeQuotaProxy || s.quotaURL != ""
+}
 
 // caller is one load-generating client: call makes one operation; worker and
 // n pick the contact, so concurrent workers read different records.
 type caller func(ctx context.Context, worker, n int) error
 
 // clients holds one client per mode for a stack: an HTTP transport for the
-// direct calls, one for the proxy's, one for the REST calls, and one gRPC
+// direct calls, one for each proxy's, one for the REST calls, and one gRPC
 // connection each to hlgate and to the bare gRPC proxy (HTTP/2 multiplexes
 // every worker's calls over it, as a gRPC client normally does).
 type clients struct {
@@ -60,6 +69,7 @@ type clients struct {
 	ids      []string // contact ids the get operation cycles through
 	direct   *http.Client
 	proxy    *http.Client
+	quota    *http.Client
 	rest     *http.Client
 	conn     *grpc.ClientConn
 	contacts hlgatev1.ContactsServiceClient
@@ -84,7 +94,7 @@ func newClients(st *stack) (*clients, error) {
 		return &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}}
 	}
 	return &clients{
-		st: st, direct: tr(), proxy: tr(), rest: tr(), conn: conn,
+		st: st, direct: tr(), proxy: tr(), quota: tr(), rest: tr(), conn: conn,
 		contacts: hlgatev1.NewContactsServiceClient(conn),
 		authCtx: func(ctx context.Context) context.Context {
 			return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+callerKey)
@@ -99,6 +109,7 @@ func newClients(st *stack) (*clients, error) {
 func (c *clients) close() {
 	c.direct.CloseIdleConnections()
 	c.proxy.CloseIdleConnections()
+	c.quota.CloseIdleConnections()
 	c.rest.CloseIdleConnections()
 	_ = c.conn.Close()
 	_ = c.bare.Close()
@@ -125,17 +136,19 @@ func (c *clients) caller(mode, op string) (caller, error) {
 			_, err := c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search", body, c.directHeaders, []byte(`"contacts"`))
 			return err
 		}, nil
-	case modeProxy + "/" + opGet:
+	case modeProxy + "/" + opGet, modeQuotaProxy + "/" + opGet:
+		hc, base := c.proxyOf(mode)
 		return func(ctx context.Context, w, n int) error {
 			cid := id(w, n)
-			_, err := c.do(ctx, c.proxy, http.MethodGet, c.st.proxyURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
+			_, err := c.do(ctx, hc, http.MethodGet, base+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
 			return err
 		}, nil
-	case modeProxy + "/" + opSearch:
+	case modeProxy + "/" + opSearch, modeQuotaProxy + "/" + opSearch:
 		// The proxy translates no body: its caller sends HighLevel's.
+		hc, base := c.proxyOf(mode)
 		body := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))
 		return func(ctx context.Context, _, _ int) error {
-			_, err := c.do(ctx, c.proxy, http.MethodPost, c.st.proxyURL+"/v1/locations/"+loc+"/contacts:search", body, c.restHeaders, []byte(`"contacts"`))
+			_, err := c.do(ctx, hc, http.MethodPost, base+"/v1/locations/"+loc+"/contacts:search", body, c.restHeaders, []byte(`"contacts"`))
 			return err
 		}, nil
 	case modeREST + "/" + opGet:
@@ -176,6 +189,15 @@ func (c *clients) caller(mode, op string) (caller, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown mode/op %s/%s", mode, op)
+}
+
+// proxyOf is the client and address of a proxy mode: each proxy has its
+// own client, as each facade has its own callers.
+func (c *clients) proxyOf(mode string) (*http.Client, string) {
+	if mode == modeQuotaProxy {
+		return c.quota, c.st.quotaURL
+	}
+	return c.proxy, c.st.proxyURL
 }
 
 // directHeaders are what a direct caller of HighLevel sends: the location's
@@ -311,123 +333,117 @@ func (c *clients) loadContactIDs(ctx context.Context) error {
 }
 
 // verify makes each operation once in every mode, decodes the answers in
-// full and fails unless all five modes return the same records, so the
+// full and fails unless all modes return the same records, so the
 // benchmark compares the same work.
 func (c *clients) verify(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cid := c.ids[0]
 	loc := sandbox.DemoLocationID
+	highLevelSearch := []byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))
 
 	type contact struct {
 		ID         string `json:"id"`
 		LocationID string `json:"locationId"`
 		Email      string `json:"email"`
 	}
-	var direct struct {
-		Contact contact `json:"contact"`
+	// The modes that answer HighLevel's JSON, each asked for the contact
+	// and for the page.
+	type jsonMode struct {
+		name        string
+		get, search func() ([]byte, error)
 	}
-	b, err := c.do(ctx, c.direct, http.MethodGet, c.st.sandboxURL+"/contacts/"+cid, nil, c.directHeaders, []byte(cid))
-	if err != nil {
-		return err
+	jsonModes := []jsonMode{{
+		name: modeDirect,
+		get: func() ([]byte, error) {
+			return c.do(ctx, c.direct, http.MethodGet, c.st.sandboxURL+"/contacts/"+cid, nil, c.directHeaders, []byte(cid))
+		},
+		search: func() ([]byte, error) {
+			return c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search", highLevelSearch, c.directHeaders, []byte(`"contacts"`))
+		},
+	}}
+	for _, mode := range []string{modeProxy, modeQuotaProxy} {
+		if !c.st.serves(mode) {
+			continue
+		}
+		hc, base := c.proxyOf(mode)
+		jsonModes = append(jsonModes, jsonMode{
+			name: mode,
+			get: func() ([]byte, error) {
+				return c.do(ctx, hc, http.MethodGet, base+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
+			},
+			search: func() ([]byte, error) {
+				return c.do(ctx, hc, http.MethodPost, base+"/v1/locations/"+loc+"/contacts:search", highLevelSearch, c.restHeaders, []byte(`"contacts"`))
+			},
+		})
 	}
-	if err := json.Unmarshal(b, &direct); err != nil {
-		return fmt.Errorf("direct get: %w", err)
-	}
-	var proxied struct {
-		Contact contact `json:"contact"`
-	}
-	if b, err = c.do(ctx, c.proxy, http.MethodGet, c.st.proxyURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &proxied); err != nil {
-		return fmt.Errorf("proxy get: %w", err)
-	}
-	var bareGet struct {
-		Contact contact `json:"contact"`
-	}
-	if b, err = c.bareCall(ctx, bareProxyGet, wrapperspb.String(cid), []byte(cid)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &bareGet); err != nil {
-		return fmt.Errorf("bare gRPC proxy get: %w", err)
-	}
-	var rest struct {
-		Contact contact `json:"contact"`
-	}
-	if b, err = c.do(ctx, c.rest, http.MethodGet, c.st.httpURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &rest); err != nil {
-		return fmt.Errorf("REST get: %w", err)
-	}
+	jsonModes = append(jsonModes, jsonMode{
+		name: modeGRPCProxy,
+		get:  func() ([]byte, error) { return c.bareCall(ctx, bareProxyGet, wrapperspb.String(cid), []byte(cid)) },
+		search: func() ([]byte, error) {
+			return c.bareCall(ctx, bareProxySearch, wrapperspb.Bytes(highLevelSearch), []byte(`"contacts"`))
+		},
+	}, jsonMode{
+		name: modeREST,
+		get: func() ([]byte, error) {
+			return c.do(ctx, c.rest, http.MethodGet, c.st.httpURL+"/v1/locations/"+loc+"/contacts/"+cid, nil, c.restHeaders, []byte(cid))
+		},
+		search: func() ([]byte, error) {
+			return c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search",
+				[]byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage)), c.restHeaders, []byte(`"contacts"`))
+		},
+	})
+
 	g, err := c.contacts.GetContact(c.authCtx(ctx), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: cid})
 	if err != nil {
 		return fmt.Errorf("gRPC get: %w", err)
 	}
-	gc := contact{ID: g.GetContact().GetId(), LocationID: g.GetContact().GetLocationId(), Email: g.GetContact().GetEmail()}
-	if direct.Contact != proxied.Contact || direct.Contact != bareGet.Contact || direct.Contact != rest.Contact || direct.Contact != gc || direct.Contact.ID != cid {
-		return fmt.Errorf("get %s differs: direct %+v, proxy %+v, gRPC proxy %+v, REST %+v, gRPC %+v",
-			cid, direct.Contact, proxied.Contact, bareGet.Contact, rest.Contact, gc)
+	want := contact{ID: g.GetContact().GetId(), LocationID: g.GetContact().GetLocationId(), Email: g.GetContact().GetEmail()}
+	if want.ID != cid {
+		return fmt.Errorf("gRPC get %s answered contact %+v", cid, want)
 	}
-
-	var page struct {
-		Contacts []contact `json:"contacts"`
-	}
-	ids := func() []string {
-		out := make([]string, 0, len(page.Contacts))
-		for _, ct := range page.Contacts {
-			out = append(out, ct.ID)
-		}
-		return out
-	}
-	if b, err = c.do(ctx, c.direct, http.MethodPost, c.st.sandboxURL+"/contacts/search",
-		[]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage)), c.directHeaders, []byte(`"contacts"`)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return fmt.Errorf("direct search: %w", err)
-	}
-	directIDs := ids()
-	page.Contacts = nil
-	if b, err = c.do(ctx, c.proxy, http.MethodPost, c.st.proxyURL+"/v1/locations/"+loc+"/contacts:search",
-		[]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return fmt.Errorf("proxy search: %w", err)
-	}
-	proxyIDs := ids()
-	page.Contacts = nil
-	if b, err = c.bareCall(ctx, bareProxySearch,
-		wrapperspb.Bytes([]byte(fmt.Sprintf(`{"locationId":%q,"pageLimit":%d,"page":1}`, loc, searchPage))), []byte(`"contacts"`)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return fmt.Errorf("bare gRPC proxy search: %w", err)
-	}
-	bareIDs := ids()
-	page.Contacts = nil
-	if b, err = c.do(ctx, c.rest, http.MethodPost, c.st.httpURL+"/v1/locations/"+loc+"/contacts:search",
-		[]byte(fmt.Sprintf(`{"pageSize":%d}`, searchPage)), c.restHeaders, []byte(`"contacts"`)); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return fmt.Errorf("REST search: %w", err)
-	}
-	restIDs := ids()
 	s, err := c.contacts.SearchContacts(c.authCtx(ctx), &hlgatev1.SearchContactsRequest{LocationId: loc, PageSize: searchPage})
 	if err != nil {
 		return fmt.Errorf("gRPC search: %w", err)
 	}
-	var grpcIDs []string
+	var wantIDs []string
 	for _, ct := range s.GetContacts() {
-		grpcIDs = append(grpcIDs, ct.GetId())
+		wantIDs = append(wantIDs, ct.GetId())
 	}
-	if len(directIDs) != searchPage || !slices.Equal(directIDs, proxyIDs) || !slices.Equal(directIDs, bareIDs) ||
-		!slices.Equal(directIDs, restIDs) || !slices.Equal(directIDs, grpcIDs) {
-		return fmt.Errorf("search pages differ: direct [%s], proxy [%s], gRPC proxy [%s], REST [%s], gRPC [%s]",
-			strings.Join(directIDs, " "), strings.Join(proxyIDs, " "), strings.Join(bareIDs, " "), strings.Join(restIDs, " "), strings.Join(grpcIDs, " "))
+	if len(wantIDs) != searchPage {
+		return fmt.Errorf("gRPC search answered %d contacts, want %d", len(wantIDs), searchPage)
+	}
+
+	for _, m := range jsonModes {
+		b, err := m.get()
+		if err != nil {
+			return fmt.Errorf("%s get: %w", m.name, err)
+		}
+		var one struct {
+			Contact contact `json:"contact"`
+		}
+		if err := json.Unmarshal(b, &one); err != nil {
+			return fmt.Errorf("%s get: %w", m.name, err)
+		}
+		if one.Contact != want {
+			return fmt.Errorf("get %s differs: %s %+v, gRPC %+v", cid, m.name, one.Contact, want)
+		}
+		if b, err = m.search(); err != nil {
+			return fmt.Errorf("%s search: %w", m.name, err)
+		}
+		var page struct {
+			Contacts []contact `json:"contacts"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return fmt.Errorf("%s search: %w", m.name, err)
+		}
+		ids := make([]string, 0, len(page.Contacts))
+		for _, ct := range page.Contacts {
+			ids = append(ids, ct.ID)
+		}
+		if !slices.Equal(ids, wantIDs) {
+			return fmt.Errorf("search pages differ: %s [%s], gRPC [%s]", m.name, strings.Join(ids, " "), strings.Join(wantIDs, " "))
+		}
 	}
 	return nil
 }

@@ -16,11 +16,12 @@ import (
 
 // modeColor tells the modes apart; the store is told by the dashes.
 var modeColor = map[string]color.Color{
-	modeDirect:    color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xff},
-	modeProxy:     color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	modeGRPCProxy: color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
-	modeGRPC:      color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	modeREST:      color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	modeDirect:     color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xff},
+	modeProxy:      color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	modeQuotaProxy: color.RGBA{R: 0xbc, G: 0xbd, B: 0x22, A: 0xff},
+	modeGRPCProxy:  color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	modeGRPC:       color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	modeREST:       color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
 var storeDashes = map[string][]vg.Length{

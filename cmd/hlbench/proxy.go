@@ -9,6 +9,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -37,8 +39,9 @@ const (
 // upstreamURL is the sandbox; tokens maps a location to its access token
 // (read once at start: a proxy holds its tokens in memory, as hlgate's token
 // manager does between refreshes). Its transport has the settings of
-// hlgate's upstream client.
-func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http.Transport, error) {
+// hlgate's upstream client. With allow set (the quota-proxy mode) the proxy
+// asks it for every call first and answers 429 when it refuses.
+func newProxy(upstreamURL string, tokens map[string]string, allow func(ctx context.Context, location string) error) (http.Handler, *http.Transport, error) {
 	target, err := url.Parse(upstreamURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy upstream: %w", err)
@@ -59,6 +62,12 @@ func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http
 				http.Error(w, "unknown location", http.StatusNotFound)
 				return
 			}
+			if allow != nil {
+				if err := allow(r.Context(), r.PathValue("location")); err != nil {
+					http.Error(w, "quota: "+err.Error(), http.StatusTooManyRequests)
+					return
+				}
+			}
 			// The transport may still be reading the request body (a last
 			// read to see that it ends where Content-Length says) when
 			// the answer's headers come back; without full duplex,
@@ -76,6 +85,27 @@ func newProxy(upstreamURL string, tokens map[string]string) (http.Handler, *http
 	mux.Handle(proxyGetRoute, route(func(r *http.Request) string { return "/contacts/" + r.PathValue("id") }))
 	mux.Handle(proxySearchRoute, route(func(*http.Request) string { return "/contacts/search" }))
 	return mux, tr, nil
+}
+
+// gcraQuota is the quota of the quota-proxy mode: one go-redis/redis_rate
+// decision (GCRA, one Redis round trip running a script over one key) per
+// call, per location, on the Redis of hlgate's stores (the stack lifts its
+// limit as it lifts hlgate's). It is the least a facade sharing a quota across
+// replicas must add to the bare proxy: what hlgate's exact quota (a
+// sliding log, the daily count, queueing across replicas) costs beyond it
+// is hlgate's own.
+func gcraQuota(rdb *redis.Client, limit redis_rate.Limit) func(ctx context.Context, location string) error {
+	lim := redis_rate.NewLimiter(rdb)
+	return func(ctx context.Context, location string) error {
+		res, err := lim.Allow(ctx, "hlbench:quota:{"+location+"}", limit)
+		if err != nil {
+			return err
+		}
+		if res.Allowed == 0 {
+			return fmt.Errorf("refused, retry after %s", res.RetryAfter)
+		}
+		return nil
+	}
 }
 
 // The bare gRPC proxy's service, declared by hand (there is no generated

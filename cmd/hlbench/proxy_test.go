@@ -6,8 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/hlgate/hlgate/internal/redistest"
 )
 
 // The bare proxy keeps reading the caller's body after the upstream has
@@ -38,7 +43,7 @@ func TestProxyStreamsTheBodyWhileItAnswers(t *testing.T) {
 		_, _ = w.Write(b)
 	}))
 	defer upstream.Close()
-	h, tr, err := newProxy(upstream.URL, map[string]string{"loc": "token"})
+	h, tr, err := newProxy(upstream.URL, map[string]string{"loc": "token"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,5 +87,49 @@ func TestProxyStreamsTheBodyWhileItAnswers(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
 		t.Fatalf("answer %d with %d bytes, want 200 echoing the %d bytes sent", resp.StatusCode, len(got), len(body))
+	}
+}
+
+// The quota proxy decides one GCRA slot per call in Redis before it
+// proxies: within the limit it answers the upstream's bytes, past it 429
+// without reaching the upstream, and the decisions live in Redis under the
+// location's key, where every replica of a facade would share them.
+func TestQuotaProxyDecidesEachCall(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		_, _ = io.WriteString(w, `{"contact":{"id":"c1"}}`)
+	}))
+	defer upstream.Close()
+	srv := redistest.Start(t, redistest.Options{})
+	rdb := srv.Client()
+	h, tr, err := newProxy(upstream.URL, map[string]string{"loc": "token"}, gcraQuota(rdb, redis_rate.Limit{Rate: 2, Burst: 2, Period: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	px := httptest.NewServer(h)
+	defer px.Close()
+
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		resp, err := http.Get(px.URL + "/v1/locations/loc/contacts/c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("call %d: status %d (%s), want %d", i+1, resp.StatusCode, b, want)
+		}
+		if want == http.StatusOK && string(b) != `{"contact":{"id":"c1"}}` {
+			t.Fatalf("call %d answered %s, not the upstream's body", i+1, b)
+		}
+	}
+	if n := reached.Load(); n != 2 {
+		t.Errorf("the upstream saw %d calls, want the 2 the quota allowed", n)
+	}
+	if n, err := rdb.Exists(context.Background(), "rate:hlbench:quota:{loc}").Result(); err != nil || n != 1 {
+		t.Errorf("the location's quota key in Redis: %d, %v; want it there", n, err)
 	}
 }

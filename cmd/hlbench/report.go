@@ -224,18 +224,22 @@ func (x comparison) proxyCPUText() string {
 var summaryConcs = []int{1, 32, 64}
 
 // summary is the table of ratios against the bare proxy, one line per store,
-// operation and facade mode: throughput at summaryConcs callers, and the
-// p50 added over direct at one caller beside the proxy's. A cell that was
-// not measured reads "-".
+// operation and facade mode: throughput at summaryConcs callers, the p50
+// added over direct at one caller beside the proxy's, and with Redis
+// stores throughput against the quota proxy at throughputConcs. A cell
+// that was not measured reads "-".
 func (r results) summary(stores, ops []string) (header []string, lines [][]string) {
 	header = []string{"store", "operation", "mode"}
 	for _, n := range summaryConcs {
 		header = append(header, fmt.Sprintf("calls/s ×proxy at %d", n))
 	}
 	header = append(header, "+p50 µs at 1", "proxy's +p50 µs at 1", "+p50 ×proxy's")
+	for _, n := range throughputConcs {
+		header = append(header, fmt.Sprintf("calls/s ×quota-proxy at %d", n))
+	}
 	for _, store := range stores {
 		for _, op := range ops {
-			for _, mode := range []string{modeGRPCProxy, modeGRPC, modeREST} {
+			for _, mode := range []string{modeQuotaProxy, modeGRPCProxy, modeGRPC, modeREST} {
 				l := []string{store, opShort(op), mode}
 				measured := false
 				for _, n := range summaryConcs {
@@ -254,6 +258,9 @@ func (r results) summary(stores, ops []string) (header []string, lines [][]strin
 				} else {
 					l = append(l, "-", "-", "-")
 				}
+				for _, n := range throughputConcs {
+					l = append(l, r.quotaProxyShare(mode, store, op, n))
+				}
 				if measured {
 					lines = append(lines, l)
 				}
@@ -261,6 +268,18 @@ func (r results) summary(stores, ops []string) (header []string, lines [][]strin
 		}
 	}
 	return header, lines
+}
+
+// quotaProxyShare is a facade cell's throughput as a share of the quota
+// proxy's beside it, "-" where there is none (memory stores) or for the
+// quota proxy itself.
+func (r results) quotaProxyShare(mode, store, op string, conc int) string {
+	c, ok1 := r.find(mode, store, op, conc)
+	q, ok2 := r.find(modeQuotaProxy, store, op, conc)
+	if !ok1 || !ok2 || mode == modeQuotaProxy || q.Throughput() == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", c.Throughput()/q.Throughput())
 }
 
 // compare sets a facade cell against the direct and proxy cells beside it.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hlgate/hlgate/gen/highlevel"
@@ -48,6 +49,7 @@ type stack struct {
 	grpcAddr   string // hlgate's gRPC port
 	httpURL    string // hlgate's HTTP port (REST gateway)
 	proxyURL   string // the bare reverse proxy (newProxy), the baseline of the proxy mode
+	quotaURL   string // the bare reverse proxy with gcraQuota, the quota-proxy mode; Redis stores only
 	bareAddr   string // the bare gRPC proxy (newGRPCProxy), the gRPC-proxy mode
 	token      string // the demo location's access token, for direct calls
 
@@ -88,10 +90,11 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 		tokens  tokenstore.Store
 		lim     limiter.Limiter
 		pageKey []byte
+		rdb     *redis.Client
 	)
 	lcfg := limiter.Config{Limit: liftedLimit, Daily: liftedDaily, Logger: log}
 	if redisAddr != "" {
-		rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+		rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
 		st.closers = append(st.closers, rdb.Close)
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -149,18 +152,32 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	st.token = tok.AccessToken
 
 	// The bare proxy beside hlgate, on its own loopback port and with its
-	// own upstream transport, as a second facade process would be.
-	px, pxTransport, err := newProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token})
-	if err != nil {
+	// own upstream transport, as a second facade process would be; with
+	// Redis stores, a second one that also keeps a quota in that Redis.
+	startProxy := func(name string, allow func(context.Context, string) error) (string, error) {
+		px, pxTransport, err := newProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token}, allow)
+		if err != nil {
+			return "", err
+		}
+		st.closers = append(st.closers, func() error { pxTransport.CloseIdleConnections(); return nil })
+		pxURL, stopPX, err := serveHTTP(px)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		st.closers = append(st.closers, stopPX)
+		return pxURL, nil
+	}
+	if st.proxyURL, err = startProxy("bare proxy", nil); err != nil {
 		return st, err
 	}
-	st.closers = append(st.closers, func() error { pxTransport.CloseIdleConnections(); return nil })
-	pxURL, stopPX, err := serveHTTP(px)
-	if err != nil {
-		return st, fmt.Errorf("bare proxy: %w", err)
+	if rdb != nil {
+		// A client of its own, as a second facade process would have.
+		qdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+		st.closers = append(st.closers, qdb.Close)
+		if st.quotaURL, err = startProxy("quota proxy", gcraQuota(qdb, redis_rate.Limit{Rate: liftedLimit, Burst: liftedLimit, Period: 10 * time.Second})); err != nil {
+			return st, err
+		}
 	}
-	st.closers = append(st.closers, stopPX)
-	st.proxyURL = pxURL
 
 	// The bare gRPC proxy, likewise.
 	bare, bareTransport := newGRPCProxy(sbURL, map[string]string{sandbox.DemoLocationID: st.token})
