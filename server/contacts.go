@@ -132,27 +132,19 @@ type contactsPage struct {
 // and "total", an integer (absent or null for 0). Anything else in those
 // two is an error; other members are not read.
 func searchPage(raw []byte) (contactsPage, error) {
-	members, err := jsonproto.Members(raw)
+	lp, err := jsonproto.DecodeListMember(raw, "contacts", func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter")
 	if err != nil {
 		return contactsPage{}, err
 	}
 	var page contactsPage
-	if list, ok := members["contacts"]; ok {
-		items, said, rep, err := jsonproto.DecodeList(list, func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter")
-		var item *jsonproto.ItemError
-		switch {
-		case errors.As(err, &item):
-			return contactsPage{}, fmt.Errorf("contacts%w", err)
-		case err != nil:
-			return contactsPage{}, fmt.Errorf("contacts: %w", err)
-		}
-		page.contacts = make([]*hlgatev1.Contact, len(items))
-		for i, m := range items {
+	if lp.Found {
+		page.contacts = make([]*hlgatev1.Contact, len(lp.Items))
+		for i, m := range lp.Items {
 			page.contacts[i] = m.(*hlgatev1.Contact)
 		}
-		page.searchAfter, page.report = said, rep
+		page.searchAfter, page.report = lp.Last, lp.Report
 	}
-	if b, ok := members["total"]; ok {
+	if b, ok := lp.Members["total"]; ok {
 		v, err := jsonproto.Parse(b)
 		if err != nil {
 			return contactsPage{}, err

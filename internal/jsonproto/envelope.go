@@ -10,7 +10,8 @@ import (
 // An answer that is a page of resources has an envelope the caller reads
 // itself (the list, a total, a cursor). Members and DecodeList read such an
 // answer without building a tree of it: Members finds the envelope's
-// members, and DecodeList streams the list's objects into their messages.
+// members, and DecodeList streams the list's objects into their messages;
+// DecodeListMember does both in one pass.
 
 // Members returns the members of the JSON object in data, each as the
 // bytes of its value, without parsing them; a key given twice keeps its
@@ -198,6 +199,126 @@ func DecodeList(data []byte, newItem func() proto.Message, omit string) (items [
 	return decodeListTree(data, newItem, omit)
 }
 
+// ListPage is an answer read by DecodeListMember.
+type ListPage struct {
+	// Members are the answer's members but the list, as Members returns
+	// them.
+	Members map[string][]byte
+	// Found says whether the answer has the list's key; Items, Last and
+	// Report are DecodeList's of its value.
+	Found  bool
+	Items  []proto.Message
+	Last   any
+	Report Report
+}
+
+// DecodeListMember is Members of data, then DecodeList of its member list,
+// in one pass: a page's envelope is read while its records are decoded,
+// where Members passed over every record once to find the envelope's end
+// before DecodeList read them (a tenth of a search page's decode). It
+// gives what the two give, and fails as they fail, DecodeList's errors
+// named by the list's key ("contacts[2]: want an object, got a string",
+// "contacts: …"); what the pass does not decide alone (the list's key
+// twice, a list the stream leaves to the tree, anything that is not JSON)
+// the two decide.
+func DecodeListMember(data []byte, list string, newItem func() proto.Message, omit string) (ListPage, error) {
+	if pg, ok := streamListMember(data, list, newItem, omit); ok {
+		return pg, nil
+	}
+	members, err := Members(data)
+	if err != nil {
+		return ListPage{}, err
+	}
+	pg := ListPage{Members: members}
+	raw, ok := members[list]
+	if !ok {
+		return pg, nil
+	}
+	delete(members, list)
+	pg.Found = true
+	pg.Items, pg.Last, pg.Report, err = DecodeList(raw, newItem, omit)
+	if err != nil {
+		return ListPage{}, listError(list, err)
+	}
+	return pg, nil
+}
+
+// listError names DecodeList's error by the list's key.
+func listError(list string, err error) error {
+	if item := (*ItemError)(nil); errors.As(err, &item) {
+		return fmt.Errorf("%s%w", list, err)
+	}
+	return fmt.Errorf("%s: %w", list, err)
+}
+
+// streamListMember is DecodeListMember's one pass; false leaves the answer
+// to the two passes. The list is decoded as DecodeList decodes it alone,
+// at the same depth and under the same paths, so the report is the same.
+func streamListMember(data []byte, list string, newItem func() proto.Message, omit string) (ListPage, bool) {
+	s := newStreamer(data)
+	s.passOmitted = true
+	s.space()
+	if s.i >= len(s.data) || s.data[s.i] != '{' {
+		return ListPage{}, false
+	}
+	pg := ListPage{Members: map[string][]byte{}}
+	s.i++ // {
+	s.space()
+	if s.i < len(s.data) && s.data[s.i] == '}' {
+		s.i++
+	} else {
+		for {
+			if s.i >= len(s.data) || s.data[s.i] != '"' {
+				return ListPage{}, false
+			}
+			key, err := s.string()
+			if err != nil {
+				return ListPage{}, false
+			}
+			s.space()
+			if s.i >= len(s.data) || s.data[s.i] != ':' {
+				return ListPage{}, false
+			}
+			s.i++
+			s.space()
+			switch {
+			case key != list:
+				start := s.i
+				if !s.skip(1) {
+					return ListPage{}, false
+				}
+				pg.Members[key] = data[start:s.i:s.i]
+			case pg.Found:
+				return ListPage{}, false // given twice: Members keeps the last
+			default:
+				pg.Found = true
+				if pg.Items, pg.Last, err = s.itemsValue(newItem, omit); err != nil {
+					return ListPage{}, false
+				}
+			}
+			s.space()
+			if s.i >= len(s.data) {
+				return ListPage{}, false
+			}
+			if s.data[s.i] == '}' {
+				s.i++
+				break
+			}
+			if s.data[s.i] != ',' {
+				return ListPage{}, false
+			}
+			s.i++
+			s.space()
+		}
+	}
+	s.space()
+	if s.i < len(s.data) || s.collision {
+		return ListPage{}, false
+	}
+	pg.Report = s.report
+	return pg, true
+}
+
 // decodeListTree is DecodeList decided by the tree, from nothing.
 func decodeListTree(data []byte, newItem func() proto.Message, omit string) (items []proto.Message, last any, r Report, err error) {
 	v, err := Parse(data)
@@ -237,13 +358,23 @@ func (e *ItemError) Error() string {
 // items is DecodeList's stream. Each item's omitted value is only passed
 // over; the last item's is parsed at the end.
 func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Message, any, error) {
+	items, last, err := s.itemsValue(newItem, omit)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.space()
+	if s.i < len(s.data) {
+		return nil, nil, errRestart
+	}
+	return items, last, nil
+}
+
+// itemsValue is items for the value at the stream's position, which it
+// leaves just after it: what follows is its caller's to read.
+func (s *streamer) itemsValue(newItem func() proto.Message, omit string) ([]proto.Message, any, error) {
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == 'n' {
 		if err := s.literal("null"); err != nil {
-			return nil, nil, errRestart
-		}
-		s.space()
-		if s.i < len(s.data) {
 			return nil, nil, errRestart
 		}
 		return nil, nil, nil
@@ -285,10 +416,6 @@ func (s *streamer) items(newItem func() proto.Message, omit string) ([]proto.Mes
 				break
 			}
 		}
-	}
-	s.space()
-	if s.i < len(s.data) {
-		return nil, nil, errRestart
 	}
 	if last == nil {
 		return items, nil, nil

@@ -421,3 +421,76 @@ func FuzzDecodeListMatchesTree(f *testing.F) {
 		}
 	})
 }
+
+// DecodeListMember reads a page's envelope and decodes its list in one
+// pass, and gives exactly what Members and then DecodeList of the list's
+// member give: the same members, items, cursor, report and errors.
+func FuzzDecodeListMemberMatchesTwoPasses(f *testing.F) {
+	contact := string(goldenAnswers(f)["contacts/get_contact.json"])
+	contact = contact[strings.Index(contact, ":")+1 : strings.LastIndex(contact, "}")] // the contact object itself
+	for _, seed := range []string{
+		`{"contacts":[` + contact + `,` + contact + `],"total":2,"traceId":"t"}`,
+		`{"total":1,"contacts":[{"id":"a","searchAfter":[1,"a"]},null,{"firstName":"x","zz":1}]}`,
+		`{"contacts":[{"id":"a","searchAfter":[1,"a"]}],"contacts":[{"id":"b"}]}`,
+		`{"contacts":null}`, `{"contacts":[]}`, `{}`, `{"total":3}`, `{"contacts":["a"]}`, `{"contacts":[{}, 1]}`,
+		`{"contacts":[{"x":1,"x":2}]}`, `{"contacts":[{"firstName":"a","first_name":"b"}]}`,
+		`{"contacts":[{}]`, `{"contacts":[{}]}x`, `[]`, `null`, `{"contacts":{}}`, ` { "contacts" : [ ] , "a" : [1, {"b":2}] } `,
+	} {
+		f.Add([]byte(seed))
+	}
+	newContact := func() proto.Message { return &hlgatev1.Contact{} }
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gerr := DecodeListMember(data, "contacts", newContact, "searchAfter")
+		var want ListPage
+		members, werr := Members(data)
+		if werr == nil {
+			want.Members = members
+			if raw, ok := members["contacts"]; ok {
+				delete(members, "contacts")
+				want.Found = true
+				if want.Items, want.Last, want.Report, werr = DecodeList(raw, newContact, "searchAfter"); werr != nil {
+					werr = listError("contacts", werr)
+				}
+			}
+		}
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("one pass: error %v; two passes: error %v", gerr, werr)
+		}
+		if gerr != nil {
+			return
+		}
+		if d := cmp.Diff(want.Members, got.Members); d != "" {
+			t.Errorf("members (-two passes +one):\n%s", d)
+		}
+		if got.Found != want.Found {
+			t.Errorf("found the list: %v in one pass, %v in two", got.Found, want.Found)
+		}
+		if d := cmp.Diff(want.Items, got.Items, protocmp.Transform()); d != "" {
+			t.Errorf("items (-two passes +one):\n%s", d)
+		}
+		if d := cmp.Diff(want.Report, got.Report); d != "" {
+			t.Errorf("report (-two passes +one):\n%s", d)
+		}
+		if !sameJSON(got.Last, want.Last) {
+			t.Errorf("the last item's omitted value: %v in one pass, %v in two", got.Last, want.Last)
+		}
+	})
+}
+
+// A page as HighLevel answers it is read in the one pass, not left to the
+// two: the fuzz test above holds the pass to them only where it runs.
+func TestListMemberOfAPageStreams(t *testing.T) {
+	contact := string(goldenAnswers(t)["contacts/get_contact.json"])
+	contact = contact[strings.Index(contact, ":")+1 : strings.LastIndex(contact, "}")]
+	page := []byte(`{"contacts":[` + contact + `,` + contact + `],"total":2,"traceId":"t"}`)
+	pg, ok := streamListMember(page, "contacts", func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter")
+	if !ok {
+		t.Fatal("the page was left to the two passes")
+	}
+	if len(pg.Items) != 2 || !pg.Found || string(pg.Members["total"]) != "2" || len(pg.Members) != 2 {
+		t.Fatalf("read %d items (found %v), members %q", len(pg.Items), pg.Found, pg.Members)
+	}
+	if id := pg.Items[1].(*hlgatev1.Contact).GetId(); id != "seD4PfOuKoVMLkEZqohJ" {
+		t.Errorf("second contact's id %q", id)
+	}
+}
