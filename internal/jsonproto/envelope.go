@@ -28,6 +28,25 @@ func Members(data []byte) (map[string][]byte, error) {
 		return nil, fmt.Errorf("want a JSON object, got %s", jsonType(v))
 	}
 	out := map[string][]byte{}
+	ok := p.walkObject(func(key string) bool {
+		start := p.i
+		if !p.skip(1) {
+			return false
+		}
+		out[key] = data[start:p.i:p.i]
+		return true
+	})
+	if !ok {
+		return nil, syntaxOf(data)
+	}
+	return out, nil
+}
+
+// walkObject reads the top-level JSON object at p's position, which is
+// its '{', to the end of p's data: for each member it reads the key and
+// hands it to member, which reads the value from p and returns false
+// to stop. False when member stopped, or the data is not one object.
+func (p *parser) walkObject(member func(key string) bool) bool {
 	p.i++ // {
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
@@ -35,43 +54,38 @@ func Members(data []byte) (map[string][]byte, error) {
 	} else {
 		for {
 			if p.i >= len(p.data) || p.data[p.i] != '"' {
-				return nil, syntaxOf(data)
+				return false
 			}
 			key, err := p.string()
 			if err != nil {
-				return nil, syntaxOf(data)
+				return false
 			}
 			p.space()
 			if p.i >= len(p.data) || p.data[p.i] != ':' {
-				return nil, syntaxOf(data)
+				return false
 			}
 			p.i++
 			p.space()
-			start := p.i
-			if !p.skip(1) {
-				return nil, syntaxOf(data)
+			if !member(key) {
+				return false
 			}
-			out[key] = data[start:p.i:p.i]
 			p.space()
 			if p.i >= len(p.data) {
-				return nil, syntaxOf(data)
+				return false
 			}
 			if p.data[p.i] == '}' {
 				p.i++
 				break
 			}
 			if p.data[p.i] != ',' {
-				return nil, syntaxOf(data)
+				return false
 			}
 			p.i++
 			p.space()
 		}
 	}
 	p.space()
-	if p.i < len(p.data) {
-		return nil, syntaxOf(data)
-	}
-	return out, nil
+	return p.i >= len(p.data)
 }
 
 // syntaxOf is Parse's error for data, which Members found is not JSON.
@@ -262,57 +276,26 @@ func streamListMember(data []byte, list string, newItem func() proto.Message, om
 		return ListPage{}, false
 	}
 	pg := ListPage{Members: map[string][]byte{}}
-	s.i++ // {
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == '}' {
-		s.i++
-	} else {
-		for {
-			if s.i >= len(s.data) || s.data[s.i] != '"' {
-				return ListPage{}, false
+	ok := s.walkObject(func(key string) bool {
+		switch {
+		case key != list:
+			start := s.i
+			if !s.skip(1) {
+				return false
 			}
-			key, err := s.string()
-			if err != nil {
-				return ListPage{}, false
+			pg.Members[key] = data[start:s.i:s.i]
+		case pg.Found:
+			return false // given twice: Members keeps the last
+		default:
+			pg.Found = true
+			var err error
+			if pg.Items, pg.Last, err = s.itemsValue(newItem, omit); err != nil {
+				return false
 			}
-			s.space()
-			if s.i >= len(s.data) || s.data[s.i] != ':' {
-				return ListPage{}, false
-			}
-			s.i++
-			s.space()
-			switch {
-			case key != list:
-				start := s.i
-				if !s.skip(1) {
-					return ListPage{}, false
-				}
-				pg.Members[key] = data[start:s.i:s.i]
-			case pg.Found:
-				return ListPage{}, false // given twice: Members keeps the last
-			default:
-				pg.Found = true
-				if pg.Items, pg.Last, err = s.itemsValue(newItem, omit); err != nil {
-					return ListPage{}, false
-				}
-			}
-			s.space()
-			if s.i >= len(s.data) {
-				return ListPage{}, false
-			}
-			if s.data[s.i] == '}' {
-				s.i++
-				break
-			}
-			if s.data[s.i] != ',' {
-				return ListPage{}, false
-			}
-			s.i++
-			s.space()
 		}
-	}
-	s.space()
-	if s.i < len(s.data) || s.collision {
+		return true
+	})
+	if !ok || s.collision {
 		return ListPage{}, false
 	}
 	pg.Report = s.report
