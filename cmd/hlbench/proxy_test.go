@@ -62,7 +62,12 @@ func TestProxyStreamsTheBodyWhileItAnswers(t *testing.T) {
 	// ends the call, and the pipe with it.
 	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 	defer stop()
+	// The transport sends the headers before it reads the body, so the
+	// answer's headers may come back before the first half is taken:
+	// the second goes only once the first is in.
+	firstIn := make(chan struct{})
 	go func() {
+		defer close(firstIn)
 		if _, err := pw.Write(first); err != nil {
 			pw.CloseWithError(err)
 		}
@@ -77,6 +82,7 @@ func TestProxyStreamsTheBodyWhileItAnswers(t *testing.T) {
 		t.Fatalf("headers before the whole body: %v", err)
 	}
 	defer resp.Body.Close()
+	<-firstIn
 	if _, err := pw.Write(second); err != nil {
 		t.Fatalf("second half: %v", err)
 	}
