@@ -24,14 +24,7 @@ import (
 func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	t.Parallel()
 	const callers = 40
-	// Answers take 50 ms, so the first decision is in flight while every
-	// other caller arrives.
-	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
-	c, l, direct := delayedLimiter(t, 50*time.Millisecond, callers, cfg)
-	key := Key{App: "app", Resource: "batched"}
-	hook := &decisionTrips{}
-	c.AddHook(hook)
-	queueBehindOne(t, l, direct, key, callers)
+	hook, direct, key := queueBehindOne(t, "batched", callers, callers)
 	if n := hook.trips.Load(); n != 2 {
 		t.Errorf("%d callers made %d round trips, want 2 (the first alone, the rest together)", callers, n)
 	}
@@ -49,12 +42,7 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 func TestLongQueueGoesOutInBoundedRoundTrips(t *testing.T) {
 	t.Parallel()
 	const callers = 1 + 2*maxPerCall + 10
-	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
-	c, l, direct := delayedLimiter(t, 50*time.Millisecond, 4, cfg)
-	key := Key{App: "app", Resource: "long-queue"}
-	hook := &decisionTrips{}
-	c.AddHook(hook)
-	queueBehindOne(t, l, direct, key, callers)
+	hook, direct, key := queueBehindOne(t, "long-queue", 4, callers)
 	// The first alone, then 64, 64 and 10.
 	if n := hook.trips.Load(); n != 4 {
 		t.Errorf("%d callers made %d round trips, want 4", callers, n)
@@ -96,11 +84,18 @@ func TestAbandonedQueuedDecisionTakesNoSlot(t *testing.T) {
 	}
 }
 
-// queueBehindOne has callers wait on key through l: the first alone, the
-// others once its decision is in flight (seen through direct), so that
-// all of them queue behind it; it fails unless every one is granted.
-func queueBehindOne(t *testing.T, l, direct *Redis, key Key, callers int) {
+// queueBehindOne has callers wait on resource's key through a limiter
+// whose Redis answers take 50 ms (a client of poolSize connections,
+// counted by hook): the first alone, the others once its decision is in
+// flight (seen through direct, a prompt limiter on the same Redis), so
+// that all of them queue behind it. It fails unless every one is granted.
+func queueBehindOne(t *testing.T, resource string, poolSize, callers int) (hook *decisionTrips, direct *Redis, key Key) {
 	t.Helper()
+	cfg := Config{Limit: 1000, Window: time.Second, Daily: 100000}
+	c, l, direct := delayedLimiter(t, 50*time.Millisecond, poolSize, cfg)
+	key = Key{App: "app", Resource: resource}
+	hook = &decisionTrips{}
+	c.AddHook(hook)
 	ctx := ctx0(t, 30*time.Second)
 	first := make(chan error, 1)
 	go func() { _, err := l.Wait(ctx, key); first <- err }()
@@ -121,6 +116,7 @@ func queueBehindOne(t *testing.T, l, direct *Redis, key Key, callers int) {
 			t.Fatalf("Wait: %v", err)
 		}
 	}
+	return hook, direct, key
 }
 
 // delayedLimiter is a limiter whose Redis answers take delay (its

@@ -122,7 +122,7 @@ func atScale(b *testing.B, srv *redistest.Server, locations int) {
 			}
 		}
 		if n := count.unknown.Load(); n > 0 {
-			b.Fatalf("%d script calls the count cannot read (EVAL, or an unknown script)", n)
+			b.Fatalf("%d script calls of a script the count does not know", n)
 		}
 		// A script call decides one or, batched, several reservations.
 		decisions := float64(count.decisions.Load())

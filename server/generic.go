@@ -637,8 +637,7 @@ func (f *forward) bindParam(m protoreflect.Message, p boundParam, r *upstreamReq
 			v.add(field, "must be a string")
 			return
 		}
-		v.id(field, s)
-		if !validID(s) {
+		if !v.id(field, s) {
 			return
 		}
 		// An id holds only characters a path segment keeps as they are,

@@ -49,18 +49,23 @@ type upstreamSeries struct {
 	latency prometheus.Observer
 }
 
+// kept is the series of labels in cache, found by find the first time.
+func kept[K comparable, V any](cache *sync.Map, labels K, find func() V) V {
+	if v, ok := cache.Load(labels); ok {
+		return v.(V)
+	}
+	v, _ := cache.LoadOrStore(labels, find())
+	return v.(V)
+}
+
 // observeRPC counts an RPC and its latency.
 func (m *Metrics) observeRPC(method string, code codes.Code, d time.Duration) {
-	c, ok := m.rpcSeries.Load(rpcLabels{method, code})
-	if !ok {
-		c, _ = m.rpcSeries.LoadOrStore(rpcLabels{method, code}, m.rpcs.WithLabelValues(method, code.String()))
-	}
-	c.(prometheus.Counter).Inc()
-	o, ok := m.latencySeries.Load(method)
-	if !ok {
-		o, _ = m.latencySeries.LoadOrStore(method, m.rpcLatency.WithLabelValues(method))
-	}
-	o.(prometheus.Observer).Observe(d.Seconds())
+	kept(&m.rpcSeries, rpcLabels{method, code}, func() prometheus.Counter {
+		return m.rpcs.WithLabelValues(method, code.String())
+	}).Inc()
+	kept(&m.latencySeries, method, func() prometheus.Observer {
+		return m.rpcLatency.WithLabelValues(method)
+	}).Observe(d.Seconds())
 }
 
 // NewMetrics registers hlgate's metrics (and the Go and process collectors)
@@ -104,15 +109,12 @@ func NewMetrics() *Metrics {
 
 // OnUpstreamResponse is the upstream chain's OnResponse hook.
 func (m *Metrics) OnUpstreamResponse(p upstream.Product, status int, d time.Duration) {
-	k := upstreamLabels{p, status}
-	v, ok := m.upstreamSeries.Load(k)
-	if !ok {
-		v, _ = m.upstreamSeries.LoadOrStore(k, &upstreamSeries{
+	series := kept(&m.upstreamSeries, upstreamLabels{p, status}, func() *upstreamSeries {
+		return &upstreamSeries{
 			calls:   m.upstreamCalls.WithLabelValues(string(p), strconv.Itoa(status)),
 			latency: m.upstreamLat.WithLabelValues(string(p)),
-		})
-	}
-	series := v.(*upstreamSeries)
+		}
+	})
 	series.calls.Inc()
 	series.latency.Observe(d.Seconds())
 }

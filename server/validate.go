@@ -64,14 +64,17 @@ var idByte = func() (t [256]bool) {
 	return t
 }()
 
-// id checks a required identifier.
-func (v *violations) id(field, val string) {
+// id checks a required identifier, and says whether it passed.
+func (v *violations) id(field, val string) bool {
 	switch {
 	case val == "":
 		v.add(field, "is required")
 	case !validID(val):
 		v.add(field, "must be an id of letters, digits, '_' or '-' (at most 100)")
+	default:
+		return true
 	}
+	return false
 }
 
 // optionalID checks an identifier that may be empty.

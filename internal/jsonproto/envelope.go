@@ -295,7 +295,7 @@ func streamListMember(data []byte, list string, newItem func() proto.Message, om
 		}
 		return true
 	})
-	if !ok || s.collision {
+	if !ok {
 		return ListPage{}, false
 	}
 	pg.Report = s.report
