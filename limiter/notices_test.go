@@ -26,7 +26,7 @@ func noticesLive(t *testing.T, l *Redis) uint64 {
 
 // sleeperReplicas starts a Redis and two limiters on it (L = 1, so a
 // second caller sleeps): a, and b whose client c counts its round trips.
-func sleeperReplicas(t *testing.T) (srv *redistest.Server, a, b *Redis, c *redis.Client, hook *roundTrips) {
+func sleeperReplicas(t *testing.T) (srv *redistest.Server, a, b *Redis, c *redis.Client, hook *redistest.RoundTrips) {
 	t.Helper()
 	srv = redistest.Start(t, redistest.Options{})
 	cfg := Config{Limit: 1, Window: 400 * time.Millisecond, Guard: 100 * time.Millisecond, MaxQueueWait: 5 * time.Second}
@@ -35,7 +35,7 @@ func sleeperReplicas(t *testing.T) (srv *redistest.Server, a, b *Redis, c *redis
 		t.Fatal(err)
 	}
 	c = srv.Client()
-	hook = &roundTrips{}
+	hook = &redistest.RoundTrips{}
 	c.AddHook(hook)
 	if b, err = NewRedis(c, cfg); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestSleeperHearsCoolDownWithoutARoundTrip(t *testing.T) {
 	if _, err := a.Wait(ctx, quiet); err != nil {
 		t.Fatal(err)
 	}
-	before := hook.n.Load()
+	before := hook.Count()
 	p, err := b.Wait(ctx, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -108,16 +108,16 @@ func TestSleeperHearsCoolDownWithoutARoundTrip(t *testing.T) {
 	if p.Seq != 2 {
 		t.Fatalf("the second caller got seq %d, want 2 (it queued behind the first)", p.Seq)
 	}
-	if n := hook.n.Load() - before; n != 1 {
-		t.Errorf("a caller that slept until its slot made %d Redis round trips, want 1", n)
+	if trips := hook.Since(before); len(trips) != 1 {
+		t.Errorf("a caller that slept until its slot made %d Redis round trips, want 1: %q", len(trips), trips)
 	}
 
 	// A cool-down starts on another replica while the caller sleeps.
-	before = hook.n.Load()
+	before = hook.Count()
 	sleepThroughCoolDown(t, a, b, Key{App: "app", Resource: "sleeper"}, func() {})
 	// The decision, the slot given back, the decision behind the cool-down.
-	if n := hook.n.Load() - before; n != 3 {
-		t.Errorf("the sleeper made %d Redis round trips, want 3 (no cool-down read)", n)
+	if trips := hook.Since(before); len(trips) != 3 {
+		t.Errorf("the sleeper made %d Redis round trips, want 3 (no cool-down read): %q", len(trips), trips)
 	}
 }
 
@@ -130,17 +130,17 @@ func TestSleeperReadsRedisWhenNoticesWereLost(t *testing.T) {
 	srv, a, b, _, hook := sleeperReplicas(t)
 	epoch := noticesLive(t, b)
 	ctx := context.Background()
-	var reads int64
+	var reads int
 	sleepThroughCoolDown(t, a, b, Key{App: "app", Resource: "lost"}, func() {
-		reads = hook.n.Load()
+		reads = hook.Count()
 		if err := srv.Client().Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 			t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)
 		}
 	})
 	// At least the cool-down read, the slot given back and the decision
 	// behind the cool-down.
-	if n := hook.n.Load() - reads; n < 3 {
-		t.Errorf("after the subscription was lost the sleeper made %d Redis round trips, want at least 3 (it must read the cool-down)", n)
+	if trips := hook.Since(reads); len(trips) < 3 {
+		t.Errorf("after the subscription was lost the sleeper made %d Redis round trips, want at least 3 (it must read the cool-down): %q", len(trips), trips)
 	}
 	if again := noticesLive(t, b); again <= epoch {
 		t.Errorf("the subscription came back in epoch %d, want one after %d", again, epoch)

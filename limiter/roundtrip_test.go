@@ -5,34 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hlgate/hlgate/internal/redistest"
 )
-
-// roundTrips counts what a go-redis client sends: one per command sent on
-// its own, one per pipeline.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // One call on the hot path, as the upstream chain makes it (Wait, send,
 // Observe of HighLevel's answer), costs one Redis round trip, whether
@@ -44,7 +21,7 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	c := srv.Client()
-	hook := &roundTrips{}
+	hook := &redistest.RoundTrips{}
 	c.AddHook(hook)
 	ctx := context.Background()
 	cfg := Config{Limit: 1000, Window: time.Second, Daily: 1000}
@@ -64,13 +41,13 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 		return h
 	}
 	// call makes one call and returns its round trips.
-	call := func(status int, h http.Header) (int64, error) {
-		before := hook.n.Load()
+	call := func(status int, h http.Header) ([]string, error) {
+		before := hook.Count()
 		_, err := l.Wait(ctx, key)
 		if err == nil {
 			l.Observe(ctx, key, status, h)
 		}
-		return hook.n.Load() - before, err
+		return hook.Since(before), err
 	}
 	// The first run of a script loads it (EVALSHA answered NOSCRIPT, then
 	// EVAL); that is once per script and Redis, not per call.
@@ -85,7 +62,7 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 		name      string
 		status    int
 		header    http.Header
-		trips     int64
+		trips     int
 		usedAfter int64 // daily used on another replica after the call
 	}{
 		{"HighLevel agrees", http.StatusOK, answer(998), 1, 2},
@@ -94,12 +71,12 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 		{"once", http.StatusOK, answer(898), 1, 102},
 		{"a 429 starts a cool-down at once", http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}}, 2, 103},
 	} {
-		n, err := call(c.status, c.header)
+		trips, err := call(c.status, c.header)
 		if err != nil {
 			t.Fatalf("call %d (%s): %v", i, c.name, err)
 		}
-		if n != c.trips {
-			t.Errorf("call %d (%s): %d Redis round trips, want %d", i, c.name, n, c.trips)
+		if len(trips) != c.trips {
+			t.Errorf("call %d (%s): %d Redis round trips, want %d: %q", i, c.name, len(trips), c.trips, trips)
 		}
 		if st := mustState(t, other, key); st.DailyUsed != c.usedAfter {
 			t.Errorf("after call %d (%s): another replica sees daily used %d, want %d", i, c.name, st.DailyUsed, c.usedAfter)
@@ -113,14 +90,14 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Observe(ctx, day, http.StatusOK, answer(0))
-	before := hook.n.Load()
+	before := hook.Count()
 	_, err = l.Wait(ctx, day)
 	var le *Error
 	if !errors.As(err, &le) || le.Reason != DailyQuotaExhausted {
 		t.Fatalf("Wait after HighLevel reported the day spent: %v, want DAILY_QUOTA_EXHAUSTED", err)
 	}
-	if n := hook.n.Load() - before; n != 1 {
-		t.Errorf("the refused decision took %d round trips, want 1", n)
+	if trips := hook.Since(before); len(trips) != 1 {
+		t.Errorf("the refused decision took %d round trips, want 1: %q", len(trips), trips)
 	}
 	if st := mustState(t, other, day); st.DailyUsed != cfg.Daily {
 		t.Errorf("another replica sees daily used %d, want %d", st.DailyUsed, cfg.Daily)

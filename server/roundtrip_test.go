@@ -4,36 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 	"github.com/hlgate/hlgate/internal/redistest"
 	"github.com/hlgate/hlgate/limiter"
 	"github.com/hlgate/hlgate/sandbox"
 )
-
-// redisRoundTrips counts what go-redis clients send: one per command sent
-// on its own, one per pipeline.
-type redisRoundTrips struct{ n atomic.Int64 }
-
-func (h *redisRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *redisRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *redisRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // With Redis stores, one call with a cached token costs one Redis round
 // trip, over gRPC and over REST: the quota decision, carrying what
@@ -43,7 +20,7 @@ func (h *redisRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 // used to cost a second round trip.
 func TestOneRedisRoundTripPerCall(t *testing.T) {
 	t.Parallel()
-	hook := &redisRoundTrips{}
+	hook := &redistest.RoundTrips{}
 	h := newHarness(t, harnessOptions{
 		sandbox:   sandbox.Config{QuotaOff: true},
 		limiter:   limiter.Config{Limit: 1000},
@@ -79,21 +56,21 @@ func TestOneRedisRoundTripPerCall(t *testing.T) {
 	}
 	for i := range 3 {
 		otherClient()
-		before := hook.n.Load()
+		before := hook.Count()
 		if _, err := h.contacts.GetContact(h.ctx(""), &hlgatev1.GetContactRequest{LocationId: loc, ContactId: id}); err != nil {
 			t.Fatal(err)
 		}
-		if n := hook.n.Load() - before; n != 1 {
-			t.Errorf("gRPC GetContact %d: %d Redis round trips, want 1", i, n)
+		if trips := hook.Since(before); len(trips) != 1 {
+			t.Errorf("gRPC GetContact %d: %d Redis round trips, want 1: %q", i, len(trips), trips)
 		}
 		otherClient()
-		before = hook.n.Load()
+		before = hook.Count()
 		code, _, body := h.rest(http.MethodGet, "/v1/locations/"+loc+"/contacts/"+id, "", nil)
 		if code != http.StatusOK || !strings.Contains(string(body), id) {
 			t.Fatalf("REST GetContact: %d %s", code, body)
 		}
-		if n := hook.n.Load() - before; n != 1 {
-			t.Errorf("REST GetContact %d: %d Redis round trips, want 1", i, n)
+		if trips := hook.Since(before); len(trips) != 1 {
+			t.Errorf("REST GetContact %d: %d Redis round trips, want 1: %q", i, len(trips), trips)
 		}
 	}
 }

@@ -2,38 +2,19 @@ package tokenstore
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hlgate/hlgate/internal/redistest"
-	"github.com/redis/go-redis/v9"
 )
 
-// countingHook counts every command a go-redis client sends.
-type countingHook struct{ n atomic.Int64 }
-
-func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // BenchmarkTokenCached measures the hot path: a valid token cached in
-// memory, with the Redis store behind it. It reports the Redis commands
-// sent per call (must be 0) beside ns/op and allocs/op.
+// memory, with the Redis store behind it. It reports the Redis round
+// trips per call (must be 0) beside ns/op and allocs/op.
 func BenchmarkTokenCached(b *testing.B) {
 	srv := redistest.Start(b, redistest.Options{})
 	rdb := srv.Client()
-	hook := &countingHook{}
+	hook := &redistest.RoundTrips{}
 	rdb.AddHook(hook)
 	kr, _ := NewKeyring(testKey(b, 1))
 	store, _ := NewRedisStore(rdb, kr, nil)
@@ -51,7 +32,7 @@ func BenchmarkTokenCached(b *testing.B) {
 	if _, err := m.Token(ctx, rec.Subject); err != nil {
 		b.Fatal(err)
 	}
-	before := hook.n.Load()
+	before := hook.Count()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var tok Token
@@ -62,9 +43,10 @@ func BenchmarkTokenCached(b *testing.B) {
 	if err != nil || tok.AccessToken != rec.AccessToken {
 		b.Fatalf("Token = %v, %v", tok, err)
 	}
-	b.ReportMetric(float64(hook.n.Load()-before)/float64(b.N), "redis-cmds/op")
-	if hook.n.Load() != before {
-		b.Fatalf("the hot path sent %d Redis commands", hook.n.Load()-before)
+	trips := hook.Since(before)
+	b.ReportMetric(float64(len(trips))/float64(b.N), "redis-round-trips/op")
+	if len(trips) != 0 {
+		b.Fatalf("the hot path made %d Redis round trips: %q", len(trips), trips)
 	}
 }
 

@@ -72,3 +72,37 @@ func TestStartCluster(t *testing.T) {
 		t.Errorf("%d replicas in CLUSTER NODES, want 3:\n%s", n, nodes)
 	}
 }
+
+// RoundTrips counts a command sent on its own and a pipeline as one round
+// trip each, and leaves out the handshake of every connection the pool
+// dials, a subscription's too.
+func TestRoundTripsLeaveOutHandshakes(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	c := s.Client()
+	hook := &RoundTrips{}
+	c.AddHook(hook)
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil { // dials: a handshake
+		t.Fatalf("SET: %v", err)
+	}
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, "k")
+		p.Incr(ctx, "n")
+		return nil
+	}); err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	ps := c.Subscribe(ctx, "ch") // its own connection: another handshake
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatalf("SUBSCRIBE: %v", err)
+	}
+	_ = ps.Close()
+	want := []string{"set k", "pipeline(get k; incr n)"}
+	if got := hook.Since(0); fmt.Sprint(got) != fmt.Sprint(want) || hook.Count() != len(want) {
+		t.Errorf("round trips %q (count %d), want %q", got, hook.Count(), want)
+	}
+	if got := hook.Since(1); fmt.Sprint(got) != fmt.Sprint(want[1:]) {
+		t.Errorf("Since(1) = %q, want %q", got, want[1:])
+	}
+}
