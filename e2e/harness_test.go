@@ -271,6 +271,22 @@ func waitHTTP(t *testing.T, p *proc, url string, d time.Duration) {
 	awaitHTTP(t, p, url, d, false)
 }
 
+// bindAttempts bounds the starts of a process whose port was taken.
+const bindAttempts = 5
+
+// awaitReady is waitHTTP for a process started on ports just found free.
+// Such a port may be taken before the process binds it (another process's
+// outgoing connection draws from the same ephemeral range): when p exited
+// for that reason, restart starts it again on new ports and says where it
+// will answer, up to bindAttempts starts in all.
+func awaitReady(t *testing.T, p *proc, url string, d time.Duration, restart func() (*proc, string)) {
+	t.Helper()
+	for attempt := 1; !awaitHTTP(t, p, url, d, attempt < bindAttempts); attempt++ {
+		t.Logf("%s: its port was taken before it bound it; starting it on new ports", p.name)
+		p, url = restart()
+	}
+}
+
 // awaitHTTP is waitHTTP, except that with retryBind a process that exited
 // because an address it was to listen on was in use is not a failure: it
 // returns false, for the caller to start it again on other ports.
@@ -376,11 +392,7 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 		redisDesc = s.redis.Addr()
 	}
 
-	// A port that was free a moment ago may be taken before the process
-	// binds it (another process's outgoing connection draws from the same
-	// ephemeral range), so the sandbox and each replica, when they find
-	// their port taken, start again on new ones.
-	for attempt := 1; ; attempt++ {
+	startSandbox := func() (*proc, string) {
 		sbPort := freePort(t)
 		s.sandboxURL = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
 		// The sandbox signs its webhooks (sent once a test sets its URL)
@@ -388,11 +400,10 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 		s.sandbox = newProc(t, "sandbox", s.bin, cleanEnv("HLGATE_SANDBOX_ADDR="+fmt.Sprintf("127.0.0.1:%d", sbPort),
 			"HLGATE_SANDBOX_WEBHOOK_KEY_SEED="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, ed25519.SeedSize))), "sandbox")
 		s.sandbox.start()
-		if awaitHTTP(t, s.sandbox, s.sandboxURL+"/_sandbox/stats", 20*time.Second, attempt < 5) {
-			break
-		}
-		t.Logf("sandbox: its port was taken before it bound it; starting it on a new one")
+		return s.sandbox, s.sandboxURL + "/_sandbox/stats"
 	}
+	sb, sbReady := startSandbox()
+	awaitReady(t, sb, sbReady, 20*time.Second, startSandbox)
 
 	// Caller keys: the keys file holds only their SHA-256.
 	s.writeKey, s.readKey = randomHex(t, 32), randomHex(t, 32)
@@ -444,12 +455,12 @@ func startSystemOn(t *testing.T, n int, cluster *redistest.Cluster) *system {
 	for i := range n {
 		s.replicas = append(s.replicas, newReplica(i))
 	}
-	for i := range s.replicas {
-		for attempt := 1; !awaitHTTP(t, s.replicas[i].proc, s.replicas[i].httpURL+"/readyz", 30*time.Second, attempt < 5); attempt++ {
-			t.Logf("replica%d: its port was taken before it bound it; starting it on new ports", i+1)
-			s.replicas[i] = newReplica(i)
-		}
-		r := s.replicas[i]
+	for i, r := range s.replicas {
+		awaitReady(t, r.proc, r.httpURL+"/readyz", 30*time.Second, func() (*proc, string) {
+			r = newReplica(i)
+			s.replicas[i] = r
+			return r.proc, r.httpURL + "/readyz"
+		})
 		conn, err := grpc.NewClient(r.grpcAddr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			// Reconnect quickly once a killed replica is back.

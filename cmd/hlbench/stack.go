@@ -90,11 +90,10 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 		tokens  tokenstore.Store
 		lim     limiter.Limiter
 		pageKey []byte
-		rdb     *redis.Client
 	)
 	lcfg := limiter.Config{Limit: liftedLimit, Daily: liftedDaily, Logger: log}
 	if redisAddr != "" {
-		rdb = redis.NewClient(&redis.Options{Addr: redisAddr})
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 		st.closers = append(st.closers, rdb.Close)
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -170,7 +169,7 @@ func newStack(ctx context.Context, store, redisAddr string) (st *stack, err erro
 	if st.proxyURL, err = startProxy("bare proxy", nil); err != nil {
 		return st, err
 	}
-	if rdb != nil {
+	if redisAddr != "" {
 		// A client of its own, as a second facade process would have.
 		qdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 		st.closers = append(st.closers, qdb.Close)

@@ -28,15 +28,7 @@ func Members(data []byte) (map[string][]byte, error) {
 		return nil, fmt.Errorf("want a JSON object, got %s", jsonType(v))
 	}
 	out := map[string][]byte{}
-	ok := p.walkObject(func(key string) bool {
-		start := p.i
-		if !p.skip(1) {
-			return false
-		}
-		out[key] = data[start:p.i:p.i]
-		return true
-	})
-	if !ok {
+	if !p.walkObject(func(key string) bool { return p.keepValue(out, key) }) {
 		return nil, syntaxOf(data)
 	}
 	return out, nil
@@ -86,6 +78,18 @@ func (p *parser) walkObject(member func(key string) bool) bool {
 	}
 	p.space()
 	return p.i >= len(p.data)
+}
+
+// keepValue passes over the value at p's position and keeps its bytes in
+// out under key, a later key given twice replacing the earlier; false when
+// the value is not JSON.
+func (p *parser) keepValue(out map[string][]byte, key string) bool {
+	start := p.i
+	if !p.skip(1) {
+		return false
+	}
+	out[key] = p.data[start:p.i:p.i]
+	return true
 }
 
 // syntaxOf is Parse's error for data, which Members found is not JSON.
@@ -279,11 +283,7 @@ func streamListMember(data []byte, list string, newItem func() proto.Message, om
 	ok := s.walkObject(func(key string) bool {
 		switch {
 		case key != list:
-			start := s.i
-			if !s.skip(1) {
-				return false
-			}
-			pg.Members[key] = data[start:s.i:s.i]
+			return s.keepValue(pg.Members, key)
 		case pg.Found:
 			return false // given twice: Members keeps the last
 		default:

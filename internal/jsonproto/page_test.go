@@ -102,17 +102,13 @@ func mapOrNil(m map[string]any) any {
 // What the stream saves over the tree on a page of 20 of HighLevel's
 // contacts.
 func BenchmarkDecodePage(b *testing.B) {
-	contact := goldenAnswers(b)["contacts/get_contact.json"]
-	var one map[string]json.RawMessage
-	if err := json.Unmarshal(contact, &one); err != nil {
-		b.Fatal(err)
-	}
+	contact := goldenContact(b)
 	page := []byte(`{"contacts":[`)
 	for i := range 20 {
 		if i > 0 {
 			page = append(page, ',')
 		}
-		page = append(page, one["contact"]...)
+		page = append(page, contact...)
 	}
 	page = append(page, `],"total":20,"meta":{"startAfterId":"x","startAfter":1}}`...)
 	spec := PageSpec{Take: []string{"total", "meta"}, Items: "contacts"}

@@ -1,6 +1,7 @@
 package jsonproto
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,6 +19,17 @@ import (
 
 	hlgatev1 "github.com/hlgate/hlgate/gen/proto/hlgate/v1"
 )
+
+// goldenContact is the contact object of HighLevel's GetContact answer
+// in the golden answers, as its JSON.
+func goldenContact(tb testing.TB) string {
+	tb.Helper()
+	var answer map[string]json.RawMessage
+	if err := json.Unmarshal(goldenAnswers(tb)["contacts/get_contact.json"], &answer); err != nil || answer["contact"] == nil {
+		tb.Fatalf("the golden GetContact answer has no contact: %v", err)
+	}
+	return string(answer["contact"])
+}
 
 // HighLevel's recorded answers, the server's golden files: what the stream
 // decoder meets in production.
@@ -426,8 +438,7 @@ func FuzzDecodeListMatchesTree(f *testing.F) {
 // pass, and gives exactly what Members and then DecodeList of the list's
 // member give: the same members, items, cursor, report and errors.
 func FuzzDecodeListMemberMatchesTwoPasses(f *testing.F) {
-	contact := string(goldenAnswers(f)["contacts/get_contact.json"])
-	contact = contact[strings.Index(contact, ":")+1 : strings.LastIndex(contact, "}")] // the contact object itself
+	contact := goldenContact(f)
 	for _, seed := range []string{
 		`{"contacts":[` + contact + `,` + contact + `],"total":2,"traceId":"t"}`,
 		`{"total":1,"contacts":[{"id":"a","searchAfter":[1,"a"]},null,{"firstName":"x","zz":1}]}`,
@@ -480,8 +491,7 @@ func FuzzDecodeListMemberMatchesTwoPasses(f *testing.F) {
 // A page as HighLevel answers it is read in the one pass, not left to the
 // two: the fuzz test above holds the pass to them only where it runs.
 func TestListMemberOfAPageStreams(t *testing.T) {
-	contact := string(goldenAnswers(t)["contacts/get_contact.json"])
-	contact = contact[strings.Index(contact, ":")+1 : strings.LastIndex(contact, "}")]
+	contact := goldenContact(t)
 	page := []byte(`{"contacts":[` + contact + `,` + contact + `],"total":2,"traceId":"t"}`)
 	pg, ok := streamListMember(page, "contacts", func() proto.Message { return &hlgatev1.Contact{} }, "searchAfter")
 	if !ok {
